@@ -1,0 +1,1 @@
+//! Endpoint identity (placeholder, being written).

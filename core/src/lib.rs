@@ -1,0 +1,19 @@
+//! # sfbkit — a headless Skype for Business / Lync client SDK
+//!
+//! sfbkit signs a user in to Skype for Business Server or Lync the way the Microsoft client does and
+//! keeps that endpoint alive. Where to start reading:
+//!
+//! - [`Client`] / [`ClientBuilder`]: the one facade applications use (`sign_in`, events).
+//! - [`SignInReport`]: what happened during sign-in, stage by stage (Test-CsRegistration style).
+//! - [`sip`]: the SIP wire layer, sans-I/O: [`sip::Message`], the streaming [`sip::StreamParser`],
+//!   the serializer, URIs and name-addr values, and hard [`sip::Limits`] on everything a peer sends.
+//! - [`sip::transaction`]: non-INVITE client transactions and server transactions (sans-I/O).
+//! - [`identity`]: the endpoint identity: epid and the `+sip.instance` derived from it ([MS-SIPRE] 3.2.3).
+//! - [`transport`]: SIP over TLS on tokio + rustls (the only module here that does I/O besides the facade).
+//! - [`registration`]: building REGISTER and reading the registrar's 200 OK ([MS-SIPREGE]).
+//!
+//! Data flows one way: discovery → connect → authenticate → register → provision → subscribe/publish.
+
+pub mod identity;
+pub mod sip;
+pub mod transport;

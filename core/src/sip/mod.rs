@@ -1,0 +1,1 @@
+//! The SIP wire layer (being written).

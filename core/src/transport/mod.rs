@@ -1,0 +1,1 @@
+//! SIP over TLS (placeholder, being written).
