@@ -1,0 +1,269 @@
+//! Lexical building blocks of RFC 3261 §25 on winnow: tokens, quoted strings, separators with
+//! their optional whitespace, and generic parameters.
+//!
+//! Header values reach these parsers already unfolded (continuation lines joined), so linear
+//! whitespace here is only SP and HTAB.
+
+use std::borrow::Cow;
+
+use winnow::combinator::{alt, cut_err, delimited, opt, preceded, repeat};
+use winnow::error::{ContextError, StrContext, StrContextValue};
+use winnow::prelude::*;
+use winnow::token::take_while;
+
+/// winnow's result type used by every grammar function of this module.
+pub(crate) type PResult<T> = winnow::ModalResult<T, ContextError>;
+
+/// RFC 3261 `token` characters.
+pub(crate) fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '!' | '%' | '*' | '_' | '+' | '`' | '\'' | '~')
+}
+
+/// Characters of a generic-param value that is not quoted: `token` or `host` (IPv6 references
+/// and bare IPv6 addresses in `received=` bring `[`, `]` and `:`).
+fn is_gen_value_char(c: char) -> bool {
+    is_token_char(c) || matches!(c, '[' | ']' | ':')
+}
+
+pub(crate) fn label(s: &'static str) -> StrContext {
+    StrContext::Label(s)
+}
+
+pub(crate) fn expected(s: &'static str) -> StrContext {
+    StrContext::Expected(StrContextValue::Description(s))
+}
+
+/// `*(SP / HTAB)`.
+pub(crate) fn ws<'a>(i: &mut &'a str) -> PResult<&'a str> {
+    take_while(0.., [' ', '\t']).parse_next(i)
+}
+
+/// A `token`.
+pub(crate) fn token<'a>(i: &mut &'a str) -> PResult<&'a str> {
+    take_while(1.., is_token_char).context(expected("a token")).parse_next(i)
+}
+
+/// A `quoted-string`, returned raw (with its quotes and escapes).
+pub(crate) fn quoted_string<'a>(i: &mut &'a str) -> PResult<&'a str> {
+    let start = *i;
+    '"'.parse_next(i)?;
+    cut_err(|i: &mut &'a str| {
+        loop {
+            let mut chars = i.char_indices();
+            match chars.next() {
+                None => return winnow::combinator::fail.context(expected("a closing quote")).parse_next(i),
+                Some((_, '"')) => {
+                    *i = &i[1..];
+                    return Ok(());
+                }
+                Some((_, '\\')) => match chars.next() {
+                    // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+                    Some((n, c)) if c.is_ascii() && c != '\n' && c != '\r' => *i = &i[n + 1..],
+                    _ => return winnow::combinator::fail.context(expected("a valid escape")).parse_next(i),
+                },
+                Some((_, '\r' | '\n')) => {
+                    return winnow::combinator::fail.context(expected("a closing quote")).parse_next(i)
+                }
+                Some((_, c)) => *i = &i[c.len_utf8()..],
+            }
+        }
+    })
+    .parse_next(i)?;
+    Ok(&start[..start.len() - i.len()])
+}
+
+/// The text of a raw `quoted-string` without its quotes and with quoted-pairs resolved.
+pub fn unquote(raw: &str) -> Cow<'_, str> {
+    let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) else {
+        return Cow::Borrowed(raw);
+    };
+    if !inner.contains('\\') {
+        return Cow::Borrowed(inner);
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `SWS sep SWS` for a one-character separator (SEMI, COMMA, EQUAL, SLASH, COLON).
+pub(crate) fn sep<'a>(c: char) -> impl Parser<&'a str, char, ErrMode> {
+    delimited(ws, c, ws)
+}
+
+type ErrMode = winnow::error::ErrMode<ContextError>;
+
+/// One generic parameter: `name [= value]`, value a token, host or quoted-string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    name: Box<str>,
+    /// The value exactly as written (a quoted value keeps its quotes).
+    raw_value: Option<Box<str>>,
+}
+
+impl Param {
+    /// A parameter with a value; `raw_value` is written as given (quote it yourself if needed).
+    pub fn new(name: &str, raw_value: Option<&str>) -> Param {
+        Param { name: name.into(), raw_value: raw_value.map(Into::into) }
+    }
+    /// The parameter name as written.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The value as written, quotes included.
+    pub fn raw_value(&self) -> Option<&str> {
+        self.raw_value.as_deref()
+    }
+    /// The value with quotes removed and escapes resolved (`None` for a flag parameter).
+    pub fn value(&self) -> Option<Cow<'_, str>> {
+        self.raw_value.as_deref().map(unquote)
+    }
+}
+
+/// An ordered list of parameters (`;name=value`), names compared case-insensitively.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(Vec<Param>);
+
+impl Params {
+    /// True when a parameter of this name is present (with or without a value).
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|p| p.name.eq_ignore_ascii_case(name))
+    }
+    /// The first parameter of this name.
+    pub fn get(&self, name: &str) -> Option<&Param> {
+        self.0.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+    /// The unquoted value of the first parameter of this name; `Some("")` for a flag parameter.
+    pub fn value(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.get(name).map(|p| p.value().unwrap_or(Cow::Borrowed("")))
+    }
+    /// All parameters in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Param> {
+        self.0.iter()
+    }
+    /// Number of parameters.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Appends a parameter.
+    pub fn push(&mut self, param: Param) {
+        self.0.push(param);
+    }
+    /// Writes `;name=value` for each parameter.
+    pub fn write_to(&self, out: &mut String) {
+        for p in &self.0 {
+            out.push(';');
+            out.push_str(&p.name);
+            if let Some(v) = &p.raw_value {
+                out.push('=');
+                out.push_str(v);
+            }
+        }
+    }
+}
+
+/// `generic-param = token [ EQUAL gen-value ]`.
+pub(crate) fn generic_param(i: &mut &str) -> PResult<Param> {
+    let name = token.context(label("parameter name")).parse_next(i)?;
+    let value = opt(preceded(
+        sep('='),
+        cut_err(alt((quoted_string, take_while(1.., is_gen_value_char)))).context(expected("a parameter value")),
+    ))
+    .parse_next(i)?;
+    Ok(Param { name: name.into(), raw_value: value.map(Into::into) })
+}
+
+/// `*( SEMI generic-param )`: an empty parameter (`;;`) is an error.
+pub(crate) fn params(i: &mut &str) -> PResult<Params> {
+    let list: Vec<Param> = repeat(0.., preceded(sep(';'), cut_err(generic_param))).parse_next(i)?;
+    Ok(Params(list))
+}
+
+/// Splits a header value at top-level commas (not inside quotes or `<...>`), trimming
+/// whitespace. Used for headers whose grammar is a comma-separated list.
+pub fn split_commas(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut in_quote, mut in_angle, mut escaped) = (false, false, false);
+    let mut start = 0;
+    for (idx, c) in value.char_indices() {
+        if in_quote {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_quote = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_quote = true,
+            '<' => in_angle = true,
+            '>' => in_angle = false,
+            ',' if !in_angle => {
+                out.push(value[start..idx].trim_matches([' ', '\t']));
+                start = idx + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value[start..].trim_matches([' ', '\t']));
+    out
+}
+
+/// `1*DIGIT` as an integer of type `T`, refusing overflow.
+pub(crate) fn digits<'a>(i: &mut &'a str) -> PResult<&'a str> {
+    take_while(1.., |c: char| c.is_ascii_digit()).context(expected("digits")).parse_next(i)
+}
+
+/// Renders a winnow error as a short reason (what was expected, and where).
+pub(crate) fn describe(err: &winnow::error::ParseError<&str, ContextError>) -> String {
+    let ctx = err.inner().to_string().replace('\n', "; ");
+    let at = err.offset();
+    if ctx.is_empty() { format!("unexpected input at offset {at}") } else { format!("{ctx} (at offset {at})") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_strings_with_escapes() {
+        let mut i = r#""J Rosenberg \\\"" <sip:x>"#;
+        let q = quoted_string(&mut i).unwrap();
+        assert_eq!(q, r#""J Rosenberg \\\"""#);
+        assert_eq!(unquote(q), r#"J Rosenberg \""#);
+        assert_eq!(i, " <sip:x>");
+        let mut bad = "\"unterminated";
+        assert!(quoted_string(&mut bad).is_err());
+    }
+
+    #[test]
+    fn params_with_spaces_and_quotes() {
+        let mut i = " ;   tag    = 1918181833n ; +sip.instance=\"<urn:uuid:a>\";lr";
+        let p = params(&mut i).unwrap();
+        assert_eq!(i, "");
+        assert_eq!(p.value("TAG").unwrap(), "1918181833n");
+        assert_eq!(p.value("+sip.instance").unwrap(), "<urn:uuid:a>");
+        assert_eq!(p.value("lr").unwrap(), "");
+        let mut empty = ";;";
+        assert!(params(&mut empty).is_err());
+    }
+
+    #[test]
+    fn comma_split_respects_quotes_and_angles() {
+        let v = r#"NTLM realm="a, b", targetname="x", <sip:a,b@c>, z"#;
+        assert_eq!(split_commas(v), vec![r#"NTLM realm="a, b""#, r#"targetname="x""#, "<sip:a,b@c>", "z"]);
+    }
+}

@@ -1,0 +1,206 @@
+//! Header fields, kept as received.
+//!
+//! Each [`Header`] keeps its name and its value exactly as they were on the wire: [MS-SIPAE]
+//! signatures cover header values byte for byte, and re-serializing a parsed message must not
+//! change them. Typed views (Via, CSeq, name-addr, auth parameters) are parsed on demand from
+//! the unfolded value (see [`super::values`]).
+
+/// RFC 3261 §7.3.3 compact forms (and RFC 3265/3515/4028 ones) mapped to full names.
+const COMPACT: &[(char, &str)] = &[
+    ('a', "Accept-Contact"),
+    ('b', "Referred-By"),
+    ('c', "Content-Type"),
+    ('d', "Request-Disposition"),
+    ('e', "Content-Encoding"),
+    ('f', "From"),
+    ('i', "Call-ID"),
+    ('j', "Reject-Contact"),
+    ('k', "Supported"),
+    ('l', "Content-Length"),
+    ('m', "Contact"),
+    ('o', "Event"),
+    ('r', "Refer-To"),
+    ('s', "Subject"),
+    ('t', "To"),
+    ('u', "Allow-Events"),
+    ('v', "Via"),
+    ('x', "Session-Expires"),
+    ('y', "Identity"),
+];
+
+/// The full name for a header name that may be in compact form; other names unchanged.
+pub fn full_name(name: &str) -> &str {
+    let mut chars = name.chars();
+    if let (Some(c), None) = (chars.next(), chars.next()) {
+        let c = c.to_ascii_lowercase();
+        if let Some((_, full)) = COMPACT.iter().find(|(k, _)| *k == c) {
+            return full;
+        }
+    }
+    name
+}
+
+/// True when two header names denote the same header (case-insensitive, compact forms too).
+pub fn same_name(a: &str, b: &str) -> bool {
+    full_name(a).eq_ignore_ascii_case(full_name(b))
+}
+
+/// One header field as received (or as built).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    name: Box<str>,
+    raw: Box<str>,
+    /// The value with folded continuation lines joined; `None` when it equals `raw`.
+    unfolded: Option<Box<str>>,
+}
+
+impl Header {
+    /// A header with this name and value (the value must not contain CR or LF).
+    pub fn new(name: &str, value: &str) -> Header {
+        Header { name: name.into(), raw: value.into(), unfolded: None }
+    }
+
+    /// Builds a header from wire text: `raw` may contain folded lines (CRLF/LF + whitespace).
+    pub(crate) fn from_wire(name: &str, raw: &str) -> Header {
+        let unfolded = if raw.contains('\n') { Some(unfold(raw).into()) } else { None };
+        Header { name: name.into(), raw: raw.into(), unfolded }
+    }
+
+    /// The name as written (possibly compact, any case).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The value exactly as written on the wire (folds included, outer whitespace trimmed).
+    pub fn raw_value(&self) -> &str {
+        &self.raw
+    }
+    /// The value with line folding replaced by single spaces.
+    pub fn value(&self) -> &str {
+        self.unfolded.as_deref().unwrap_or(&self.raw)
+    }
+    /// True when this header has the given name (compact forms and case ignored).
+    pub fn is(&self, name: &str) -> bool {
+        same_name(&self.name, name)
+    }
+}
+
+/// Joins folded lines: each line end plus the whitespace after it becomes one space.
+fn unfold(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut lines = raw.split('\n');
+    if let Some(first) = lines.next() {
+        out.push_str(first.strip_suffix('\r').unwrap_or(first));
+    }
+    for line in lines {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        out.truncate(out.trim_end_matches([' ', '\t']).len());
+        out.push(' ');
+        out.push_str(line.trim_start_matches([' ', '\t']));
+    }
+    out
+}
+
+/// The header fields of a message, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<Header>);
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Headers {
+        Headers(Vec::new())
+    }
+    /// The first header with this name.
+    pub fn get(&self, name: &str) -> Option<&Header> {
+        self.0.iter().find(|h| h.is(name))
+    }
+    /// The unfolded value of the first header with this name.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.get(name).map(Header::value)
+    }
+    /// Every header with this name, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Header> + 'a {
+        self.0.iter().filter(move |h| h.is(name))
+    }
+    /// How many header lines carry this name.
+    pub fn count(&self, name: &str) -> usize {
+        self.get_all(name).count()
+    }
+    /// All values of a list-valued header across all its lines, split at top-level commas.
+    pub fn list<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.get_all(name).flat_map(|h| super::grammar::split_commas(h.value())).filter(|v| !v.is_empty())
+    }
+    /// Appends a header.
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.0.push(Header::new(name, value));
+    }
+    pub(crate) fn push_header(&mut self, header: Header) {
+        self.0.push(header);
+    }
+    /// Replaces the first header of this name in place (keeping its position), removing the
+    /// others; appends when absent.
+    pub fn set(&mut self, name: &str, value: &str) {
+        match self.0.iter().position(|h| h.is(name)) {
+            Some(pos) => {
+                self.0[pos] = Header::new(name, value);
+                let mut idx = 0;
+                self.0.retain(|h| {
+                    let keep = idx <= pos || !h.is(name);
+                    idx += 1;
+                    keep
+                });
+            }
+            None => self.push(name, value),
+        }
+    }
+    /// Removes every header of this name; returns how many were removed.
+    pub fn remove(&mut self, name: &str) -> usize {
+        let before = self.0.len();
+        self.0.retain(|h| !h.is(name));
+        before - self.0.len()
+    }
+    /// All headers in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Header> {
+        self.0.iter()
+    }
+    /// Number of header fields.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// True when there are no headers.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_and_case_insensitive_names() {
+        assert!(same_name("i", "Call-ID"));
+        assert!(same_name("CALL-ID", "call-id"));
+        assert!(same_name("l", "content-length"));
+        assert!(!same_name("C%6Fntact", "Contact"));
+        assert_eq!(full_name("M"), "Contact");
+    }
+
+    #[test]
+    fn unfolding_keeps_raw() {
+        let h = Header::from_wire("cseq", "0009\r\n  INVITE");
+        assert_eq!(h.raw_value(), "0009\r\n  INVITE");
+        assert_eq!(h.value(), "0009 INVITE");
+    }
+
+    #[test]
+    fn set_replaces_in_place() {
+        let mut hs = Headers::new();
+        hs.push("Via", "a");
+        hs.push("Content-Length", "1");
+        hs.push("To", "b");
+        hs.push("l", "2");
+        hs.set("Content-Length", "0");
+        let names: Vec<_> = hs.iter().map(|h| (h.name(), h.value())).collect();
+        assert_eq!(names, vec![("Via", "a"), ("Content-Length", "0"), ("To", "b")]);
+    }
+}

@@ -1,0 +1,209 @@
+//! Framing and head parsing shared by the stream parser and the one-shot parser.
+//!
+//! The header section is found by a resumable scan that enforces [`Limits`] as it goes: it never
+//! buffers more than `max_head_bytes`, never accepts a line longer than `max_line_bytes` and
+//! stops counting at `max_headers`, so hostile input ends in an error after bounded work.
+
+use super::header::{Header, Headers};
+use super::message::{Message, RequestLine, StartLine, StatusLine};
+use super::uri::Uri;
+use super::{Limits, Method, ParseError, grammar, validate};
+
+/// Resumable state of the search for the empty line that ends a header section.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HeadScan {
+    /// Where to continue searching for '\n'.
+    pos: usize,
+    /// Start of the current line.
+    line_start: usize,
+    /// Complete lines seen so far (start line included).
+    lines: usize,
+}
+
+/// Where a complete header section ends within the scanned bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadEnd {
+    /// Length of the head without the terminating empty line.
+    pub head_len: usize,
+    /// Offset of the first body byte.
+    pub body_start: usize,
+}
+
+impl HeadScan {
+    /// Continues scanning `buf` (which must begin where the message begins). `Ok(None)` means
+    /// more bytes are needed.
+    pub(crate) fn scan(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<HeadEnd>, ParseError> {
+        while let Some(off) = buf[self.pos..].iter().position(|&b| b == b'\n') {
+            let nl = self.pos + off;
+            let line = &buf[self.line_start..nl];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() && self.lines > 0 {
+                return Ok(Some(HeadEnd { head_len: self.line_start, body_start: nl + 1 }));
+            }
+            self.lines += 1;
+            if line.len() > limits.max_line_bytes {
+                return Err(ParseError::LineTooLong { line: self.lines, limit: limits.max_line_bytes });
+            }
+            if self.lines > limits.max_headers + 1 {
+                return Err(ParseError::TooManyHeaders { limit: limits.max_headers });
+            }
+            self.line_start = nl + 1;
+            self.pos = nl + 1;
+            if self.pos > limits.max_head_bytes {
+                return Err(ParseError::HeadTooLarge { limit: limits.max_head_bytes });
+            }
+        }
+        self.pos = buf.len();
+        if buf.len() - self.line_start > limits.max_line_bytes {
+            return Err(ParseError::LineTooLong { line: self.lines + 1, limit: limits.max_line_bytes });
+        }
+        if buf.len() > limits.max_head_bytes {
+            return Err(ParseError::HeadTooLarge { limit: limits.max_head_bytes });
+        }
+        Ok(None)
+    }
+}
+
+/// Parses a complete header section (without its terminating empty line).
+pub(crate) fn parse_head(head: &[u8]) -> Result<(StartLine, Headers), ParseError> {
+    let text = std::str::from_utf8(head).map_err(|e| ParseError::NotUtf8 {
+        line: 1 + head[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count(),
+    })?;
+    let (first, rest) = match text.find('\n') {
+        Some(n) => (&text[..n], &text[n + 1..]),
+        None => (text, ""),
+    };
+    let start = parse_start_line(first.strip_suffix('\r').unwrap_or(first))?;
+    let mut headers = Headers::new();
+    // Walk physical lines; a line starting with SP/HTAB continues the previous header.
+    let mut line_no = 1;
+    let mut offset = 0;
+    let mut pending: Option<(&str, usize, usize)> = None; // (name, value start, value end)
+    for raw_line in rest.split_inclusive('\n') {
+        line_no += 1;
+        let line_start = offset;
+        offset += raw_line.len();
+        let line = raw_line.trim_end_matches(['\r', '\n']);
+        if line.starts_with([' ', '\t']) {
+            match pending.as_mut() {
+                Some((_, _, end)) => *end = line_start + line.len(),
+                None => return Err(ParseError::HeaderLine { line: line_no }),
+            }
+            continue;
+        }
+        if let Some((name, vs, ve)) = pending.take() {
+            headers.push_header(make_header(name, &rest[vs.min(ve)..ve]));
+        }
+        let colon = line.find(':').ok_or(ParseError::HeaderLine { line: line_no })?;
+        let name = line[..colon].trim_end_matches([' ', '\t']);
+        if name.is_empty() || !name.chars().all(grammar::is_token_char) {
+            return Err(ParseError::HeaderLine { line: line_no });
+        }
+        let vs = line_start + colon + 1;
+        pending = Some((name, vs, line_start + line.len()));
+    }
+    if let Some((name, vs, ve)) = pending.take() {
+        headers.push_header(make_header(name, &rest[vs.min(ve)..ve]));
+    }
+    Ok((start, headers))
+}
+
+fn make_header(name: &str, raw: &str) -> Header {
+    let raw = raw.trim_matches([' ', '\t', '\r', '\n']);
+    Header::from_wire(name, raw)
+}
+
+fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
+    let bad = |reason: &str| ParseError::StartLine { reason: reason.to_string() };
+    if let Some(rest) = line.strip_prefix("SIP/").or_else(|| line.strip_prefix("sip/")) {
+        let (version, rest) = rest.split_once(' ').ok_or_else(|| bad("status line has no status code"))?;
+        if version != "2.0" {
+            return Err(ParseError::Version { version: format!("SIP/{version}") });
+        }
+        let (code, reason) = match rest.split_once(' ') {
+            Some((c, r)) => (c, r),
+            None => (rest, ""),
+        };
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("status code must be three digits"));
+        }
+        let code: u16 = code.parse().map_err(|_| bad("status code must be three digits"))?;
+        if !(100..=699).contains(&code) {
+            return Err(bad("status code must be between 100 and 699"));
+        }
+        return Ok(StartLine::Response(StatusLine { code, reason: reason.to_string() }));
+    }
+    let mut parts = line.split(' ');
+    let (Some(method), Some(uri), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("a request line is `METHOD SP Request-URI SP SIP/2.0` with single spaces"));
+    };
+    if method.is_empty() || !method.chars().all(grammar::is_token_char) {
+        return Err(bad("the method is not a token"));
+    }
+    if !version.eq_ignore_ascii_case("SIP/2.0") {
+        if version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/") {
+            return Err(ParseError::Version { version: version.to_string() });
+        }
+        return Err(bad("the request line does not end with SIP/2.0"));
+    }
+    let uri = Uri::parse(uri)?;
+    Ok(StartLine::Request(RequestLine { method: Method::from_token(method), uri }))
+}
+
+/// The declared Content-Length, if any, checked against the body limit before anything is
+/// allocated for the body.
+pub(crate) fn content_length(headers: &Headers, limits: &Limits) -> Result<Option<usize>, ParseError> {
+    let count = headers.count("Content-Length");
+    if count > 1 {
+        return Err(ParseError::Duplicate { header: "Content-Length", count });
+    }
+    let Some(v) = headers.value("Content-Length") else { return Ok(None) };
+    let v = v.trim_matches([' ', '\t']);
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::value("Content-Length", "must be a non-negative decimal number"));
+    }
+    let declared = v.trim_start_matches('0').parse::<u64>().unwrap_or(if v.trim_start_matches('0').is_empty() { 0 } else { u64::MAX });
+    if declared > limits.max_body_bytes as u64 {
+        return Err(ParseError::BodyTooLarge { declared, limit: limits.max_body_bytes });
+    }
+    Ok(Some(declared as usize))
+}
+
+/// The outcome of parsing one complete message from a file or datagram.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub message: Message,
+    /// Bytes used by the message (leading keep-alive CRLFs included).
+    pub consumed: usize,
+    /// Bytes after the message (RFC 4475 dblreq: a datagram may carry trailing octets).
+    pub trailing: usize,
+}
+
+/// Parses `data` as one complete message, the way a receiving element handles a datagram or a
+/// file: a missing Content-Length means "the rest is the body", a Content-Length larger than the
+/// data is an error, and bytes after the message are reported, not parsed. The message is then
+/// [validated](super::validate()).
+pub fn parse_message(data: &[u8], limits: &Limits) -> Result<Parsed, ParseError> {
+    let lead = data.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let buf = &data[lead..];
+    let mut scan = HeadScan::default();
+    let end = match scan.scan(buf, limits)? {
+        Some(end) => end,
+        None => return Err(ParseError::UnterminatedHead),
+    };
+    let (start, headers) = parse_head(&buf[..end.head_len])?;
+    let available = buf.len() - end.body_start;
+    let body_len = match content_length(&headers, limits)? {
+        Some(n) if n > available => return Err(ParseError::Truncated { declared: n as u64, available }),
+        Some(n) => n,
+        None if available > limits.max_body_bytes => {
+            return Err(ParseError::BodyTooLarge { declared: available as u64, limit: limits.max_body_bytes });
+        }
+        None => available,
+    };
+    let body = buf[end.body_start..end.body_start + body_len].to_vec();
+    let message = Message { start, headers, body };
+    validate(&message)?;
+    let consumed = lead + end.body_start + body_len;
+    Ok(Parsed { message, consumed, trailing: data.len() - consumed })
+}

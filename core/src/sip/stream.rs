@@ -1,0 +1,141 @@
+//! The streaming parser for SIP over TLS/TCP (sans-I/O).
+//!
+//! Feed it the bytes read from the connection with [`StreamParser::push`] and take items out with
+//! [`StreamParser::next_item`] until it returns `Ok(None)`. Between messages a peer may send
+//! keep-alives (RFC 5626 §3.5.1: CRLF CRLF is a ping, CRLF a pong; [MS-CONMGMT] uses the same
+//! bytes); they come out as [`StreamItem::Ping`] and [`StreamItem::Pong`].
+//!
+//! Memory stays bounded by [`Limits::max_message_bytes`] plus one read: Content-Length is checked
+//! against the body limit before the body is awaited, and the header scan stops at the head limit.
+
+use super::message::Message;
+use super::parse::{HeadScan, content_length, parse_head};
+use super::{Limits, ParseError, validate};
+
+/// What the stream produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamItem {
+    /// A framed message that passed validation.
+    Message(Message),
+    /// A message that was framed correctly but failed validation (the stream is still usable;
+    /// a UAS answers requests with [`ParseError::status_code`]).
+    Invalid { error: ParseError, message: Box<Message> },
+    /// A CRLF CRLF keep-alive ping (answer with a CRLF pong).
+    Ping,
+    /// A CRLF keep-alive pong.
+    Pong,
+}
+
+#[derive(Debug)]
+struct PendingBody {
+    message: Message,
+    body_start: usize,
+    body_len: usize,
+}
+
+/// Incremental SIP framing over a reliable byte stream.
+#[derive(Debug)]
+pub struct StreamParser {
+    limits: Limits,
+    buf: Vec<u8>,
+    /// Start of unconsumed data in `buf`.
+    start: usize,
+    scan: HeadScan,
+    pending: Option<PendingBody>,
+    failed: Option<ParseError>,
+}
+
+impl StreamParser {
+    /// A parser enforcing `limits`.
+    pub fn new(limits: Limits) -> StreamParser {
+        StreamParser { limits, buf: Vec::new(), start: 0, scan: HeadScan::default(), pending: None, failed: None }
+    }
+
+    /// Appends bytes read from the connection. Fails once the stream has failed, or when the
+    /// caller keeps pushing without draining items (the buffer would exceed the limits).
+    pub fn push(&mut self, data: &[u8]) -> Result<(), ParseError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        if self.buf.len() > self.limits.max_message_bytes() {
+            return self.fail(ParseError::HeadTooLarge { limit: self.limits.max_head_bytes });
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Bytes buffered and not yet consumed.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// The next complete item, `Ok(None)` when more bytes are needed. After an `Err` the stream
+    /// cannot be framed any more and the connection should be closed.
+    pub fn next_item(&mut self) -> Result<Option<StreamItem>, ParseError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.pending.is_none() {
+            let data = &self.buf[self.start..];
+            if data.starts_with(b"\r\n\r\n") {
+                self.start += 4;
+                return Ok(Some(StreamItem::Ping));
+            }
+            if data.starts_with(b"\r\n") {
+                if data.len() == 3 && data[2] == b'\r' {
+                    return Ok(None);
+                }
+                self.start += 2;
+                return Ok(Some(StreamItem::Pong));
+            }
+            if data.starts_with(b"\n") {
+                self.start += 1;
+                return Ok(Some(StreamItem::Pong));
+            }
+            if data.is_empty() {
+                return Ok(None);
+            }
+            let end = match self.scan.scan(data, &self.limits) {
+                Ok(Some(end)) => end,
+                Ok(None) => return Ok(None),
+                Err(e) => return self.fail(e),
+            };
+            let head = match parse_head(&data[..end.head_len]) {
+                Ok(h) => h,
+                Err(e) => return self.fail(e),
+            };
+            let (start, headers) = head;
+            let body_len = match content_length(&headers, &self.limits) {
+                Ok(Some(n)) => n,
+                Ok(None) if headers.get("Content-Type").is_some() => return self.fail(ParseError::MissingContentLength),
+                Ok(None) => 0,
+                Err(e) => return self.fail(e),
+            };
+            let message = Message { start, headers, body: Vec::new() };
+            self.pending = Some(PendingBody { message, body_start: self.start + end.body_start, body_len });
+        }
+        let Some(p) = &self.pending else { return Ok(None) };
+        if self.buf.len() - p.body_start < p.body_len {
+            return Ok(None);
+        }
+        let Some(mut p) = self.pending.take() else { return Ok(None) };
+        p.message.body = self.buf[p.body_start..p.body_start + p.body_len].to_vec();
+        self.start = p.body_start + p.body_len;
+        self.scan = HeadScan::default();
+        Ok(Some(match validate(&p.message) {
+            Ok(()) => StreamItem::Message(p.message),
+            Err(error) => StreamItem::Invalid { error, message: Box::new(p.message) },
+        }))
+    }
+
+    fn fail<T>(&mut self, e: ParseError) -> Result<T, ParseError> {
+        self.failed = Some(e.clone());
+        self.buf = Vec::new();
+        self.start = 0;
+        Err(e)
+    }
+}

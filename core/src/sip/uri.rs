@@ -1,0 +1,444 @@
+//! URIs: `sip:` / `sips:` (RFC 3261 §19.1, IPv6 references per RFC 5118), `tel:` (RFC 3966), and
+//! any other scheme kept opaque (a UAS answers 416 for those; To/From/Contact may carry them).
+//!
+//! A parsed URI keeps the exact text it was parsed from, so serializing never changes it; the
+//! structured parts are there to read (host, port, user, parameters) and to compare.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::ParseError;
+use super::grammar::{Param, Params};
+
+/// A URI as found in a Request-URI, name-addr or addr-spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uri {
+    /// `sip:` or `sips:`.
+    Sip(SipUri),
+    /// `tel:` (RFC 3966).
+    Tel(TelUri),
+    /// Any other absolute URI, kept as written.
+    Other { scheme: Box<str>, raw: Box<str> },
+}
+
+/// The host part of a SIP URI or Via sent-by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    /// A host name (kept as written; compare case-insensitively).
+    Domain(Box<str>),
+    Ipv4(Ipv4Addr),
+    /// Written as an IPv6 reference `[...]`.
+    Ipv6(Ipv6Addr),
+}
+
+/// A `sip:` / `sips:` URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipUri {
+    raw: Box<str>,
+    secure: bool,
+    user: Option<Box<str>>,
+    password: Option<Box<str>>,
+    host: Host,
+    port: Option<u16>,
+    params: Params,
+    headers: Option<Box<str>>,
+}
+
+/// A `tel:` URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelUri {
+    raw: Box<str>,
+    number: Box<str>,
+    params: Params,
+}
+
+fn err(reason: impl Into<String>) -> ParseError {
+    ParseError::Uri { reason: reason.into() }
+}
+
+fn is_unreserved(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '!' | '~' | '*' | '\'' | '(' | ')')
+}
+
+/// Checks that every character is allowed (or a valid `%HH` escape).
+fn check_escaped(s: &str, what: &str, allowed: impl Fn(char) -> bool) -> Result<(), ParseError> {
+    let bytes = s.as_bytes();
+    let mut idx = 0;
+    while idx < bytes.len() {
+        let c = bytes[idx] as char;
+        if c == '%' {
+            let ok = bytes.len() > idx + 2 && bytes[idx + 1].is_ascii_hexdigit() && bytes[idx + 2].is_ascii_hexdigit();
+            if !ok {
+                return Err(err(format!("{what} has a '%' that is not followed by two hex digits")));
+            }
+            idx += 3;
+        } else if c.is_ascii() && (is_unreserved(c) || allowed(c)) {
+            idx += 1;
+        } else {
+            return Err(err(format!("{what} contains the character {:?}, which must be escaped", s[idx..].chars().next().unwrap_or(c))));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `%HH` escapes into bytes (`%00` stays a NUL byte: nothing is truncated).
+pub fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut idx = 0;
+    while idx < b.len() {
+        if b[idx] == b'%' && idx + 2 < b.len() {
+            let hex = |x: u8| (x as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[idx + 1]), hex(b[idx + 2])) {
+                out.push((h * 16 + l) as u8);
+                idx += 3;
+                continue;
+            }
+        }
+        out.push(b[idx]);
+        idx += 1;
+    }
+    out
+}
+
+impl Host {
+    /// Parses a host: `[IPv6]`, dotted IPv4, or a host name.
+    pub fn parse(s: &str) -> Result<Host, ParseError> {
+        if let Some(inner) = s.strip_prefix('[') {
+            let inner = inner.strip_suffix(']').ok_or_else(|| err("IPv6 reference without closing ']'"))?;
+            // RFC 5118 §4.10: `2001:db8:::192.0.2.1` is what RFC 3261's ABNF allowed by mistake;
+            // RFC 5954 fixed the grammar. We accept only valid RFC 4291 addresses.
+            return inner
+                .parse::<Ipv6Addr>()
+                .map(Host::Ipv6)
+                .map_err(|_| err("not a valid IPv6 address inside '[...]'"));
+        }
+        if s.is_empty() {
+            return Err(err("empty host"));
+        }
+        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return s.parse::<Ipv4Addr>().map(Host::Ipv4).map_err(|_| err("not a valid IPv4 address"));
+        }
+        if s.contains(':') {
+            return Err(err("an IPv6 address must be enclosed in '[...]' (RFC 5118)"));
+        }
+        let ok = s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+            && !s.starts_with(['.', '-'])
+            && !s.contains("..");
+        if !ok {
+            return Err(err("host name contains characters outside letters, digits, '-' and '.'"));
+        }
+        Ok(Host::Domain(s.into()))
+    }
+
+    /// True for `Domain` hosts equal ignoring ASCII case, and for equal addresses.
+    pub fn matches(&self, other: &Host) -> bool {
+        match (self, other) {
+            (Host::Domain(a), Host::Domain(b)) => a.eq_ignore_ascii_case(b),
+            _ => self == other,
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => f.write_str(d),
+            Host::Ipv4(a) => write!(f, "{a}"),
+            Host::Ipv6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// Splits `host[:port]`, respecting IPv6 references.
+pub(crate) fn split_hostport(s: &str) -> Result<(Host, Option<u16>), ParseError> {
+    let (host, port) = if s.starts_with('[') {
+        let end = s.find(']').ok_or_else(|| err("IPv6 reference without closing ']'"))?;
+        let rest = &s[end + 1..];
+        let port = match rest {
+            "" => None,
+            r => Some(r.strip_prefix(':').ok_or_else(|| err("unexpected text after IPv6 reference"))?),
+        };
+        (&s[..=end], port)
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(p.parse::<u16>().map_err(|_| err("port out of range (0-65535)"))?)
+        }
+        Some(_) => {
+            if !host.starts_with('[') && s.matches(':').count() > 1 {
+                return Err(err("an IPv6 address must be enclosed in '[...]' (RFC 5118)"));
+            }
+            return Err(err("port is not a number"));
+        }
+    };
+    Ok((Host::parse(host)?, port))
+}
+
+/// Parses `;name[=value]` URI parameters (no whitespace allowed inside a URI).
+fn uri_params(s: &str) -> Result<Params, ParseError> {
+    let param_char = |c: char| matches!(c, '[' | ']' | '/' | ':' | '&' | '+' | '$');
+    let mut params = Params::default();
+    for part in s.split(';') {
+        let (name, value) = match part.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (part, None),
+        };
+        if name.is_empty() {
+            return Err(err("empty URI parameter"));
+        }
+        check_escaped(name, "URI parameter name", param_char)?;
+        if let Some(v) = value {
+            check_escaped(v, "URI parameter value", param_char)?;
+        }
+        params.push(Param::new(name, value));
+    }
+    Ok(params)
+}
+
+impl Uri {
+    /// Parses an absolute URI (the text between `<` and `>`, or a Request-URI).
+    pub fn parse(s: &str) -> Result<Uri, ParseError> {
+        let (scheme, rest) = s.split_once(':').ok_or_else(|| err("no scheme (expected e.g. sip:)"))?;
+        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        if !scheme_ok {
+            return Err(err("scheme must start with a letter and contain only letters, digits, '+', '-', '.'"));
+        }
+        if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+            return SipUri::parse_parts(s, scheme.eq_ignore_ascii_case("sips"), rest).map(Uri::Sip);
+        }
+        if rest.is_empty() || rest.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"')) {
+            return Err(err(format!("{scheme}: URI is empty or contains spaces, quotes or angle brackets")));
+        }
+        if scheme.eq_ignore_ascii_case("tel") {
+            return TelUri::parse_parts(s, rest).map(Uri::Tel);
+        }
+        Ok(Uri::Other { scheme: scheme.into(), raw: s.into() })
+    }
+
+    /// The URI exactly as written.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Uri::Sip(u) => &u.raw,
+            Uri::Tel(t) => &t.raw,
+            Uri::Other { raw, .. } => raw,
+        }
+    }
+
+    /// The scheme, lower case for sip/sips/tel.
+    pub fn scheme(&self) -> &str {
+        match self {
+            Uri::Sip(u) if u.secure => "sips",
+            Uri::Sip(_) => "sip",
+            Uri::Tel(_) => "tel",
+            Uri::Other { scheme, .. } => scheme,
+        }
+    }
+
+    /// The SIP URI, if this is one.
+    pub fn as_sip(&self) -> Option<&SipUri> {
+        match self {
+            Uri::Sip(u) => Some(u),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl SipUri {
+    fn parse_parts(raw: &str, secure: bool, rest: &str) -> Result<SipUri, ParseError> {
+        // userinfo may contain ';' '?' '/' (user-unreserved) but never an unescaped '@', and
+        // neither may hostport, params or headers: so the first '@' ends userinfo.
+        let (userinfo, after) = match rest.split_once('@') {
+            Some((u, a)) => (Some(u), a),
+            None => (None, rest),
+        };
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(ui) => {
+                let (u, p) = match ui.split_once(':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (ui, None),
+                };
+                if u.is_empty() {
+                    return Err(err("empty user part before '@'"));
+                }
+                check_escaped(u, "user part", |c| matches!(c, '&' | '=' | '+' | '$' | ',' | ';' | '?' | '/'))?;
+                if let Some(p) = p {
+                    check_escaped(p, "password", |c| matches!(c, '&' | '=' | '+' | '$' | ','))?;
+                }
+                (Some(u.into()), p.map(Into::into))
+            }
+        };
+        let (before_headers, headers) = match after.split_once('?') {
+            Some((b, h)) => (b, Some(h)),
+            None => (after, None),
+        };
+        let (hostport, params) = match before_headers.split_once(';') {
+            Some((hp, p)) => (hp, uri_params(p)?),
+            None => (before_headers, Params::default()),
+        };
+        let (host, port) = split_hostport(hostport)?;
+        if let Some(h) = headers {
+            for hv in h.split('&') {
+                let (n, v) = hv.split_once('=').ok_or_else(|| err("URI header without '='"))?;
+                let hchar = |c: char| matches!(c, '[' | ']' | '/' | '?' | ':' | '+' | '$');
+                if n.is_empty() {
+                    return Err(err("empty URI header name"));
+                }
+                check_escaped(n, "URI header name", hchar)?;
+                check_escaped(v, "URI header value", hchar)?;
+            }
+        }
+        Ok(SipUri {
+            raw: raw.into(),
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers: headers.map(Into::into),
+        })
+    }
+
+    /// Builds `sip:[user@]host[:port][;params]` (user given unescaped-safe, e.g. `alice`).
+    pub fn new(user: Option<&str>, host: Host, port: Option<u16>, params: Params) -> SipUri {
+        let mut raw = String::from("sip:");
+        if let Some(u) = user {
+            raw.push_str(u);
+            raw.push('@');
+        }
+        raw.push_str(&host.to_string());
+        if let Some(p) = port {
+            raw.push_str(&format!(":{p}"));
+        }
+        params.write_to(&mut raw);
+        SipUri { raw: raw.into(), secure: false, user: user.map(Into::into), password: None, host, port, params, headers: None }
+    }
+
+    /// The URI as written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+    /// True for `sips:`.
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+    /// The user part as written (escapes kept).
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+    /// The user part with escapes resolved (`%00` kept as a NUL byte).
+    pub fn user_unescaped(&self) -> Option<Vec<u8>> {
+        self.user.as_deref().map(unescape)
+    }
+    /// The password part, if any (never logged by sfbkit).
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+    /// URI parameters (`;transport=tls`, `;gruu`, `;opaque=...`).
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+    /// The `?headers` part as written, if any.
+    pub fn headers(&self) -> Option<&str> {
+        self.headers.as_deref()
+    }
+    /// `user@host` (the address of record without scheme or parameters), as written.
+    pub fn aor(&self) -> String {
+        match &self.user {
+            Some(u) => format!("{u}@{}", self.host),
+            None => self.host.to_string(),
+        }
+    }
+}
+
+impl TelUri {
+    fn parse_parts(raw: &str, rest: &str) -> Result<TelUri, ParseError> {
+        let (number, params) = match rest.split_once(';') {
+            Some((n, p)) => (n, uri_params(p)?),
+            None => (rest, Params::default()),
+        };
+        let ok = !number.is_empty()
+            && number.bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#' | b'p' | b'w'));
+        if !ok {
+            return Err(err("tel: number must be digits with optional '+' and visual separators"));
+        }
+        Ok(TelUri { raw: raw.into(), number: number.into(), params })
+    }
+    /// The number as written (`+14255550100`, `1234`, with visual separators if any).
+    pub fn number(&self) -> &str {
+        &self.number
+    }
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sip_uri_parts() {
+        let u = Uri::parse("sip:alice@contoso.com:5061;transport=tls;gruu?Subject=x").unwrap();
+        let s = u.as_sip().unwrap();
+        assert_eq!(s.user(), Some("alice"));
+        assert_eq!(s.host(), &Host::Domain("contoso.com".into()));
+        assert_eq!(s.port(), Some(5061));
+        assert_eq!(s.params().value("transport").unwrap(), "tls");
+        assert!(s.params().contains("gruu"));
+        assert_eq!(s.headers(), Some("Subject=x"));
+        assert_eq!(u.as_str(), "sip:alice@contoso.com:5061;transport=tls;gruu?Subject=x");
+    }
+
+    #[test]
+    fn user_part_with_semicolons_and_escapes() {
+        let s = Uri::parse("sip:user;par=u%40example.net@example.com").unwrap();
+        assert_eq!(s.as_sip().unwrap().user(), Some("user;par=u%40example.net"));
+        let n = Uri::parse("sip:null-%00-null@example.com").unwrap();
+        assert_eq!(n.as_sip().unwrap().user_unescaped().unwrap(), b"null-\0-null");
+        assert_eq!(Uri::parse("sip:%75se%72@example.com").unwrap().as_sip().unwrap().user_unescaped().unwrap(), b"user");
+    }
+
+    #[test]
+    fn ipv6_references() {
+        let u = Uri::parse("sip:[2001:db8::10:5070]").unwrap();
+        assert_eq!(u.as_sip().unwrap().port(), None);
+        let u = Uri::parse("sip:[2001:db8::10]:5070").unwrap();
+        assert_eq!(u.as_sip().unwrap().port(), Some(5070));
+        assert!(Uri::parse("sip:2001:db8::10").is_err());
+        assert!(Uri::parse("sip:[2001:db8:::192.0.2.1]").is_err());
+        assert!(Uri::parse("sip:[2001:db8::192.0.2.1]").is_ok());
+    }
+
+    #[test]
+    fn other_schemes_and_errors() {
+        assert_eq!(Uri::parse("tel:+14255550100;ext=12").unwrap().scheme(), "tel");
+        assert_eq!(Uri::parse("soap.beep://192.0.2.103:3002").unwrap().scheme(), "soap.beep");
+        assert!(Uri::parse("<sip:a@b>").is_err());
+        assert!(Uri::parse("sip:a b@c").is_err());
+        assert!(Uri::parse("sip:a@b:99999").is_err());
+        assert!(Uri::parse("sip:a@b;;lr").is_err());
+        assert!(Uri::parse("nocolon").is_err());
+    }
+}
