@@ -3,7 +3,10 @@
 //! Feed it the bytes read from the connection with [`StreamParser::push`] and take items out with
 //! [`StreamParser::next_item`] until it returns `Ok(None)`. Between messages a peer may send
 //! keep-alives (RFC 5626 §3.5.1: CRLF CRLF is a ping, CRLF a pong; [MS-CONMGMT] uses the same
-//! bytes); they come out as [`StreamItem::Ping`] and [`StreamItem::Pong`].
+//! bytes); they come out as [`StreamItem::Ping`] and [`StreamItem::Pong`]. A lone CRLF at the end
+//! of the buffered bytes is reported as a pong at once rather than held back in case a second
+//! CRLF follows: a client waiting for its pong must see it. A ping split across two reads (rare:
+//! a peer writes it in one TLS record) is therefore seen as two pongs.
 //!
 //! Memory stays bounded by [`Limits::max_message_bytes`] plus one read: Content-Length is checked
 //! against the body limit before the body is awaited, and the header scan stops at the head limit.
