@@ -62,6 +62,11 @@ impl StreamParser {
         }
         if self.start > 0 {
             self.buf.drain(..self.start);
+            // A message whose head is parsed but whose body is still arriving keeps its body
+            // offset relative to the buffer: move it with the bytes.
+            if let Some(p) = self.pending.as_mut() {
+                p.body_start -= self.start;
+            }
             self.start = 0;
         }
         if self.buf.len() > self.limits.max_message_bytes() {
