@@ -14,6 +14,14 @@
 //!
 //! Data flows one way: discovery → connect → authenticate → register → provision → subscribe/publish.
 
+mod client;
 pub mod identity;
 pub mod sip;
 pub mod transport;
+pub mod registration;
+mod report;
+mod session;
+
+pub use client::{Client, ClientBuilder, ClientError, ServerTarget};
+pub use report::{Outcome, SignInReport, SignInResult, Stage, StepRecord};
+pub use session::SessionError;

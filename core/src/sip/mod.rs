@@ -8,6 +8,7 @@
 //! - Typed header views: [`NameAddr`], [`Via`], [`CSeq`], [`AuthHeader`]; URIs: [`Uri`].
 //! - [`transaction`]: client and server transactions over a reliable transport.
 
+mod diagnostics;
 mod error;
 mod grammar;
 mod header;
@@ -20,6 +21,7 @@ mod uri;
 mod validate;
 mod values;
 
+pub use diagnostics::Diagnostics;
 pub use error::ParseError;
 pub use grammar::{Param, Params, split_commas, unquote};
 pub use header::{Header, Headers, full_name, same_name};

@@ -1,0 +1,213 @@
+//! The sign-in report: what happened, stage by stage, in the words an admin troubleshooting
+//! sign-in uses (seed 001: Server Discovery, Connectivity Checks, Authentication, Redirection,
+//! Settings and Policies), with a Test-CsRegistration-style summary on top: target, result,
+//! latency, error, diagnosis (FIELD-NOTES.md §2.2).
+//!
+//! Reports never carry secrets: they are built from hosts, timings, status codes and parsed
+//! `ms-diagnostics`, never from credentials, tokens or signatures.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::registration::Registration;
+
+/// The sign-in stages, in the order the Microsoft client runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Stage {
+    #[serde(rename = "Local Discovery")]
+    LocalDiscovery,
+    #[serde(rename = "Server Discovery")]
+    ServerDiscovery,
+    #[serde(rename = "Connectivity Checks")]
+    ConnectivityChecks,
+    #[serde(rename = "Authentication")]
+    Authentication,
+    #[serde(rename = "Redirection")]
+    Redirection,
+    #[serde(rename = "Settings and Policies")]
+    SettingsAndPolicies,
+    #[serde(rename = "Sign Out")]
+    SignOut,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::LocalDiscovery => "Local Discovery",
+            Stage::ServerDiscovery => "Server Discovery",
+            Stage::ConnectivityChecks => "Connectivity Checks",
+            Stage::Authentication => "Authentication",
+            Stage::Redirection => "Redirection",
+            Stage::SettingsAndPolicies => "Settings and Policies",
+            Stage::SignOut => "Sign Out",
+        })
+    }
+}
+
+/// How one step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    Success,
+    Failure,
+    /// Not attempted, with the reason in the step's detail.
+    Skipped,
+}
+
+/// One step of one stage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    /// The stage this step belongs to.
+    pub name: Stage,
+    /// What was tried, e.g. `TLS handshake`, `REGISTER`.
+    pub step: String,
+    /// The host (or URL) it was tried against.
+    pub host: String,
+    pub duration_ms: f64,
+    pub outcome: Outcome,
+    /// What came back, in words.
+    pub detail: String,
+    /// For failures: a short class (`untrusted-root`, `refused`, `404`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<String>,
+    /// For failures: what a person can do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Overall result, as Test-CsRegistration prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SignInResult {
+    Success,
+    Failure,
+}
+
+/// The full report of one sign-in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignInReport {
+    /// The registrar signed in to (FQDN, or FQDN and address when they differ).
+    pub target: String,
+    /// The SIP URI that signed in.
+    pub user: String,
+    pub result: SignInResult,
+    /// Wall time of the whole sign-in.
+    pub latency_ms: f64,
+    /// For a failure: the status and phrase (`404, Not Found`) or the failure in words.
+    pub error: Option<String>,
+    /// For a failure: the parsed `ms-diagnostics` (`ErrorCode=1003,source=...,Reason=...`).
+    pub diagnosis: Option<String>,
+    /// For a failure: what to do about it.
+    pub hint: Option<String>,
+    pub stages: Vec<StepRecord>,
+    /// What the registrar granted, on success.
+    pub registration: Option<Registration>,
+}
+
+impl SignInReport {
+    pub(crate) fn new(user: &str, target: &str) -> SignInReport {
+        SignInReport {
+            target: target.to_string(),
+            user: user.to_string(),
+            result: SignInResult::Failure,
+            latency_ms: 0.0,
+            error: None,
+            diagnosis: None,
+            hint: None,
+            stages: Vec::new(),
+            registration: None,
+        }
+    }
+
+    /// True when the user is signed in.
+    pub fn is_success(&self) -> bool {
+        self.result == SignInResult::Success
+    }
+
+    pub(crate) fn step(&mut self, name: Stage, step: &str, host: &str, took: Duration, outcome: Outcome, detail: impl Into<String>) {
+        self.stages.push(StepRecord {
+            name,
+            step: step.to_string(),
+            host: host.to_string(),
+            duration_ms: ms(took),
+            outcome,
+            detail: detail.into(),
+            error_class: None,
+            hint: None,
+        });
+    }
+
+    /// Records a failed step and makes it the report's error.
+    pub(crate) fn fail(&mut self, name: Stage, step: &str, host: &str, took: Duration, failure: Failure) {
+        self.stages.push(StepRecord {
+            name,
+            step: step.to_string(),
+            host: host.to_string(),
+            duration_ms: ms(took),
+            outcome: Outcome::Failure,
+            detail: failure.error.clone(),
+            error_class: Some(failure.class.clone()),
+            hint: Some(failure.hint.clone()),
+        });
+        self.result = SignInResult::Failure;
+        self.error = Some(failure.error);
+        self.diagnosis = failure.diagnosis;
+        self.hint = Some(failure.hint);
+    }
+
+    /// The report as an admin reads it: a summary, then each stage and its steps.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let mut current: Option<Stage> = None;
+        for s in &self.stages {
+            if current != Some(s.name) {
+                out.push_str(&format!("{}\n", s.name));
+                current = Some(s.name);
+            }
+            let mark = match s.outcome {
+                Outcome::Success => "ok  ",
+                Outcome::Failure => "FAIL",
+                Outcome::Skipped => "skip",
+            };
+            out.push_str(&format!("  [{mark}] {:<28} {:<32} {:>9.1} ms  {}\n", s.step, s.host, s.duration_ms, s.detail));
+            if let Some(h) = &s.hint {
+                out.push_str(&format!("         hint: {h}\n"));
+            }
+        }
+        out.push_str(&format!(
+            "\nTarget    : {}\nUser      : {}\nResult    : {:?}\nLatency   : {:.1} ms\nError     : {}\nDiagnosis : {}\n",
+            self.target,
+            self.user,
+            self.result,
+            self.latency_ms,
+            self.error.as_deref().unwrap_or(""),
+            self.diagnosis.as_deref().unwrap_or("")
+        ));
+        out
+    }
+}
+
+/// A classified failure: what went wrong, its class, the server's diagnosis and a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub error: String,
+    pub class: String,
+    pub diagnosis: Option<String>,
+    pub hint: String,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+impl SignInReport {
+    /// Adds the sign-out step (REGISTER with `Expires: 0`) after a successful sign-in; a failed
+    /// sign-out is recorded but does not turn a successful sign-in into a failure.
+    pub fn record_sign_out(&mut self, took: Duration, error: Option<String>) {
+        let host = self.stages.iter().rev().find(|s| s.name == Stage::Authentication).map(|s| s.host.clone()).unwrap_or_default();
+        match error {
+            None => self.step(Stage::SignOut, "REGISTER Expires: 0", &host, took, Outcome::Success, "unregistered and disconnected"),
+            Some(e) => self.step(Stage::SignOut, "REGISTER Expires: 0", &host, took, Outcome::Failure, e),
+        }
+    }
+}
