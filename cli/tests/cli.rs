@@ -1,0 +1,111 @@
+//! The `sfbkit` binary as users and outside checks run it.
+
+use std::io::Write;
+use std::process::Command;
+
+fn sfbkit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sfbkit"))
+}
+
+fn vectors(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors").join(name)
+}
+
+#[test]
+fn signin_lab_json_reports_success() {
+    let out = sfbkit().args(["signin", "--lab", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["result"], "Success");
+    assert!(v["target"].as_str().unwrap().starts_with("pool01.contoso.lab"));
+    assert!(v["latency_ms"].as_f64().unwrap() > 0.0);
+    assert!(v["error"].is_null() && v["diagnosis"].is_null());
+    let stages = v["stages"].as_array().unwrap();
+    let names: Vec<&str> = stages.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Server Discovery", "Connectivity Checks", "Authentication", "Sign Out"]);
+    for s in stages {
+        assert!(s["host"].is_string() && s["duration_ms"].is_number() && s["outcome"] == "Success");
+    }
+}
+
+#[test]
+fn signin_lab_unknown_user_exits_1_with_diagnosis() {
+    let out = sfbkit().args(["signin", "--lab", "--user", "sip:nobody@contoso.lab"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Result    : Failure"), "{text}");
+    assert!(text.contains("Error     : 404, Not Found"));
+    assert!(text.contains("ErrorCode=1003"));
+    assert!(text.contains("hint: "));
+}
+
+#[test]
+fn signin_without_lab_or_server_is_a_usage_error() {
+    let out = sfbkit().args(["signin", "--user", "alice@contoso.com"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--server"));
+}
+
+#[test]
+fn sip_lint_json_on_rfc4475_files() {
+    let files = ["wsinv.dat", "dblreq.dat", "badvers.dat", "clerr.dat"].map(|f| vectors("rfc4475").join(f));
+    let out = sfbkit().arg("sip-lint").arg("--json").args(&files).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "an invalid file makes the exit code 1");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["valid"], true);
+    assert_eq!(lines[0]["kind"], "request");
+    assert!(lines[0]["error"].is_null());
+    assert_eq!(lines[1]["valid"], true);
+    assert!(lines[1]["trailing_bytes"].as_u64().unwrap() > 0, "dblreq's second request is reported");
+    assert_eq!(lines[2]["valid"], false);
+    assert_eq!(lines[2]["reject_with"], 505);
+    assert!(lines[3]["error"].as_str().unwrap().contains("Content-Length 9999"));
+}
+
+/// Hostile files end in a typed error; the reader never takes more than one message's worth.
+#[test]
+fn sip_lint_on_hostile_files() {
+    let dir = std::env::temp_dir().join(format!("sfbkit-lint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, f: &dyn Fn(&mut std::io::BufWriter<std::fs::File>)| {
+        let path = dir.join(name);
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        f(&mut w);
+        w.flush().unwrap();
+        path
+    };
+    let long_line = write("long-line.sip", &|w| {
+        w.write_all(b"INVITE sip:a@b SIP/2.0\r\nSubject: ").unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..50 {
+            w.write_all(&chunk).unwrap();
+        }
+        w.write_all(b"\r\n\r\n").unwrap();
+    });
+    let many = write("many-headers.sip", &|w| {
+        w.write_all(b"INVITE sip:a@b SIP/2.0\r\n").unwrap();
+        for i in 0..1_000_000 {
+            writeln!(w, "X-{i}: y\r").unwrap();
+        }
+        w.write_all(b"\r\n").unwrap();
+    });
+    let big_cl = write("content-length.sip", &|w| {
+        w.write_all(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS h;branch=z9hG4bKx\r\nTo: <sip:a@b>\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\nContent-Length: 99999999999\r\n\r\nbody").unwrap();
+    });
+    let out = sfbkit().arg("sip-lint").arg("--json").args([&long_line, &many, &big_cl]).output().unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0]["error"].as_str().unwrap().contains("longer than"), "{}", lines[0]);
+    assert!(lines[1]["error"].as_str().unwrap().contains("more than 256 header lines"), "{}", lines[1]);
+    assert!(lines[2]["error"].as_str().unwrap().contains("99999999999"), "{}", lines[2]);
+    assert!(lines.iter().all(|l| l["valid"] == false));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sip_lint_missing_file_is_reported() {
+    let out = sfbkit().args(["sip-lint", "/nonexistent/file.sip"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stdout).unwrap().contains("cannot read the file"));
+}

@@ -1,0 +1,88 @@
+//! The pool's SIP-over-TLS listener: one task per connection, framing with sfbkit's stream
+//! parser, answering each request after the configured response delay.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sfbkit::sip::{Limits, Message, Method, StreamItem, StreamParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::LabConfig;
+use crate::registrar::{self, Registrar};
+
+/// Shared state of a running pool.
+pub(crate) struct PoolState {
+    pub config: LabConfig,
+    pub registrar: Registrar,
+}
+
+/// Accepts connections until the listener task is aborted.
+pub(crate) async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<PoolState>) {
+    loop {
+        let Ok((tcp, peer)) = listener.accept().await else { continue };
+        let acceptor = acceptor.clone();
+        let state = state.clone();
+        tokio::spawn(async move {
+            match acceptor.accept(tcp).await {
+                Ok(tls) => serve_connection(tls, peer, state).await,
+                Err(e) => tracing::debug!(%peer, error = %e, "lab pool: TLS handshake failed"),
+            }
+        });
+    }
+}
+
+async fn serve_connection(mut tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>, peer: SocketAddr, state: Arc<PoolState>) {
+    let mut parser = StreamParser::new(Limits::default());
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match tls.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if parser.push(&buf[..n]).is_err() {
+            break;
+        }
+        loop {
+            let item = match parser.next_item() {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "lab pool: unframeable stream, closing");
+                    let _ = tls.shutdown().await;
+                    return;
+                }
+            };
+            let reply: Option<Vec<u8>> = match item {
+                StreamItem::Ping => Some(b"\r\n".to_vec()),
+                StreamItem::Pong => None,
+                StreamItem::Message(m) => answer(&state, &m, peer).map(|r| r.to_bytes()),
+                StreamItem::Invalid { error, message } if message.is_request() && message.method() != Some(&Method::Ack) => {
+                    let resp = Message::response_to(&message, error.status_code(), "Bad Request", None)
+                        .with_header("Warning", &format!("399 {} \"{}\"", state.config.pool_fqdn, error.to_string().replace('"', "'")));
+                    Some(resp.to_bytes())
+                }
+                StreamItem::Invalid { .. } => None,
+            };
+            if let Some(bytes) = reply {
+                if !state.config.response_delay.is_zero() {
+                    tokio::time::sleep(state.config.response_delay).await;
+                }
+                if tls.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = tls.shutdown().await;
+}
+
+fn answer(state: &PoolState, req: &Message, peer: SocketAddr) -> Option<Message> {
+    match req.method()? {
+        Method::Register => Some(state.registrar.handle_register(&state.config, req, peer)),
+        Method::Options => Some(registrar::options(&state.config, req)),
+        Method::Ack | Method::Benotify => None,
+        _ => Some(registrar::not_implemented(&state.config, req)),
+    }
+}
