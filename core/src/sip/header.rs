@@ -42,7 +42,13 @@ pub fn full_name(name: &str) -> &str {
 
 /// True when two header names denote the same header (case-insensitive, compact forms too).
 pub fn same_name(a: &str, b: &str) -> bool {
-    full_name(a).eq_ignore_ascii_case(full_name(b))
+    // Only a one-letter name can be compact, so the compact table is consulted only then.
+    match (a.len(), b.len()) {
+        (x, y) if x == y => a.eq_ignore_ascii_case(b),
+        (1, _) => full_name(a).eq_ignore_ascii_case(b),
+        (_, 1) => a.eq_ignore_ascii_case(full_name(b)),
+        _ => false,
+    }
 }
 
 /// One header field as received (or as built).
