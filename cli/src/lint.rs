@@ -5,8 +5,8 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use sfbkit::sip::{Limits, Message, ParseError, parse_message};
 use serde::Serialize;
+use sfbkit::sip::{Limits, Message, ParseError, parse_message};
 
 #[derive(clap::Args)]
 pub struct LintArgs {
@@ -139,7 +139,12 @@ fn print_text(r: &LintResult) {
             Some(t) if t > 0 => format!(", {t} bytes after the message ignored"),
             _ => String::new(),
         };
-        println!("{}: valid {what} ({} headers, {}-byte body{trailing})", r.file, r.headers.unwrap_or(0), r.body_bytes.unwrap_or(0));
+        println!(
+            "{}: valid {what} ({} headers, {}-byte body{trailing})",
+            r.file,
+            r.headers.unwrap_or(0),
+            r.body_bytes.unwrap_or(0)
+        );
     } else {
         let answer = r.reject_with.map(|c| format!(" (a UAS answers {c})")).unwrap_or_default();
         println!("{}: INVALID: {}{answer}", r.file, r.error.as_deref().unwrap_or("unknown error"));

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "sfbkit", version, about = "Headless Skype for Business / Lync client: sign-in checks, SIP tools, lab pool")]
+#[command(
+    name = "sfbkit",
+    version,
+    about = "Headless Skype for Business / Lync client: sign-in checks, SIP tools, lab pool"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -58,19 +58,28 @@ async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>), String>
     if args.lab {
         let pool = LabPool::start(LabConfig::default()).await.map_err(|e| e.to_string())?;
         let user = args.user.clone().unwrap_or_else(|| pool.config().users[0].sip_uri.clone());
-        let target = ServerTarget { fqdn: pool.config().pool_fqdn.clone(), port: pool.sip_addr().port(), addr: Some(pool.sip_addr()) };
+        let target = ServerTarget {
+            fqdn: pool.config().pool_fqdn.clone(),
+            port: pool.sip_addr().port(),
+            addr: Some(pool.sip_addr()),
+        };
         // The lab pool's own CA only: a lab sign-in must not depend on the machine's roots.
         let trust = TrustConfig::empty().with_extra_ca_pem(pool.ca_pem().as_bytes().to_vec());
         let client = ClientBuilder::new(&user).server(target).trust(trust).build().map_err(|e| e.to_string())?;
         return Ok((client, Some(pool)));
     }
     let user = args.user.clone().ok_or("--user is required without --lab")?;
-    let server = args.server.clone().ok_or("--server is required without --lab (automatic discovery is not available yet)")?;
+    let server =
+        args.server.clone().ok_or("--server is required without --lab (automatic discovery is not available yet)")?;
     let (fqdn, port) = match server.rsplit_once(':') {
         Some((h, p)) => (h.to_string(), p.parse().map_err(|_| format!("bad port in --server {server}"))?),
         None => (server.clone(), 5061),
     };
-    let client = ClientBuilder::new(&user).server(ServerTarget { fqdn, port, addr: args.addr }).trust(trust).build().map_err(|e| e.to_string())?;
+    let client = ClientBuilder::new(&user)
+        .server(ServerTarget { fqdn, port, addr: args.addr })
+        .trust(trust)
+        .build()
+        .map_err(|e| e.to_string())?;
     Ok((client, None))
 }
 

@@ -51,7 +51,8 @@ fn sip_lint_json_on_rfc4475_files() {
     let files = ["wsinv.dat", "dblreq.dat", "badvers.dat", "clerr.dat"].map(|f| vectors("rfc4475").join(f));
     let out = sfbkit().arg("sip-lint").arg("--json").args(&files).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "an invalid file makes the exit code 1");
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["valid"], true);
     assert_eq!(lines[0]["kind"], "request");
@@ -94,7 +95,8 @@ fn sip_lint_on_hostile_files() {
         w.write_all(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS h;branch=z9hG4bKx\r\nTo: <sip:a@b>\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\nContent-Length: 99999999999\r\n\r\nbody").unwrap();
     });
     let out = sfbkit().arg("sip-lint").arg("--json").args([&long_line, &many, &big_cl]).output().unwrap();
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3);
     assert!(lines[0]["error"].as_str().unwrap().contains("longer than"), "{}", lines[0]);
     assert!(lines[1]["error"].as_str().unwrap().contains("more than 256 header lines"), "{}", lines[1]);

@@ -37,7 +37,7 @@ pub enum ClientError {
     #[error("not signed in")]
     NotSignedIn,
     #[error("sign-out failed: {0}")]
-    SignOut(#[from] SessionError),
+    SignOut(Box<SessionError>),
 }
 
 /// Configures a [`Client`].
@@ -97,7 +97,8 @@ impl ClientBuilder {
     }
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client, ClientError> {
-        let text = if self.sip_uri.starts_with("sip:") { self.sip_uri.clone() } else { format!("sip:{}", self.sip_uri) };
+        let text =
+            if self.sip_uri.starts_with("sip:") { self.sip_uri.clone() } else { format!("sip:{}", self.sip_uri) };
         let aor = Uri::parse(&text).map_err(|_| ClientError::InvalidSipUri(self.sip_uri.clone()))?;
         let domain = match aor.as_sip() {
             Some(s) if s.user().is_some() && s.params().is_empty() && s.port().is_none() => s.host().to_string(),
@@ -162,7 +163,13 @@ impl Client {
         let connector = match TlsConnector::new(&self.config.trust) {
             Ok(c) => c,
             Err(e) => {
-                report.fail(Stage::ConnectivityChecks, "trust store", &host, t.elapsed(), Failure { error: e.to_string(), class: "trust-store".into(), diagnosis: None, hint: e.hint() });
+                report.fail(
+                    Stage::ConnectivityChecks,
+                    "trust store",
+                    &host,
+                    t.elapsed(),
+                    Failure { error: e.to_string(), class: "trust-store".into(), diagnosis: None, hint: e.hint() },
+                );
                 return None;
             }
         };
@@ -174,7 +181,13 @@ impl Client {
         let conn = match connected {
             Ok(c) => c,
             Err(e) => {
-                report.fail(Stage::ConnectivityChecks, "TCP connect + TLS handshake", &host, t.elapsed(), transport_failure(&e));
+                report.fail(
+                    Stage::ConnectivityChecks,
+                    "TCP connect + TLS handshake",
+                    &host,
+                    t.elapsed(),
+                    transport_failure(&e),
+                );
                 return None;
             }
         };
@@ -185,7 +198,10 @@ impl Client {
             &host,
             t.elapsed(),
             Outcome::Success,
-            format!("{} {} to {}; certificate valid for {}", info.protocol_version, info.cipher_suite, info.peer_addr, info.server_name),
+            format!(
+                "{} {} to {}; certificate valid for {}",
+                info.protocol_version, info.cipher_suite, info.peer_addr, info.server_name
+            ),
         );
         let local = info.local_addr;
         let host_of = match local.ip() {
@@ -199,7 +215,18 @@ impl Client {
         let request = match registration::register_request(&mut session.factory, &self.aor, &params) {
             Ok(r) => r,
             Err(e) => {
-                report.fail(Stage::Authentication, "REGISTER", &host, t.elapsed(), Failure { error: e.to_string(), class: "bad-configuration".into(), diagnosis: None, hint: "check the SIP domain in the user's SIP URI".into() });
+                report.fail(
+                    Stage::Authentication,
+                    "REGISTER",
+                    &host,
+                    t.elapsed(),
+                    Failure {
+                        error: e.to_string(),
+                        class: "bad-configuration".into(),
+                        diagnosis: None,
+                        hint: "check the SIP domain in the user's SIP URI".into(),
+                    },
+                );
                 return None;
             }
         };
@@ -218,7 +245,12 @@ impl Client {
                     &host,
                     t.elapsed(),
                     Outcome::Success,
-                    format!("200 OK: registered for {} s, keep-alive every {} s, GRUU {}", reg.expires, reg.keep_alive_timeout.map(|k| k.to_string()).unwrap_or_else(|| "?".into()), reg.gruu.as_deref().unwrap_or("(none)")),
+                    format!(
+                        "200 OK: registered for {} s, keep-alive every {} s, GRUU {}",
+                        reg.expires,
+                        reg.keep_alive_timeout.map(|k| k.to_string()).unwrap_or_else(|| "?".into()),
+                        reg.gruu.as_deref().unwrap_or("(none)")
+                    ),
                 );
                 report.registration = Some(reg);
                 Some(session)
@@ -235,21 +267,35 @@ impl Client {
                 None
             }
             RegisterOutcome::Redirect { contact } => {
-                report.fail(Stage::Redirection, "REGISTER", &host, t.elapsed(), Failure {
-                    error: format!("301, the user is homed on {contact}"),
-                    class: "redirect".into(),
-                    diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
-                    hint: format!("sign in to {contact} directly; following home-pool redirects is not available yet"),
-                });
+                report.fail(
+                    Stage::Redirection,
+                    "REGISTER",
+                    &host,
+                    t.elapsed(),
+                    Failure {
+                        error: format!("301, the user is homed on {contact}"),
+                        class: "redirect".into(),
+                        diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
+                        hint: format!(
+                            "sign in to {contact} directly; following home-pool redirects is not available yet"
+                        ),
+                    },
+                );
                 None
             }
             RegisterOutcome::Rejected { code, reason, diagnostics } => {
-                report.fail(Stage::Authentication, "REGISTER", &host, t.elapsed(), Failure {
-                    hint: register_hint(code, diagnostics.as_ref().map(|d| d.code)),
-                    error: format!("{code}, {reason}"),
-                    class: code.to_string(),
-                    diagnosis: diagnostics.map(|d| d.to_diagnosis()),
-                });
+                report.fail(
+                    Stage::Authentication,
+                    "REGISTER",
+                    &host,
+                    t.elapsed(),
+                    Failure {
+                        hint: register_hint(code, diagnostics.as_ref().map(|d| d.code)),
+                        error: format!("{code}, {reason}"),
+                        class: code.to_string(),
+                        diagnosis: diagnostics.map(|d| d.to_diagnosis()),
+                    },
+                );
                 None
             }
         }
@@ -273,10 +319,10 @@ impl Client {
         let local = session.conn.local_addr();
         let params = self.register_params(local, Some(0));
         let request = registration::register_request(&mut session.factory, &self.aor, &params)
-            .map_err(|e| ClientError::SignOut(SessionError::Stream(e)))?;
+            .map_err(|e| ClientError::SignOut(Box::new(SessionError::Stream(e))))?;
         let result = session.request(request).await;
         let _ = session.conn.close().await;
-        result.map(|_| ()).map_err(ClientError::SignOut)
+        result.map(|_| ()).map_err(|e| ClientError::SignOut(Box::new(e)))
     }
 }
 
@@ -327,10 +373,14 @@ fn register_hint(code: u16, diag: Option<u32>) -> String {
     match (code, diag) {
         (404, _) => "the user is not enabled for Skype for Business on this pool (Get-CsUser / Enable-CsUser)".into(),
         (403, _) => "the registrar refused this user or endpoint; the diagnosis names the reason".into(),
-        (400, Some(4010)) => "the REGISTER lacked an endpoint identity the registrar needs (epid / +sip.instance)".into(),
+        (400, Some(4010)) => {
+            "the REGISTER lacked an endpoint identity the registrar needs (epid / +sip.instance)".into()
+        }
         (489, _) => "the registrar refused the Event header (it must be `registration`)".into(),
         (421, _) => "the registrar needs an extension this client did not announce".into(),
-        (503, _) | (504, _) => "the pool is unavailable or overloaded; retry later and check the Front End services".into(),
+        (503, _) | (504, _) => {
+            "the pool is unavailable or overloaded; retry later and check the Front End services".into()
+        }
         _ => "see the diagnosis; the registrar's ms-diagnostics code identifies the cause".into(),
     }
 }

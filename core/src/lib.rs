@@ -16,11 +16,11 @@
 
 mod client;
 pub mod identity;
-pub mod sip;
-pub mod transport;
 pub mod registration;
 mod report;
 mod session;
+pub mod sip;
+pub mod transport;
 
 pub use client::{Client, ClientBuilder, ClientError, ServerTarget};
 pub use report::{Outcome, SignInReport, SignInResult, Stage, StepRecord};

@@ -124,7 +124,15 @@ impl SignInReport {
         self.result == SignInResult::Success
     }
 
-    pub(crate) fn step(&mut self, name: Stage, step: &str, host: &str, took: Duration, outcome: Outcome, detail: impl Into<String>) {
+    pub(crate) fn step(
+        &mut self,
+        name: Stage,
+        step: &str,
+        host: &str,
+        took: Duration,
+        outcome: Outcome,
+        detail: impl Into<String>,
+    ) {
         self.stages.push(StepRecord {
             name,
             step: step.to_string(),
@@ -169,7 +177,10 @@ impl SignInReport {
                 Outcome::Failure => "FAIL",
                 Outcome::Skipped => "skip",
             };
-            out.push_str(&format!("  [{mark}] {:<28} {:<32} {:>9.1} ms  {}\n", s.step, s.host, s.duration_ms, s.detail));
+            out.push_str(&format!(
+                "  [{mark}] {:<28} {:<32} {:>9.1} ms  {}\n",
+                s.step, s.host, s.duration_ms, s.detail
+            ));
             if let Some(h) = &s.hint {
                 out.push_str(&format!("         hint: {h}\n"));
             }
@@ -204,9 +215,22 @@ impl SignInReport {
     /// Adds the sign-out step (REGISTER with `Expires: 0`) after a successful sign-in; a failed
     /// sign-out is recorded but does not turn a successful sign-in into a failure.
     pub fn record_sign_out(&mut self, took: Duration, error: Option<String>) {
-        let host = self.stages.iter().rev().find(|s| s.name == Stage::Authentication).map(|s| s.host.clone()).unwrap_or_default();
+        let host = self
+            .stages
+            .iter()
+            .rev()
+            .find(|s| s.name == Stage::Authentication)
+            .map(|s| s.host.clone())
+            .unwrap_or_default();
         match error {
-            None => self.step(Stage::SignOut, "REGISTER Expires: 0", &host, took, Outcome::Success, "unregistered and disconnected"),
+            None => self.step(
+                Stage::SignOut,
+                "REGISTER Expires: 0",
+                &host,
+                took,
+                Outcome::Success,
+                "unregistered and disconnected",
+            ),
             Some(e) => self.step(Stage::SignOut, "REGISTER Expires: 0", &host, took, Outcome::Failure, e),
         }
     }

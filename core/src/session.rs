@@ -69,7 +69,9 @@ impl SipSession {
                         Err(_) => {
                             for (k, ev) in self.transactions.handle_timeout(Instant::now()) {
                                 if k == key && ev == TransactionEvent::TimedOut {
-                                    return Err(SessionError::TimedOut(crate::sip::transaction::Timers::default().timer_f()));
+                                    return Err(SessionError::TimedOut(
+                                        crate::sip::transaction::Timers::default().timer_f(),
+                                    ));
                                 }
                             }
                             continue;
@@ -85,7 +87,11 @@ impl SipSession {
         }
     }
 
-    async fn handle_item(&mut self, item: StreamItem, key: &crate::sip::transaction::TransactionKey) -> Result<Option<Message>, SessionError> {
+    async fn handle_item(
+        &mut self,
+        item: StreamItem,
+        key: &crate::sip::transaction::TransactionKey,
+    ) -> Result<Option<Message>, SessionError> {
         match item {
             StreamItem::Ping => self.conn.send(b"\r\n").await?,
             StreamItem::Pong => {}
@@ -99,7 +105,9 @@ impl SipSession {
             }
             StreamItem::Message(m) if m.is_request() => self.answer_server_request(&m).await?,
             StreamItem::Message(m) => match self.transactions.handle_response(m, Instant::now()) {
-                ResponseRoute::Matched { key: k, event: Some(TransactionEvent::Final(resp)) } if &k == key => return Ok(Some(resp)),
+                ResponseRoute::Matched { key: k, event: Some(TransactionEvent::Final(resp)) } if &k == key => {
+                    return Ok(Some(resp));
+                }
                 ResponseRoute::Matched { .. } => {}
                 ResponseRoute::Unmatched(why) => {
                     self.stray_responses += 1;
@@ -115,7 +123,9 @@ impl SipSession {
     async fn answer_server_request(&mut self, req: &Message) -> Result<(), SessionError> {
         let resp = match req.method() {
             Some(Method::Benotify | Method::Ack) | None => return Ok(()),
-            Some(Method::Options | Method::Notify) => Message::response_to(req, 200, "OK", Some(self.factory.from_tag())),
+            Some(Method::Options | Method::Notify) => {
+                Message::response_to(req, 200, "OK", Some(self.factory.from_tag()))
+            }
             Some(_) => Message::response_to(req, 501, "Not Implemented", Some(self.factory.from_tag())),
         };
         self.conn.send(&resp.to_bytes()).await?;

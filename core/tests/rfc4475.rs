@@ -80,10 +80,12 @@ const RFC4475: &[(&str, Expect)] = &[
 /// The meaning of a message: start line, header names (full form, lower case) with unfolded
 /// values, and the body.
 fn meaning(m: &Message) -> (String, Vec<(String, String)>, Vec<u8>) {
-    let start = String::from_utf8(m.to_bytes()).map(|s| s.lines().next().unwrap_or_default().to_string()).unwrap_or_else(|_| {
-        let b = m.to_bytes();
-        String::from_utf8_lossy(&b[..b.iter().position(|&x| x == b'\r').unwrap_or(b.len())]).into_owned()
-    });
+    let start = String::from_utf8(m.to_bytes())
+        .map(|s| s.lines().next().unwrap_or_default().to_string())
+        .unwrap_or_else(|_| {
+            let b = m.to_bytes();
+            String::from_utf8_lossy(&b[..b.iter().position(|&x| x == b'\r').unwrap_or(b.len())]).into_owned()
+        });
     let headers = m
         .headers
         .iter()

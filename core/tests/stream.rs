@@ -41,7 +41,10 @@ fn ms_200_ok_to_register_keeps_what_the_client_needs() {
     assert_eq!(m.status(), Some(200));
     assert_eq!(m.expires().unwrap(), Some(7200));
     let c = &m.contacts().unwrap()[0];
-    assert_eq!(c.params.value("gruu").unwrap(), "sip:alice@fabrikam.com;opaque=user:epid:QJJYwWDmT1mos0tV81jLwQAA;gruu");
+    assert_eq!(
+        c.params.value("gruu").unwrap(),
+        "sip:alice@fabrikam.com;opaque=user:epid:QJJYwWDmT1mos0tV81jLwQAA;gruu"
+    );
     assert_eq!(c.params.value("+sip.instance").unwrap(), "<urn:uuid:c1589240-e660-594f-a8b3-4b55f358cbc1>");
     // The signed header keeps its exact bytes.
     let auth = m.headers.get("Proxy-Authentication-Info").unwrap();
@@ -149,7 +152,7 @@ fn hostile_input_ends_in_typed_errors_with_bounded_buffering() {
 /// split point of a two-message stream yields the same two messages with the same bodies.
 #[test]
 fn body_arriving_after_the_head_in_a_later_read() {
-    let second = BENOTIFY.replace("CSeq: 4", "CSeq: 5").replace("<contacts/>\n", "<contacts2/>").replace("Content-Length: 12", "Content-Length: 12");
+    let second = BENOTIFY.replace("CSeq: 4", "CSeq: 5").replace("<contacts/>\n", "<contacts2/>");
     let stream = format!("{BENOTIFY}{second}");
     let bytes = stream.as_bytes();
     for split in 1..bytes.len() {

@@ -11,7 +11,8 @@ use crate::sip::transaction::RequestFactory;
 use crate::sip::{AuthHeader, Diagnostics, Message, Method, NameAddr, Uri};
 
 /// The methods a Lync endpoint announces in its Contact (REFERENCE.md §3.2).
-pub const CONTACT_METHODS: &str = "INVITE, MESSAGE, INFO, SUBSCRIBE, OPTIONS, BYE, CANCEL, NOTIFY, ACK, REFER, BENOTIFY";
+pub const CONTACT_METHODS: &str =
+    "INVITE, MESSAGE, INFO, SUBSCRIBE, OPTIONS, BYE, CANCEL, NOTIFY, ACK, REFER, BENOTIFY";
 /// Option tags Lync sends in REGISTER (REFERENCE.md §3.2).
 pub const SUPPORTED: &str = "gruu-10, adhoclist, msrtc-event-categories, com.microsoft.msrtc.presence";
 
@@ -32,7 +33,11 @@ pub struct RegisterParams {
 /// Builds REGISTER as Lync does ([MS-SIPREGE] construction rules, REFERENCE.md §3.2). All
 /// REGISTERs of one connection come from one factory, so they share Call-ID and From tag and
 /// their CSeq increases (CLIENT-NOTES.md §4.1).
-pub fn register_request(factory: &mut RequestFactory, aor: &Uri, params: &RegisterParams) -> Result<Message, crate::sip::ParseError> {
+pub fn register_request(
+    factory: &mut RequestFactory,
+    aor: &Uri,
+    params: &RegisterParams,
+) -> Result<Message, crate::sip::ParseError> {
     let uri = Uri::parse(&format!("sip:{}", params.domain))?;
     let host = match params.local_addr.ip() {
         std::net::IpAddr::V4(a) => a.to_string(),
@@ -92,11 +97,20 @@ pub struct Registration {
 pub enum RegisterOutcome {
     Registered(Registration),
     /// 301/302: register at this registrar instead (the user's home pool).
-    Redirect { contact: String },
+    Redirect {
+        contact: String,
+    },
     /// 401/407 with the schemes offered ([MS-SIPAE]).
-    AuthenticationRequired { proxy: bool, challenges: Vec<AuthHeader> },
+    AuthenticationRequired {
+        proxy: bool,
+        challenges: Vec<AuthHeader>,
+    },
     /// Any other final response.
-    Rejected { code: u16, reason: String, diagnostics: Option<Diagnostics> },
+    Rejected {
+        code: u16,
+        reason: String,
+        diagnostics: Option<Diagnostics>,
+    },
 }
 
 /// Classifies a final response to REGISTER; `epid` selects our Contact among several.
@@ -114,7 +128,8 @@ pub fn classify_response(resp: &Message, epid: &Epid) -> RegisterOutcome {
         },
         401 | 407 => {
             let name = if code == 401 { "WWW-Authenticate" } else { "Proxy-Authenticate" };
-            let challenges = resp.headers.get_all(name).filter_map(|h| AuthHeader::parse(name, h.value()).ok()).collect();
+            let challenges =
+                resp.headers.get_all(name).filter_map(|h| AuthHeader::parse(name, h.value()).ok()).collect();
             RegisterOutcome::AuthenticationRequired { proxy: code == 407, challenges }
         }
         _ => RegisterOutcome::Rejected { code, reason: resp.reason().unwrap_or_default().to_string(), diagnostics },
@@ -129,20 +144,26 @@ pub fn diagnostics_of(resp: &Message) -> Option<Diagnostics> {
 fn read_registration(resp: &Message, epid: &Epid) -> Result<Registration, String> {
     let instance = sip_instance(epid);
     let contacts: Vec<NameAddr> = resp.contacts().map_err(|e| e.to_string())?;
-    let ours = contacts.iter().find(|c| {
-        c.params.value("+sip.instance").is_some_and(|v| v.eq_ignore_ascii_case(&instance.to_string()))
-    });
+    let ours = contacts
+        .iter()
+        .find(|c| c.params.value("+sip.instance").is_some_and(|v| v.eq_ignore_ascii_case(&instance.to_string())));
     let expires = ours
         .and_then(|c| c.params.value("expires").and_then(|e| e.parse().ok()))
         .or(resp.expires().ok().flatten())
         .ok_or("the 200 OK grants no expiry (no Expires header and no Contact expires)")?;
     let keep_alive_timeout = resp.header("ms-keep-alive").and_then(|v| {
-        v.split(';').filter_map(|p| p.trim().split_once('=')).find(|(k, _)| k.trim().eq_ignore_ascii_case("timeout")).and_then(|(_, t)| t.trim().parse().ok())
+        v.split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("timeout"))
+            .and_then(|(_, t)| t.trim().parse().ok())
     });
     let list = |name: &str| -> Vec<String> { resp.headers.list(name).map(str::to_string).collect() };
     let presence_state = resp.header("presence-state").map(|v| {
         let get = |k: &str| {
-            v.split(';').filter_map(|p| p.trim().split_once('=')).find(|(n, _)| n.trim().eq_ignore_ascii_case(k)).map(|(_, val)| crate::sip::unquote(val.trim()).into_owned())
+            v.split(';')
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(n, _)| n.trim().eq_ignore_ascii_case(k))
+                .map(|(_, val)| crate::sip::unquote(val.trim()).into_owned())
         };
         PresenceState {
             register_action: get("register-action"),
@@ -183,7 +204,9 @@ mod tests {
         assert_eq!(ps.register_action.as_deref(), Some("added"));
         assert_eq!(ps.is_connected_to_primary, Some(true));
         // Another endpoint's epid does not pick up this Contact's GRUU.
-        let RegisterOutcome::Registered(other) = classify_response(&resp, &Epid::parse("0123456789").unwrap()) else { panic!() };
+        let RegisterOutcome::Registered(other) = classify_response(&resp, &Epid::parse("0123456789").unwrap()) else {
+            panic!()
+        };
         assert_eq!(other.gruu, None);
         assert_eq!(other.expires, 7200, "falls back to the Expires header");
     }
@@ -193,14 +216,22 @@ mod tests {
         let epid = Epid::parse("8248ca9ebb").unwrap();
         let aor = Uri::parse("sip:alice@contoso.com").unwrap();
         let mut f = RequestFactory::new(crate::sip::Host::Ipv4([10, 0, 0, 5].into()), 51234, aor.clone(), epid);
-        let params = RegisterParams { domain: "contoso.com".into(), local_addr: "10.0.0.5:51234".parse().unwrap(), ms_opaque: "d3470f2e1d".into(), user_agent: "sfbkit/test".into(), expires: None };
+        let params = RegisterParams {
+            domain: "contoso.com".into(),
+            local_addr: "10.0.0.5:51234".parse().unwrap(),
+            ms_opaque: "d3470f2e1d".into(),
+            user_agent: "sfbkit/test".into(),
+            expires: None,
+        };
         let first = register_request(&mut f, &aor, &params).unwrap();
         let second = register_request(&mut f, &aor, &RegisterParams { expires: Some(0), ..params }).unwrap();
         let wire = String::from_utf8(first.to_bytes()).unwrap();
         assert!(wire.starts_with("REGISTER sip:contoso.com SIP/2.0\r\n"));
         assert!(wire.contains(";epid=8248ca9ebb\r\n"));
         assert!(wire.contains("+sip.instance=\"<urn:uuid:4233FD41-093B-5FD6-B5D2-651ED55969E6>\""), "{wire}");
-        assert!(wire.contains("\r\nEvent: registration\r\n") && wire.contains("\r\nms-keep-alive: UAC;hop-hop=yes\r\n"));
+        assert!(
+            wire.contains("\r\nEvent: registration\r\n") && wire.contains("\r\nms-keep-alive: UAC;hop-hop=yes\r\n")
+        );
         assert!(first.header("Expires").is_none() && second.header("Expires") == Some("0"));
         assert_eq!(first.call_id(), second.call_id());
         assert_eq!(second.cseq().unwrap().seq, first.cseq().unwrap().seq + 1);

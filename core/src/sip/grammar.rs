@@ -62,7 +62,7 @@ pub(crate) fn quoted_string<'a>(i: &mut &'a str) -> PResult<&'a str> {
                     _ => return winnow::combinator::fail.context(expected("a valid escape")).parse_next(i),
                 },
                 Some((_, '\r' | '\n')) => {
-                    return winnow::combinator::fail.context(expected("a closing quote")).parse_next(i)
+                    return winnow::combinator::fail.context(expected("a closing quote")).parse_next(i);
                 }
                 Some((_, c)) => *i = &i[c.len_utf8()..],
             }

@@ -76,11 +76,10 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<(StartLine, Headers), ParseError
     let start = parse_start_line(first.strip_suffix('\r').unwrap_or(first))?;
     let mut headers = Headers::new();
     // Walk physical lines; a line starting with SP/HTAB continues the previous header.
-    let mut line_no = 1;
     let mut offset = 0;
     let mut pending: Option<(&str, usize, usize)> = None; // (name, value start, value end)
-    for raw_line in rest.split_inclusive('\n') {
-        line_no += 1;
+    for (idx, raw_line) in rest.split_inclusive('\n').enumerate() {
+        let line_no = idx + 2; // 1-based, after the start line
         let line_start = offset;
         offset += raw_line.len();
         let line = raw_line.trim_end_matches(['\r', '\n']);
@@ -134,7 +133,8 @@ fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
         return Ok(StartLine::Response(StatusLine { code, reason: reason.to_string() }));
     }
     let mut parts = line.split(' ');
-    let (Some(method), Some(uri), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(uri), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(bad("a request line is `METHOD SP Request-URI SP SIP/2.0` with single spaces"));
     };
     if method.is_empty() || !method.chars().all(grammar::is_token_char) {
@@ -162,7 +162,11 @@ pub(crate) fn content_length(headers: &Headers, limits: &Limits) -> Result<Optio
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParseError::value("Content-Length", "must be a non-negative decimal number"));
     }
-    let declared = v.trim_start_matches('0').parse::<u64>().unwrap_or(if v.trim_start_matches('0').is_empty() { 0 } else { u64::MAX });
+    let declared = v.trim_start_matches('0').parse::<u64>().unwrap_or(if v.trim_start_matches('0').is_empty() {
+        0
+    } else {
+        u64::MAX
+    });
     if declared > limits.max_body_bytes as u64 {
         return Err(ParseError::BodyTooLarge { declared, limit: limits.max_body_bytes });
     }

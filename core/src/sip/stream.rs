@@ -119,7 +119,9 @@ impl StreamParser {
             let (start, headers) = head;
             let body_len = match content_length(&headers, &self.limits) {
                 Ok(Some(n)) => n,
-                Ok(None) if headers.get("Content-Type").is_some() => return self.fail(ParseError::MissingContentLength),
+                Ok(None) if headers.get("Content-Type").is_some() => {
+                    return self.fail(ParseError::MissingContentLength);
+                }
                 Ok(None) => 0,
                 Err(e) => return self.fail(e),
             };

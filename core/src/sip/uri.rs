@@ -75,7 +75,10 @@ fn check_escaped(s: &str, what: &str, allowed: impl Fn(char) -> bool) -> Result<
         } else if c.is_ascii() && (is_unreserved(c) || allowed(c)) {
             idx += 1;
         } else {
-            return Err(err(format!("{what} contains the character {:?}, which must be escaped", s[idx..].chars().next().unwrap_or(c))));
+            return Err(err(format!(
+                "{what} contains the character {:?}, which must be escaped",
+                s[idx..].chars().next().unwrap_or(c)
+            )));
         }
     }
     Ok(())
@@ -214,7 +217,8 @@ impl Uri {
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
             return SipUri::parse_parts(s, scheme.eq_ignore_ascii_case("sips"), rest).map(Uri::Sip);
         }
-        if rest.is_empty() || rest.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"')) {
+        if rest.is_empty() || rest.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
+        {
             return Err(err(format!("{scheme}: URI is empty or contains spaces, quotes or angle brackets")));
         }
         if scheme.eq_ignore_ascii_case("tel") {
@@ -302,16 +306,7 @@ impl SipUri {
                 check_escaped(v, "URI header value", hchar)?;
             }
         }
-        Ok(SipUri {
-            raw: raw.into(),
-            secure,
-            user,
-            password,
-            host,
-            port,
-            params,
-            headers: headers.map(Into::into),
-        })
+        Ok(SipUri { raw: raw.into(), secure, user, password, host, port, params, headers: headers.map(Into::into) })
     }
 
     /// Builds `sip:[user@]host[:port][;params]` (user given unescaped-safe, e.g. `alice`).
@@ -326,7 +321,16 @@ impl SipUri {
             raw.push_str(&format!(":{p}"));
         }
         params.write_to(&mut raw);
-        SipUri { raw: raw.into(), secure: false, user: user.map(Into::into), password: None, host, port, params, headers: None }
+        SipUri {
+            raw: raw.into(),
+            secure: false,
+            user: user.map(Into::into),
+            password: None,
+            host,
+            port,
+            params,
+            headers: None,
+        }
     }
 
     /// The URI as written.
@@ -379,7 +383,9 @@ impl TelUri {
             None => (rest, Params::default()),
         };
         let ok = !number.is_empty()
-            && number.bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#' | b'p' | b'w'));
+            && number.bytes().all(|b| {
+                b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#' | b'p' | b'w')
+            });
         if !ok {
             return Err(err("tel: number must be digits with optional '+' and visual separators"));
         }
@@ -417,7 +423,10 @@ mod tests {
         assert_eq!(s.as_sip().unwrap().user(), Some("user;par=u%40example.net"));
         let n = Uri::parse("sip:null-%00-null@example.com").unwrap();
         assert_eq!(n.as_sip().unwrap().user_unescaped().unwrap(), b"null-\0-null");
-        assert_eq!(Uri::parse("sip:%75se%72@example.com").unwrap().as_sip().unwrap().user_unescaped().unwrap(), b"user");
+        assert_eq!(
+            Uri::parse("sip:%75se%72@example.com").unwrap().as_sip().unwrap().user_unescaped().unwrap(),
+            b"user"
+        );
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //!
 //! Headers not listed here are kept opaque: an unknown header with a strange value is legal.
 
+use super::ParseError;
 use super::message::{Message, StartLine};
 use super::values::{NameAddr, parse_u32};
-use super::ParseError;
 
 /// Headers that must appear exactly once in every request and response.
 const REQUIRED_ONCE: &[&str] = &["To", "From", "CSeq", "Call-ID"];

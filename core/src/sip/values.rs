@@ -8,7 +8,7 @@ use winnow::combinator::{alt, cut_err, delimited, opt, preceded, repeat, termina
 use winnow::prelude::*;
 use winnow::token::take_while;
 
-use super::grammar::{self, Params, PResult, describe, digits, label, params, quoted_string, sep, token, unquote, ws};
+use super::grammar::{self, PResult, Params, describe, digits, label, params, quoted_string, sep, token, unquote, ws};
 use super::uri::{Host, Uri, split_hostport};
 use super::{Method, ParseError};
 
@@ -84,7 +84,8 @@ fn name_addr_value(i: &mut &str) -> PResult<NameAddr> {
     } else if display.is_some() {
         return cut_err(winnow::combinator::fail.context(label("'<' after the display name"))).parse_next(i);
     } else {
-        let text = take_while(1.., |c: char| !matches!(c, ';' | ',' | ' ' | '\t')).context(label("URI")).parse_next(i)?;
+        let text =
+            take_while(1.., |c: char| !matches!(c, ';' | ',' | ' ' | '\t')).context(label("URI")).parse_next(i)?;
         (uri_text(text)?, false)
     };
     let params = params.parse_next(i)?;
@@ -135,8 +136,7 @@ fn via_parm(i: &mut &str) -> PResult<Via> {
         Some(p) => format!("{host}:{p}"),
         None => host.to_string(),
     };
-    let (host, port) = split_hostport(&hostport)
-        .map_err(|_| cut("a valid sent-by host and port"))?;
+    let (host, port) = split_hostport(&hostport).map_err(|_| cut("a valid sent-by host and port"))?;
     let params = params.parse_next(i)?;
     ws.parse_next(i)?;
     Ok(Via { protocol: (name.into(), version.into()), transport: transport.into(), host, port, params })
@@ -228,9 +228,12 @@ fn auth_param<'a>(i: &mut &'a str) -> PResult<(&'a str, &'a str)> {
     let name = delimited(ws, token, ws).context(label("parameter name")).parse_next(i)?;
     '='.context(label("'='")).parse_next(i)?;
     ws.parse_next(i)?;
-    let value = cut_err(alt((quoted_string, take_while(1.., |c: char| grammar::is_token_char(c) || matches!(c, '/' | ':' | '=' | '[' | ']')))))
-        .context(label("parameter value"))
-        .parse_next(i)?;
+    let value = cut_err(alt((
+        quoted_string,
+        take_while(1.., |c: char| grammar::is_token_char(c) || matches!(c, '/' | ':' | '=' | '[' | ']')),
+    )))
+    .context(label("parameter value"))
+    .parse_next(i)?;
     ws.parse_next(i)?;
     Ok((name, value))
 }
@@ -241,7 +244,8 @@ mod tests {
 
     #[test]
     fn name_addr_forms() {
-        let n = NameAddr::parse("From", r#""J Rosenberg \\\""       <sip:jdrosen@example.com> ; tag = 98asjd8"#).unwrap();
+        let n =
+            NameAddr::parse("From", r#""J Rosenberg \\\""       <sip:jdrosen@example.com> ; tag = 98asjd8"#).unwrap();
         assert_eq!(n.display_name().unwrap(), r#"J Rosenberg \""#);
         assert_eq!(n.tag().unwrap(), "98asjd8");
         let n = NameAddr::parse("From", "caller<sip:caller@example.com>;tag=323").unwrap();
@@ -253,7 +257,10 @@ mod tests {
         assert!(NameAddr::parse("To", "\"Mr. J. User <sip:j.user@example.com>").is_err());
         assert!(NameAddr::parse("Contact", "\"Joe\" <sip:joe@example.org>;;;;").is_err());
         let c = NameAddr::parse("Contact", r#"<sip:10.2.50.42:1699;transport=tls;ms-opaque=89eaec8ad6>;expires=7200;+sip.instance="<urn:uuid:c1589240-e660-594f-a8b3-4b55f358cbc1>";gruu="sip:alice@fabrikam.com;opaque=user:epid:QJJYwWDmT1mos0tV81jLwQAA;gruu""#).unwrap();
-        assert_eq!(c.params.value("gruu").unwrap(), "sip:alice@fabrikam.com;opaque=user:epid:QJJYwWDmT1mos0tV81jLwQAA;gruu");
+        assert_eq!(
+            c.params.value("gruu").unwrap(),
+            "sip:alice@fabrikam.com;opaque=user:epid:QJJYwWDmT1mos0tV81jLwQAA;gruu"
+        );
         assert_eq!(c.params.value("expires").unwrap(), "7200");
     }
 
@@ -285,7 +292,11 @@ mod tests {
         assert_eq!(a.param("version").unwrap(), "4");
         assert_eq!(a.param("Targetname").unwrap(), "fe01.contoso.com");
         assert_eq!(a.raw_param("realm").unwrap(), "\"SIP Communications Service\"");
-        let n = AuthHeader::parse("Authorization", r#"NTLM qop="auth", realm="SIP Communications Service", targetname="x", gssapi-data="", version=4"#).unwrap();
+        let n = AuthHeader::parse(
+            "Authorization",
+            r#"NTLM qop="auth", realm="SIP Communications Service", targetname="x", gssapi-data="", version=4"#,
+        )
+        .unwrap();
         assert_eq!(n.param("gssapi-data").unwrap(), "");
         assert!(AuthHeader::parse("Authorization", "NTLM realm=\"x\",,").is_err());
     }

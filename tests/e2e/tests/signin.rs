@@ -26,7 +26,8 @@ fn failed_step(report: &SignInReport) -> &sfbkit::StepRecord {
 #[tokio::test]
 async fn signs_in_and_out_of_the_lab_pool() {
     let pool = pool().await;
-    let client = ClientBuilder::new("alice@contoso.lab").server(lab_target(&pool)).trust(lab_trust(&pool)).build().unwrap();
+    let client =
+        ClientBuilder::new("alice@contoso.lab").server(lab_target(&pool)).trust(lab_trust(&pool)).build().unwrap();
     let report = client.sign_in().await;
     assert!(report.is_success(), "{}", report.to_text());
     let stages: Vec<Stage> = report.stages.iter().map(|s| s.name).collect();
@@ -48,11 +49,15 @@ async fn signs_in_and_out_of_the_lab_pool() {
 #[tokio::test]
 async fn unknown_user_gets_404_with_diagnosis() {
     let pool = pool().await;
-    let client = ClientBuilder::new("nobody@contoso.lab").server(lab_target(&pool)).trust(lab_trust(&pool)).build().unwrap();
+    let client =
+        ClientBuilder::new("nobody@contoso.lab").server(lab_target(&pool)).trust(lab_trust(&pool)).build().unwrap();
     let report = client.sign_in().await;
     assert!(!report.is_success());
     assert_eq!(report.error.as_deref(), Some("404, Not Found"));
-    assert_eq!(report.diagnosis.as_deref(), Some("ErrorCode=1003,source=pool01.contoso.lab,Reason=User does not exist"));
+    assert_eq!(
+        report.diagnosis.as_deref(),
+        Some("ErrorCode=1003,source=pool01.contoso.lab,Reason=User does not exist")
+    );
     let step = failed_step(&report);
     assert_eq!(step.name, Stage::Authentication);
     assert!(step.hint.as_deref().unwrap().contains("not enabled"));
@@ -63,7 +68,8 @@ async fn untrusted_root_is_classified() {
     let pool = pool().await;
     let other = LabPool::start(LabConfig::default()).await.unwrap();
     // Trusting another pool's CA: the certificate chain does not lead to a trusted root.
-    let client = ClientBuilder::new("alice@contoso.lab").server(lab_target(&pool)).trust(lab_trust(&other)).build().unwrap();
+    let client =
+        ClientBuilder::new("alice@contoso.lab").server(lab_target(&pool)).trust(lab_trust(&other)).build().unwrap();
     let report = client.sign_in().await;
     let step = failed_step(&report);
     assert_eq!(step.name, Stage::ConnectivityChecks);
@@ -102,7 +108,13 @@ async fn refused_connection_is_classified_quickly() {
 #[tokio::test]
 async fn builder_rejects_bad_input_with_typed_errors() {
     let target = ServerTarget { fqdn: "pool01.contoso.lab".into(), port: 5061, addr: None };
-    assert!(matches!(ClientBuilder::new("not a uri").server(target.clone()).build(), Err(sfbkit::ClientError::InvalidSipUri(_))));
-    assert!(matches!(ClientBuilder::new("sip:contoso.lab").server(target).build(), Err(sfbkit::ClientError::InvalidSipUri(_))));
+    assert!(matches!(
+        ClientBuilder::new("not a uri").server(target.clone()).build(),
+        Err(sfbkit::ClientError::InvalidSipUri(_))
+    ));
+    assert!(matches!(
+        ClientBuilder::new("sip:contoso.lab").server(target).build(),
+        Err(sfbkit::ClientError::InvalidSipUri(_))
+    ));
     assert!(matches!(ClientBuilder::new("alice@contoso.lab").build(), Err(sfbkit::ClientError::NoServer)));
 }

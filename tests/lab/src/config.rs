@@ -38,7 +38,10 @@ pub struct LabConfig {
 impl Default for LabConfig {
     fn default() -> Self {
         let domain = "contoso.lab".to_string();
-        let user = |name: &str, display: &str| LabUser { sip_uri: format!("sip:{name}@{domain}"), display_name: display.into() };
+        let user = |name: &str, display: &str| LabUser {
+            sip_uri: format!("sip:{name}@{domain}"),
+            display_name: display.into(),
+        };
         LabConfig {
             users: vec![user("alice", "Alice Anders"), user("bob", "Bob Berg")],
             pool_fqdn: format!("pool01.{domain}"),

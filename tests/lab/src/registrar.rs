@@ -114,8 +114,17 @@ impl Registrar {
         self.bindings.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn ok(&self, config: &LabConfig, req: &Message, contact: &NameAddr, instance: &SipInstance, gruu: Option<&str>, expires: u32) -> Message {
-        let mut contact_value = format!("<{}>;expires={expires};+sip.instance={}", contact.uri.as_str(), instance.contact_param_value());
+    fn ok(
+        &self,
+        config: &LabConfig,
+        req: &Message,
+        contact: &NameAddr,
+        instance: &SipInstance,
+        gruu: Option<&str>,
+        expires: u32,
+    ) -> Message {
+        let mut contact_value =
+            format!("<{}>;expires={expires};+sip.instance={}", contact.uri.as_str(), instance.contact_param_value());
         if let Some(g) = gruu {
             contact_value.push_str(&format!(";gruu=\"{g}\""));
         }
@@ -124,8 +133,14 @@ impl Registrar {
             .with_header("Expires", &expires.to_string());
         if expires > 0 {
             resp = resp
-                .with_header("ms-keep-alive", &format!("UAS; tcp=no; hop-hop=yes; end-end=no; timeout={}", config.keep_alive_timeout))
-                .with_header("presence-state", "register-action=\"added\";primary-cluster-type=\"central\";is-connected-to-primary=\"yes\"")
+                .with_header(
+                    "ms-keep-alive",
+                    &format!("UAS; tcp=no; hop-hop=yes; end-end=no; timeout={}", config.keep_alive_timeout),
+                )
+                .with_header(
+                    "presence-state",
+                    "register-action=\"added\";primary-cluster-type=\"central\";is-connected-to-primary=\"yes\"",
+                )
                 .with_header("Allow-Events", ALLOW_EVENTS)
                 .with_header("Supported", "adhoclist")
                 .with_header("Supported", "msrtc-event-categories");
@@ -171,20 +186,32 @@ impl Reject {
     }
     fn into_response(self, config: &LabConfig, req: &Message) -> Message {
         Message::response_to(req, self.code, self.phrase, Some(&to_tag(req)))
-            .with_header("ms-diagnostics", &format!("{};reason=\"{}\";source=\"{}\"", self.diag, self.reason, config.pool_fqdn))
+            .with_header(
+                "ms-diagnostics",
+                &format!("{};reason=\"{}\";source=\"{}\"", self.diag, self.reason, config.pool_fqdn),
+            )
             .with_header("Server", &config.server_header)
     }
 }
 
 /// Answers a request the skeleton pool does not serve yet (everything but REGISTER and OPTIONS).
 pub fn not_implemented(config: &LabConfig, req: &Message) -> Message {
-    Message::response_to(req, 501, "Not Implemented", Some(&to_tag(req)))
-        .with_header("ms-diagnostics", &format!("1010;reason=\"Method {} is not served by this lab pool\";source=\"{}\"", req.method().map(Method::as_str).unwrap_or(""), config.pool_fqdn))
+    Message::response_to(req, 501, "Not Implemented", Some(&to_tag(req))).with_header(
+        "ms-diagnostics",
+        &format!(
+            "1010;reason=\"Method {} is not served by this lab pool\";source=\"{}\"",
+            req.method().map(Method::as_str).unwrap_or(""),
+            config.pool_fqdn
+        ),
+    )
 }
 
 /// Answers OPTIONS (a keep-alive or capability probe).
 pub fn options(config: &LabConfig, req: &Message) -> Message {
     Message::response_to(req, 200, "OK", Some(&to_tag(req)))
-        .with_header("Allow", "INVITE, MESSAGE, INFO, SUBSCRIBE, OPTIONS, BYE, CANCEL, NOTIFY, ACK, REFER, BENOTIFY, SERVICE")
+        .with_header(
+            "Allow",
+            "INVITE, MESSAGE, INFO, SUBSCRIBE, OPTIONS, BYE, CANCEL, NOTIFY, ACK, REFER, BENOTIFY, SERVICE",
+        )
         .with_header("Server", &config.server_header)
 }

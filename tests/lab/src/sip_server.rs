@@ -33,7 +33,11 @@ pub(crate) async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: A
     }
 }
 
-async fn serve_connection(mut tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>, peer: SocketAddr, state: Arc<PoolState>) {
+async fn serve_connection(
+    mut tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    peer: SocketAddr,
+    state: Arc<PoolState>,
+) {
     let mut parser = StreamParser::new(Limits::default());
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -58,9 +62,13 @@ async fn serve_connection(mut tls: tokio_rustls::server::TlsStream<tokio::net::T
                 StreamItem::Ping => Some(b"\r\n".to_vec()),
                 StreamItem::Pong => None,
                 StreamItem::Message(m) => answer(&state, &m, peer).map(|r| r.to_bytes()),
-                StreamItem::Invalid { error, message } if message.is_request() && message.method() != Some(&Method::Ack) => {
-                    let resp = Message::response_to(&message, error.status_code(), "Bad Request", None)
-                        .with_header("Warning", &format!("399 {} \"{}\"", state.config.pool_fqdn, error.to_string().replace('"', "'")));
+                StreamItem::Invalid { error, message }
+                    if message.is_request() && message.method() != Some(&Method::Ack) =>
+                {
+                    let resp = Message::response_to(&message, error.status_code(), "Bad Request", None).with_header(
+                        "Warning",
+                        &format!("399 {} \"{}\"", state.config.pool_fqdn, error.to_string().replace('"', "'")),
+                    );
                     Some(resp.to_bytes())
                 }
                 StreamItem::Invalid { .. } => None,
