@@ -36,6 +36,8 @@ pub enum ClientError {
     NoServer,
     #[error("not signed in")]
     NotSignedIn,
+    #[error("keep-alive failed: {0}")]
+    KeepAlive(Box<SessionError>),
     #[error("sign-out failed: {0}")]
     SignOut(Box<SessionError>),
 }
@@ -310,6 +312,14 @@ impl Client {
             user_agent: self.config.user_agent.clone(),
             expires,
         }
+    }
+
+    /// Sends a keep-alive ping on the signed-in connection and returns the time until the
+    /// registrar's pong: a cheap "is my connection alive" check.
+    pub async fn keep_alive(&self) -> Result<Duration, ClientError> {
+        let mut guard = self.session.lock().await;
+        let session = guard.as_mut().ok_or(ClientError::NotSignedIn)?;
+        session.ping(Duration::from_secs(10)).await.map_err(|e| ClientError::KeepAlive(Box::new(e)))
     }
 
     /// Unregisters (REGISTER with `Expires: 0`) and closes the connection.

@@ -17,7 +17,7 @@ pub enum SessionError {
     Stream(ParseError),
     #[error("the server closed the connection")]
     Closed,
-    #[error("no final response within {0:?} (RFC 3261 Timer F)")]
+    #[error("no answer within {0:?} (for a request: RFC 3261 Timer F)")]
     TimedOut(Duration),
     #[error("the request could not be sent: {0}")]
     Request(#[from] crate::sip::transaction::TransactionError),
@@ -79,6 +79,43 @@ impl SipSession {
                     }
                 }
                 None => self.conn.recv(&mut buf).await?,
+            };
+            if read == 0 {
+                return Err(SessionError::Closed);
+            }
+            self.parser.push(&buf[..read]).map_err(SessionError::Stream)?;
+        }
+    }
+
+    /// Sends a CRLF CRLF keep-alive ping (RFC 5626 §3.5.1; what Lync sends within the
+    /// `ms-keep-alive` timeout) and waits for the CRLF pong, handling whatever else the server sends
+    /// meanwhile. Returns the round-trip time.
+    pub async fn ping(&mut self, timeout: Duration) -> Result<Duration, SessionError> {
+        let started = Instant::now();
+        self.conn.send(b"\r\n\r\n").await?;
+        let deadline = started + timeout;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            while let Some(item) = self.parser.next_item().map_err(SessionError::Stream)? {
+                match item {
+                    StreamItem::Pong => return Ok(started.elapsed()),
+                    StreamItem::Ping => self.conn.send(b"\r\n").await?,
+                    StreamItem::Invalid { error, .. } => {
+                        self.invalid_messages += 1;
+                        tracing::warn!(error = %error, "dropped an invalid message from the server");
+                    }
+                    StreamItem::Message(m) if m.is_request() => self.answer_server_request(&m).await?,
+                    StreamItem::Message(m) => {
+                        if let ResponseRoute::Unmatched(_) = self.transactions.handle_response(m, Instant::now()) {
+                            self.stray_responses += 1;
+                        }
+                    }
+                }
+            }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let read = match tokio::time::timeout(wait, self.conn.recv(&mut buf)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(SessionError::TimedOut(timeout)),
             };
             if read == 0 {
                 return Err(SessionError::Closed);

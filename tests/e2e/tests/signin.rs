@@ -41,7 +41,11 @@ async fn signs_in_and_out_of_the_lab_pool() {
     let bindings = pool.bindings();
     assert_eq!(bindings.len(), 1);
     assert_eq!(bindings[0].epid, client.epid().as_str());
+    // A CRLF CRLF ping comes back as a CRLF pong from the registrar.
+    let rtt = client.keep_alive().await.expect("pong");
+    assert!(rtt < Duration::from_secs(10));
     client.sign_out().await.unwrap();
+    assert!(matches!(client.keep_alive().await, Err(sfbkit::ClientError::NotSignedIn)));
     assert!(pool.bindings().is_empty(), "REGISTER Expires: 0 removed the binding");
     assert!(client.sign_out().await.is_err(), "signing out twice is an error, not a panic");
 }

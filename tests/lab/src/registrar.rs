@@ -215,3 +215,84 @@ pub fn options(config: &LabConfig, req: &Message) -> Message {
         )
         .with_header("Server", &config.server_header)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sfbkit::sip::{Diagnostics, Limits, parse_message};
+
+    const EPID: &str = "8248ca9ebb";
+    /// The +sip.instance [MS-SIPAE] 4.1 pairs with this epid (vectors/MS-SIPRE_3.2.3_sip-instance-vectors.txt).
+    const INSTANCE: &str = "<urn:uuid:4233FD41-093B-5FD6-B5D2-651ED55969E6>";
+
+    fn register(extra: &str, from_params: &str, contact_params: &str, user: &str) -> Message {
+        let text = format!(
+            "REGISTER sip:contoso.lab SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:50000;branch=z9hG4bK0001\r\nMax-Forwards: 70\r\n\
+             From: <sip:{user}@contoso.lab>;tag=abc{from_params}\r\nTo: <sip:{user}@contoso.lab>\r\nCall-ID: c1\r\nCSeq: 1 REGISTER\r\n\
+             Contact: <sip:127.0.0.1:50000;transport=tls;ms-opaque=x>;methods=\"INVITE, BENOTIFY\";proxy=replace{contact_params}\r\n\
+             Supported: gruu-10, adhoclist, msrtc-event-categories\r\nEvent: registration\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        parse_message(text.as_bytes(), &Limits::default()).expect("test REGISTER parses").message
+    }
+
+    fn good(extra: &str) -> Message {
+        register(extra, &format!(";epid={EPID}"), &format!(";+sip.instance=\"{INSTANCE}\""), "alice")
+    }
+
+    fn answer(req: &Message) -> (u16, Option<u32>, Message) {
+        let r = Registrar::default().handle_register(&LabConfig::default(), req, "127.0.0.1:50000".parse().unwrap());
+        let diag = r.header("ms-diagnostics").and_then(Diagnostics::parse).map(|d| d.code);
+        (r.status().unwrap(), diag, r)
+    }
+
+    #[test]
+    fn registers_with_gruu_and_default_expiry() {
+        let reg = Registrar::default();
+        let resp = reg.handle_register(&LabConfig::default(), &good(""), "127.0.0.1:50000".parse().unwrap());
+        assert_eq!(resp.status(), Some(200));
+        assert_eq!(resp.expires().unwrap(), Some(600));
+        let contact = &resp.contacts().unwrap()[0];
+        assert_eq!(contact.params.value("+sip.instance").unwrap(), INSTANCE);
+        assert!(contact.params.value("gruu").unwrap().starts_with("sip:alice@contoso.lab;opaque=user:epid:"));
+        assert!(resp.header("ms-keep-alive").unwrap().contains("timeout=300"));
+        assert!(resp.to_header().unwrap().tag().is_some(), "the registrar adds a To tag");
+        assert_eq!(reg.bindings().len(), 1);
+        // Unregister removes the binding.
+        reg.handle_register(&LabConfig::default(), &good("Expires: 0\r\n"), "127.0.0.1:50000".parse().unwrap());
+        assert!(reg.bindings().is_empty());
+    }
+
+    #[test]
+    fn requested_expiry_is_clamped() {
+        assert_eq!(answer(&good("Expires: 10\r\n")).2.expires().unwrap(), Some(300));
+        assert_eq!(answer(&good("Expires: 86400\r\n")).2.expires().unwrap(), Some(900));
+        assert_eq!(answer(&good("Expires: 700\r\n")).2.expires().unwrap(), Some(700));
+    }
+
+    #[test]
+    fn rejects_what_a_front_end_rejects() {
+        // No epid on From: 400 / 4010.
+        let (code, diag, _) = answer(&register("", "", &format!(";+sip.instance=\"{INSTANCE}\""), "alice"));
+        assert_eq!((code, diag), (400, Some(4010)));
+        // +sip.instance not derived from the epid: 400 / 4010.
+        let (code, diag, _) =
+            answer(&register("", ";epid=0123456789", &format!(";+sip.instance=\"{INSTANCE}\""), "alice"));
+        assert_eq!((code, diag), (400, Some(4010)));
+        // No +sip.instance: 400 / 4010.
+        assert_eq!(answer(&register("", &format!(";epid={EPID}"), "", "alice")).0, 400);
+        // Unknown user: 404 / 1003.
+        let (code, diag, _) =
+            answer(&register("", &format!(";epid={EPID}"), &format!(";+sip.instance=\"{INSTANCE}\""), "mallory"));
+        assert_eq!((code, diag), (404, Some(1003)));
+        // Event other than registration: 489 / 4055.
+        let mut wrong_event = good("");
+        wrong_event.headers.set("Event", "presence");
+        let (code, diag, _) = answer(&wrong_event);
+        assert_eq!((code, diag), (489, Some(4055)));
+        // msrtc-event-categories without gruu-10: 421 / 2057.
+        let mut no_gruu = good("");
+        no_gruu.headers.set("Supported", "adhoclist, msrtc-event-categories");
+        let (code, diag, _) = answer(&no_gruu);
+        assert_eq!((code, diag), (421, Some(2057)));
+    }
+}
