@@ -6,7 +6,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use serde::Serialize;
-use sfbkit::sip::{Limits, Message, ParseError, parse_message};
+use sfbkit::sip::{Limits, Message, parse_message};
 
 #[derive(clap::Args)]
 pub struct LintArgs {
@@ -35,6 +35,24 @@ struct LintResult {
     reject_with: Option<u16>,
 }
 
+impl LintResult {
+    /// A result for `path` that says nothing yet (invalid until a parse succeeds).
+    fn new(path: &std::path::Path) -> LintResult {
+        LintResult {
+            file: path.display().to_string(),
+            valid: false,
+            error: None,
+            kind: None,
+            method: None,
+            status: None,
+            headers: None,
+            body_bytes: None,
+            trailing_bytes: None,
+            reject_with: None,
+        }
+    }
+}
+
 pub fn run(args: &LintArgs) -> ExitCode {
     let limits = Limits::default();
     let mut worst = 0u8;
@@ -47,16 +65,8 @@ pub fn run(args: &LintArgs) -> ExitCode {
         };
         worst = worst.max(code);
         let r = result.unwrap_or_else(|io| LintResult {
-            file: path.display().to_string(),
-            valid: false,
             error: Some(format!("cannot read the file: {io}")),
-            kind: None,
-            method: None,
-            status: None,
-            headers: None,
-            body_bytes: None,
-            trailing_bytes: None,
-            reject_with: None,
+            ..LintResult::new(path)
         });
         if args.json {
             match serde_json::to_string(&r) {
@@ -76,18 +86,7 @@ fn lint_file(path: &std::path::Path, limits: &Limits) -> std::io::Result<LintRes
     let cap = limits.max_message_bytes() as u64 + 1;
     let mut data = Vec::with_capacity(size.min(cap) as usize);
     file.take(cap).read_to_end(&mut data)?;
-    let mut r = LintResult {
-        file: path.display().to_string(),
-        valid: false,
-        error: None,
-        kind: None,
-        method: None,
-        status: None,
-        headers: None,
-        body_bytes: None,
-        trailing_bytes: None,
-        reject_with: None,
-    };
+    let mut r = LintResult::new(path);
     match parse_message(&data, limits) {
         Ok(parsed) => {
             describe(&mut r, &parsed.message);
@@ -98,9 +97,6 @@ fn lint_file(path: &std::path::Path, limits: &Limits) -> std::io::Result<LintRes
             r.kind = kind_of(&data);
             r.reject_with = (r.kind == Some("request")).then(|| e.status_code());
             r.error = Some(e.to_string());
-            if matches!(e, ParseError::Truncated { .. }) {
-                r.body_bytes = None;
-            }
         }
     }
     Ok(r)

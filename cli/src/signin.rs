@@ -57,7 +57,11 @@ async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>), String>
     }
     if args.lab {
         let pool = LabPool::start(LabConfig::default()).await.map_err(|e| e.to_string())?;
-        let user = args.user.clone().unwrap_or_else(|| pool.config().users[0].sip_uri.clone());
+        let user = match (&args.user, pool.config().users.first()) {
+            (Some(u), _) => u.clone(),
+            (None, Some(first)) => first.sip_uri.clone(),
+            (None, None) => return Err("the lab pool has no users; pass --user".into()),
+        };
         let target = ServerTarget {
             fqdn: pool.config().pool_fqdn.clone(),
             port: pool.sip_addr().port(),

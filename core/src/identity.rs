@@ -157,6 +157,11 @@ impl SipInstance {
         )
     }
 
+    /// The 16 bytes in the order the UUID is printed (RFC 4122 network order).
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
     /// The value that follows `+sip.instance=` in a Contact header, quotes included:
     /// `"<urn:uuid:4233FD41-093B-5FD6-B5D2-651ED55969E6>"`.
     pub fn contact_param_value(&self) -> String {

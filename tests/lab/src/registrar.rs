@@ -150,11 +150,11 @@ impl Registrar {
 }
 
 /// The GRUU `opaque=user:epid:` value: the instance GUID in Windows byte order plus two zero
-/// bytes, base64 (the [MS-SIPREGE] example `QJJYwWDmT1mos0tV81jLwQAA` has this shape).
+/// bytes, base64. This reproduces the [MS-SIPREGE] 200 OK example exactly: epid `a0ae9e6cb0`,
+/// instance `c1589240-e660-594f-a8b3-4b55f358cbc1`, opaque `QJJYwWDmT1mos0tV81jLwQAA`.
 fn gruu_opaque(instance: &SipInstance) -> String {
     use base64::Engine;
-    let hex: String = instance.uuid().chars().filter(|c| *c != '-').collect();
-    let mut bytes: Vec<u8> = (0..16).filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect();
+    let mut bytes = instance.as_bytes().to_vec();
     bytes[0..4].reverse();
     bytes[4..6].reverse();
     bytes[6..8].reverse();
@@ -260,6 +260,13 @@ mod tests {
         // Unregister removes the binding.
         reg.handle_register(&LabConfig::default(), &good("Expires: 0\r\n"), "127.0.0.1:50000".parse().unwrap());
         assert!(reg.bindings().is_empty());
+    }
+
+    #[test]
+    fn gruu_opaque_matches_the_ms_siprege_example() {
+        let instance = sip_instance(&Epid::parse("a0ae9e6cb0").unwrap());
+        assert_eq!(instance.uuid(), "C1589240-E660-594F-A8B3-4B55F358CBC1");
+        assert_eq!(gruu_opaque(&instance), "QJJYwWDmT1mos0tV81jLwQAA");
     }
 
     #[test]
