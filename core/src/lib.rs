@@ -15,6 +15,7 @@
 //! Data flows one way: discovery → connect → authenticate → register → provision → subscribe/publish.
 
 mod client;
+pub mod discovery;
 pub mod identity;
 pub mod registration;
 mod report;
