@@ -221,6 +221,25 @@ impl TransportError {
     }
 
     /// The stage that failed, for the sign-in report.
+    /// A short, stable class for reports and tests (`untrusted-root`, `name-mismatch`, ...): the
+    /// same words wherever a TLS failure is reported, SIP or HTTP.
+    pub fn class(&self) -> &'static str {
+        match self {
+            TransportError::Trust(_) => "trust-store",
+            TransportError::InvalidServerName { .. } => "invalid-server-name",
+            TransportError::NameNotResolved { .. } => "no-such-name",
+            TransportError::Refused { .. } => "refused",
+            TransportError::Timeout { .. } => "timeout",
+            TransportError::UntrustedRoot { .. } => "untrusted-root",
+            TransportError::NameMismatch { .. } => "name-mismatch",
+            TransportError::Expired { .. } => "expired-certificate",
+            TransportError::NotYetValid { .. } => "certificate-not-yet-valid",
+            TransportError::CertificateRejected { .. } => "certificate-rejected",
+            TransportError::HandshakeFailure { .. } | TransportError::Protocol { .. } => "tls-refused",
+            TransportError::Io { .. } => "io",
+        }
+    }
+
     pub fn phase(&self) -> Phase {
         match self {
             TransportError::Trust(_) | TransportError::InvalidServerName { .. } => Phase::Resolve,

@@ -25,5 +25,5 @@ mod tests;
 
 pub use connection::{SessionInfo, TlsConnection, TlsReader, TlsStream, TlsWriter};
 pub use error::{Phase, TransportError};
-pub use tls::{TlsConnector, connect_tls, connect_tls_addr};
+pub use tls::{TlsConnector, connect_tcp, connect_tls, connect_tls_addr};
 pub use trust::{TrustConfig, TrustError, TrustSummary};

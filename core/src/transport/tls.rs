@@ -1,6 +1,6 @@
 //! Opening a SIP/TLS connection: resolve, connect TCP, handshake with verification against the server name.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +56,7 @@ impl TlsConnector {
         let deadline = Instant::now() + timeout;
         let server_name = server_name(host)?;
         let addrs = resolve(host, port, deadline, timeout).await?;
-        let (tcp, addr) = connect_any(host, &addrs, deadline, timeout).await?;
+        let (tcp, addr) = connect_any(host, &addrs, None, deadline, timeout).await?;
         self.handshake(host, server_name, tcp, addr, deadline, timeout).await
     }
 
@@ -72,8 +72,22 @@ impl TlsConnector {
     ) -> Result<TlsConnection, TransportError> {
         let deadline = Instant::now() + timeout;
         let name = self::server_name(server_name)?;
-        let (tcp, addr) = connect_any(server_name, &[addr], deadline, timeout).await?;
+        let (tcp, addr) = connect_any(server_name, &[addr], None, deadline, timeout).await?;
         self.handshake(server_name, name, tcp, addr, deadline, timeout).await
+    }
+
+    /// Completes a verified TLS handshake on an already connected TCP stream (from [`connect_tcp`]),
+    /// within `timeout`. Splitting TCP and TLS lets the sign-in report time and classify them apart,
+    /// as an admin reads "connectivity checks": the port answers, then the certificate is trusted.
+    pub async fn handshake_tcp(
+        &self,
+        tcp: TcpStream,
+        addr: SocketAddr,
+        server_name: &str,
+        timeout: Duration,
+    ) -> Result<TlsConnection, TransportError> {
+        let name = self::server_name(server_name)?;
+        self.handshake(server_name, name, tcp, addr, Instant::now() + timeout, timeout).await
     }
 
     async fn handshake(
@@ -145,10 +159,36 @@ async fn resolve(
     }
 }
 
+/// Connects TCP to the first of `addrs` that answers within `timeout` (shared out as
+/// [`TlsConnector::connect`] describes), from `local` when given: the address of the network adapter
+/// chosen in local discovery (ignored for a destination of the other address family).
+pub async fn connect_tcp(
+    host: &str,
+    addrs: &[SocketAddr],
+    local: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<(TcpStream, SocketAddr), TransportError> {
+    if addrs.is_empty() {
+        return Err(TransportError::NameNotResolved { host: host.to_owned(), source: None });
+    }
+    connect_any(host, addrs, local, Instant::now() + timeout, timeout).await
+}
+
+/// Opens one TCP connection, bound to `local` when it is of the destination's family.
+async fn tcp_connect_from(addr: SocketAddr, local: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(local) = local.filter(|l| l.is_ipv4() == addr.is_ipv4()) else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.bind(SocketAddr::new(local, 0))?;
+    socket.connect(addr).await
+}
+
 /// Tries each address in order; see [`TlsConnector::connect`] for how the time is shared out.
 async fn connect_any(
     host: &str,
     addrs: &[SocketAddr],
+    local: Option<IpAddr>,
     deadline: Instant,
     timeout: Duration,
 ) -> Result<(TcpStream, SocketAddr), TransportError> {
@@ -157,7 +197,7 @@ async fn connect_any(
     for (i, &addr) in addrs.iter().enumerate() {
         let left = deadline.saturating_duration_since(Instant::now());
         let share = left / u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
-        match timeout_at(Instant::now() + share, TcpStream::connect(addr)).await {
+        match timeout_at(Instant::now() + share, tcp_connect_from(addr, local)).await {
             Ok(Ok(tcp)) => {
                 // SIP is request/response with small messages: Nagle's delay would only add latency.
                 if let Err(err) = tcp.set_nodelay(true) {

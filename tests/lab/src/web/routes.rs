@@ -1,0 +1,220 @@
+//! What the lab's autodiscover service answers, as a pure function of the request (no sockets, no clock).
+//!
+//! Paths follow IIS (matched case-insensitively, as IIS does): `/` and
+//! `/Autodiscover/AutodiscoverService.svc/root` are Root, `.../root/user` is User, `.../root/domain` is Domain,
+//! and `/redirect/<n>` are the extra Root hops [`WebConfig::redirect_hops`](super::WebConfig) asks for.
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderName};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
+use http_body_util::Full;
+
+use super::WebConfig;
+use super::documents::{self, XML_CONTENT_TYPE};
+
+/// Root's path, lower-cased for matching.
+const ROOT_PATH: &str = "/autodiscover/autodiscoverservice.svc/root";
+/// Root's path as IIS spells it in links.
+const ROOT_LINK: &str = "/Autodiscover/AutodiscoverService.svc/root";
+
+/// A running site: its settings and the ports its links must carry (chosen by the OS at start).
+pub(crate) struct Site {
+    pub cfg: WebConfig,
+    pub https_port: u16,
+}
+
+/// The parts of a request the answers depend on.
+struct Req {
+    tls: bool,
+    /// The Host header's name (no port), or the pool FQDN when absent or unusable.
+    host: String,
+    json: bool,
+    sipuri: Option<String>,
+    path_and_query: String,
+    has_ticket: bool,
+}
+
+/// Answers one request.
+pub(crate) fn respond(
+    site: &Site,
+    tls: bool,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response<Full<Bytes>> {
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = reply(site, StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only".into());
+        r.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let req = Req::new(site, tls, uri, headers);
+    let path = uri.path().to_ascii_lowercase();
+    let path = path.trim_end_matches('/');
+    if path.is_empty() {
+        return root(site, &req, 0);
+    }
+    if let Some(hop) = path.strip_prefix("/redirect/") {
+        return match hop.parse::<u32>() {
+            Ok(n) if n >= 1 => root(site, &req, n),
+            _ => not_found(site),
+        };
+    }
+    match path.strip_prefix(ROOT_PATH) {
+        Some("") => root(site, &req, 0),
+        Some("/user") => user(site, &req),
+        Some("/domain") => domain(site, &req),
+        _ => not_found(site),
+    }
+}
+
+impl Req {
+    fn new(site: &Site, tls: bool, uri: &Uri, headers: &HeaderMap) -> Req {
+        let host = headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name).to_ascii_lowercase())
+            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+            .unwrap_or_else(|| site.cfg.pool_fqdn.clone());
+        let accept = headers.get(http::header::ACCEPT).and_then(|a| a.to_str().ok()).unwrap_or_default();
+        let query = uri.query().unwrap_or_default();
+        let sipuri = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k.eq_ignore_ascii_case("sipuri"))
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty());
+        Req {
+            tls,
+            host,
+            json: accept.contains("application/json"),
+            sipuri,
+            path_and_query: uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into()),
+            has_ticket: headers.contains_key("x-ms-webticket"),
+        }
+    }
+
+    /// `Internal` through `lyncdiscoverinternal.*` or the pool's own (internal web services) name.
+    fn location(&self, site: &Site) -> &'static str {
+        if self.host.starts_with("lyncdiscoverinternal.") || self.host.eq_ignore_ascii_case(&site.cfg.pool_fqdn) {
+            "Internal"
+        } else {
+            "External"
+        }
+    }
+
+    fn base(&self, site: &Site) -> String {
+        format!("https://{}:{}", self.host, site.https_port)
+    }
+}
+
+/// Root, or hop `n` of the configured redirect chain.
+fn root(site: &Site, req: &Req, n: u32) -> Response<Full<Bytes>> {
+    let Some(sipuri) = &req.sipuri else {
+        let text = "The sipuri query parameter is required on Root ([MS-OCDISCWS] 2.2.3.1).";
+        return reply(site, StatusCode::BAD_REQUEST, "text/plain", text.into());
+    };
+    let q = format!("sipuri={}", encode(sipuri));
+    let base = req.base(site);
+    // [MS-OCDISCWS] 3.1.5.2: the HTTP Root answers with exactly one Redirect, to HTTPS.
+    if !req.tls {
+        return redirect(site, req, format!("{base}{ROOT_LINK}?{q}"));
+    }
+    if site.cfg.redirect_loop {
+        return redirect(site, req, format!("{base}{}", req.path_and_query));
+    }
+    if n < site.cfg.redirect_hops {
+        return redirect(site, req, format!("{base}/redirect/{}?{q}", n + 1));
+    }
+    let domain_q = format!("originalDomain={}", encode(&site.cfg.domain));
+    let this = format!("{base}{ROOT_LINK}");
+    let (self_link, user) = (format!("{this}?{domain_q}"), format!("{this}/user?{domain_q}&{q}"));
+    if req.json {
+        let xframe = format!("{base}/Autodiscover/XFrame/XFrame.html");
+        return document(site, documents::json(&[("Self", self_link), ("User", user), ("XFrame", xframe)]), true);
+    }
+    let links = [("Self", self_link), ("User", user), ("Domain", format!("{this}/domain?{domain_q}"))];
+    document(site, documents::xml(req.location(site), "Root", &[], &links), false)
+}
+
+fn redirect(site: &Site, req: &Req, href: String) -> Response<Full<Bytes>> {
+    if req.json {
+        let self_link = format!("{}://{}{}", if req.tls { "https" } else { "http" }, req.host, req.path_and_query);
+        return document(site, documents::json(&[("Self", self_link), ("Redirect", href)]), true);
+    }
+    document(site, documents::xml(req.location(site), "Root", &[], &[("Redirect", href)]), false)
+}
+
+/// Always 401: without a ticket it names the Web Ticket Service; with one it says the ticket is invalid (the lab
+/// has no Web Ticket Service yet, so it cannot have issued a valid one).
+fn user(site: &Site, req: &Req) -> Response<Full<Bytes>> {
+    let body = "<html><head><title>401 - Unauthorized</title></head><body>401 - Unauthorized</body></html>";
+    let mut r = reply(site, StatusCode::UNAUTHORIZED, "text/html", body.into());
+    add(&mut r, "x-ms-webticketurl", &site.cfg.web_ticket_url);
+    if req.has_ticket {
+        let pool = &site.cfg.pool_fqdn;
+        add(&mut r, "x-ms-diagnostics", &format!("28032;source=\"{pool}\";reason=\"The web ticket is invalid.\""));
+    } else if req.json {
+        // The two challenges of the UCWA vector (step 4), pointing at this pool.
+        let bearer = format!(
+            "Bearer trusted_issuers=\"00000002-0000-0ff1-ce00-000000000000@{}\", \
+             client_id=\"00000004-0000-0ff1-ce00-000000000000\"",
+            site.cfg.domain
+        );
+        let oauth = format!(
+            "MsRtcOAuth href=\"{}/WebTicket/oauthtoken\",grant_type=\"urn:microsoft.rtc:windows,\
+             urn:microsoft.rtc:anonmeeting,password\"",
+            req.base(site)
+        );
+        add(&mut r, "www-authenticate", &bearer);
+        add(&mut r, "www-authenticate", &oauth);
+    }
+    r
+}
+
+/// The pool's own topology ([MS-OCDISCWS] 3.1.5.4): always 200.
+fn domain(site: &Site, req: &Req) -> Response<Full<Bytes>> {
+    if req.json {
+        let self_link = format!("{}{}", req.base(site), req.path_and_query);
+        return document(site, documents::json(&[("Self", self_link)]), true);
+    }
+    let cfg = &site.cfg;
+    let access = [
+        ("SipClientInternalAccess", cfg.sip_internal.0.as_str(), cfg.sip_internal.1),
+        ("SipClientExternalAccess", cfg.sip_external.0.as_str(), cfg.sip_external.1),
+    ];
+    let links = [
+        ("Internal/Autodiscover", format!("https://{}:{}{ROOT_LINK}", cfg.pool_fqdn, site.https_port)),
+        ("External/Autodiscover", format!("https://lyncdiscover.{}:{}{ROOT_LINK}", cfg.domain, site.https_port)),
+    ];
+    document(site, documents::xml(req.location(site), "Domain", &access, &links), false)
+}
+
+fn not_found(site: &Site) -> Response<Full<Bytes>> {
+    reply(site, StatusCode::NOT_FOUND, "text/plain", "Not Found".into())
+}
+
+fn document(site: &Site, body: String, json: bool) -> Response<Full<Bytes>> {
+    reply(site, StatusCode::OK, if json { "application/json" } else { XML_CONTENT_TYPE }, body)
+}
+
+/// A response with the headers every answer carries (`X-MS-Server-Fqdn` names the answering front end).
+fn reply(site: &Site, status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    add(&mut r, "x-ms-server-fqdn", &site.cfg.pool_fqdn);
+    r
+}
+
+/// Appends a header; a value HTTP cannot carry (a configured name with a line break) is left out and logged.
+fn add(r: &mut Response<Full<Bytes>>, name: &'static str, value: &str) {
+    match HeaderValue::from_str(value) {
+        Ok(v) => {
+            r.headers_mut().append(HeaderName::from_static(name), v);
+        }
+        Err(_) => tracing::warn!(name, value, "lab web: header value not valid in HTTP, left out"),
+    }
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
