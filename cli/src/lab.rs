@@ -2,17 +2,42 @@
 
 use std::process::ExitCode;
 
-use sfbkit_lab::{LabConfig, LabPool};
+use sfbkit_lab::{Fault, LabConfig, LabPool};
 
 #[derive(clap::Args)]
 pub struct LabArgs {
+    /// The pool's configuration (TOML; see tests/lab/lab.example.toml).
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
+    /// Switch on a fault (repeatable); see `sfbkit signin --help` for the names.
+    #[arg(long = "fault")]
+    faults: Vec<Fault>,
+    /// Delay every DNS, HTTP and SIP response by this many milliseconds.
+    #[arg(long)]
+    delay_ms: Option<u64>,
     /// Write the pool's CA certificate (PEM) here, for clients to trust.
     #[arg(long)]
     ca_out: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: LabArgs) -> ExitCode {
-    let pool = match LabPool::start(LabConfig::default()).await {
+    let mut config = match &args.config {
+        Some(path) => match LabConfig::from_file(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("sfbkit lab: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => LabConfig::default(),
+    };
+    for fault in &args.faults {
+        config = config.with_fault(*fault);
+    }
+    if let Some(ms) = args.delay_ms {
+        config.response_delay_ms = ms;
+    }
+    let pool = match LabPool::start(config).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("sfbkit lab: {e}");
@@ -27,7 +52,13 @@ pub async fn run(args: LabArgs) -> ExitCode {
     }
     let c = pool.config();
     println!("lab pool {} for domain {} is running", c.pool_fqdn, c.domain);
+    println!("  DNS (UDP and TCP):        {}  (authoritative for {})", pool.dns_addr(), c.domain);
+    let (https, http) = pool.web_ports();
+    println!("  autodiscover:             https 127.0.0.1:{https}, http 127.0.0.1:{http}");
     println!("  registrar (SIP over TLS): {}", pool.sip_addr());
+    if !c.faults.is_empty() {
+        println!("  faults: {:?}", c.faults);
+    }
     println!("  users: {}", c.users.iter().map(|u| u.sip_uri.as_str()).collect::<Vec<_>>().join(", "));
     match &args.ca_out {
         Some(p) => println!("  CA certificate written to {}", p.display()),

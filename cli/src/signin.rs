@@ -5,19 +5,32 @@ use std::process::ExitCode;
 
 use sfbkit::transport::TrustConfig;
 use sfbkit::{Client, ClientBuilder, ServerTarget, SignInReport};
-use sfbkit_lab::{LabConfig, LabPool};
+use sfbkit_lab::{Fault, LabConfig, LabPool};
 
 #[derive(clap::Args)]
 pub struct SigninArgs {
-    /// Start an embedded lab pool on loopback and sign in to it.
+    /// Start an embedded lab pool on loopback and sign in to it (discovery included).
     #[arg(long)]
     lab: bool,
+    /// The lab pool's configuration (TOML; see tests/lab/lab.example.toml).
+    #[arg(long, requires = "lab")]
+    lab_config: Option<std::path::PathBuf>,
+    /// Switch on a lab fault (repeatable): no-lyncdiscover, no-lyncdiscover-no-srv, wrong-cert-name,
+    /// expired-cert, redirect-loop, unknown-user, refuse-sip, slow.
+    #[arg(long = "lab-fault", requires = "lab")]
+    lab_faults: Vec<Fault>,
+    /// Delay every lab DNS, HTTP and SIP response by this many milliseconds.
+    #[arg(long, requires = "lab")]
+    lab_delay_ms: Option<u64>,
     /// The user's SIP URI (default with --lab: the lab's first user).
     #[arg(long)]
     user: Option<String>,
-    /// Registrar FQDN[:port] (default port 5061); not needed with --lab.
+    /// Registrar FQDN[:port] (default port 5061); without it, server discovery finds the registrar.
     #[arg(long)]
     server: Option<String>,
+    /// DNS server(s) to ask instead of the system's (IP:PORT, repeatable).
+    #[arg(long)]
+    dns: Vec<std::net::SocketAddr>,
     /// Connect to this address instead of resolving the registrar's name (the certificate must still name it).
     #[arg(long)]
     addr: Option<std::net::SocketAddr>,
@@ -56,34 +69,36 @@ async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>), String>
         trust = trust.with_extra_ca_pem(pem);
     }
     if args.lab {
-        let pool = LabPool::start(LabConfig::default()).await.map_err(|e| e.to_string())?;
+        let mut config = match &args.lab_config {
+            Some(path) => LabConfig::from_file(path).map_err(|e| e.to_string())?,
+            None => LabConfig::default(),
+        };
+        for fault in &args.lab_faults {
+            config = config.with_fault(*fault);
+        }
+        if let Some(ms) = args.lab_delay_ms {
+            config.response_delay_ms = ms;
+        }
+        let pool = LabPool::start(config).await.map_err(|e| e.to_string())?;
         let user = match (&args.user, pool.config().users.first()) {
             (Some(u), _) => u.clone(),
             (None, Some(first)) => first.sip_uri.clone(),
             (None, None) => return Err("the lab pool has no users; pass --user".into()),
         };
-        let target = ServerTarget {
-            fqdn: pool.config().pool_fqdn.clone(),
-            port: pool.sip_addr().port(),
-            addr: Some(pool.sip_addr()),
-        };
-        // The lab pool's own CA only: a lab sign-in must not depend on the machine's roots.
-        let trust = TrustConfig::empty().with_extra_ca_pem(pool.ca_pem().as_bytes().to_vec());
-        let client = ClientBuilder::new(&user).server(target).trust(trust).build().map_err(|e| e.to_string())?;
+        // The pool's DNS, autodiscover ports and CA: discovery finds the registrar as on a real network.
+        let client = pool.client_builder(&user).build().map_err(|e| e.to_string())?;
         return Ok((client, Some(pool)));
     }
     let user = args.user.clone().ok_or("--user is required without --lab")?;
-    let server =
-        args.server.clone().ok_or("--server is required without --lab (automatic discovery is not available yet)")?;
-    let (fqdn, port) = match server.rsplit_once(':') {
-        Some((h, p)) => (h.to_string(), p.parse().map_err(|_| format!("bad port in --server {server}"))?),
-        None => (server.clone(), 5061),
-    };
-    let client = ClientBuilder::new(&user)
-        .server(ServerTarget { fqdn, port, addr: args.addr })
-        .trust(trust)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let mut builder = ClientBuilder::new(&user).trust(trust).dns_servers(args.dns.clone());
+    if let Some(server) = &args.server {
+        let (fqdn, port) = match server.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| format!("bad port in --server {server}"))?),
+            None => (server.clone(), 5061),
+        };
+        builder = builder.server(ServerTarget { fqdn, port, addr: args.addr });
+    }
+    let client = builder.build().map_err(|e| e.to_string())?;
     Ok((client, None))
 }
 

@@ -21,11 +21,21 @@ fn signin_lab_json_reports_success() {
     assert!(v["latency_ms"].as_f64().unwrap() > 0.0);
     assert!(v["error"].is_null() && v["diagnosis"].is_null());
     let stages = v["stages"].as_array().unwrap();
-    let names: Vec<&str> = stages.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["Server Discovery", "Connectivity Checks", "Authentication", "Sign Out"]);
+    let mut names: Vec<&str> = stages.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    names.dedup();
+    assert_eq!(
+        names,
+        ["Local Discovery", "Server Discovery", "Connectivity Checks", "Authentication", "Sign Out"],
+        "stages in the order an admin reads them"
+    );
     for s in stages {
-        assert!(s["host"].is_string() && s["duration_ms"].is_number() && s["outcome"] == "Success");
+        assert!(s["host"].is_string() && s["duration_ms"].is_number() && s["step"].is_string());
+        assert!(["Success", "NotFound", "Skipped"].contains(&s["outcome"].as_str().unwrap()), "{s}");
     }
+    // Discovery ran: autodiscover on lyncdiscoverinternal found the registrar.
+    assert!(stages.iter().any(|s| s["name"] == "Server Discovery"
+        && s["outcome"] == "Success"
+        && s["step"].as_str().unwrap().starts_with("lyncdiscoverinternal")));
 }
 
 #[test]
@@ -40,10 +50,13 @@ fn signin_lab_unknown_user_exits_1_with_diagnosis() {
 }
 
 #[test]
-fn signin_without_lab_or_server_is_a_usage_error() {
-    let out = sfbkit().args(["signin", "--user", "alice@contoso.com"]).output().unwrap();
+fn signin_without_lab_or_user_is_a_usage_error() {
+    let out = sfbkit().args(["signin"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--server"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--user"));
+    let out = sfbkit().args(["signin", "--lab", "--lab-fault", "no-such-fault"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap refuses an unknown fault");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-lyncdiscover"), "the error lists the known faults");
 }
 
 #[test]

@@ -4,20 +4,27 @@
 //! async methods and typed errors. The client signs in the way the Microsoft client does, stage by
 //! stage, and records each step in the report.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
+use crate::connectivity::{self, Connected};
+use crate::discovery::autodiscover::Format;
+use crate::discovery::dns::HickoryResolver;
+use crate::discovery::{BoxFuture, Candidate, DiscoveryConfig, DnsError, DnsResolver, Source, SrvTarget};
+use crate::http::HttpClient;
 use crate::identity::Epid;
+use crate::local::{DeviceProvider, LocalDiscovery, NetworkInfo, SystemNetwork, default_provider, discover_local};
 use crate::registration::{self, RegisterOutcome, RegisterParams};
 use crate::report::{Failure, Outcome, SignInReport, SignInResult, Stage};
 use crate::session::{SessionError, SipSession};
 use crate::sip::transaction::RequestFactory;
 use crate::sip::{Host, Limits, Uri};
-use crate::transport::{TlsConnector, TransportError, TrustConfig};
+use crate::transport::{TlsConnection, TlsConnector, TransportError, TrustConfig};
 
-/// Where the registrar is, when the caller already knows (discovery comes in a later stage).
+/// Where the registrar is, when the caller already knows (server discovery is then skipped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerTarget {
     /// The FQDN the certificate must name (`pool01.contoso.com`).
@@ -32,8 +39,8 @@ pub struct ServerTarget {
 pub enum ClientError {
     #[error("{0:?} is not a SIP URI of the form sip:user@domain")]
     InvalidSipUri(String),
-    #[error("no registrar configured: call ClientBuilder::server (automatic discovery is not available yet)")]
-    NoServer,
+    #[error("the DNS resolver could not be set up: {0}")]
+    Resolver(DnsError),
     #[error("not signed in")]
     NotSignedIn,
     #[error("keep-alive failed: {0}")]
@@ -43,7 +50,7 @@ pub enum ClientError {
 }
 
 /// Configures a [`Client`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientBuilder {
     sip_uri: String,
     server: Option<ServerTarget>,
@@ -51,7 +58,28 @@ pub struct ClientBuilder {
     epid: Option<Epid>,
     user_agent: String,
     connect_timeout: Duration,
+    http_timeout: Duration,
     limits: Limits,
+    resolver: Option<Arc<dyn DnsResolver>>,
+    dns_servers: Vec<SocketAddr>,
+    autodiscover_ports: (Option<u16>, Option<u16>),
+    autodiscover_format: Format,
+    try_http: bool,
+    trusted_domains: Vec<String>,
+    a_record_port: Option<u16>,
+    devices: Option<Arc<dyn DeviceProvider>>,
+    network: Option<Arc<dyn NetworkInfo>>,
+    adapter_preference: Vec<String>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("sip_uri", &self.sip_uri)
+            .field("server", &self.server)
+            .field("dns_servers", &self.dns_servers)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientBuilder {
@@ -64,8 +92,74 @@ impl ClientBuilder {
             epid: None,
             user_agent: format!("sfbkit/{} ({})", env!("CARGO_PKG_VERSION"), std::env::consts::OS),
             connect_timeout: Duration::from_secs(10),
+            http_timeout: Duration::from_secs(10),
             limits: Limits::default(),
+            resolver: None,
+            dns_servers: Vec::new(),
+            autodiscover_ports: (None, None),
+            autodiscover_format: Format::Xml,
+            try_http: true,
+            trusted_domains: Vec::new(),
+            a_record_port: None,
+            devices: None,
+            network: None,
+            adapter_preference: Vec::new(),
         }
+    }
+    /// Use these DNS servers instead of the system's (a lab pool's, a split-DNS test).
+    pub fn dns_servers(mut self, servers: Vec<SocketAddr>) -> ClientBuilder {
+        self.dns_servers = servers;
+        self
+    }
+    /// Use this resolver for every lookup (tests, hosts with their own DNS).
+    pub fn resolver(mut self, resolver: Arc<dyn DnsResolver>) -> ClientBuilder {
+        self.resolver = Some(resolver);
+        self
+    }
+    /// Ports of the autodiscover web service (default 443 and 80).
+    pub fn autodiscover_ports(mut self, https: u16, http: u16) -> ClientBuilder {
+        self.autodiscover_ports = (Some(https), Some(http));
+        self
+    }
+    /// XML (default: the flavour carrying SIP access points) or JSON autodiscover.
+    pub fn autodiscover_format(mut self, format: Format) -> ClientBuilder {
+        self.autodiscover_format = format;
+        self
+    }
+    /// Whether to try autodiscover over plain HTTP after HTTPS (default true, as the Microsoft client).
+    pub fn autodiscover_over_http(mut self, enabled: bool) -> ClientBuilder {
+        self.try_http = enabled;
+        self
+    }
+    /// Domains autodiscover may redirect into besides the SIP domain (Lync's TrustModelData).
+    pub fn trusted_domains(mut self, domains: Vec<String>) -> ClientBuilder {
+        self.trusted_domains = domains;
+        self
+    }
+    /// The port to use for A-record fallbacks instead of 5061/443 (labs, unusual deployments).
+    pub fn a_record_port(mut self, port: u16) -> ClientBuilder {
+        self.a_record_port = Some(port);
+        self
+    }
+    /// Where audio and video devices come from (default: the platform's; hosts supply their own).
+    pub fn devices(mut self, provider: Arc<dyn DeviceProvider>) -> ClientBuilder {
+        self.devices = Some(provider);
+        self
+    }
+    /// Where network adapters come from (default: the system's).
+    pub fn network(mut self, network: Arc<dyn NetworkInfo>) -> ClientBuilder {
+        self.network = Some(network);
+        self
+    }
+    /// Network adapters to prefer, by name, in order (the adapter preference order).
+    pub fn adapter_preference(mut self, names: Vec<String>) -> ClientBuilder {
+        self.adapter_preference = names;
+        self
+    }
+    /// Upper bound for each autodiscover HTTP request.
+    pub fn http_timeout(mut self, t: Duration) -> ClientBuilder {
+        self.http_timeout = t;
+        self
     }
     /// The registrar to sign in to.
     pub fn server(mut self, target: ServerTarget) -> ClientBuilder {
@@ -106,12 +200,28 @@ impl ClientBuilder {
             Some(s) if s.user().is_some() && s.params().is_empty() && s.port().is_none() => s.host().to_string(),
             _ => return Err(ClientError::InvalidSipUri(self.sip_uri.clone())),
         };
-        let server = self.server.clone().ok_or(ClientError::NoServer)?;
+        let resolver: Arc<dyn DnsResolver> = match (&self.resolver, self.dns_servers.is_empty()) {
+            (Some(r), _) => r.clone(),
+            (None, false) => Arc::new(
+                HickoryResolver::with_nameservers(&self.dns_servers, Duration::from_secs(2))
+                    .map_err(ClientError::Resolver)?,
+            ),
+            (None, true) => Arc::new(HickoryResolver::system().map_err(ClientError::Resolver)?),
+        };
+        // A configured address pins the registrar's name to it, the way a hosts-file entry would.
+        let resolver = match &self.server {
+            Some(ServerTarget { fqdn, addr: Some(addr), .. }) => {
+                Arc::new(Pinned { name: fqdn.clone(), ip: addr.ip(), inner: resolver }) as Arc<dyn DnsResolver>
+            }
+            _ => resolver,
+        };
         Ok(Client {
             epid: self.epid.clone().unwrap_or_else(Epid::generate),
             aor,
             domain,
-            server,
+            resolver,
+            devices: self.devices.clone().unwrap_or_else(|| Arc::from(default_provider())),
+            network: self.network.clone().unwrap_or_else(|| Arc::new(SystemNetwork)),
             config: self,
             session: Mutex::new(None),
         })
@@ -124,8 +234,30 @@ pub struct Client {
     aor: Uri,
     domain: String,
     epid: Epid,
-    server: ServerTarget,
+    resolver: Arc<dyn DnsResolver>,
+    devices: Arc<dyn DeviceProvider>,
+    network: Arc<dyn NetworkInfo>,
     session: Mutex<Option<SipSession>>,
+}
+
+/// A resolver that answers one name with a fixed address and asks `inner` for the rest.
+struct Pinned {
+    name: String,
+    ip: IpAddr,
+    inner: Arc<dyn DnsResolver>,
+}
+
+impl DnsResolver for Pinned {
+    fn srv<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<SrvTarget>, DnsError>> {
+        self.inner.srv(name)
+    }
+    fn ips<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<IpAddr>, DnsError>> {
+        if name.trim_end_matches('.').eq_ignore_ascii_case(&self.name) {
+            let ip = self.ip;
+            return Box::pin(async move { Ok(vec![ip]) });
+        }
+        self.inner.ips(name)
+    }
 }
 
 impl Client {
@@ -134,24 +266,13 @@ impl Client {
         &self.epid
     }
 
-    /// Signs in and reports every step. On success the client stays registered until
-    /// [`Client::sign_out`]; on failure the report says which stage failed and why.
+    /// Signs in and reports every step: Local Discovery, Server Discovery, Connectivity Checks,
+    /// Authentication. On success the client stays registered until [`Client::sign_out`]; on
+    /// failure the report says which stage failed, why, and what to do.
     pub async fn sign_in(&self) -> SignInReport {
         let started = Instant::now();
-        let target = match self.server.addr {
-            Some(a) => format!("{}:{} ({a})", self.server.fqdn, self.server.port),
-            None => format!("{}:{}", self.server.fqdn, self.server.port),
-        };
-        let mut report = SignInReport::new(self.aor.as_str(), &target);
-        report.step(
-            Stage::ServerDiscovery,
-            "configured registrar",
-            &self.server.fqdn,
-            Duration::ZERO,
-            Outcome::Success,
-            "registrar given by configuration; DNS and autodiscover were not needed",
-        );
-        if let Some(session) = self.connect_and_register(&mut report).await {
+        let mut report = SignInReport::new(self.aor.as_str(), &self.domain);
+        if let Some(session) = self.run_stages(&mut report).await {
             *self.session.lock().await = Some(session);
             report.result = SignInResult::Success;
         }
@@ -159,52 +280,175 @@ impl Client {
         report
     }
 
-    async fn connect_and_register(&self, report: &mut SignInReport) -> Option<SipSession> {
-        let host = self.server.fqdn.clone();
+    async fn run_stages(&self, report: &mut SignInReport) -> Option<SipSession> {
+        let mut local = self.local_discovery(report);
+        let candidates = self.server_discovery(report).await?;
         let t = Instant::now();
         let connector = match TlsConnector::new(&self.config.trust) {
             Ok(c) => c,
             Err(e) => {
-                report.fail(
-                    Stage::ConnectivityChecks,
-                    "trust store",
-                    &host,
-                    t.elapsed(),
-                    Failure { error: e.to_string(), class: "trust-store".into(), diagnosis: None, hint: e.hint() },
-                );
+                let f = Failure { error: e.to_string(), class: "trust-store".into(), diagnosis: None, hint: e.hint() };
+                report.fail(Stage::ConnectivityChecks, "trust store", "", t.elapsed(), f);
                 return None;
             }
         };
-        let t = Instant::now();
-        let connected = match self.server.addr {
-            Some(addr) => connector.connect_addr(addr, &host, self.config.connect_timeout).await,
-            None => connector.connect(&host, self.server.port, self.config.connect_timeout).await,
+        let mut attempts = Vec::new();
+        let network = self.network.clone();
+        let preference = self.config.adapter_preference.clone();
+        let mut choose = |ip: IpAddr| {
+            let choice = local.choose_for(network.as_ref(), &preference, ip);
+            let adapter = match &choice.chosen {
+                Some(a) => format!("adapter {}: {}", a.name, choice.reason),
+                None => format!("no usable adapter: {}", choice.reason),
+            };
+            (local.bind_address(ip), adapter)
         };
-        let conn = match connected {
+        let connected = connectivity::connect_first(
+            &candidates,
+            self.resolver.as_ref(),
+            &connector,
+            &mut choose,
+            self.config.connect_timeout,
+            &mut attempts,
+        )
+        .await;
+        report.attempts(Stage::ConnectivityChecks, &attempts);
+        let Connected { conn, candidate } = match connected {
+            Ok(c) => c,
+            Err(u) => {
+                report.conclude_failure(Failure { error: u.detail, class: u.class, diagnosis: None, hint: u.hint });
+                return None;
+            }
+        };
+        report.target = format!("{}:{}", candidate.fqdn, candidate.port);
+        self.register(report, conn, &candidate.fqdn).await
+    }
+
+    /// Devices and the network adapter (seed 003, stage 1). Never fatal.
+    fn local_discovery(&self, report: &mut SignInReport) -> LocalDiscovery {
+        let t = Instant::now();
+        let local = discover_local(self.devices.as_ref(), self.network.as_ref(), &self.config.adapter_preference, None);
+        let took = t.elapsed();
+        let d = &local.devices;
+        let describe = |devices: &[crate::local::Device], default: &Option<String>| -> String {
+            if devices.is_empty() {
+                return "none found".into();
+            }
+            let names: Vec<&str> = devices.iter().map(|x| x.name.as_str()).collect();
+            format!("{} (default: {})", names.join(", "), default.as_deref().unwrap_or("none"))
+        };
+        report.step(
+            Stage::LocalDiscovery,
+            "video capture",
+            "",
+            took,
+            Outcome::Success,
+            describe(&d.video_capture, &d.default_video_capture),
+        );
+        report.step(
+            Stage::LocalDiscovery,
+            "audio render",
+            "",
+            Duration::ZERO,
+            Outcome::Success,
+            describe(&d.audio_render, &d.default_audio_render),
+        );
+        report.step(
+            Stage::LocalDiscovery,
+            "audio capture",
+            "",
+            Duration::ZERO,
+            Outcome::Success,
+            describe(&d.audio_capture, &d.default_audio_capture),
+        );
+        if !d.notes.is_empty() {
+            report.step(
+                Stage::LocalDiscovery,
+                "device notes",
+                "",
+                Duration::ZERO,
+                Outcome::Success,
+                d.notes.join("; "),
+            );
+        }
+        let n = &local.network;
+        let chosen = n.chosen.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| "none".into());
+        let outcome = if n.chosen.is_some() { Outcome::Success } else { Outcome::Failure };
+        report.step(Stage::LocalDiscovery, "network adapter", &chosen, Duration::ZERO, outcome, n.reason.clone());
+        if !n.unusable.is_empty() {
+            let list: Vec<String> = n.unusable.iter().map(|u| format!("{} ({})", u.name, u.why)).collect();
+            report.step(
+                Stage::LocalDiscovery,
+                "adapters not used",
+                "",
+                Duration::ZERO,
+                Outcome::Skipped,
+                list.join(", "),
+            );
+        }
+        local
+    }
+
+    /// The registrars to try: the configured one, or what the discovery chain finds.
+    async fn server_discovery(&self, report: &mut SignInReport) -> Option<Vec<Candidate>> {
+        if let Some(server) = &self.config.server {
+            let detail = match server.addr {
+                Some(addr) => format!("registrar given by configuration, at {addr}; DNS and autodiscover not needed"),
+                None => "registrar given by configuration; autodiscover and SRV not needed".to_string(),
+            };
+            report.step(
+                Stage::ServerDiscovery,
+                "configured registrar",
+                &server.fqdn,
+                Duration::ZERO,
+                Outcome::Success,
+                detail,
+            );
+            return Some(vec![Candidate {
+                fqdn: server.fqdn.clone(),
+                port: server.port,
+                source: Source::Configured,
+                internal: true,
+            }]);
+        }
+        let connector = match TlsConnector::new(&self.config.trust) {
             Ok(c) => c,
             Err(e) => {
-                report.fail(
-                    Stage::ConnectivityChecks,
-                    "TCP connect + TLS handshake",
-                    &host,
-                    t.elapsed(),
-                    transport_failure(&e),
-                );
+                let f = Failure { error: e.to_string(), class: "trust-store".into(), diagnosis: None, hint: e.hint() };
+                report.fail(Stage::ServerDiscovery, "trust store", "", Duration::ZERO, f);
                 return None;
             }
         };
+        let http = HttpClient::new(connector, self.resolver.clone(), self.config.http_timeout, 1024 * 1024);
+        let cfg = DiscoveryConfig {
+            autodiscover_https_port: self.config.autodiscover_ports.0,
+            autodiscover_http_port: self.config.autodiscover_ports.1,
+            try_http: self.config.try_http,
+            format: self.config.autodiscover_format,
+            trusted_domains: self.config.trusted_domains.clone(),
+            a_record_port: self.config.a_record_port,
+            ..DiscoveryConfig::new(&self.aor.as_sip().map(|s| s.aor()).unwrap_or_default(), &self.domain)
+        };
+        let found = crate::discovery::discover(&cfg, &http, self.resolver.as_ref()).await;
+        report.attempts(Stage::ServerDiscovery, &found.attempts);
+        if found.candidates.is_empty() {
+            report.conclude_failure(Failure {
+                error: format!("server discovery found no registrar for {}", self.domain),
+                class: "no-registrar-found".into(),
+                diagnosis: None,
+                hint: format!(
+                    "publish lyncdiscover.{d} / lyncdiscoverinternal.{d}, the _sipinternaltls._tcp.{d} or _sip._tls.{d} SRV records, or sip.{d}, or configure the registrar explicitly",
+                    d = self.domain
+                ),
+            });
+            return None;
+        }
+        Some(found.candidates)
+    }
+
+    async fn register(&self, report: &mut SignInReport, conn: TlsConnection, host: &str) -> Option<SipSession> {
+        let host = host.to_string();
         let info = conn.info().clone();
-        report.step(
-            Stage::ConnectivityChecks,
-            "TCP connect + TLS handshake",
-            &host,
-            t.elapsed(),
-            Outcome::Success,
-            format!(
-                "{} {} to {}; certificate valid for {}",
-                info.protocol_version, info.cipher_suite, info.peer_addr, info.server_name
-            ),
-        );
         let local = info.local_addr;
         let host_of = match local.ip() {
             std::net::IpAddr::V4(a) => Host::Ipv4(a),
@@ -338,21 +582,7 @@ impl Client {
 
 /// A short class and a hint for a transport failure.
 fn transport_failure(e: &TransportError) -> Failure {
-    let class = match e {
-        TransportError::Trust(_) => "trust-store",
-        TransportError::InvalidServerName { .. } => "invalid-server-name",
-        TransportError::NameNotResolved { .. } => "no-such-name",
-        TransportError::Refused { .. } => "refused",
-        TransportError::Timeout { .. } => "timeout",
-        TransportError::UntrustedRoot { .. } => "untrusted-root",
-        TransportError::NameMismatch { .. } => "name-mismatch",
-        TransportError::Expired { .. } => "expired-certificate",
-        TransportError::NotYetValid { .. } => "certificate-not-yet-valid",
-        TransportError::CertificateRejected { .. } => "certificate-rejected",
-        TransportError::HandshakeFailure { .. } | TransportError::Protocol { .. } => "tls-refused",
-        TransportError::Io { .. } => "io",
-    };
-    Failure { error: e.to_string(), class: class.into(), diagnosis: None, hint: e.hint() }
+    Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() }
 }
 
 fn session_failure(e: &SessionError) -> Failure {

@@ -15,8 +15,11 @@
 //! Data flows one way: discovery → connect → authenticate → register → provision → subscribe/publish.
 
 mod client;
+mod connectivity;
 pub mod discovery;
+pub mod http;
 pub mod identity;
+pub mod local;
 pub mod registration;
 mod report;
 mod session;

@@ -51,6 +51,8 @@ impl fmt::Display for Stage {
 pub enum Outcome {
     Success,
     Failure,
+    /// An expected miss (no such record, a resource needing a web ticket): the stage moved on.
+    NotFound,
     /// Not attempted, with the reason in the step's detail.
     Skipped,
 }
@@ -100,6 +102,9 @@ pub struct SignInReport {
     /// For a failure: what to do about it.
     pub hint: Option<String>,
     pub stages: Vec<StepRecord>,
+    /// Steps that failed without stopping sign-in (a certificate problem on autodiscover before
+    /// DNS found the registrar, a front end that refused before another answered): each needs a look.
+    pub warnings: Vec<String>,
     /// What the registrar granted, on success.
     pub registration: Option<Registration>,
 }
@@ -115,6 +120,7 @@ impl SignInReport {
             diagnosis: None,
             hint: None,
             stages: Vec::new(),
+            warnings: Vec::new(),
             registration: None,
         }
     }
@@ -143,6 +149,44 @@ impl SignInReport {
             error_class: None,
             hint: None,
         });
+    }
+
+    /// Records discovery or connectivity attempts under `stage`. Failed attempts become warnings;
+    /// whether they end the sign-in is the caller's decision ([`SignInReport::fail`]).
+    pub(crate) fn attempts(&mut self, name: Stage, attempts: &[crate::discovery::Attempt]) {
+        use crate::discovery::AttemptOutcome as A;
+        for a in attempts {
+            let (outcome, detail, class, hint) = match &a.outcome {
+                A::Found { detail } => (Outcome::Success, detail.clone(), None, None),
+                A::NotFound { class, detail, hint } => {
+                    (Outcome::NotFound, detail.clone(), Some(class.clone()), hint.clone())
+                }
+                A::Failed { class, detail, hint } => {
+                    self.warnings.push(format!("{name}: {} {}: {detail}", a.step, a.target));
+                    (Outcome::Failure, detail.clone(), Some(class.clone()), Some(hint.clone()))
+                }
+                A::Skipped { reason } => (Outcome::Skipped, reason.clone(), None, None),
+            };
+            self.stages.push(StepRecord {
+                name,
+                step: a.step.clone(),
+                host: a.target.clone(),
+                duration_ms: ms(a.duration),
+                outcome,
+                detail,
+                error_class: class,
+                hint,
+            });
+        }
+    }
+
+    /// Makes a failure that was already recorded as a step the report's error.
+    pub(crate) fn conclude_failure(&mut self, failure: Failure) {
+        self.warnings.retain(|w| !w.contains(&failure.error));
+        self.result = SignInResult::Failure;
+        self.error = Some(failure.error);
+        self.diagnosis = failure.diagnosis;
+        self.hint = Some(failure.hint);
     }
 
     /// Records a failed step and makes it the report's error.
@@ -175,6 +219,7 @@ impl SignInReport {
             let mark = match s.outcome {
                 Outcome::Success => "ok  ",
                 Outcome::Failure => "FAIL",
+                Outcome::NotFound => "miss",
                 Outcome::Skipped => "skip",
             };
             out.push_str(&format!(
@@ -184,6 +229,12 @@ impl SignInReport {
             if let Some(h) = &s.hint {
                 out.push_str(&format!("         hint: {h}\n"));
             }
+        }
+        for w in &self.warnings {
+            out.push_str(&format!("\nwarning: {w}"));
+        }
+        if !self.warnings.is_empty() {
+            out.push('\n');
         }
         out.push_str(&format!(
             "\nTarget    : {}\nUser      : {}\nResult    : {:?}\nLatency   : {:.1} ms\nError     : {}\nDiagnosis : {}\n",

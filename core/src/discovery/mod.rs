@@ -3,8 +3,12 @@
 //! then DNS SRV `_sipinternaltls._tcp` and `_sip._tls`, then A records `sipinternal`, `sip`,
 //! `sipexternal`. Every attempt is recorded as an [`Attempt`] for the sign-in report.
 
+pub mod autodiscover;
+pub mod chain;
+pub mod dns;
 pub mod resolver;
 
+pub use chain::{Discovered, DiscoveryConfig, discover};
 pub use resolver::{BoxFuture, DnsError, DnsResolver, SrvTarget};
 
 use std::time::Duration;

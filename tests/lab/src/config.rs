@@ -1,38 +1,174 @@
-//! Lab pool configuration: the domain, the pool's name, its users and its registrar settings.
+//! Lab pool configuration: the domain, the pool's name, its users, its DNS records and
+//! certificates, the registrar's settings, named faults and a per-response delay.
 //!
-//! Defaults give a working pool (`contoso.lab`, pool `pool01.contoso.lab`, users alice and bob)
-//! so that `sfbkit signin --lab` needs no file. Later issues add a documented TOML form.
+//! [`LabConfig::default`] is a working pool (`contoso.lab`, pool `pool01.contoso.lab`, users alice
+//! and bob) so that `sfbkit signin --lab` needs no file. The same settings load from TOML
+//! ([`LabConfig::from_toml`]); `tests/lab/lab.example.toml` documents every key and is parsed by a test.
 
+use std::str::FromStr;
 use std::time::Duration;
 
+use serde::Deserialize;
+
 /// One user of the lab pool.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LabUser {
     /// `sip:alice@contoso.lab`.
     pub sip_uri: String,
+    #[serde(default)]
     pub display_name: String,
 }
 
+/// The registrar's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarSettings {
+    /// Expiry granted when the client asks none: SfB's `DefaultEndpointExpiration` is 600 s
+    /// (FIELD-NOTES.md §2.7).
+    pub default_expires: u32,
+    /// Requested expiry is clamped to this range (`Min/MaxEndpointExpiration`, 300–900 s).
+    pub min_expires: u32,
+    pub max_expires: u32,
+    /// `ms-keep-alive` `timeout=` in the 200 OK ([MS-SIPREGE] example: 300 s).
+    pub keep_alive_timeout: u32,
+    /// `Server` header: `RTC/6.0` is Skype for Business Server 2015 (CLIENT-NOTES.md §4.2).
+    pub server_header: String,
+}
+
+impl Default for RegistrarSettings {
+    fn default() -> Self {
+        RegistrarSettings {
+            default_expires: 600,
+            min_expires: 300,
+            max_expires: 900,
+            keep_alive_timeout: 300,
+            server_header: "RTC/6.0".into(),
+        }
+    }
+}
+
+/// A DNS record added to (or replacing) the generated zone.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum RecordSpec {
+    A {
+        name: String,
+        ip: std::net::Ipv4Addr,
+    },
+    Cname {
+        name: String,
+        target: String,
+    },
+    /// `port` 0 means "the registrar's port".
+    Srv {
+        name: String,
+        target: String,
+        port: u16,
+        priority: u16,
+        weight: u16,
+    },
+}
+
+/// DNS settings. The generated zone holds A records for the pool and its well-known names and
+/// the two SRV records; `records` adds more, `omit` removes generated names.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsSettings {
+    pub ttl: u32,
+    pub records: Vec<RecordSpec>,
+    /// Generated names to leave out, e.g. `lyncdiscover.contoso.lab`.
+    pub omit: Vec<String>,
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        DnsSettings { ttl: 60, records: Vec::new(), omit: Vec::new() }
+    }
+}
+
+/// Certificate settings; `None` means the generated default.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CertificateSettings {
+    /// Names on the registrar's certificate (default: pool FQDN, `sip.`, `sipinternal.`, `sipexternal.`).
+    pub sip_names: Option<Vec<String>>,
+    /// Names on the web services' certificate (default: pool FQDN, `lyncdiscover.`, `lyncdiscoverinternal.`).
+    pub web_names: Option<Vec<String>>,
+    /// Validity from now, in days (default 365).
+    pub validity_days: Option<i64>,
+}
+
+/// Autodiscover settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutodiscoverSettings {
+    /// Redirect hops the Root answers with before the real Root.
+    pub redirect_hops: u32,
+}
+
+/// Faults a QA team can switch on, by name (`--lab-fault NAME`, `faults = [...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// No `lyncdiscover` / `lyncdiscoverinternal` records: discovery falls back to DNS SRV.
+    NoLyncdiscover,
+    /// Neither lyncdiscover nor SRV records: discovery falls back to A records.
+    NoLyncdiscoverNoSrv,
+    /// The web services present a certificate naming only `sip.<domain>` (seed 002).
+    WrongCertName,
+    /// Every certificate of the pool has expired.
+    ExpiredCert,
+    /// Autodiscover's Root redirects to itself.
+    RedirectLoop,
+    /// Nobody is in the user directory: REGISTER gets 404 / 1003.
+    UnknownUser,
+    /// The registrar's port refuses connections.
+    RefuseSip,
+    /// Every DNS, HTTP and SIP response is delayed (by `response_delay_ms`, 1000 ms when unset).
+    Slow,
+}
+
+impl Fault {
+    /// Every fault with its name, for `--help` and error messages.
+    pub const ALL: &'static [(&'static str, Fault)] = &[
+        ("no-lyncdiscover", Fault::NoLyncdiscover),
+        ("no-lyncdiscover-no-srv", Fault::NoLyncdiscoverNoSrv),
+        ("wrong-cert-name", Fault::WrongCertName),
+        ("expired-cert", Fault::ExpiredCert),
+        ("redirect-loop", Fault::RedirectLoop),
+        ("unknown-user", Fault::UnknownUser),
+        ("refuse-sip", Fault::RefuseSip),
+        ("slow", Fault::Slow),
+    ];
+}
+
+impl FromStr for Fault {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Fault, String> {
+        Fault::ALL.iter().find(|(n, _)| *n == s).map(|(_, f)| *f).ok_or_else(|| {
+            let names: Vec<&str> = Fault::ALL.iter().map(|(n, _)| *n).collect();
+            format!("unknown lab fault {s:?}; known faults: {}", names.join(", "))
+        })
+    }
+}
+
 /// Settings of a lab pool.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LabConfig {
     /// The SIP domain.
     pub domain: String,
-    /// The pool's FQDN (named in its certificate, `Server`, `ms-diagnostics` source).
+    /// The pool's FQDN (registrar and web services; named in certificates, `ms-diagnostics` source).
     pub pool_fqdn: String,
     pub users: Vec<LabUser>,
-    /// Registration expiry granted when the client asks none: SfB's
-    /// `DefaultEndpointExpiration` is 600 s (FIELD-NOTES.md §2.7).
-    pub default_expires: u32,
-    /// The registrar clamps requested expiry to this range (`Min/MaxEndpointExpiration`, 300–900 s).
-    pub min_expires: u32,
-    pub max_expires: u32,
-    /// `ms-keep-alive` `timeout=` announced in the 200 OK ([MS-SIPREGE] example: 300 s).
-    pub keep_alive_timeout: u32,
-    /// Applied before every response the pool sends, so that tests can count round trips.
-    pub response_delay: Duration,
-    /// `Server` header: `RTC/6.0` is Skype for Business Server 2015 (CLIENT-NOTES.md §4.2).
-    pub server_header: String,
+    pub registrar: RegistrarSettings,
+    pub dns: DnsSettings,
+    pub certificates: CertificateSettings,
+    pub autodiscover: AutodiscoverSettings,
+    pub faults: Vec<Fault>,
+    /// Applied before every DNS, HTTP and SIP response, so that tests can count round trips.
+    pub response_delay_ms: u64,
 }
 
 impl Default for LabConfig {
@@ -46,24 +182,141 @@ impl Default for LabConfig {
             users: vec![user("alice", "Alice Anders"), user("bob", "Bob Berg")],
             pool_fqdn: format!("pool01.{domain}"),
             domain,
-            default_expires: 600,
-            min_expires: 300,
-            max_expires: 900,
-            keep_alive_timeout: 300,
-            response_delay: Duration::ZERO,
-            server_header: "RTC/6.0".into(),
+            registrar: RegistrarSettings::default(),
+            dns: DnsSettings::default(),
+            certificates: CertificateSettings::default(),
+            autodiscover: AutodiscoverSettings::default(),
+            faults: Vec::new(),
+            response_delay_ms: 0,
         }
     }
 }
 
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read lab config {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("lab config {path} is not valid: {message}")]
+    Invalid { path: String, message: String },
+}
+
 impl LabConfig {
-    /// The user with this AOR (`sip:` prefix optional, case-insensitive).
+    /// Parses a TOML document (`path` only names it in errors). Unknown keys are errors, so a
+    /// typo never silently leaves a fault switched off.
+    pub fn from_toml(text: &str, path: &str) -> Result<LabConfig, ConfigError> {
+        let config: LabConfig =
+            toml::from_str(text).map_err(|e| ConfigError::Invalid { path: path.into(), message: e.to_string() })?;
+        config.check().map_err(|message| ConfigError::Invalid { path: path.into(), message })?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn from_file(path: &std::path::Path) -> Result<LabConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        LabConfig::from_toml(&text, &path.display().to_string())
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.domain.is_empty() || self.pool_fqdn.is_empty() {
+            return Err("domain and pool_fqdn must not be empty".into());
+        }
+        if self.registrar.min_expires > self.registrar.max_expires {
+            return Err("registrar.min_expires is larger than registrar.max_expires".into());
+        }
+        for u in &self.users {
+            if !u.sip_uri.starts_with("sip:") || !u.sip_uri.contains('@') {
+                return Err(format!("user {:?} is not a sip:user@domain URI", u.sip_uri));
+            }
+        }
+        Ok(())
+    }
+
+    /// Switches a fault on (idempotent).
+    pub fn with_fault(mut self, fault: Fault) -> LabConfig {
+        if !self.faults.contains(&fault) {
+            self.faults.push(fault);
+        }
+        self
+    }
+
+    /// True when the fault is switched on.
+    pub fn has(&self, fault: Fault) -> bool {
+        self.faults.contains(&fault)
+    }
+
+    /// The delay before every response: `response_delay_ms`, or 1 s when `slow` is on without one.
+    pub fn response_delay(&self) -> Duration {
+        match (self.response_delay_ms, self.has(Fault::Slow)) {
+            (0, true) => Duration::from_millis(1000),
+            (ms, _) => Duration::from_millis(ms),
+        }
+    }
+
+    /// The user with this AOR (`sip:` prefix optional, case-insensitive); nobody under `unknown-user`.
     pub fn user(&self, aor: &str) -> Option<&LabUser> {
+        if self.has(Fault::UnknownUser) {
+            return None;
+        }
         let want = aor.strip_prefix("sip:").unwrap_or(aor);
         self.users.iter().find(|u| u.sip_uri.strip_prefix("sip:").unwrap_or(&u.sip_uri).eq_ignore_ascii_case(want))
     }
-    /// The names the pool's certificate carries.
-    pub fn certificate_names(&self) -> Vec<String> {
-        vec![self.pool_fqdn.clone(), format!("sip.{}", self.domain), format!("sipinternal.{}", self.domain)]
+
+    /// The names on the registrar's certificate.
+    pub fn sip_certificate_names(&self) -> Vec<String> {
+        self.certificates.sip_names.clone().unwrap_or_else(|| {
+            let d = &self.domain;
+            vec![self.pool_fqdn.clone(), format!("sip.{d}"), format!("sipinternal.{d}"), format!("sipexternal.{d}")]
+        })
+    }
+
+    /// The names on the web services' certificate; only `sip.<domain>` under `wrong-cert-name`.
+    pub fn web_certificate_names(&self) -> Vec<String> {
+        if self.has(Fault::WrongCertName) {
+            return vec![format!("sip.{}", self.domain)];
+        }
+        self.certificates.web_names.clone().unwrap_or_else(|| {
+            let d = &self.domain;
+            vec![self.pool_fqdn.clone(), format!("lyncdiscover.{d}"), format!("lyncdiscoverinternal.{d}")]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_and_documents_every_section() {
+        let text = include_str!("../lab.example.toml");
+        let c = LabConfig::from_toml(text, "lab.example.toml").expect("example parses");
+        assert_eq!(c.domain, "contoso.lab");
+        assert_eq!(c.users.len(), 3);
+        assert_eq!(c.registrar.default_expires, 600);
+        assert!(c.dns.records.iter().any(|r| matches!(r, RecordSpec::Srv { .. })));
+        assert_eq!(c.faults, vec![Fault::Slow]);
+        assert_eq!(c.response_delay(), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_refused() {
+        assert!(LabConfig::from_toml("domian = \"x\"", "t").is_err());
+        assert!(LabConfig::from_toml("faults = [\"no-such-fault\"]", "t").is_err());
+        assert!(LabConfig::from_toml("[[users]]\nsip_uri = \"alice\"", "t").is_err());
+        let e = LabConfig::from_toml("[registrar]\nmin_expires = 900\nmax_expires = 300", "t").unwrap_err();
+        assert!(e.to_string().contains("min_expires"));
+    }
+
+    #[test]
+    fn faults_by_name() {
+        for (name, fault) in Fault::ALL {
+            assert_eq!(name.parse::<Fault>().unwrap(), *fault);
+        }
+        assert!("nope".parse::<Fault>().unwrap_err().contains("no-lyncdiscover"));
+        let c = LabConfig::default().with_fault(Fault::Slow);
+        assert_eq!(c.response_delay(), Duration::from_secs(1));
+        assert!(LabConfig::default().with_fault(Fault::UnknownUser).user("alice@contoso.lab").is_none());
+        assert_eq!(LabConfig::default().with_fault(Fault::WrongCertName).web_certificate_names(), ["sip.contoso.lab"]);
     }
 }

@@ -12,8 +12,11 @@
 
 pub mod ca;
 pub mod config;
+pub mod dns;
 pub mod registrar;
 mod sip_server;
+pub mod web;
+pub mod zone;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-pub use config::{LabConfig, LabUser};
+pub use config::{Fault, LabConfig, LabUser};
 pub use registrar::Binding;
 
 /// Why a lab pool could not start.
@@ -31,36 +34,80 @@ pub enum LabError {
     Certificates(#[from] ca::CaError),
     #[error("lab pool could not listen on 127.0.0.1: {0}")]
     Listen(#[source] std::io::Error),
+    #[error("lab pool DNS: {0}")]
+    Dns(#[from] dns::LabDnsError),
+    #[error("lab pool web services: {0}")]
+    Web(#[from] web::WebError),
 }
 
-/// A running lab pool. Dropping it stops its listeners.
+/// A running lab pool: DNS, autodiscover (HTTPS and HTTP) and a SIP-over-TLS registrar, all on
+/// 127.0.0.1 with OS-chosen ports. Dropping it stops everything.
 pub struct LabPool {
     sip_addr: SocketAddr,
     ca_pem: String,
     state: Arc<sip_server::PoolState>,
+    dns: dns::LabDns,
+    web: web::LabWeb,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl LabPool {
-    /// Starts a pool on 127.0.0.1 with OS-chosen ports, a fresh CA and a server certificate
-    /// naming the pool FQDN, `sip.<domain>` and `sipinternal.<domain>`.
+    /// Starts a pool: a fresh CA, a registrar certificate and a web services certificate, the
+    /// zone (see [`zone::zone_for`]), autodiscover, and the registrar, with `config.faults` applied.
     pub async fn start(config: LabConfig) -> Result<LabPool, LabError> {
         // A name of its own per pool: two lab CAs with one subject would make a client that
         // trusts the other one see a bad signature instead of an unknown issuer.
         let ca = ca::LabCa::generate(&format!("sfbkit lab pool CA {:08x}", rand::random::<u32>()))?;
-        let cert = ca.issue_server_cert(&config.certificate_names(), ca::Validity::default())?;
-        let server_config = ca::server_config(&cert)?;
+        let validity = if config.has(Fault::ExpiredCert) {
+            ca::Validity::expired()
+        } else {
+            ca::Validity::days_from_now(config.certificates.validity_days.unwrap_or(365))
+        };
+        let sip_cert = ca.issue_server_cert(&config.sip_certificate_names(), validity.clone())?;
+        let web_cert = ca.issue_server_cert(&config.web_certificate_names(), validity)?;
+        let delay = config.response_delay();
+
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(LabError::Listen)?;
         let sip_addr = listener.local_addr().map_err(LabError::Listen)?;
-        let state = Arc::new(sip_server::PoolState { config, registrar: registrar::Registrar::default() });
-        let task = tokio::spawn(sip_server::serve(listener, TlsAcceptor::from(server_config), state.clone()));
-        tracing::info!(%sip_addr, pool = %state.config.pool_fqdn, "lab pool started");
-        Ok(LabPool { sip_addr, ca_pem: ca.ca_pem().to_string(), state, tasks: vec![task] })
+        let state =
+            Arc::new(sip_server::PoolState { config: config.clone(), registrar: registrar::Registrar::default() });
+        let mut tasks = Vec::new();
+        if config.has(Fault::RefuseSip) {
+            // The port was just ours; closing it leaves a port that refuses connections.
+            drop(listener);
+        } else {
+            let acceptor = TlsAcceptor::from(ca::server_config(&sip_cert)?);
+            tasks.push(tokio::spawn(sip_server::serve(listener, acceptor, state.clone())));
+        }
+
+        let mut web_cfg = web::WebConfig::new(&config.domain, ca::server_config(&web_cert)?);
+        web_cfg.pool_fqdn = config.pool_fqdn.clone();
+        web_cfg.sip_internal = (config.pool_fqdn.clone(), sip_addr.port());
+        web_cfg.sip_external = (format!("sip.{}", config.domain), sip_addr.port());
+        web_cfg.redirect_hops = config.autodiscover.redirect_hops;
+        web_cfg.redirect_loop = config.has(Fault::RedirectLoop);
+        web_cfg.delay = delay;
+        let web = web::LabWeb::start(web_cfg).await?;
+        let dns = dns::LabDns::start(zone::zone_for(&config, sip_addr.port()), delay).await?;
+        tracing::info!(%sip_addr, dns = %dns.addr(), https = web.https_port(), pool = %config.pool_fqdn, "lab pool started");
+        Ok(LabPool { sip_addr, ca_pem: ca.ca_pem().to_string(), state, dns, web, tasks })
     }
 
-    /// Where the registrar listens (SIP over TLS).
+    /// Where the registrar listens (SIP over TLS). Under `refuse-sip` nothing listens there.
     pub fn sip_addr(&self) -> SocketAddr {
         self.sip_addr
+    }
+    /// The pool's DNS server (UDP and TCP on one port).
+    pub fn dns_addr(&self) -> SocketAddr {
+        self.dns.addr()
+    }
+    /// The autodiscover ports (HTTPS, HTTP).
+    pub fn web_ports(&self) -> (u16, u16) {
+        (self.web.https_port(), self.web.http_port())
+    }
+    /// Queries the DNS server answered, HTTP requests the web service answered.
+    pub fn counters(&self) -> (u64, u64) {
+        (self.dns.queries(), self.web.requests())
     }
     /// The CA certificate (PEM) a client must trust to reach this pool.
     pub fn ca_pem(&self) -> &str {
@@ -73,6 +120,18 @@ impl LabPool {
     /// The endpoints registered right now.
     pub fn bindings(&self) -> Vec<Binding> {
         self.state.registrar.bindings()
+    }
+
+    /// A client builder set up for this pool, as a machine inside it would be: the pool's DNS
+    /// server, its autodiscover ports, its registrar port for A-record fallbacks, and only the
+    /// pool's CA as trust anchor. Nothing else is configured: discovery finds the registrar.
+    pub fn client_builder(&self, sip_uri: &str) -> sfbkit::ClientBuilder {
+        let (https, http) = self.web_ports();
+        sfbkit::ClientBuilder::new(sip_uri)
+            .dns_servers(vec![self.dns_addr()])
+            .autodiscover_ports(https, http)
+            .a_record_port(self.sip_addr.port())
+            .trust(sfbkit::transport::TrustConfig::empty().with_extra_ca_pem(self.ca_pem.as_bytes().to_vec()))
     }
 }
 

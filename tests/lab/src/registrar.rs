@@ -93,7 +93,9 @@ impl Registrar {
             self.lock().remove(&key);
             return Ok(self.ok(config, req, contact, &instance, None, 0));
         }
-        let expires = requested.unwrap_or(config.default_expires).clamp(config.min_expires, config.max_expires);
+        let expires = requested
+            .unwrap_or(config.registrar.default_expires)
+            .clamp(config.registrar.min_expires, config.registrar.max_expires);
         let gruu = format!("sip:{};opaque=user:epid:{};gruu", key.0, gruu_opaque(&instance));
         self.lock().insert(
             key.clone(),
@@ -135,7 +137,7 @@ impl Registrar {
             resp = resp
                 .with_header(
                     "ms-keep-alive",
-                    &format!("UAS; tcp=no; hop-hop=yes; end-end=no; timeout={}", config.keep_alive_timeout),
+                    &format!("UAS; tcp=no; hop-hop=yes; end-end=no; timeout={}", config.registrar.keep_alive_timeout),
                 )
                 .with_header(
                     "presence-state",
@@ -145,7 +147,7 @@ impl Registrar {
                 .with_header("Supported", "adhoclist")
                 .with_header("Supported", "msrtc-event-categories");
         }
-        resp.with_header("Server", &config.server_header)
+        resp.with_header("Server", &config.registrar.server_header)
     }
 }
 
@@ -190,7 +192,7 @@ impl Reject {
                 "ms-diagnostics",
                 &format!("{};reason=\"{}\";source=\"{}\"", self.diag, self.reason, config.pool_fqdn),
             )
-            .with_header("Server", &config.server_header)
+            .with_header("Server", &config.registrar.server_header)
     }
 }
 
@@ -213,7 +215,7 @@ pub fn options(config: &LabConfig, req: &Message) -> Message {
             "Allow",
             "INVITE, MESSAGE, INFO, SUBSCRIBE, OPTIONS, BYE, CANCEL, NOTIFY, ACK, REFER, BENOTIFY, SERVICE",
         )
-        .with_header("Server", &config.server_header)
+        .with_header("Server", &config.registrar.server_header)
 }
 
 #[cfg(test)]

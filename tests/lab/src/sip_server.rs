@@ -74,8 +74,8 @@ async fn serve_connection(
                 StreamItem::Invalid { .. } => None,
             };
             if let Some(bytes) = reply {
-                if !state.config.response_delay.is_zero() {
-                    tokio::time::sleep(state.config.response_delay).await;
+                if !state.config.response_delay().is_zero() {
+                    tokio::time::sleep(state.config.response_delay()).await;
                 }
                 if tls.write_all(&bytes).await.is_err() {
                     return;

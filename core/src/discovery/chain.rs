@@ -1,0 +1,272 @@
+//! The discovery chain: each method in the Microsoft client's order until one yields registrars;
+//! the methods after it are recorded as skipped, with the reason, so the report shows which path
+//! won and why the others did not run.
+
+use std::time::{Duration, Instant};
+
+use super::autodiscover::{self, Format, Scheme, Walk, WalkConfig, entry_url};
+use super::dns::{order_srv, usable_srv};
+use super::{Attempt, AttemptOutcome, Candidate, DnsError, DnsResolver, Source};
+use crate::http::HttpClient;
+
+/// A-record fallbacks and their ports (Microsoft KB 2619522; the order: `sipinternal`,
+/// `sip`, `sipexternal`). A records carry no port, so these are the ports a client assumes.
+pub const A_RECORDS: &[(&str, u16, bool)] =
+    &[("sipinternal", 5061, true), ("sip", 443, false), ("sipexternal", 443, false)];
+
+/// Settings of server discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryConfig {
+    /// `user@domain`.
+    pub sip_address: String,
+    /// The SIP domain.
+    pub domain: String,
+    /// Ports of the autodiscover web service (443 and 80 in production; labs use others).
+    pub autodiscover_https_port: Option<u16>,
+    pub autodiscover_http_port: Option<u16>,
+    /// Also try autodiscover over plain HTTP after HTTPS (SIPE and the Microsoft client do; the
+    /// HTTP Root only ever redirects to HTTPS).
+    pub try_http: bool,
+    /// XML (default; the only flavour carrying SIP access points) or JSON.
+    pub format: Format,
+    /// Domains autodiscover redirects may lead into besides the SIP domain (Lync's TrustModelData).
+    pub trusted_domains: Vec<String>,
+    /// Most autodiscover `Redirect` hops followed.
+    pub max_hops: u32,
+    /// The port to assume for A-record fallbacks instead of [`A_RECORDS`]' (labs, odd deployments).
+    pub a_record_port: Option<u16>,
+}
+
+impl DiscoveryConfig {
+    /// Production defaults for `user@domain`.
+    pub fn new(sip_address: &str, domain: &str) -> DiscoveryConfig {
+        DiscoveryConfig {
+            sip_address: sip_address.strip_prefix("sip:").unwrap_or(sip_address).to_string(),
+            domain: domain.to_string(),
+            autodiscover_https_port: None,
+            autodiscover_http_port: None,
+            try_http: true,
+            format: Format::Xml,
+            trusted_domains: Vec::new(),
+            max_hops: autodiscover::DEFAULT_MAX_HOPS,
+            a_record_port: None,
+        }
+    }
+}
+
+/// What discovery found.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// Registrars to try, in order (empty when every method failed).
+    pub candidates: Vec<Candidate>,
+    /// The method that found them.
+    pub winner: Option<Source>,
+    /// Every attempt, skipped ones included, in order.
+    pub attempts: Vec<Attempt>,
+    /// `X-MS-WebTicketURL` seen on the User resource: the authentication stage's starting point.
+    pub web_ticket_url: Option<String>,
+    /// The User resource's URL.
+    pub user_url: Option<String>,
+}
+
+/// Runs the chain.
+pub async fn discover(cfg: &DiscoveryConfig, http: &HttpClient, resolver: &dyn DnsResolver) -> Discovered {
+    let mut d = Discovered::default();
+    let methods: [(Source, &str); 5] = [
+        (Source::LyncDiscoverInternal, "lyncdiscoverinternal"),
+        (Source::LyncDiscover, "lyncdiscover"),
+        (Source::SrvInternal, "SRV _sipinternaltls._tcp"),
+        (Source::SrvExternal, "SRV _sip._tls"),
+        (Source::ARecord, "A records"),
+    ];
+    for (idx, (source, _)) in methods.iter().enumerate() {
+        let found = match source {
+            Source::LyncDiscoverInternal | Source::LyncDiscover => {
+                autodiscover_method(cfg, http, *source, &mut d).await
+            }
+            Source::SrvInternal | Source::SrvExternal => srv_method(cfg, resolver, *source, &mut d).await,
+            _ => a_method(cfg, resolver, &mut d).await,
+        };
+        if let Some(candidates) = found {
+            d.candidates = candidates;
+            d.winner = Some(*source);
+            let winner_name = methods[idx].1;
+            for (_, later) in &methods[idx + 1..] {
+                d.attempts.push(Attempt {
+                    step: later.to_string(),
+                    target: cfg.domain.clone(),
+                    duration: Duration::ZERO,
+                    outcome: AttemptOutcome::Skipped {
+                        reason: format!("not needed: {winner_name} found the registrar"),
+                    },
+                });
+            }
+            return d;
+        }
+    }
+    d
+}
+
+async fn autodiscover_method(
+    cfg: &DiscoveryConfig,
+    http: &HttpClient,
+    source: Source,
+    d: &mut Discovered,
+) -> Option<Vec<Candidate>> {
+    let schemes: &[Scheme] = if cfg.try_http { &[Scheme::Https, Scheme::Http] } else { &[Scheme::Https] };
+    for scheme in schemes {
+        let port = match scheme {
+            Scheme::Https => cfg.autodiscover_https_port,
+            Scheme::Http => cfg.autodiscover_http_port,
+        };
+        let entry = match entry_url(source, *scheme, &cfg.sip_address, port) {
+            Ok(url) => url,
+            Err(e) => {
+                d.attempts.push(Attempt {
+                    step: source_name(source).into(),
+                    target: cfg.sip_address.clone(),
+                    duration: Duration::ZERO,
+                    outcome: AttemptOutcome::Failed { class: e.class().into(), detail: e.to_string(), hint: e.hint() },
+                });
+                return None;
+            }
+        };
+        let walk = Walk::new(
+            &entry,
+            WalkConfig {
+                format: cfg.format,
+                max_hops: cfg.max_hops,
+                trusted_domains: cfg.trusted_domains.clone(),
+                ..WalkConfig::new(cfg.domain.clone(), source)
+            },
+        );
+        let (outcome, attempts) = autodiscover::run(http, walk).await;
+        d.attempts.extend(attempts);
+        d.web_ticket_url = d.web_ticket_url.take().or(outcome.web_ticket_url);
+        d.user_url = d.user_url.take().or(outcome.user_url);
+        match outcome.result {
+            Ok(found) if !found.candidates.is_empty() => return Some(found.candidates),
+            Ok(_) => {}
+            // The name does not resolve: plain HTTP to the same name cannot fare better.
+            Err(e) if matches!(e.class(), "no-such-name" | "no-records") => {
+                if cfg.try_http && *scheme == Scheme::Https {
+                    d.attempts.push(Attempt {
+                        step: format!("{} (http)", source_name(source)),
+                        target: entry.replacen("https://", "http://", 1),
+                        duration: Duration::ZERO,
+                        outcome: AttemptOutcome::Skipped { reason: "the name does not resolve".into() },
+                    });
+                }
+                return None;
+            }
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::LyncDiscoverInternal => "lyncdiscoverinternal",
+        Source::LyncDiscover => "lyncdiscover",
+        Source::SrvInternal => "SRV _sipinternaltls._tcp",
+        Source::SrvExternal => "SRV _sip._tls",
+        Source::ARecord => "A records",
+        Source::Configured => "configured",
+    }
+}
+
+async fn srv_method(
+    cfg: &DiscoveryConfig,
+    resolver: &dyn DnsResolver,
+    source: Source,
+    d: &mut Discovered,
+) -> Option<Vec<Candidate>> {
+    let (prefix, internal) = match source {
+        Source::SrvInternal => ("_sipinternaltls._tcp", true),
+        _ => ("_sip._tls", false),
+    };
+    let name = format!("{prefix}.{}", cfg.domain);
+    let t = Instant::now();
+    let step = source_name(source).to_string();
+    match resolver.srv(&name).await {
+        Ok(records) => {
+            let records = order_srv(usable_srv(records), &mut rand::rng());
+            if records.is_empty() {
+                d.attempts.push(not_found(
+                    &step,
+                    &name,
+                    t,
+                    "no-records",
+                    format!("{name} says the service is not offered (target \".\")"),
+                ));
+                return None;
+            }
+            let list: Vec<String> = records
+                .iter()
+                .map(|r| format!("{}:{} (priority {}, weight {})", r.target, r.port, r.priority, r.weight))
+                .collect();
+            d.attempts.push(Attempt {
+                step,
+                target: name,
+                duration: t.elapsed(),
+                outcome: AttemptOutcome::Found { detail: list.join(", ") },
+            });
+            Some(records.into_iter().map(|r| Candidate { fqdn: r.target, port: r.port, source, internal }).collect())
+        }
+        Err(e) => {
+            d.attempts.push(dns_failure(&step, &name, t, &e));
+            None
+        }
+    }
+}
+
+async fn a_method(cfg: &DiscoveryConfig, resolver: &dyn DnsResolver, d: &mut Discovered) -> Option<Vec<Candidate>> {
+    let mut found = Vec::new();
+    for (prefix, port, internal) in A_RECORDS {
+        let name = format!("{prefix}.{}", cfg.domain);
+        let port = cfg.a_record_port.unwrap_or(*port);
+        let t = Instant::now();
+        let step = format!("A {prefix}");
+        match resolver.ips(&name).await {
+            Ok(ips) if !ips.is_empty() => {
+                let list: Vec<String> = ips.iter().map(ToString::to_string).collect();
+                d.attempts.push(Attempt {
+                    step,
+                    target: name.clone(),
+                    duration: t.elapsed(),
+                    outcome: AttemptOutcome::Found { detail: format!("{} → port {port}", list.join(", ")) },
+                });
+                found.push(Candidate { fqdn: name, port, source: Source::ARecord, internal: *internal });
+            }
+            Ok(_) => d.attempts.push(not_found(&step, &name, t, "no-records", format!("{name} has no addresses"))),
+            Err(e) => d.attempts.push(dns_failure(&step, &name, t, &e)),
+        }
+    }
+    (!found.is_empty()).then_some(found)
+}
+
+fn not_found(step: &str, target: &str, t: Instant, class: &str, detail: String) -> Attempt {
+    Attempt {
+        step: step.into(),
+        target: target.into(),
+        duration: t.elapsed(),
+        outcome: AttemptOutcome::NotFound { class: class.into(), detail, hint: None },
+    }
+}
+
+/// A missing record is an expected "not here, try the next method"; anything else (timeouts,
+/// SERVFAIL) is a failure a person should look at.
+fn dns_failure(step: &str, target: &str, t: Instant, e: &DnsError) -> Attempt {
+    let outcome = match e {
+        DnsError::NoSuchName { .. } | DnsError::NoRecords { .. } => {
+            AttemptOutcome::NotFound { class: e.class().into(), detail: e.to_string(), hint: None }
+        }
+        _ => AttemptOutcome::Failed {
+            class: e.class().into(),
+            detail: e.to_string(),
+            hint: "check that the DNS servers this machine uses answer for the SIP domain".into(),
+        },
+    };
+    Attempt { step: step.into(), target: target.into(), duration: t.elapsed(), outcome }
+}

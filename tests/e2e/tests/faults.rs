@@ -1,0 +1,107 @@
+//! Each named lab fault ends in its classified failure, with a hint, in bounded time.
+
+use std::time::{Duration, Instant};
+
+use sfbkit::{Outcome, SignInReport, Stage};
+use sfbkit_lab::{Fault, LabConfig, LabPool};
+
+async fn sign_in_with(
+    config: LabConfig,
+    tune: impl FnOnce(sfbkit::ClientBuilder) -> sfbkit::ClientBuilder,
+) -> SignInReport {
+    let pool = LabPool::start(config).await.expect("lab pool starts");
+    let client = tune(pool.client_builder("alice@contoso.lab")).build().expect("client builds");
+    let report = tokio::time::timeout(Duration::from_secs(60), client.sign_in()).await.expect("nothing hangs");
+    if report.is_success() {
+        client.sign_out().await.expect("sign-out");
+    }
+    report
+}
+
+async fn sign_in(fault: Fault) -> SignInReport {
+    sign_in_with(LabConfig::default().with_fault(fault), |b| b).await
+}
+
+fn step_with_class<'a>(report: &'a SignInReport, class: &str) -> &'a sfbkit::StepRecord {
+    report
+        .stages
+        .iter()
+        .find(|s| s.error_class.as_deref() == Some(class))
+        .unwrap_or_else(|| panic!("no step classified {class}:\n{}", report.to_text()))
+}
+
+#[tokio::test]
+async fn wrong_cert_name_on_the_web_site_is_named_and_discovery_falls_back() {
+    let report = sign_in(Fault::WrongCertName).await;
+    // Seed 002: the web site's certificate names sip.<domain> only.
+    let step = step_with_class(&report, "name-mismatch");
+    assert_eq!(step.name, Stage::ServerDiscovery);
+    assert!(step.detail.contains("sip.contoso.lab"), "{}", step.detail);
+    assert!(step.hint.as_deref().is_some_and(|h| !h.is_empty()));
+    // The Microsoft client falls back to DNS SRV, and so does sfbkit; the warning stays.
+    assert!(report.is_success(), "{}", report.to_text());
+    assert!(report.warnings.iter().any(|w| w.contains("sip.contoso.lab")), "{:?}", report.warnings);
+}
+
+#[tokio::test]
+async fn expired_certificates_fail_connectivity_checks() {
+    let report = sign_in(Fault::ExpiredCert).await;
+    assert!(!report.is_success());
+    let step = report.stages.iter().rev().find(|s| s.outcome == Outcome::Failure).unwrap();
+    assert_eq!(step.name, Stage::ConnectivityChecks);
+    assert_eq!(step.error_class.as_deref(), Some("expired-certificate"));
+    assert!(report.hint.is_some() && report.error.as_deref().unwrap().contains("expired"));
+}
+
+#[tokio::test]
+async fn redirect_loop_is_cut_and_discovery_falls_back() {
+    let report = sign_in(Fault::RedirectLoop).await;
+    let step = step_with_class(&report, "redirect-loop");
+    assert!(step.hint.is_some());
+    assert!(report.is_success(), "SRV still finds the registrar:\n{}", report.to_text());
+    assert!(!report.warnings.is_empty());
+}
+
+#[tokio::test]
+async fn unknown_user_gets_404_and_1003() {
+    let report = sign_in(Fault::UnknownUser).await;
+    assert!(!report.is_success());
+    assert_eq!(report.error.as_deref(), Some("404, Not Found"));
+    assert!(report.diagnosis.as_deref().unwrap().starts_with("ErrorCode=1003"));
+    assert!(report.hint.as_deref().unwrap().contains("Enable-CsUser"));
+}
+
+#[tokio::test]
+async fn refused_registrar_port() {
+    let report = sign_in(Fault::RefuseSip).await;
+    assert!(!report.is_success());
+    let step = step_with_class(&report, "refused");
+    assert_eq!(step.name, Stage::ConnectivityChecks);
+    assert_eq!(step.step, "TCP connect");
+    assert!(report.hint.is_some());
+}
+
+#[tokio::test]
+async fn slow_pool_signs_in_and_the_delay_shows_in_the_timings() {
+    let mut config = LabConfig::default().with_fault(Fault::Slow);
+    config.response_delay_ms = 100;
+    let started = Instant::now();
+    let report = sign_in_with(config, |b| b).await;
+    assert!(report.is_success(), "{}", report.to_text());
+    // Every DNS, HTTP and SIP response waits 100 ms: the REGISTER round trip shows it.
+    let register = report.stages.iter().find(|s| s.step == "REGISTER").unwrap();
+    assert!(register.duration_ms >= 100.0, "{}", register.duration_ms);
+    assert!(started.elapsed() >= Duration::from_millis(500), "several delayed round trips");
+}
+
+#[tokio::test]
+async fn slow_pool_beyond_the_client_timeouts_is_classified_timeout() {
+    let mut config = LabConfig::default().with_fault(Fault::Slow);
+    config.response_delay_ms = 600;
+    // Autodiscover gives up after 300 ms per request; DNS (2 s) and SIP (Timer F) still wait.
+    let report = sign_in_with(config, |b| b.http_timeout(Duration::from_millis(300))).await;
+    let step = step_with_class(&report, "timeout");
+    assert_eq!(step.name, Stage::ServerDiscovery);
+    assert!(step.hint.is_some());
+    assert!(report.is_success(), "SRV answers within the DNS timeout:\n{}", report.to_text());
+}
