@@ -41,6 +41,8 @@ pub enum ClientError {
     InvalidSipUri(String),
     #[error("the DNS resolver could not be set up: {0}")]
     Resolver(DnsError),
+    #[error("no certificate authority to trust: {0}")]
+    Trust(crate::transport::TrustError),
     #[error("not signed in")]
     NotSignedIn,
     #[error("keep-alive failed: {0}")]
@@ -215,7 +217,9 @@ impl ClientBuilder {
             }
             _ => resolver,
         };
+        let connector = TlsConnector::new(&self.trust).map_err(ClientError::Trust)?;
         Ok(Client {
+            connector,
             epid: self.epid.clone().unwrap_or_else(Epid::generate),
             aor,
             domain,
@@ -231,6 +235,8 @@ impl ClientBuilder {
 /// One Skype for Business endpoint. Cheap: no thread of its own; all I/O on the caller's tokio runtime.
 pub struct Client {
     config: ClientBuilder,
+    /// Built once: loading the system's roots reads files, and every connection shares it.
+    connector: TlsConnector,
     aor: Uri,
     domain: String,
     epid: Epid,
@@ -283,15 +289,6 @@ impl Client {
     async fn run_stages(&self, report: &mut SignInReport) -> Option<SipSession> {
         let mut local = self.local_discovery(report);
         let candidates = self.server_discovery(report).await?;
-        let t = Instant::now();
-        let connector = match TlsConnector::new(&self.config.trust) {
-            Ok(c) => c,
-            Err(e) => {
-                let f = Failure { error: e.to_string(), class: "trust-store".into(), diagnosis: None, hint: e.hint() };
-                report.fail(Stage::ConnectivityChecks, "trust store", "", t.elapsed(), f);
-                return None;
-            }
-        };
         let mut attempts = Vec::new();
         let network = self.network.clone();
         let preference = self.config.adapter_preference.clone();
@@ -306,7 +303,7 @@ impl Client {
         let connected = connectivity::connect_first(
             &candidates,
             self.resolver.as_ref(),
-            &connector,
+            &self.connector,
             &mut choose,
             self.config.connect_timeout,
             &mut attempts,
@@ -411,15 +408,8 @@ impl Client {
                 internal: true,
             }]);
         }
-        let connector = match TlsConnector::new(&self.config.trust) {
-            Ok(c) => c,
-            Err(e) => {
-                let f = Failure { error: e.to_string(), class: "trust-store".into(), diagnosis: None, hint: e.hint() };
-                report.fail(Stage::ServerDiscovery, "trust store", "", Duration::ZERO, f);
-                return None;
-            }
-        };
-        let http = HttpClient::new(connector, self.resolver.clone(), self.config.http_timeout, 1024 * 1024);
+        let http =
+            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024);
         let cfg = DiscoveryConfig {
             autodiscover_https_port: self.config.autodiscover_ports.0,
             autodiscover_http_port: self.config.autodiscover_ports.1,

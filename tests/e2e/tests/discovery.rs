@@ -23,7 +23,7 @@ fn discovery(report: &SignInReport) -> Vec<&StepRecord> {
 
 /// The step that found the registrar: the last successful discovery step.
 fn winner(report: &SignInReport) -> &StepRecord {
-    discovery(report).into_iter().filter(|s| s.outcome == Outcome::Success).last().expect("a discovery step succeeded")
+    discovery(report).into_iter().rfind(|s| s.outcome == Outcome::Success).expect("a discovery step succeeded")
 }
 
 fn skipped_because(report: &SignInReport, step_prefix: &str, winner_name: &str) -> bool {

@@ -63,7 +63,7 @@ impl LabPool {
         } else {
             ca::Validity::days_from_now(config.certificates.validity_days.unwrap_or(365))
         };
-        let sip_cert = ca.issue_server_cert(&config.sip_certificate_names(), validity.clone())?;
+        let sip_cert = ca.issue_server_cert(&config.sip_certificate_names(), validity)?;
         let web_cert = ca.issue_server_cert(&config.web_certificate_names(), validity)?;
         let delay = config.response_delay();
 
