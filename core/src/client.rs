@@ -289,6 +289,9 @@ impl Client {
     async fn run_stages(&self, report: &mut SignInReport) -> Option<SipSession> {
         let mut local = self.local_discovery(report);
         let candidates = self.server_discovery(report).await?;
+        if let Some(first) = candidates.first() {
+            report.target = format!("{}:{}", first.fqdn, first.port);
+        }
         let mut attempts = Vec::new();
         let network = self.network.clone();
         let preference = self.config.adapter_preference.clone();

@@ -162,7 +162,8 @@ impl SignInReport {
                     (Outcome::NotFound, detail.clone(), Some(class.clone()), hint.clone())
                 }
                 A::Failed { class, detail, hint } => {
-                    self.warnings.push(format!("{name}: {} {}: {detail}", a.step, a.target));
+                    let said = detail.strip_prefix(&format!("{}: ", a.step)).unwrap_or(detail);
+                    self.warnings.push(format!("{name}, {}: {said}", a.step));
                     (Outcome::Failure, detail.clone(), Some(class.clone()), Some(hint.clone()))
                 }
                 A::Skipped { reason } => (Outcome::Skipped, reason.clone(), None, None),

@@ -135,6 +135,14 @@ fn transport_hint(e: &TransportError) -> String {
             "{host} did not answer with TLS: check that the URL's scheme and port match (https on 443/4443, \
              http on 80/8080) and whether a proxy sits in between."
         ),
+        // Seed 002: an external web site with the wrong certificate breaks autodiscover and, for
+        // clients without a cached TLS-DSK certificate, web ticket sign-in too.
+        TransportError::NameMismatch { host, presented, .. } if !presented.is_empty() => format!(
+            "The certificate served by {host} names {} only: the web site behind {host} (or the reverse proxy in \
+             front of it) has the wrong certificate. Add {host} to its subject alternative names; until then \
+             autodiscover and web ticket sign-in through this site fail.",
+            presented.join(", ")
+        ),
         other => other.hint(),
     }
 }

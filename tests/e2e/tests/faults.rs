@@ -37,7 +37,8 @@ async fn wrong_cert_name_on_the_web_site_is_named_and_discovery_falls_back() {
     let step = step_with_class(&report, "name-mismatch");
     assert_eq!(step.name, Stage::ServerDiscovery);
     assert!(step.detail.contains("sip.contoso.lab"), "{}", step.detail);
-    assert!(step.hint.as_deref().is_some_and(|h| !h.is_empty()));
+    let hint = step.hint.as_deref().unwrap();
+    assert!(hint.contains("names sip.contoso.lab only") && hint.contains("wrong certificate"), "{hint}");
     // The Microsoft client falls back to DNS SRV, and so does sfbkit; the warning stays.
     assert!(report.is_success(), "{}", report.to_text());
     assert!(report.warnings.iter().any(|w| w.contains("sip.contoso.lab")), "{:?}", report.warnings);
@@ -51,6 +52,11 @@ async fn expired_certificates_fail_connectivity_checks() {
     assert_eq!(step.name, Stage::ConnectivityChecks);
     assert_eq!(step.error_class.as_deref(), Some("expired-certificate"));
     assert!(report.hint.is_some() && report.error.as_deref().unwrap().contains("expired"));
+    assert!(
+        report.target.starts_with("pool01.contoso.lab:"),
+        "the report names the registrar it tried: {}",
+        report.target
+    );
 }
 
 #[tokio::test]
