@@ -14,11 +14,13 @@
 //!
 //! Data flows one way: discovery → connect → authenticate → register → provision → subscribe/publish.
 
+pub mod auth;
 mod client;
 mod connectivity;
 pub mod discovery;
 pub mod http;
 pub mod identity;
+pub mod keystore;
 pub mod local;
 pub mod registration;
 mod report;

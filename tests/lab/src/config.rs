@@ -10,14 +10,64 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// One user of the lab pool.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// One user of the lab pool: the directory entry authentication checks against.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabUser {
     /// `sip:alice@contoso.lab`.
     pub sip_uri: String,
     #[serde(default)]
     pub display_name: String,
+    /// The Windows account (`CONTOSO\alice` or `alice@contoso.lab`); default: the SIP address.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The account's password (a lab secret: never logged, never in reports).
+    #[serde(default = "default_password")]
+    pub password: String,
+    /// A disabled user is refused (and a signed-in one deregistered, ms-diagnostics 4141).
+    #[serde(default)]
+    pub disabled: bool,
+    /// The pool the user is homed on, when not this pool (the registrar redirects there).
+    #[serde(default)]
+    pub home_pool: Option<String>,
+}
+
+/// The demo users' password. A lab pool is a test fixture on loopback; QA teams set their own.
+pub const DEFAULT_PASSWORD: &str = "Lab-Passw0rd!";
+
+fn default_password() -> String {
+    DEFAULT_PASSWORD.to_string()
+}
+
+impl LabUser {
+    /// A user homed here with the default password.
+    pub fn new(sip_uri: &str, display_name: &str) -> LabUser {
+        LabUser {
+            sip_uri: sip_uri.to_string(),
+            display_name: display_name.to_string(),
+            account: None,
+            password: default_password(),
+            disabled: false,
+            home_pool: None,
+        }
+    }
+    /// The account name authentication uses (the SIP address without `sip:` when unset).
+    pub fn account(&self) -> String {
+        self.account.clone().unwrap_or_else(|| self.sip_uri.strip_prefix("sip:").unwrap_or(&self.sip_uri).to_string())
+    }
+}
+
+impl std::fmt::Debug for LabUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabUser")
+            .field("sip_uri", &self.sip_uri)
+            .field("display_name", &self.display_name)
+            .field("account", &self.account)
+            .field("password", &"<redacted>")
+            .field("disabled", &self.disabled)
+            .field("home_pool", &self.home_pool)
+            .finish()
+    }
 }
 
 /// The registrar's settings.
@@ -174,10 +224,7 @@ pub struct LabConfig {
 impl Default for LabConfig {
     fn default() -> Self {
         let domain = "contoso.lab".to_string();
-        let user = |name: &str, display: &str| LabUser {
-            sip_uri: format!("sip:{name}@{domain}"),
-            display_name: display.into(),
-        };
+        let user = |name: &str, display: &str| LabUser::new(&format!("sip:{name}@{domain}"), display);
         LabConfig {
             users: vec![user("alice", "Alice Anders"), user("bob", "Bob Berg")],
             pool_fqdn: format!("pool01.{domain}"),
@@ -306,6 +353,22 @@ mod tests {
         assert!(LabConfig::from_toml("[[users]]\nsip_uri = \"alice\"", "t").is_err());
         let e = LabConfig::from_toml("[registrar]\nmin_expires = 900\nmax_expires = 300", "t").unwrap_err();
         assert!(e.to_string().contains("min_expires"));
+    }
+
+    #[test]
+    fn users_have_accounts_and_passwords_that_never_print() {
+        let c = LabConfig::from_toml(
+            "[[users]]\nsip_uri = \"sip:carol@contoso.lab\"\naccount = \"CONTOSO\\\\carol\"\npassword = \"s3cret-value\"\ndisabled = true",
+            "t",
+        )
+        .unwrap();
+        let carol = &c.users[0];
+        assert_eq!(carol.account(), "CONTOSO\\carol");
+        assert!(carol.disabled);
+        assert!(!format!("{carol:?}").contains("s3cret-value"), "Debug redacts the password");
+        assert!(!format!("{c:?}").contains("s3cret-value"));
+        assert_eq!(LabConfig::default().users[0].password, DEFAULT_PASSWORD);
+        assert_eq!(LabConfig::default().users[0].account(), "alice@contoso.lab");
     }
 
     #[test]

@@ -1,0 +1,282 @@
+//! Where the TLS-DSK user certificate and its private key live between sign-ins: the OS keystore,
+//! never a file in the clear ([MS-OCAUTHWS] certificate provisioning, REFERENCE.md §2.4).
+//!
+//! - [`SecretStore`]: the seam. Host apps implement it (Android Keystore, an app's own vault);
+//!   [`OsKeystore`] uses the platform's keystore through keyring-core, and [`MemoryStore`] keeps
+//!   secrets in this process only.
+//! - [`StoredCertificate`]: the certificate chain and PKCS#8 key as one compact blob, so that one
+//!   keystore entry holds them (keyutils caps an entry at 32 767 bytes; ours is about 2 KB).
+//!
+//! Platform notes (DEPENDENCIES.md §3): on headless Linux the kernel keyutils store is used. It is
+//! a RAM cache, lost at reboot, and its first write in a fresh process fails unless the persistent
+//! keyring is fetched first, which [`OsKeystore::new`] does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The keystore service name every sfbkit entry uses.
+pub const SERVICE: &str = "sfbkit";
+
+/// Why the keystore could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeystoreError {
+    /// No keystore is available on this platform or in this session.
+    #[error("no OS keystore is available: {0}")]
+    Unavailable(String),
+    /// The keystore refused (locked, permission, quota).
+    #[error("the keystore refused the operation: {0}")]
+    Refused(String),
+    /// A stored entry is not in the format sfbkit writes.
+    #[error("a keystore entry is damaged: {0}")]
+    Damaged(String),
+}
+
+/// A place to keep secrets by (service, account).
+pub trait SecretStore: Send + Sync {
+    /// The secret, or `None` when there is no entry.
+    fn get(&self, service: &str, account: &str) -> Result<Option<Vec<u8>>, KeystoreError>;
+    /// Creates or replaces the entry.
+    fn set(&self, service: &str, account: &str, secret: &[u8]) -> Result<(), KeystoreError>;
+    /// Removes the entry; `false` when there was none.
+    fn delete(&self, service: &str, account: &str) -> Result<bool, KeystoreError>;
+    /// What this store is, for reports (`Linux kernel keyutils`, `memory`).
+    fn describe(&self) -> String;
+}
+
+/// Secrets kept in this process only (tests, and hosts that persist nothing).
+#[derive(Default)]
+pub struct MemoryStore {
+    entries: Mutex<HashMap<(String, String), Vec<u8>>>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryStore { .. }")
+    }
+}
+
+impl SecretStore for MemoryStore {
+    fn get(&self, service: &str, account: &str) -> Result<Option<Vec<u8>>, KeystoreError> {
+        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(map.get(&(service.to_string(), account.to_string())).cloned())
+    }
+    fn set(&self, service: &str, account: &str, secret: &[u8]) -> Result<(), KeystoreError> {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert((service.to_string(), account.to_string()), secret.to_vec());
+        Ok(())
+    }
+    fn delete(&self, service: &str, account: &str) -> Result<bool, KeystoreError> {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(map.remove(&(service.to_string(), account.to_string())).is_some())
+    }
+    fn describe(&self) -> String {
+        "memory (this process only)".into()
+    }
+}
+
+/// The platform's keystore through keyring-core.
+pub struct OsKeystore {
+    store: Arc<keyring_core::CredentialStore>,
+    name: &'static str,
+}
+
+impl std::fmt::Debug for OsKeystore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OsKeystore").field("store", &self.name).finish()
+    }
+}
+
+impl OsKeystore {
+    /// The keystore of this platform. Linux: kernel keyutils (works headless; see the module doc).
+    pub fn new() -> Result<OsKeystore, KeystoreError> {
+        #[cfg(target_os = "linux")]
+        {
+            // DEPENDENCIES.md §3: the store creates the persistent keyring lazily inside the first
+            // entry, and that first write is refused; fetching it once here avoids that.
+            let _ = linux_keyutils::KeyRing::get_persistent(linux_keyutils::KeyRingIdentifier::Session);
+            let store = linux_keyutils_keyring_store::Store::new().map_err(|e| KeystoreError::Unavailable(e.to_string()))?;
+            Ok(OsKeystore { store, name: "Linux kernel keyutils" })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Err(KeystoreError::Unavailable(
+                "this build has no keystore backend for this platform yet: supply a SecretStore".into(),
+            ))
+        }
+    }
+
+    fn entry(&self, service: &str, account: &str) -> Result<keyring_core::Entry, KeystoreError> {
+        self.store.build(service, account, None).map_err(map_err)
+    }
+}
+
+fn map_err(e: keyring_core::Error) -> KeystoreError {
+    use keyring_core::Error as E;
+    match e {
+        E::NoStorageAccess(p) => KeystoreError::Refused(p.to_string()),
+        E::BadDataFormat(_, p) => KeystoreError::Damaged(p.to_string()),
+        E::BadEncoding(_) => KeystoreError::Damaged("not the expected encoding".into()),
+        E::NoDefaultStore => KeystoreError::Unavailable("no default store".into()),
+        // Debug/Display of other variants carry no secret bytes.
+        other => KeystoreError::Refused(other.to_string()),
+    }
+}
+
+impl SecretStore for OsKeystore {
+    fn get(&self, service: &str, account: &str) -> Result<Option<Vec<u8>>, KeystoreError> {
+        match self.entry(service, account)?.get_secret() {
+            Ok(s) => Ok(Some(s)),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+    fn set(&self, service: &str, account: &str, secret: &[u8]) -> Result<(), KeystoreError> {
+        self.entry(service, account)?.set_secret(secret).map_err(map_err)
+    }
+    fn delete(&self, service: &str, account: &str) -> Result<bool, KeystoreError> {
+        match self.entry(service, account)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring_core::Error::NoEntry) => Ok(false),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+    fn describe(&self) -> String {
+        self.name.to_string()
+    }
+}
+
+/// A TLS-DSK user certificate (leaf first) and its private key, as one keystore entry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredCertificate {
+    pub cert_chain_der: Vec<Vec<u8>>,
+    pub key_pkcs8_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for StoredCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCertificate").field("certificates", &self.cert_chain_der.len()).finish_non_exhaustive()
+    }
+}
+
+/// Blob layout: `SFBK` `1` then length-prefixed (u32 BE) items: key, then each certificate.
+const MAGIC: &[u8; 5] = b"SFBK1";
+/// Upper bound on one item, far above a real key or certificate (a damaged entry is refused).
+const MAX_ITEM: usize = 64 * 1024;
+
+impl StoredCertificate {
+    /// The keystore account for a user's certificate on a pool (one entry per user and pool).
+    pub fn account(sip_uri: &str, pool: &str) -> String {
+        format!("{}|{}", sip_uri.strip_prefix("sip:").unwrap_or(sip_uri).to_ascii_lowercase(), pool.to_ascii_lowercase())
+    }
+
+    /// The entry's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        for item in std::iter::once(&self.key_pkcs8_der).chain(self.cert_chain_der.iter()) {
+            out.extend_from_slice(&(item.len() as u32).to_be_bytes());
+            out.extend_from_slice(item);
+        }
+        out
+    }
+
+    /// Reads an entry written by [`StoredCertificate::encode`]; anything else is `Damaged`.
+    pub fn decode(blob: &[u8]) -> Result<StoredCertificate, KeystoreError> {
+        let damaged = |why: &str| KeystoreError::Damaged(why.to_string());
+        let mut rest = blob.strip_prefix(MAGIC.as_slice()).ok_or_else(|| damaged("not an sfbkit certificate entry"))?;
+        let mut items = Vec::new();
+        while !rest.is_empty() {
+            let (len, tail) = rest.split_at_checked(4).ok_or_else(|| damaged("truncated length"))?;
+            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            if len > MAX_ITEM {
+                return Err(damaged("item larger than any certificate"));
+            }
+            let (item, tail) = tail.split_at_checked(len).ok_or_else(|| damaged("truncated item"))?;
+            items.push(item.to_vec());
+            rest = tail;
+        }
+        let mut items = items.into_iter();
+        let key_pkcs8_der = items.next().ok_or_else(|| damaged("no key"))?;
+        let cert_chain_der: Vec<Vec<u8>> = items.collect();
+        if cert_chain_der.is_empty() {
+            return Err(damaged("no certificate"));
+        }
+        Ok(StoredCertificate { cert_chain_der, key_pkcs8_der })
+    }
+
+    /// Loads the certificate for (user, pool) from `store`; a damaged entry is deleted and
+    /// reported as absent, so that provisioning replaces it.
+    pub fn load(store: &dyn SecretStore, sip_uri: &str, pool: &str) -> Result<Option<StoredCertificate>, KeystoreError> {
+        let account = StoredCertificate::account(sip_uri, pool);
+        match store.get(SERVICE, &account)? {
+            None => Ok(None),
+            Some(blob) => match StoredCertificate::decode(&blob) {
+                Ok(c) => Ok(Some(c)),
+                Err(e) => {
+                    tracing::warn!(%account, error = %e, "damaged certificate entry removed");
+                    store.delete(SERVICE, &account)?;
+                    Ok(None)
+                }
+            },
+        }
+    }
+
+    /// Stores the certificate for (user, pool).
+    pub fn save(&self, store: &dyn SecretStore, sip_uri: &str, pool: &str) -> Result<(), KeystoreError> {
+        store.set(SERVICE, &StoredCertificate::account(sip_uri, pool), &self.encode())
+    }
+
+    /// Removes the certificate for (user, pool) (the pool rejected it).
+    pub fn delete(store: &dyn SecretStore, sip_uri: &str, pool: &str) -> Result<bool, KeystoreError> {
+        store.delete(SERVICE, &StoredCertificate::account(sip_uri, pool))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> StoredCertificate {
+        StoredCertificate { cert_chain_der: vec![vec![0x30; 1100], vec![0x30; 900]], key_pkcs8_der: vec![0x30; 1218] }
+    }
+
+    #[test]
+    fn blob_round_trip_and_damage() {
+        let c = sample();
+        let blob = c.encode();
+        assert!(blob.len() < 4096, "one small entry");
+        assert_eq!(StoredCertificate::decode(&blob).unwrap(), c);
+        assert!(StoredCertificate::decode(b"junk").is_err());
+        assert!(StoredCertificate::decode(&blob[..blob.len() - 1]).is_err());
+        let mut huge = MAGIC.to_vec();
+        huge.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert!(StoredCertificate::decode(&huge).is_err(), "a hostile length is refused, not allocated");
+        assert!(!format!("{c:?}").contains("48, 48"), "Debug shows no key bytes");
+    }
+
+    #[test]
+    fn memory_store_and_damaged_entries() {
+        let store = MemoryStore::default();
+        assert_eq!(StoredCertificate::load(&store, "sip:alice@contoso.lab", "pool01.contoso.lab").unwrap(), None);
+        sample().save(&store, "sip:Alice@contoso.lab", "POOL01.contoso.lab").unwrap();
+        assert_eq!(StoredCertificate::load(&store, "alice@contoso.lab", "pool01.contoso.lab").unwrap(), Some(sample()));
+        store.set(SERVICE, &StoredCertificate::account("bob@contoso.lab", "p"), b"garbage").unwrap();
+        assert_eq!(StoredCertificate::load(&store, "bob@contoso.lab", "p").unwrap(), None);
+        assert_eq!(store.get(SERVICE, &StoredCertificate::account("bob@contoso.lab", "p")).unwrap(), None, "removed");
+    }
+
+    /// The real kernel keystore of this machine (DEPENDENCIES.md §3: works headless, as root and as
+    /// other users, for entries below 32 767 bytes).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn kernel_keyutils_round_trip() {
+        let store = OsKeystore::new().expect("keyutils store");
+        let account = format!("test-{}|pool", rand::random::<u64>());
+        let blob = sample().encode();
+        store.set(SERVICE, &account, &blob).expect("first write in this process succeeds");
+        assert_eq!(store.get(SERVICE, &account).unwrap(), Some(blob));
+        assert!(store.delete(SERVICE, &account).unwrap());
+        assert_eq!(store.get(SERVICE, &account).unwrap(), None);
+        assert!(!store.delete(SERVICE, &account).unwrap());
+        assert_eq!(store.describe(), "Linux kernel keyutils");
+    }
+}
