@@ -1,0 +1,352 @@
+//! Web tickets ([MS-OCAUTHWS], REFERENCE.md §2): the WS-Trust token the pool's web services
+//! (autodiscover User, certificate provisioning) require.
+//!
+//! This module is the wire format only, sans-I/O: the RST request ([`rst_request`]), reading the
+//! RSTR ([`parse_rstr`]) with the SAML assertion kept byte for byte (it is presented verbatim, base64,
+//! in `X-MS-WebTicket`), the proof key ([`proof_key`], WS-Trust P_SHA1), MEX metadata
+//! ([`parse_mex`]: where the Web Ticket Service is and whether requests must be signed), and a
+//! cache that drops a ticket shortly before it expires or when the server says it is invalid.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use quick_xml::events::Event;
+use quick_xml::reader::Reader;
+use sha1::Sha1;
+
+/// WS-Trust 1.3 (the `wst` namespace of the RST).
+pub const WS_TRUST_13: &str = "http://docs.oasis-open.org/ws-sx/ws-trust/200512";
+/// SOAPAction of IssueToken.
+pub const RST_ISSUE_ACTION: &str = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue";
+/// The claims dialect the SIP URI claim is written in.
+pub const CLAIMS_DIALECT: &str = "urn:component:Microsoft.Rtc.WebAuthentication.2010:authclaims";
+/// Renew a cached ticket this long before it expires (REFERENCE.md §2.3: at least 60 s).
+pub const RENEW_BEFORE: Duration = Duration::from_secs(60);
+/// Largest RSTR or MEX document read (real ones are a few KiB).
+pub const MAX_DOCUMENT: usize = 512 * 1024;
+
+/// Why a web ticket exchange failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebTicketError {
+    #[error("the response is not well-formed XML: {0}")]
+    Xml(String),
+    #[error("the response has no {0}")]
+    Missing(&'static str),
+    #[error("the response is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the {0} timestamp is not an xs:dateTime")]
+    BadTime(&'static str),
+    #[error("the server's entropy is not base64")]
+    BadEntropy,
+}
+
+/// The body of an IssueToken request (RST) for a ticket to `applies_to` on behalf of `sip_uri`,
+/// with 32 bytes of client entropy (REFERENCE.md §2.3; the RequestType keeps the 2005/02 URI, as
+/// working clients send it).
+pub fn rst_request(applies_to: &str, sip_uri: &str, client_entropy: &[u8; 32], context: &str) -> String {
+    let entropy = base64::engine::general_purpose::STANDARD.encode(client_entropy);
+    let sip = if sip_uri.starts_with("sip:") { sip_uri.to_string() } else { format!("sip:{sip_uri}") };
+    format!(
+        concat!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">"#,
+            r#"<s:Body>"#,
+            r#"<wst:RequestSecurityToken xmlns:wst="{trust}" Context="{ctx}">"#,
+            r#"<wst:TokenType>http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1</wst:TokenType>"#,
+            r#"<wst:RequestType>http://schemas.xmlsoap.org/ws/2005/02/trust/Issue</wst:RequestType>"#,
+            r#"<wsp:AppliesTo xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy">"#,
+            r#"<wsa:EndpointReference xmlns:wsa="http://www.w3.org/2005/08/addressing">"#,
+            r#"<wsa:Address>{applies}</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>"#,
+            r#"<wst:Claims Dialect="{dialect}">"#,
+            r#"<auth:ClaimType xmlns:auth="http://schemas.xmlsoap.org/ws/2006/12/authorization" "#,
+            r#"Uri="http://schemas.xmlsoap.org/ws/2005/05/identity/claims/uri" Optional="false">"#,
+            r#"<auth:Value>{sip}</auth:Value></auth:ClaimType></wst:Claims>"#,
+            r#"<wst:Entropy><wst:BinarySecret>{entropy}</wst:BinarySecret></wst:Entropy>"#,
+            r#"<wst:KeyType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/SymmetricKey</wst:KeyType>"#,
+            r#"</wst:RequestSecurityToken></s:Body></s:Envelope>"#
+        ),
+        trust = WS_TRUST_13,
+        ctx = xml_escape(context),
+        applies = xml_escape(applies_to),
+        dialect = CLAIMS_DIALECT,
+        sip = xml_escape(&sip),
+        entropy = entropy,
+    )
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A web ticket: the SAML assertion and what is needed to use and renew it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebTicket {
+    /// The `<saml:Assertion>` element exactly as the STS sent it (a bearer secret).
+    assertion: String,
+    /// `AssertionID`, named when requests are signed with the proof key.
+    pub assertion_id: String,
+    pub created: SystemTime,
+    pub expires: SystemTime,
+    /// The server's entropy, for the proof key (absent for bearer tickets).
+    server_entropy: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for WebTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebTicket")
+            .field("assertion_id", &self.assertion_id)
+            .field("created", &self.created)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebTicket {
+    /// `X-MS-WebTicket` header value: `opaque=<base64 of the assertion XML>` (CLIENT-NOTES.md §2.1).
+    pub fn header_value(&self) -> String {
+        format!("opaque={}", base64::engine::general_purpose::STANDARD.encode(self.assertion.as_bytes()))
+    }
+    /// The assertion XML, for embedding in a WS-Security header.
+    pub fn assertion_xml(&self) -> &str {
+        &self.assertion
+    }
+    /// The proof key for signed requests, given the client entropy sent in the RST.
+    pub fn proof_key(&self, client_entropy: &[u8; 32]) -> Option<[u8; 32]> {
+        self.server_entropy.as_deref().map(|server| proof_key(client_entropy, server))
+    }
+    /// True while the ticket can be used at `now` (renewed [`RENEW_BEFORE`] its expiry).
+    pub fn is_fresh(&self, now: SystemTime) -> bool {
+        now + RENEW_BEFORE < self.expires
+    }
+}
+
+/// WS-Trust `.../CK/PSHA1`: P_SHA1(secret = client entropy, seed = server entropy), 32 bytes
+/// (REFERENCE.md §2.3; TLS PRF's P_hash construction, RFC 2246 §5).
+pub fn proof_key(client_entropy: &[u8; 32], server_entropy: &[u8]) -> [u8; 32] {
+    let hmac = |data: &[u8]| -> Vec<u8> {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut m = <Hmac<Sha1> as Mac>::new_from_slice(client_entropy).unwrap_or_else(|_| unreachable_hmac());
+        m.update(data);
+        m.finalize().into_bytes().to_vec()
+    };
+    let mut out = [0u8; 32];
+    let mut a = server_entropy.to_vec();
+    let mut filled = 0;
+    while filled < out.len() {
+        a = hmac(&a);
+        let mut input = a.clone();
+        input.extend_from_slice(server_entropy);
+        let block = hmac(&input);
+        let n = (out.len() - filled).min(block.len());
+        out[filled..filled + n].copy_from_slice(&block[..n]);
+        filled += n;
+    }
+    out
+}
+
+#[cold]
+fn unreachable_hmac() -> Hmac<Sha1> {
+    // `new_from_slice` only fails for fixed-key-size MACs; HMAC is not one. Keep a total function.
+    <Hmac<Sha1> as Mac>::new_from_slice(&[0u8; 20]).unwrap_or_else(|_| unreachable_hmac())
+}
+
+/// Reads an RSTR: the assertion (verbatim), its `AssertionID`, the lifetime and the server entropy.
+pub fn parse_rstr(xml: &[u8]) -> Result<WebTicket, WebTicketError> {
+    if xml.len() > MAX_DOCUMENT {
+        return Err(WebTicketError::TooLarge(MAX_DOCUMENT));
+    }
+    let text = std::str::from_utf8(xml).map_err(|_| WebTicketError::Xml("not UTF-8".into()))?;
+    let mut reader = Reader::from_str(text);
+    let (mut created, mut expires, mut entropy) = (None, None, None);
+    let mut assertion: Option<(String, String)> = None;
+    let mut path: Vec<String> = Vec::new();
+    loop {
+        let pos_before = reader.buffer_position() as usize;
+        match reader.read_event().map_err(|e| WebTicketError::Xml(e.to_string()))? {
+            Event::Start(e) => {
+                let name = local(e.name().as_ref());
+                if name == "Assertion" && assertion.is_none() {
+                    let id = attr(&e, "AssertionID").unwrap_or_default();
+                    // read_to_end's span covers the content only; the reader then stands after
+                    // the end tag, which is where the element ends.
+                    reader.read_to_end(e.name()).map_err(|err| WebTicketError::Xml(err.to_string()))?;
+                    let stop = reader.buffer_position() as usize;
+                    let raw = text.get(pos_before..stop).ok_or(WebTicketError::Missing("complete Assertion"))?;
+                    assertion = Some((raw.trim_start().to_string(), id));
+                    continue;
+                }
+                path.push(name);
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Text(t) => {
+                let value =
+                    quick_xml::escape::unescape(&t).map_err(|e| WebTicketError::Xml(e.to_string()))?.trim().to_string();
+                match path.as_slice() {
+                    [.., p, leaf] if p == "Lifetime" && leaf == "Created" => created = Some(value),
+                    [.., p, leaf] if p == "Lifetime" && leaf == "Expires" => expires = Some(value),
+                    [.., p, leaf] if p == "RequestedProofToken" || (p == "Entropy" && leaf == "BinarySecret") => {
+                        if leaf == "BinarySecret" {
+                            entropy = Some(value)
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let (assertion, assertion_id) = assertion.ok_or(WebTicketError::Missing("saml:Assertion"))?;
+    let created = parse_time(&created.ok_or(WebTicketError::Missing("Lifetime/Created"))?, "Created")?;
+    let expires = parse_time(&expires.ok_or(WebTicketError::Missing("Lifetime/Expires"))?, "Expires")?;
+    let server_entropy = match entropy {
+        Some(b64) => {
+            Some(base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| WebTicketError::BadEntropy)?)
+        }
+        None => None,
+    };
+    Ok(WebTicket { assertion, assertion_id, created, expires, server_entropy })
+}
+
+fn local(qname: &str) -> String {
+    qname.rsplit(':').next().unwrap_or_default().to_string()
+}
+
+fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.local_name().as_ref() == name)
+        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+        .map(|v| v.into_owned())
+}
+
+/// `2026-11-22T10:00:00Z` / `...00.123Z` (xs:dateTime in UTC, as STSs write it).
+fn parse_time(s: &str, what: &'static str) -> Result<SystemTime, WebTicketError> {
+    let bad = || WebTicketError::BadTime(what);
+    let s = s.strip_suffix('Z').ok_or_else(bad)?;
+    let (date, time) = s.split_once('T').ok_or_else(bad)?;
+    let num = |x: &str| x.parse::<i64>().map_err(|_| bad());
+    let mut d = date.splitn(3, '-');
+    let (y, mo, da) =
+        (num(d.next().ok_or_else(bad)?)?, num(d.next().ok_or_else(bad)?)?, num(d.next().ok_or_else(bad)?)?);
+    let time = time.split('.').next().ok_or_else(bad)?;
+    let mut t = time.splitn(3, ':');
+    let (h, mi, se) =
+        (num(t.next().ok_or_else(bad)?)?, num(t.next().ok_or_else(bad)?)?, num(t.next().ok_or_else(bad)?)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
+        return Err(bad());
+    }
+    // Days from civil (Howard Hinnant's algorithm), then seconds since the Unix epoch.
+    let (y2, m2) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + da - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + se;
+    let secs = u64::try_from(secs).map_err(|_| bad())?;
+    Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// What a service's WS-MEX metadata says about getting a ticket for it (REFERENCE.md §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MexInfo {
+    /// The Web Ticket Service address named by the port's policy.
+    pub sts_address: Option<String>,
+    /// True when the policy uses EndorsingSupportingTokens: requests must be signed with the proof key.
+    pub requires_proof: bool,
+    /// Every `port name` → `address location`.
+    pub ports: HashMap<String, String>,
+}
+
+/// Reads WS-MEX metadata. `policy_id` is `<portName>_policy` of the port to be used.
+pub fn parse_mex(xml: &[u8], policy_id: &str) -> Result<MexInfo, WebTicketError> {
+    if xml.len() > MAX_DOCUMENT {
+        return Err(WebTicketError::TooLarge(MAX_DOCUMENT));
+    }
+    let text = std::str::from_utf8(xml).map_err(|_| WebTicketError::Xml("not UTF-8".into()))?;
+    let mut reader = Reader::from_str(text);
+    let mut info = MexInfo::default();
+    let mut path: Vec<String> = Vec::new();
+    let (mut in_policy, mut port): (bool, Option<String>) = (false, None);
+    loop {
+        match reader.read_event().map_err(|e| WebTicketError::Xml(e.to_string()))? {
+            Event::Start(e) => {
+                let name = local(e.name().as_ref());
+                if name == "Policy" && attr(&e, "Id").as_deref() == Some(policy_id) {
+                    in_policy = true;
+                }
+                if name == "port" {
+                    port = attr(&e, "name");
+                }
+                if in_policy && name == "EndorsingSupportingTokens" {
+                    info.requires_proof = true;
+                }
+                path.push(name);
+            }
+            Event::Empty(e) => {
+                let name = local(e.name().as_ref());
+                if name == "address" {
+                    if let (Some(p), Some(loc)) = (&port, attr(&e, "location")) {
+                        info.ports.insert(p.clone(), loc);
+                    }
+                }
+            }
+            Event::End(e) => {
+                let name = local(e.name().as_ref());
+                if name == "Policy" && in_policy && !path.iter().rev().skip(1).any(|p| p == "Policy") {
+                    in_policy = false;
+                }
+                if name == "port" {
+                    port = None;
+                }
+                path.pop();
+            }
+            Event::Text(t) if in_policy && path.last().map(String::as_str) == Some("Address") => {
+                if info.sts_address.is_none() && path.iter().any(|p| p == "Issuer") {
+                    info.sts_address = Some(
+                        quick_xml::escape::unescape(&t)
+                            .map_err(|e| WebTicketError::Xml(e.to_string()))?
+                            .trim()
+                            .to_string(),
+                    );
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(info)
+}
+
+/// `X-Ms-diagnostics` codes meaning "drop the ticket and get a new one once" (REFERENCE.md §2.3).
+pub fn ticket_rejected(code: u32) -> bool {
+    matches!(code, 28032 | 28033 | 28072)
+}
+
+/// Tickets by the service URL they were issued for.
+#[derive(Debug, Default)]
+pub struct TicketCache {
+    tickets: HashMap<String, WebTicket>,
+}
+
+impl TicketCache {
+    /// A fresh ticket for `service`, if one is cached.
+    pub fn get(&self, service: &str, now: SystemTime) -> Option<&WebTicket> {
+        self.tickets.get(service).filter(|t| t.is_fresh(now))
+    }
+    /// Keeps a ticket.
+    pub fn insert(&mut self, service: &str, ticket: WebTicket) {
+        self.tickets.insert(service.to_string(), ticket);
+    }
+    /// Drops the ticket for `service` (the server said 28032/28033/28072).
+    pub fn invalidate(&mut self, service: &str) -> bool {
+        self.tickets.remove(service).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests;
