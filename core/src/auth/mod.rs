@@ -1,0 +1,13 @@
+//! Authentication ([MS-SIPAE]): the security association a REGISTER establishes and the signing
+//! of every message after it.
+//!
+//! - [`ntlm`]: connectionless NTLMv2 for SIP and connection-oriented NTLM for HTTP ([MS-NLMP]).
+//! - [`tlsdsk`]: the TLS-DSK inner handshake and its derived signing keys.
+//! - [`signature`]: the signature buffer and the `Authorization` / `Authentication-Info` headers.
+
+pub mod certprov;
+pub mod ntlm;
+pub mod sa;
+pub mod signature;
+pub mod tlsdsk;
+pub mod webticket;
