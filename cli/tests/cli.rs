@@ -40,7 +40,7 @@ fn signin_lab_json_reports_success() {
 
 #[test]
 fn signin_lab_unknown_user_exits_1_with_diagnosis() {
-    let out = sfbkit().args(["signin", "--lab", "--user", "sip:nobody@contoso.lab"]).output().unwrap();
+    let out = sfbkit().args(["signin", "--lab", "--lab-fault", "unknown-user"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Result    : Failure"), "{text}");

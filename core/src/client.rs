@@ -6,10 +6,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Mutex;
 
+use crate::auth::sa::{AuthError, Challenge, NtlmHandshake, SecurityAssociation, ntlm_credentials};
 use crate::connectivity::{self, Connected};
 use crate::discovery::autodiscover::Format;
 use crate::discovery::dns::HickoryResolver;
@@ -72,6 +73,17 @@ pub struct ClientBuilder {
     devices: Option<Arc<dyn DeviceProvider>>,
     network: Option<Arc<dyn NetworkInfo>>,
     adapter_preference: Vec<String>,
+    credentials: Option<(String, Password)>,
+}
+
+/// A password that never prints (Debug and Display are redacted).
+#[derive(Clone)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -106,7 +118,14 @@ impl ClientBuilder {
             devices: None,
             network: None,
             adapter_preference: Vec::new(),
+            credentials: None,
         }
+    }
+    /// The Windows account (`DOMAIN\\user` or `user@domain`) and password for NTLM. The password is
+    /// kept in memory only and never appears in logs, errors or reports.
+    pub fn credentials(mut self, account: &str, password: &str) -> ClientBuilder {
+        self.credentials = Some((account.to_string(), Password(password.to_string())));
+        self
     }
     /// Use these DNS servers instead of the system's (a lab pool's, a split-DNS test).
     pub fn dns_servers(mut self, servers: Vec<SocketAddr>) -> ClientBuilder {
@@ -450,94 +469,192 @@ impl Client {
         let factory = RequestFactory::new(host_of, local.port(), self.aor.clone(), self.epid.clone());
         let mut session = SipSession::new(conn, factory, self.config.limits);
         let params = self.register_params(local, None);
-        let t = Instant::now();
-        let request = match registration::register_request(&mut session.factory, &self.aor, &params) {
-            Ok(r) => r,
-            Err(e) => {
-                report.fail(
-                    Stage::Authentication,
-                    "REGISTER",
-                    &host,
-                    t.elapsed(),
-                    Failure {
-                        error: e.to_string(),
-                        class: "bad-configuration".into(),
-                        diagnosis: None,
-                        hint: "check the SIP domain in the user's SIP URI".into(),
-                    },
-                );
-                return None;
+        let mut leg = Leg::Plain;
+        for _round in 0..4 {
+            let t = Instant::now();
+            let mut request = match registration::register_request(&mut session.factory, &self.aor, &params) {
+                Ok(r) => r,
+                Err(e) => {
+                    let hint = "check the SIP domain in the user's SIP URI".to_string();
+                    let f = Failure { error: e.to_string(), class: "bad-configuration".into(), diagnosis: None, hint };
+                    report.fail(Stage::Authentication, "REGISTER", &host, t.elapsed(), f);
+                    return None;
+                }
+            };
+            let step = leg.step_name();
+            let mut final_sa = None;
+            match std::mem::replace(&mut leg, Leg::Plain) {
+                Leg::Plain => {}
+                Leg::NtlmFirst(h) => {
+                    request.headers.set("Authorization", &h.first_leg());
+                    leg = Leg::NtlmFirst(h);
+                }
+                Leg::NtlmFinal(mut sa) => {
+                    if let Err(e) = sa.authorize_final_leg(&mut request) {
+                        report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                        return None;
+                    }
+                    final_sa = Some(sa);
+                }
             }
-        };
-        let response = match session.request(request).await {
-            Ok(r) => r,
-            Err(e) => {
-                report.fail(Stage::Authentication, "REGISTER", &host, t.elapsed(), session_failure(&e));
-                return None;
-            }
-        };
-        match registration::classify_response(&response, &self.epid) {
-            RegisterOutcome::Registered(reg) => {
-                report.step(
-                    Stage::Authentication,
-                    "REGISTER",
-                    &host,
-                    t.elapsed(),
-                    Outcome::Success,
-                    format!(
-                        "200 OK: registered for {} s, keep-alive every {} s, GRUU {}",
+            let response = match session.request(request).await {
+                Ok(r) => r,
+                Err(e) => {
+                    report.fail(Stage::Authentication, step, &host, t.elapsed(), session_failure(&e));
+                    return None;
+                }
+            };
+            match registration::classify_response(&response, &self.epid) {
+                RegisterOutcome::Registered(reg) => {
+                    let mut signed = String::new();
+                    if let Some(sa) = final_sa {
+                        if let Err(e) = sa.verify(&response) {
+                            report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                            return None;
+                        }
+                        signed = format!("; signed by the registrar ({}), signature verified", sa.scheme());
+                        session.sa = Some(sa);
+                    }
+                    let detail = format!(
+                        "200 OK: registered for {} s, keep-alive every {} s, GRUU {}{signed}",
                         reg.expires,
                         reg.keep_alive_timeout.map(|k| k.to_string()).unwrap_or_else(|| "?".into()),
                         reg.gruu.as_deref().unwrap_or("(none)")
-                    ),
-                );
-                report.registration = Some(reg);
-                Some(session)
-            }
-            RegisterOutcome::AuthenticationRequired { proxy, challenges } => {
-                let schemes: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
-                let code = if proxy { 407 } else { 401 };
-                report.fail(Stage::Authentication, "REGISTER", &host, t.elapsed(), Failure {
-                    error: format!("{code}, the registrar requires authentication ({})", schemes.join(", ")),
-                    class: "authentication-required".into(),
-                    diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
-                    hint: "this sfbkit build registers without credentials; NTLM and TLS-DSK authentication are not available yet".into(),
-                });
-                None
-            }
-            RegisterOutcome::Redirect { contact } => {
-                report.fail(
-                    Stage::Redirection,
-                    "REGISTER",
-                    &host,
-                    t.elapsed(),
-                    Failure {
-                        error: format!("301, the user is homed on {contact}"),
-                        class: "redirect".into(),
-                        diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
-                        hint: format!(
-                            "sign in to {contact} directly; following home-pool redirects is not available yet"
-                        ),
-                    },
-                );
-                None
-            }
-            RegisterOutcome::Rejected { code, reason, diagnostics } => {
-                report.fail(
-                    Stage::Authentication,
-                    "REGISTER",
-                    &host,
-                    t.elapsed(),
-                    Failure {
-                        hint: register_hint(code, diagnostics.as_ref().map(|d| d.code)),
-                        error: format!("{code}, {reason}"),
-                        class: code.to_string(),
-                        diagnosis: diagnostics.map(|d| d.to_diagnosis()),
-                    },
-                );
-                None
+                    );
+                    report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, detail);
+                    report.registration = Some(reg);
+                    return Some(session);
+                }
+                RegisterOutcome::AuthenticationRequired { proxy, challenges } => {
+                    let code = if proxy { 407 } else { 401 };
+                    let offered: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
+                    let offered = offered.join(", ");
+                    let challenges = Challenge::all(&response);
+                    match (final_sa.is_some(), &leg) {
+                        // A challenge after the AUTHENTICATE: the credentials were refused.
+                        (true, _) => {
+                            report.fail(Stage::Authentication, step, &host, t.elapsed(), Failure {
+                                error: format!("{code}, the registrar refused the NTLM credentials"),
+                                class: "wrong-credentials".into(),
+                                diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
+                                hint: "check the account (DOMAIN\\user or user@domain) and its password; repeated failures can lock the account in Active Directory".into(),
+                            });
+                            return None;
+                        }
+                        (false, Leg::NtlmFirst(_)) => {
+                            let Some(ch) = challenges.iter().find(|c| {
+                                c.scheme.eq_ignore_ascii_case("NTLM")
+                                    && c.gssapi_data.as_deref().is_some_and(|g| !g.is_empty())
+                            }) else {
+                                let f = Failure { error: format!("{code} without an NTLM CHALLENGE"), class: "protocol".into(), diagnosis: None, hint: "the registrar did not continue the NTLM handshake; check its authentication settings".into() };
+                                report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
+                                return None;
+                            };
+                            let Leg::NtlmFirst(h) = std::mem::replace(&mut leg, Leg::Plain) else { return None };
+                            match h.answer(ch, SystemTime::now()) {
+                                Ok(sa) => {
+                                    report.step(
+                                        Stage::Authentication,
+                                        step,
+                                        &host,
+                                        t.elapsed(),
+                                        Outcome::Success,
+                                        format!("{code} with the NTLM CHALLENGE"),
+                                    );
+                                    leg = Leg::NtlmFinal(sa);
+                                }
+                                Err(e) => {
+                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                                    return None;
+                                }
+                            }
+                        }
+                        (false, _) => {
+                            let ntlm = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("NTLM"));
+                            let (Some(ch), Some((account, password))) = (ntlm, &self.config.credentials) else {
+                                let hint = if ntlm.is_some() {
+                                    "configure the user's credentials (ClientBuilder::credentials, or --account/--password)".to_string()
+                                } else {
+                                    format!(
+                                        "the registrar offers only {offered}: TLS-DSK needs a provisioned certificate and Kerberos is not available in this build"
+                                    )
+                                };
+                                report.fail(
+                                    Stage::Authentication,
+                                    step,
+                                    &host,
+                                    t.elapsed(),
+                                    Failure {
+                                        error: format!("{code}, the registrar requires authentication ({offered})"),
+                                        class: "authentication-required".into(),
+                                        diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
+                                        hint,
+                                    },
+                                );
+                                return None;
+                            };
+                            match NtlmHandshake::new(ch, ntlm_credentials(account, &password.0)) {
+                                Ok(h) => {
+                                    report.step(
+                                        Stage::Authentication,
+                                        step,
+                                        &host,
+                                        t.elapsed(),
+                                        Outcome::Success,
+                                        format!("{code}: the registrar offers {offered}; using NTLM"),
+                                    );
+                                    leg = Leg::NtlmFirst(h);
+                                }
+                                Err(e) => {
+                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                                    return None;
+                                }
+                            }
+                        }
+                    }
+                }
+                RegisterOutcome::Redirect { contact } => {
+                    report.fail(
+                        Stage::Redirection,
+                        step,
+                        &host,
+                        t.elapsed(),
+                        Failure {
+                            error: format!("301, the user is homed on {contact}"),
+                            class: "redirect".into(),
+                            diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
+                            hint: format!(
+                                "sign in to {contact} directly; following home-pool redirects is not available yet"
+                            ),
+                        },
+                    );
+                    return None;
+                }
+                RegisterOutcome::Rejected { code, reason, diagnostics } => {
+                    report.fail(
+                        Stage::Authentication,
+                        step,
+                        &host,
+                        t.elapsed(),
+                        Failure {
+                            hint: register_hint(code, diagnostics.as_ref().map(|d| d.code)),
+                            error: format!("{code}, {reason}"),
+                            class: code.to_string(),
+                            diagnosis: diagnostics.map(|d| d.to_diagnosis()),
+                        },
+                    );
+                    return None;
+                }
             }
         }
+        let f = Failure {
+            error: "the registrar kept challenging".into(),
+            class: "protocol".into(),
+            diagnosis: None,
+            hint: "the authentication handshake did not converge; check the registrar's authentication settings".into(),
+        };
+        report.fail(Stage::Authentication, "REGISTER", &host, Duration::ZERO, f);
+        None
     }
 
     fn register_params(&self, local: SocketAddr, expires: Option<u32>) -> RegisterParams {
@@ -573,6 +690,43 @@ impl Client {
     }
 }
 
+/// Where the REGISTER handshake stands.
+enum Leg {
+    /// No credentials sent yet.
+    Plain,
+    /// NTLM: the empty first token goes out next.
+    NtlmFirst(NtlmHandshake),
+    /// NTLM: the AUTHENTICATE (signed) goes out next.
+    NtlmFinal(SecurityAssociation),
+}
+
+impl Leg {
+    fn step_name(&self) -> &'static str {
+        match self {
+            Leg::Plain => "REGISTER",
+            Leg::NtlmFirst(_) => "REGISTER NTLM (negotiate)",
+            Leg::NtlmFinal(_) => "REGISTER NTLM (authenticate, signed)",
+        }
+    }
+}
+
+fn auth_failure(e: &AuthError) -> Failure {
+    let (class, hint) = match e {
+        AuthError::BadServerSignature { .. } => (
+            "bad-server-signature",
+            "the registrar's signature did not verify: something between this client and the pool changes messages, or the pool's NTLM keys differ; capture the traffic",
+        ),
+        AuthError::Ntlm(_) | AuthError::BadChallenge { .. } => {
+            ("protocol", "the registrar's NTLM challenge could not be used; check its authentication settings")
+        }
+        AuthError::NoUsableScheme { .. } => {
+            ("authentication-required", "enable NTLM on the registrar, or provision a TLS-DSK certificate")
+        }
+        AuthError::Signing(_) => ("protocol", "a header the signature covers is malformed"),
+    };
+    Failure { error: e.to_string(), class: class.into(), diagnosis: None, hint: hint.into() }
+}
+
 /// A short class and a hint for a transport failure.
 fn transport_failure(e: &TransportError) -> Failure {
     Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() }
@@ -593,6 +747,7 @@ fn session_failure(e: &SessionError) -> Failure {
             diagnosis: None,
             hint: "the registrar closed the connection after REGISTER: check that this client is allowed (Client Version Filtering) and that the pool is healthy".into(),
         },
+        SessionError::Signing(a) => auth_failure(a),
         SessionError::Stream(_) | SessionError::Request(_) => Failure {
             error: e.to_string(),
             class: "protocol".into(),

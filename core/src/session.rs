@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::auth::sa::{AuthError, SecurityAssociation};
 use crate::sip::transaction::{ClientTransactions, RequestFactory, ResponseRoute, TransactionEvent};
 use crate::sip::{Limits, Message, Method, ParseError, StreamItem, StreamParser};
 use crate::transport::{TlsConnection, TransportError};
@@ -21,12 +22,19 @@ pub enum SessionError {
     TimedOut(Duration),
     #[error("the request could not be sent: {0}")]
     Request(#[from] crate::sip::transaction::TransactionError),
+    #[error("the request could not be signed: {0}")]
+    Signing(#[from] AuthError),
 }
 
 /// One signed-in connection: transport, framing, transactions and the request factory.
 pub(crate) struct SipSession {
     pub conn: TlsConnection,
     pub factory: RequestFactory,
+    /// Once established, every request is signed with it and every message from the server is
+    /// verified against it ([MS-SIPAE] 3.2.5); unsigned or badly signed ones are dropped.
+    pub sa: Option<SecurityAssociation>,
+    /// Messages dropped because their signature was missing or wrong.
+    pub bad_signatures: u64,
     parser: StreamParser,
     transactions: ClientTransactions,
     /// Counters for the report and diagnostics.
@@ -39,6 +47,8 @@ impl SipSession {
         SipSession {
             conn,
             factory,
+            sa: None,
+            bad_signatures: 0,
             parser: StreamParser::new(limits),
             transactions: ClientTransactions::new(),
             stray_responses: 0,
@@ -48,7 +58,10 @@ impl SipSession {
 
     /// Sends `request` and waits for its final response (provisional ones are skipped),
     /// answering what the server sends meanwhile (keep-alive pings, OPTIONS, NOTIFY).
-    pub async fn request(&mut self, request: Message) -> Result<Message, SessionError> {
+    pub async fn request(&mut self, mut request: Message) -> Result<Message, SessionError> {
+        if let Some(sa) = self.sa.as_mut() {
+            sa.sign(&mut request)?;
+        }
         let key = self.transactions.start(request, Instant::now())?;
         while let Some(bytes) = self.transactions.poll_transmit() {
             self.conn.send(&bytes).await?;
@@ -104,6 +117,7 @@ impl SipSession {
                         self.invalid_messages += 1;
                         tracing::warn!(error = %error, "dropped an invalid message from the server");
                     }
+                    StreamItem::Message(m) if !self.signature_ok(&m) => {}
                     StreamItem::Message(m) if m.is_request() => self.answer_server_request(&m).await?,
                     StreamItem::Message(m) => {
                         if let ResponseRoute::Unmatched(_) = self.transactions.handle_response(m, Instant::now()) {
@@ -140,6 +154,7 @@ impl SipSession {
                     self.conn.send(&resp.to_bytes()).await?;
                 }
             }
+            StreamItem::Message(m) if !self.signature_ok(&m) => {}
             StreamItem::Message(m) if m.is_request() => self.answer_server_request(&m).await?,
             StreamItem::Message(m) => match self.transactions.handle_response(m, Instant::now()) {
                 ResponseRoute::Matched { key: k, event: Some(TransactionEvent::Final(resp)) } if &k == key => {
@@ -155,6 +170,20 @@ impl SipSession {
         Ok(None)
     }
 
+    /// With an established association, a message from the server counts only when its signature
+    /// verifies; others are dropped, logged and counted ([MS-SIPAE] 3.2.5.2).
+    fn signature_ok(&mut self, m: &Message) -> bool {
+        let Some(sa) = &self.sa else { return true };
+        match sa.verify(m) {
+            Ok(()) => true,
+            Err(e) => {
+                self.bad_signatures += 1;
+                tracing::warn!(error = %e, "dropped a message whose signature did not verify");
+                false
+            }
+        }
+    }
+
     /// Requests from the server while we wait: OPTIONS and NOTIFY get 200, BENOTIFY nothing
     /// ([MS-SIP] 4.4), anything else 501 until the layers that handle them exist.
     async fn answer_server_request(&mut self, req: &Message) -> Result<(), SessionError> {
@@ -165,6 +194,10 @@ impl SipSession {
             }
             Some(_) => Message::response_to(req, 501, "Not Implemented", Some(self.factory.from_tag())),
         };
+        let mut resp = resp;
+        if let Some(sa) = self.sa.as_mut() {
+            sa.sign(&mut resp)?;
+        }
         self.conn.send(&resp.to_bytes()).await?;
         Ok(())
     }

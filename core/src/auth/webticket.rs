@@ -187,11 +187,8 @@ pub fn parse_rstr(xml: &[u8]) -> Result<WebTicket, WebTicketError> {
                 match path.as_slice() {
                     [.., p, leaf] if p == "Lifetime" && leaf == "Created" => created = Some(value),
                     [.., p, leaf] if p == "Lifetime" && leaf == "Expires" => expires = Some(value),
-                    [.., p, leaf] if p == "RequestedProofToken" || (p == "Entropy" && leaf == "BinarySecret") => {
-                        if leaf == "BinarySecret" {
-                            entropy = Some(value)
-                        }
-                    }
+                    // The server's entropy: `Entropy/BinarySecret` (not the client's, which is not echoed).
+                    [.., p, leaf] if p == "Entropy" && leaf == "BinarySecret" => entropy = Some(value),
                     _ => {}
                 }
             }
@@ -305,15 +302,14 @@ pub fn parse_mex(xml: &[u8], policy_id: &str) -> Result<MexInfo, WebTicketError>
                 }
                 path.pop();
             }
-            Event::Text(t) if in_policy && path.last().map(String::as_str) == Some("Address") => {
-                if info.sts_address.is_none() && path.iter().any(|p| p == "Issuer") {
-                    info.sts_address = Some(
-                        quick_xml::escape::unescape(&t)
-                            .map_err(|e| WebTicketError::Xml(e.to_string()))?
-                            .trim()
-                            .to_string(),
-                    );
-                }
+            Event::Text(t)
+                if in_policy
+                    && path.last().map(String::as_str) == Some("Address")
+                    && info.sts_address.is_none()
+                    && path.iter().any(|p| p == "Issuer") =>
+            {
+                let address = quick_xml::escape::unescape(&t).map_err(|e| WebTicketError::Xml(e.to_string()))?;
+                info.sts_address = Some(address.trim().to_string());
             }
             Event::Eof => break,
             _ => {}

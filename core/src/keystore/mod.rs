@@ -94,7 +94,8 @@ impl OsKeystore {
             // DEPENDENCIES.md §3: the store creates the persistent keyring lazily inside the first
             // entry, and that first write is refused; fetching it once here avoids that.
             let _ = linux_keyutils::KeyRing::get_persistent(linux_keyutils::KeyRingIdentifier::Session);
-            let store = linux_keyutils_keyring_store::Store::new().map_err(|e| KeystoreError::Unavailable(e.to_string()))?;
+            let store =
+                linux_keyutils_keyring_store::Store::new().map_err(|e| KeystoreError::Unavailable(e.to_string()))?;
             Ok(OsKeystore { store, name: "Linux kernel keyutils" })
         }
         #[cfg(not(target_os = "linux"))]
@@ -166,7 +167,11 @@ const MAX_ITEM: usize = 64 * 1024;
 impl StoredCertificate {
     /// The keystore account for a user's certificate on a pool (one entry per user and pool).
     pub fn account(sip_uri: &str, pool: &str) -> String {
-        format!("{}|{}", sip_uri.strip_prefix("sip:").unwrap_or(sip_uri).to_ascii_lowercase(), pool.to_ascii_lowercase())
+        format!(
+            "{}|{}",
+            sip_uri.strip_prefix("sip:").unwrap_or(sip_uri).to_ascii_lowercase(),
+            pool.to_ascii_lowercase()
+        )
     }
 
     /// The entry's bytes.
@@ -205,7 +210,11 @@ impl StoredCertificate {
 
     /// Loads the certificate for (user, pool) from `store`; a damaged entry is deleted and
     /// reported as absent, so that provisioning replaces it.
-    pub fn load(store: &dyn SecretStore, sip_uri: &str, pool: &str) -> Result<Option<StoredCertificate>, KeystoreError> {
+    pub fn load(
+        store: &dyn SecretStore,
+        sip_uri: &str,
+        pool: &str,
+    ) -> Result<Option<StoredCertificate>, KeystoreError> {
         let account = StoredCertificate::account(sip_uri, pool);
         match store.get(SERVICE, &account)? {
             None => Ok(None),

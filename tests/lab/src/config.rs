@@ -149,6 +149,20 @@ pub struct CertificateSettings {
     pub validity_days: Option<i64>,
 }
 
+/// Authentication settings ([MS-SIPAE]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Every request must be authenticated (NTLM) and signed, as on a real pool (default true).
+    pub required: bool,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings { required: true }
+    }
+}
+
 /// Autodiscover settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -216,6 +230,7 @@ pub struct LabConfig {
     pub dns: DnsSettings,
     pub certificates: CertificateSettings,
     pub autodiscover: AutodiscoverSettings,
+    pub auth: AuthSettings,
     pub faults: Vec<Fault>,
     /// Applied before every DNS, HTTP and SIP response, so that tests can count round trips.
     pub response_delay_ms: u64,
@@ -233,6 +248,7 @@ impl Default for LabConfig {
             dns: DnsSettings::default(),
             certificates: CertificateSettings::default(),
             autodiscover: AutodiscoverSettings::default(),
+            auth: AuthSettings::default(),
             faults: Vec::new(),
             response_delay_ms: 0,
         }
@@ -308,6 +324,13 @@ impl LabConfig {
         }
         let want = aor.strip_prefix("sip:").unwrap_or(aor);
         self.users.iter().find(|u| u.sip_uri.strip_prefix("sip:").unwrap_or(&u.sip_uri).eq_ignore_ascii_case(want))
+    }
+
+    /// The user whose Windows account is `account` (`DOMAIN\\user` or `user@domain`, any case).
+    /// Unlike [`LabConfig::user`] this ignores `unknown-user`: the account exists in the
+    /// directory, it is only not enabled for Skype for Business.
+    pub fn user_by_account(&self, account: &str) -> Option<&LabUser> {
+        self.users.iter().find(|u| u.account().eq_ignore_ascii_case(account))
     }
 
     /// The names on the registrar's certificate.

@@ -10,6 +10,7 @@
 //! - [`ca`]: the pool's certificate authority ([`ca::LabCa`]) and the TLS server configuration its
 //!   listeners present ([`ca::server_config`]).
 
+pub mod auth;
 pub mod ca;
 pub mod config;
 pub mod dns;
@@ -125,9 +126,22 @@ impl LabPool {
     /// A client builder set up for this pool, as a machine inside it would be: the pool's DNS
     /// server, its autodiscover ports, its registrar port for A-record fallbacks, and only the
     /// pool's CA as trust anchor. Nothing else is configured: discovery finds the registrar.
+    ///
+    /// When the user is in the directory, their account and password are configured too, as a
+    /// user typing them at the sign-in prompt would.
     pub fn client_builder(&self, sip_uri: &str) -> sfbkit::ClientBuilder {
         let (https, http) = self.web_ports();
-        sfbkit::ClientBuilder::new(sip_uri)
+        let want = sip_uri.strip_prefix("sip:").unwrap_or(sip_uri);
+        let user = self
+            .config()
+            .users
+            .iter()
+            .find(|u| u.sip_uri.strip_prefix("sip:").unwrap_or(&u.sip_uri).eq_ignore_ascii_case(want));
+        let builder = match user {
+            Some(u) => sfbkit::ClientBuilder::new(sip_uri).credentials(&u.account(), &u.password),
+            None => sfbkit::ClientBuilder::new(sip_uri),
+        };
+        builder
             .dns_servers(vec![self.dns_addr()])
             .autodiscover_ports(https, http)
             .a_record_port(self.sip_addr.port())

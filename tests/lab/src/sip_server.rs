@@ -39,6 +39,7 @@ async fn serve_connection(
     state: Arc<PoolState>,
 ) {
     let mut parser = StreamParser::new(Limits::default());
+    let mut auth = crate::auth::ConnAuth::new(&state.config);
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match tls.read(&mut buf).await {
@@ -61,7 +62,7 @@ async fn serve_connection(
             let reply: Option<Vec<u8>> = match item {
                 StreamItem::Ping => Some(b"\r\n".to_vec()),
                 StreamItem::Pong => None,
-                StreamItem::Message(m) => answer(&state, &m, peer).map(|r| r.to_bytes()),
+                StreamItem::Message(m) => answer(&state, &mut auth, &m, peer).map(|r| r.to_bytes()),
                 StreamItem::Invalid { error, message }
                     if message.is_request() && message.method() != Some(&Method::Ack) =>
                 {
@@ -86,7 +87,23 @@ async fn serve_connection(
     let _ = tls.shutdown().await;
 }
 
-fn answer(state: &PoolState, req: &Message, peer: SocketAddr) -> Option<Message> {
+/// Authenticates the request ([MS-SIPAE]: every request once the pool requires it), answers it,
+/// and signs the answer with the connection's security association.
+fn answer(state: &PoolState, auth: &mut crate::auth::ConnAuth, req: &Message, peer: SocketAddr) -> Option<Message> {
+    if matches!(req.method()?, Method::Ack | Method::Benotify) {
+        return None;
+    }
+    if state.config.auth.required {
+        if let crate::auth::Verdict::Answer(challenge) = auth.check(&state.config, req) {
+            return Some(challenge);
+        }
+    }
+    let mut resp = respond(state, req, peer)?;
+    auth.sign(&state.config, &mut resp);
+    Some(resp)
+}
+
+fn respond(state: &PoolState, req: &Message, peer: SocketAddr) -> Option<Message> {
     match req.method()? {
         Method::Register => Some(state.registrar.handle_register(&state.config, req, peer)),
         Method::Options => Some(registrar::options(&state.config, req)),

@@ -1,0 +1,267 @@
+//! The security association ([MS-SIPAE] 3.1) from the client's side: the handshake legs of a
+//! scheme, then signing every outgoing message and verifying every incoming one.
+//!
+//! Sans-I/O: [`NtlmHandshake`] turns challenges into `Authorization` header values and ends in a
+//! [`SecurityAssociation`]; the session driver puts the headers on REGISTERs and sends them.
+//! Only the numeric `snum` and `rspauth` decide whether a message is accepted.
+
+use std::time::{Duration, SystemTime};
+
+use super::ntlm::{
+    ClientOptions, ClientRandom, Credentials, NtlmClient, NtlmError, NtlmSession, decode_token, encode_token,
+};
+use super::signature::{
+    AuthorizationParams, BufferParams, SignedParams, credentials_header, read_server_signature, signature_buffer,
+};
+use crate::sip::{AuthHeader, Message};
+
+/// `realm` every SfB challenge carries (MS-SIPAE 2.2.1 default).
+pub const DEFAULT_REALM: &str = "SIP Communications Service";
+
+/// Why authentication failed, in words that say what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// The registrar offers no scheme this client can use.
+    #[error("the registrar offers {offered}, none of which this client can use here")]
+    NoUsableScheme { offered: String },
+    /// The challenge lacks what the scheme needs.
+    #[error("the {scheme} challenge is malformed: {reason}")]
+    BadChallenge { scheme: String, reason: String },
+    /// NTLM itself failed (malformed CHALLENGE, flags).
+    #[error("NTLM: {0}")]
+    Ntlm(#[from] NtlmError),
+    /// The server's signature is missing or wrong.
+    #[error("the server's signature on {what} is {problem}")]
+    BadServerSignature { what: String, problem: &'static str },
+    /// The message could not be signed (a header the signature covers is malformed).
+    #[error("cannot sign the message: {0}")]
+    Signing(String),
+}
+
+/// One challenge from a 401 (`WWW-Authenticate`) or 407 (`Proxy-Authenticate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub scheme: String,
+    pub realm: String,
+    pub targetname: Option<String>,
+    pub version: Option<u32>,
+    pub opaque: Option<String>,
+    pub gssapi_data: Option<String>,
+    /// TLS-DSK only: the certificate provisioning URL.
+    pub sts_uri: Option<String>,
+}
+
+impl Challenge {
+    /// Reads an [`AuthHeader`] as a challenge.
+    pub fn from_header(h: &AuthHeader) -> Challenge {
+        let p = |n: &str| h.param(n).map(|v| v.into_owned());
+        Challenge {
+            scheme: h.scheme.clone(),
+            realm: p("realm").unwrap_or_else(|| DEFAULT_REALM.to_string()),
+            targetname: p("targetname"),
+            version: p("version").and_then(|v| v.parse().ok()),
+            opaque: p("opaque"),
+            gssapi_data: p("gssapi-data"),
+            sts_uri: p("sts-uri"),
+        }
+    }
+
+    /// Every challenge of a 401/407.
+    pub fn all(resp: &Message) -> Vec<Challenge> {
+        let name = if resp.status() == Some(407) { "Proxy-Authenticate" } else { "WWW-Authenticate" };
+        resp.headers
+            .get_all(name)
+            .filter_map(|h| AuthHeader::parse(name, h.value()).ok())
+            .map(|h| Challenge::from_header(&h))
+            .collect()
+    }
+}
+
+/// The NTLM legs ([MS-SIPAE] 3.2.2; CLIENT-NOTES.md §5.2): an empty first token, then the
+/// AUTHENTICATE for the server's CHALLENGE, already signed for version ≥ 3.
+pub struct NtlmHandshake {
+    client: NtlmClient,
+    realm: String,
+    targetname: String,
+    version: Option<u32>,
+}
+
+impl NtlmHandshake {
+    /// Starts from the registrar's first NTLM challenge (realm, targetname, version).
+    pub fn new(challenge: &Challenge, credentials: Credentials) -> Result<NtlmHandshake, AuthError> {
+        let targetname = challenge
+            .targetname
+            .clone()
+            .ok_or_else(|| AuthError::BadChallenge { scheme: "NTLM".into(), reason: "no targetname".into() })?;
+        Ok(NtlmHandshake {
+            client: NtlmClient::new(credentials, ClientOptions::sip()),
+            realm: challenge.realm.clone(),
+            targetname,
+            version: challenge.version,
+        })
+    }
+
+    /// The first leg's header value: `gssapi-data=""` (connectionless NTLM has no NEGOTIATE).
+    pub fn first_leg(&self) -> String {
+        credentials_header(&AuthorizationParams {
+            scheme: "NTLM".into(),
+            opaque: None,
+            realm: self.realm.clone(),
+            targetname: self.targetname.clone(),
+            gssapi_data: Some(String::new()),
+            version: self.version.filter(|v| *v > 2),
+            signed: None,
+        })
+    }
+
+    /// The second leg: answers the CHALLENGE in `challenge.gssapi_data` with the AUTHENTICATE.
+    /// Returns the security association; the caller builds the request and calls
+    /// [`SecurityAssociation::authorize_final_leg`] on it, which adds the token (and, for
+    /// version ≥ 3, the signature, [MS-SIPAE] 3.2.5.1).
+    pub fn answer(self, challenge: &Challenge, now: SystemTime) -> Result<SecurityAssociation, AuthError> {
+        let token =
+            challenge.gssapi_data.as_deref().filter(|t| !t.is_empty()).ok_or_else(|| AuthError::BadChallenge {
+                scheme: "NTLM".into(),
+                reason: "the second challenge carries no gssapi-data".into(),
+            })?;
+        let opaque = challenge.opaque.clone().ok_or_else(|| AuthError::BadChallenge {
+            scheme: "NTLM".into(),
+            reason: "the second challenge carries no opaque".into(),
+        })?;
+        let challenge_bytes = decode_token(token)?;
+        let unix = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let (authenticate, session) = self.client.authenticate(&challenge_bytes, &ClientRandom::generate(unix))?;
+        Ok(SecurityAssociation {
+            scheme: "NTLM".into(),
+            realm: self.realm,
+            targetname: self.targetname,
+            opaque,
+            version: self.version.unwrap_or(2),
+            session,
+            cnum: 0,
+            pending_token: Some(encode_token(&authenticate)),
+            header: "Authorization",
+        })
+    }
+}
+
+/// An established (or completing) security association: signs and verifies.
+pub struct SecurityAssociation {
+    scheme: String,
+    realm: String,
+    targetname: String,
+    opaque: String,
+    version: u32,
+    session: NtlmSession,
+    /// The last `cnum` used; starts at 0 so that the first signed message carries 1.
+    cnum: u32,
+    /// The AUTHENTICATE not yet sent.
+    pending_token: Option<String>,
+    header: &'static str,
+}
+
+impl std::fmt::Debug for SecurityAssociation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityAssociation")
+            .field("scheme", &self.scheme)
+            .field("targetname", &self.targetname)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecurityAssociation {
+    /// The scheme (`NTLM`).
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+    /// The server the association is with.
+    pub fn targetname(&self) -> &str {
+        &self.targetname
+    }
+
+    /// Adds the final handshake leg to `msg`: the AUTHENTICATE token and, for version ≥ 3, the
+    /// signature in the same header (the SIPE vector shows both in one `Authorization`).
+    pub fn authorize_final_leg(&mut self, msg: &mut Message) -> Result<(), AuthError> {
+        let token = self.pending_token.take();
+        let signed = if self.version >= 3 { Some(self.signature_for(msg)?) } else { None };
+        let value = credentials_header(&AuthorizationParams {
+            scheme: self.scheme.clone(),
+            opaque: Some(self.opaque.clone()),
+            realm: self.realm.clone(),
+            targetname: self.targetname.clone(),
+            gssapi_data: token,
+            version: (self.version > 2).then_some(self.version),
+            signed,
+        });
+        msg.headers.set(self.header, &value);
+        Ok(())
+    }
+
+    /// Signs an outgoing message (request or response) once the association is established.
+    pub fn sign(&mut self, msg: &mut Message) -> Result<(), AuthError> {
+        msg.headers.remove(self.header);
+        let signed = self.signature_for(msg)?;
+        let value = credentials_header(&AuthorizationParams {
+            scheme: self.scheme.clone(),
+            opaque: Some(self.opaque.clone()),
+            realm: self.realm.clone(),
+            targetname: self.targetname.clone(),
+            gssapi_data: None,
+            version: None,
+            signed: Some(signed),
+        });
+        msg.headers.push(self.header, &value);
+        Ok(())
+    }
+
+    fn signature_for(&mut self, msg: &Message) -> Result<SignedParams, AuthError> {
+        self.cnum = self.cnum.wrapping_add(1);
+        let crand = format!("{:08x}", rand::random::<u32>());
+        let params = BufferParams {
+            scheme: self.scheme.clone(),
+            rand: crand.clone(),
+            num: self.cnum.to_string(),
+            realm: self.realm.clone(),
+            targetname: self.targetname.clone(),
+            version: self.version,
+        };
+        let buffer = signature_buffer(msg, &params).map_err(|e| AuthError::Signing(e.to_string()))?;
+        Ok(SignedParams { crand, cnum: self.cnum, response: self.session.sign_hex(buffer.as_bytes()) })
+    }
+
+    /// Verifies the server's signature (`Authentication-Info` … `rspauth`) on an incoming message
+    /// ([MS-SIPAE] 3.2.5.2): unsigned or badly signed messages are refused.
+    pub fn verify(&self, msg: &Message) -> Result<(), AuthError> {
+        let what = match msg.status() {
+            Some(code) => format!("a {code} response"),
+            None => format!("a {} request", msg.method().map(|m| m.as_str()).unwrap_or("?")),
+        };
+        let sig = read_server_signature(msg)
+            .ok_or(AuthError::BadServerSignature { what: what.clone(), problem: "missing" })?;
+        if !sig.scheme.eq_ignore_ascii_case(&self.scheme)
+            || !sig.targetname.eq_ignore_ascii_case(&self.targetname)
+            || sig.realm != self.realm
+        {
+            return Err(AuthError::BadServerSignature { what, problem: "for another security association" });
+        }
+        let buffer =
+            signature_buffer(msg, &sig.buffer_params(self.version)).map_err(|e| AuthError::Signing(e.to_string()))?;
+        if self.session.verify_hex(buffer.as_bytes(), &sig.rspauth) {
+            Ok(())
+        } else {
+            Err(AuthError::BadServerSignature { what, problem: "wrong" })
+        }
+    }
+}
+
+/// NTLM credentials from an account name as users type it: `DOMAIN\user` or `user@domain` (kept
+/// whole, with an empty domain, as Windows does for UPNs).
+pub fn ntlm_credentials(account: &str, password: &str) -> Credentials {
+    let (domain, user) = match account.split_once('\\') {
+        Some((d, u)) => (d.to_string(), u.to_string()),
+        None => (String::new(), account.to_string()),
+    };
+    let workstation = std::env::var("HOSTNAME").unwrap_or_else(|_| "SFBKIT".into()).to_ascii_uppercase();
+    Credentials { user, domain, password: password.to_string(), workstation }
+}
