@@ -332,15 +332,61 @@ impl Client {
         )
         .await;
         report.attempts(Stage::ConnectivityChecks, &attempts);
-        let Connected { conn, candidate } = match connected {
+        let Connected { mut conn, mut candidate } = match connected {
             Ok(c) => c,
             Err(u) => {
                 report.conclude_failure(Failure { error: u.detail, class: u.class, diagnosis: None, hint: u.hint });
                 return None;
             }
         };
-        report.target = format!("{}:{}", candidate.fqdn, candidate.port);
-        self.register(report, conn, &candidate.fqdn).await
+        for hop in 0..=MAX_REDIRECTS {
+            report.target = format!("{}:{}", candidate.fqdn, candidate.port);
+            let contact = match self.register(report, conn, &candidate.fqdn).await {
+                RegisterEnd::Registered(session) => return Some(session),
+                RegisterEnd::Failed => return None,
+                RegisterEnd::Redirect(contact) => contact,
+            };
+            if hop == MAX_REDIRECTS {
+                report.conclude_failure(Failure {
+                    error: format!("more than {MAX_REDIRECTS} redirects; the last one to {contact}"),
+                    class: "redirect-loop".into(),
+                    diagnosis: None,
+                    hint: "the pools redirect the user in a circle: check the user's RegistrarPool (Get-CsUser) and the pools' topology".into(),
+                });
+                return None;
+            }
+            let Some(next) = redirect_candidate(&contact) else {
+                report.conclude_failure(Failure {
+                    error: format!("the registrar redirected to {contact:?}, which is not a SIP URI with a host"),
+                    class: "protocol".into(),
+                    diagnosis: None,
+                    hint:
+                        "the registrar's 301 Contact must name the home pool (sip:pool.contoso.com:5061;transport=tls)"
+                            .into(),
+                });
+                return None;
+            };
+            // Connectivity checks again, for the home pool; recorded under Redirection.
+            let mut attempts = Vec::new();
+            let connected = connectivity::connect_first(
+                std::slice::from_ref(&next),
+                self.resolver.as_ref(),
+                &self.connector,
+                &mut choose,
+                self.config.connect_timeout,
+                &mut attempts,
+            )
+            .await;
+            report.attempts(Stage::Redirection, &attempts);
+            match connected {
+                Ok(c) => (conn, candidate) = (c.conn, c.candidate),
+                Err(u) => {
+                    report.conclude_failure(Failure { error: u.detail, class: u.class, diagnosis: None, hint: u.hint });
+                    return None;
+                }
+            }
+        }
+        None
     }
 
     /// Devices and the network adapter (seed 003, stage 1). Never fatal.
@@ -458,7 +504,7 @@ impl Client {
         Some(found.candidates)
     }
 
-    async fn register(&self, report: &mut SignInReport, conn: TlsConnection, host: &str) -> Option<SipSession> {
+    async fn register(&self, report: &mut SignInReport, conn: TlsConnection, host: &str) -> RegisterEnd {
         let host = host.to_string();
         let info = conn.info().clone();
         let local = info.local_addr;
@@ -478,7 +524,7 @@ impl Client {
                     let hint = "check the SIP domain in the user's SIP URI".to_string();
                     let f = Failure { error: e.to_string(), class: "bad-configuration".into(), diagnosis: None, hint };
                     report.fail(Stage::Authentication, "REGISTER", &host, t.elapsed(), f);
-                    return None;
+                    return RegisterEnd::Failed;
                 }
             };
             let step = leg.step_name();
@@ -492,7 +538,7 @@ impl Client {
                 Leg::NtlmFinal(mut sa) => {
                     if let Err(e) = sa.authorize_final_leg(&mut request) {
                         report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
-                        return None;
+                        return RegisterEnd::Failed;
                     }
                     final_sa = Some(sa);
                 }
@@ -501,7 +547,7 @@ impl Client {
                 Ok(r) => r,
                 Err(e) => {
                     report.fail(Stage::Authentication, step, &host, t.elapsed(), session_failure(&e));
-                    return None;
+                    return RegisterEnd::Failed;
                 }
             };
             match registration::classify_response(&response, &self.epid) {
@@ -510,7 +556,7 @@ impl Client {
                     if let Some(sa) = final_sa {
                         if let Err(e) = sa.verify(&response) {
                             report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
-                            return None;
+                            return RegisterEnd::Failed;
                         }
                         signed = format!("; signed by the registrar ({}), signature verified", sa.scheme());
                         session.sa = Some(sa);
@@ -523,7 +569,7 @@ impl Client {
                     );
                     report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, detail);
                     report.registration = Some(reg);
-                    return Some(session);
+                    return RegisterEnd::Registered(session);
                 }
                 RegisterOutcome::AuthenticationRequired { proxy, challenges } => {
                     let code = if proxy { 407 } else { 401 };
@@ -539,7 +585,7 @@ impl Client {
                                 diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
                                 hint: "check the account (DOMAIN\\user or user@domain) and its password; repeated failures can lock the account in Active Directory".into(),
                             });
-                            return None;
+                            return RegisterEnd::Failed;
                         }
                         (false, Leg::NtlmFirst(_)) => {
                             let Some(ch) = challenges.iter().find(|c| {
@@ -548,9 +594,11 @@ impl Client {
                             }) else {
                                 let f = Failure { error: format!("{code} without an NTLM CHALLENGE"), class: "protocol".into(), diagnosis: None, hint: "the registrar did not continue the NTLM handshake; check its authentication settings".into() };
                                 report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
-                                return None;
+                                return RegisterEnd::Failed;
                             };
-                            let Leg::NtlmFirst(h) = std::mem::replace(&mut leg, Leg::Plain) else { return None };
+                            let Leg::NtlmFirst(h) = std::mem::replace(&mut leg, Leg::Plain) else {
+                                return RegisterEnd::Failed;
+                            };
                             match h.answer(ch, SystemTime::now()) {
                                 Ok(sa) => {
                                     report.step(
@@ -565,7 +613,7 @@ impl Client {
                                 }
                                 Err(e) => {
                                     report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
-                                    return None;
+                                    return RegisterEnd::Failed;
                                 }
                             }
                         }
@@ -591,7 +639,7 @@ impl Client {
                                         hint,
                                     },
                                 );
-                                return None;
+                                return RegisterEnd::Failed;
                             };
                             match NtlmHandshake::new(ch, ntlm_credentials(account, &password.0)) {
                                 Ok(h) => {
@@ -607,28 +655,24 @@ impl Client {
                                 }
                                 Err(e) => {
                                     report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
-                                    return None;
+                                    return RegisterEnd::Failed;
                                 }
                             }
                         }
                     }
                 }
                 RegisterOutcome::Redirect { contact } => {
-                    report.fail(
-                        Stage::Redirection,
-                        step,
-                        &host,
-                        t.elapsed(),
-                        Failure {
-                            error: format!("301, the user is homed on {contact}"),
-                            class: "redirect".into(),
-                            diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
-                            hint: format!(
-                                "sign in to {contact} directly; following home-pool redirects is not available yet"
-                            ),
-                        },
-                    );
-                    return None;
+                    // After authentication the 301 is signed like any answer: verify it first.
+                    if let Some(sa) = &final_sa {
+                        if let Err(e) = sa.verify(&response) {
+                            report.fail(Stage::Redirection, step, &host, t.elapsed(), auth_failure(&e));
+                            return RegisterEnd::Failed;
+                        }
+                    }
+                    let detail = format!("301: the user is homed on {contact}; signing in there");
+                    report.step(Stage::Redirection, step, &host, t.elapsed(), Outcome::Success, detail);
+                    let _ = session.conn.close().await;
+                    return RegisterEnd::Redirect(contact);
                 }
                 RegisterOutcome::Rejected { code, reason, diagnostics } => {
                     report.fail(
@@ -643,7 +687,7 @@ impl Client {
                             diagnosis: diagnostics.map(|d| d.to_diagnosis()),
                         },
                     );
-                    return None;
+                    return RegisterEnd::Failed;
                 }
             }
         }
@@ -654,7 +698,7 @@ impl Client {
             hint: "the authentication handshake did not converge; check the registrar's authentication settings".into(),
         };
         report.fail(Stage::Authentication, "REGISTER", &host, Duration::ZERO, f);
-        None
+        RegisterEnd::Failed
     }
 
     fn register_params(&self, local: SocketAddr, expires: Option<u32>) -> RegisterParams {
@@ -688,6 +732,28 @@ impl Client {
         let _ = session.conn.close().await;
         result.map(|_| ()).map_err(|e| ClientError::SignOut(Box::new(e)))
     }
+}
+
+/// Most home-pool redirects followed in one sign-in.
+const MAX_REDIRECTS: usize = 3;
+
+/// How one registrar's REGISTER exchange ended.
+enum RegisterEnd {
+    Registered(SipSession),
+    /// 301/302: the Contact of the user's home pool.
+    Redirect(String),
+    Failed,
+}
+
+/// The candidate a 301 Contact names (`sip:host[:port][;transport=tls]`, port 5061 by default).
+fn redirect_candidate(contact: &str) -> Option<Candidate> {
+    let uri = Uri::parse(contact).ok()?;
+    let sip = uri.as_sip()?;
+    let fqdn = match sip.host() {
+        Host::Domain(d) => d.to_string(),
+        other => other.to_string().trim_start_matches('[').trim_end_matches(']').to_string(),
+    };
+    Some(Candidate { fqdn, port: sip.port().unwrap_or(5061), source: Source::Redirect, internal: true })
 }
 
 /// Where the REGISTER handshake stands.

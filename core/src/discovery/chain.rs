@@ -173,6 +173,7 @@ fn source_name(source: Source) -> &'static str {
         Source::SrvExternal => "SRV _sip._tls",
         Source::ARecord => "A records",
         Source::Configured => "configured",
+        Source::Redirect => "redirect",
     }
 }
 

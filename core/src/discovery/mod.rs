@@ -28,6 +28,8 @@ pub enum Source {
     SrvExternal,
     /// DNS A record (`sipinternal`, `sip`, `sipexternal`).
     ARecord,
+    /// A registrar's 301 to the user's home pool.
+    Redirect,
 }
 
 /// A registrar to try: its FQDN (what the certificate must name) and port.

@@ -95,3 +95,21 @@ async fn a_pool_without_authentication_takes_one_register() {
     assert_eq!(auth_steps(&report).len(), 1);
     client.sign_out().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_user_homed_on_the_second_pool_is_redirected_there() {
+    let pool = LabPool::start(LabConfig::default()).await.unwrap();
+    let (report, client) = run(&pool, pool.client_builder("carol@contoso.lab")).await;
+    assert!(report.is_success(), "{}", report.to_text());
+    let redirect = report.stages.iter().find(|s| s.name == Stage::Redirection).expect("a Redirection stage");
+    assert!(redirect.detail.starts_with("301: the user is homed on sip:pool02.contoso.lab:"), "{}", redirect.detail);
+    assert!(report.target.starts_with("pool02.contoso.lab:"), "{}", report.target);
+    // A new security association on the home pool: three more REGISTERs there.
+    let on_pool02 =
+        report.stages.iter().filter(|s| s.name == Stage::Authentication && s.host == "pool02.contoso.lab").count();
+    assert_eq!(on_pool02, 3);
+    assert_eq!(pool.bindings_on("pool02.contoso.lab").len(), 1);
+    assert!(pool.bindings().is_empty(), "nothing registered on the pool that redirected");
+    client.sign_out().await.unwrap();
+    assert!(pool.bindings_on("pool02.contoso.lab").is_empty());
+}

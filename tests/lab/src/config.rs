@@ -226,6 +226,9 @@ pub struct LabConfig {
     /// The pool's FQDN (registrar and web services; named in certificates, `ms-diagnostics` source).
     pub pool_fqdn: String,
     pub users: Vec<LabUser>,
+    /// Further pools (FQDNs) in the same lab, each with its own registrar: users whose
+    /// `home_pool` names one are redirected there (301) by the others.
+    pub other_pools: Vec<String>,
     pub registrar: RegistrarSettings,
     pub dns: DnsSettings,
     pub certificates: CertificateSettings,
@@ -240,8 +243,11 @@ impl Default for LabConfig {
     fn default() -> Self {
         let domain = "contoso.lab".to_string();
         let user = |name: &str, display: &str| LabUser::new(&format!("sip:{name}@{domain}"), display);
+        let mut carol = user("carol", "Carol Chen");
+        carol.home_pool = Some(format!("pool02.{domain}"));
         LabConfig {
-            users: vec![user("alice", "Alice Anders"), user("bob", "Bob Berg")],
+            users: vec![user("alice", "Alice Anders"), user("bob", "Bob Berg"), carol],
+            other_pools: vec![format!("pool02.{domain}")],
             pool_fqdn: format!("pool01.{domain}"),
             domain,
             registrar: RegistrarSettings::default(),
@@ -331,6 +337,11 @@ impl LabConfig {
     /// directory, it is only not enabled for Skype for Business.
     pub fn user_by_account(&self, account: &str) -> Option<&LabUser> {
         self.users.iter().find(|u| u.account().eq_ignore_ascii_case(account))
+    }
+
+    /// The pool `user` is homed on (this lab's primary pool unless `home_pool` says otherwise).
+    pub fn home_pool<'a>(&'a self, user: &'a LabUser) -> &'a str {
+        user.home_pool.as_deref().unwrap_or(&self.pool_fqdn)
     }
 
     /// The names on the registrar's certificate.

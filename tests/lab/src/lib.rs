@@ -47,6 +47,8 @@ pub struct LabPool {
     sip_addr: SocketAddr,
     ca_pem: String,
     state: Arc<sip_server::PoolState>,
+    /// The other pools' registrars (`other_pools`).
+    others: Vec<Arc<sip_server::PoolState>>,
     dns: dns::LabDns,
     web: web::LabWeb,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -68,18 +70,40 @@ impl LabPool {
         let web_cert = ca.issue_server_cert(&config.web_certificate_names(), validity)?;
         let delay = config.response_delay();
 
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(LabError::Listen)?;
-        let sip_addr = listener.local_addr().map_err(LabError::Listen)?;
-        let state =
-            Arc::new(sip_server::PoolState { config: config.clone(), registrar: registrar::Registrar::default() });
-        let mut tasks = Vec::new();
-        if config.has(Fault::RefuseSip) {
-            // The port was just ours; closing it leaves a port that refuses connections.
-            drop(listener);
-        } else {
-            let acceptor = TlsAcceptor::from(ca::server_config(&sip_cert)?);
-            tasks.push(tokio::spawn(sip_server::serve(listener, acceptor, state.clone())));
+        // One registrar per pool, each with its own certificate and port; all on 127.0.0.1.
+        let mut sites = vec![(config.pool_fqdn.clone(), sip_cert)];
+        for other in &config.other_pools {
+            sites.push((other.clone(), ca.issue_server_cert(std::slice::from_ref(other), validity)?));
         }
+        let mut listeners = Vec::new();
+        let mut pools = std::collections::HashMap::new();
+        for (fqdn, cert) in sites {
+            let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(LabError::Listen)?;
+            let addr = listener.local_addr().map_err(LabError::Listen)?;
+            pools.insert(fqdn.to_ascii_lowercase(), addr.port());
+            listeners.push((fqdn, cert, listener, addr));
+        }
+        let sip_addr = listeners[0].3;
+        let mut tasks = Vec::new();
+        let mut states = Vec::new();
+        for (i, (fqdn, cert, listener, _)) in listeners.into_iter().enumerate() {
+            let mut view = config.clone();
+            view.pool_fqdn = fqdn;
+            let state = Arc::new(sip_server::PoolState {
+                config: view,
+                registrar: registrar::Registrar::default(),
+                pools: pools.clone(),
+            });
+            if config.has(Fault::RefuseSip) && i == 0 {
+                // The port was just ours; closing it leaves a port that refuses connections.
+                drop(listener);
+            } else {
+                let acceptor = TlsAcceptor::from(ca::server_config(&cert)?);
+                tasks.push(tokio::spawn(sip_server::serve(listener, acceptor, state.clone())));
+            }
+            states.push(state);
+        }
+        let state = states[0].clone();
 
         let mut web_cfg = web::WebConfig::new(&config.domain, ca::server_config(&web_cert)?);
         web_cfg.pool_fqdn = config.pool_fqdn.clone();
@@ -91,7 +115,7 @@ impl LabPool {
         let web = web::LabWeb::start(web_cfg).await?;
         let dns = dns::LabDns::start(zone::zone_for(&config, sip_addr.port()), delay).await?;
         tracing::info!(%sip_addr, dns = %dns.addr(), https = web.https_port(), pool = %config.pool_fqdn, "lab pool started");
-        Ok(LabPool { sip_addr, ca_pem: ca.ca_pem().to_string(), state, dns, web, tasks })
+        Ok(LabPool { sip_addr, ca_pem: ca.ca_pem().to_string(), state, others: states.split_off(1), dns, web, tasks })
     }
 
     /// Where the registrar listens (SIP over TLS). Under `refuse-sip` nothing listens there.
@@ -118,9 +142,17 @@ impl LabPool {
     pub fn config(&self) -> &LabConfig {
         &self.state.config
     }
-    /// The endpoints registered right now.
+    /// The endpoints registered right now on the primary pool.
     pub fn bindings(&self) -> Vec<Binding> {
         self.state.registrar.bindings()
+    }
+    /// The endpoints registered right now on the pool `fqdn` (primary or other).
+    pub fn bindings_on(&self, fqdn: &str) -> Vec<Binding> {
+        std::iter::once(&self.state)
+            .chain(self.others.iter())
+            .find(|s| s.config.pool_fqdn.eq_ignore_ascii_case(fqdn))
+            .map(|s| s.registrar.bindings())
+            .unwrap_or_default()
     }
 
     /// A client builder set up for this pool, as a machine inside it would be: the pool's DNS

@@ -14,8 +14,11 @@ use crate::registrar::{self, Registrar};
 
 /// Shared state of a running pool.
 pub(crate) struct PoolState {
+    /// This pool's view of the lab: `config.pool_fqdn` is this pool's FQDN.
     pub config: LabConfig,
     pub registrar: Registrar,
+    /// Every pool of the lab and its registrar port, for redirects to a user's home pool.
+    pub pools: std::collections::HashMap<String, u16>,
 }
 
 /// Accepts connections until the listener task is aborted.
@@ -104,10 +107,32 @@ fn answer(state: &PoolState, auth: &mut crate::auth::ConnAuth, req: &Message, pe
 }
 
 fn respond(state: &PoolState, req: &Message, peer: SocketAddr) -> Option<Message> {
+    if req.method() == Some(&Method::Register) {
+        if let Some(redirect) = home_pool_redirect(state, req) {
+            return Some(redirect);
+        }
+    }
     match req.method()? {
         Method::Register => Some(state.registrar.handle_register(&state.config, req, peer)),
         Method::Options => Some(registrar::options(&state.config, req)),
         Method::Ack | Method::Benotify => None,
         _ => Some(registrar::not_implemented(&state.config, req)),
     }
+}
+
+/// A user homed on another pool of the lab is sent there: `301 Moved Permanently` with that
+/// registrar in Contact (REFERENCE.md §3.2; seed 001 step 4, "Optional Redirection").
+fn home_pool_redirect(state: &PoolState, req: &Message) -> Option<Message> {
+    let aor = req.to_header().ok()?.uri.as_sip()?.aor();
+    let user = state.config.user(&aor)?;
+    let home = state.config.home_pool(user);
+    if home.eq_ignore_ascii_case(&state.config.pool_fqdn) {
+        return None;
+    }
+    let port = state.pools.get(&home.to_ascii_lowercase())?;
+    Some(
+        Message::response_to(req, 301, "Moved Permanently", None)
+            .with_header("Contact", &format!("<sip:{home}:{port};transport=tls>"))
+            .with_header("Server", &state.config.registrar.server_header),
+    )
 }

@@ -16,6 +16,9 @@ pub fn zone_for(config: &LabConfig, sip_port: u16) -> LabZone {
     let mut records = Vec::new();
     let mut a = |name: String| records.push(LabRecord::A { name, ip: loopback });
     a(config.pool_fqdn.clone());
+    for other in &config.other_pools {
+        a(other.clone());
+    }
     for prefix in ["sip", "sipinternal", "sipexternal"] {
         a(format!("{prefix}.{d}"));
     }
