@@ -683,7 +683,7 @@ impl Client {
                         Failure {
                             hint: register_hint(code, diagnostics.as_ref().map(|d| d.code)),
                             error: format!("{code}, {reason}"),
-                            class: code.to_string(),
+                            class: register_class(code, diagnostics.as_ref().map(|d| d.code)),
                             diagnosis: diagnostics.map(|d| d.to_diagnosis()),
                         },
                     );
@@ -823,8 +823,22 @@ fn session_failure(e: &SessionError) -> Failure {
     }
 }
 
+/// A stable class for a registrar's refusal: the `ms-diagnostics` code decides where it is known
+/// ([MS-OCER] codes as FIELD-NOTES.md §2.2 and REFERENCE.md §3.2 quote them), else the status.
+fn register_class(code: u16, diag: Option<u32>) -> String {
+    match (code, diag) {
+        (404, Some(1003)) => "unknown-user".into(),
+        (403, Some(4141)) => "disabled-user".into(),
+        (400, Some(4010)) => "missing-endpoint-identity".into(),
+        _ => code.to_string(),
+    }
+}
+
 fn register_hint(code: u16, diag: Option<u32>) -> String {
     match (code, diag) {
+        (403, Some(4141)) => {
+            "the user is disabled for Skype for Business (Get-CsUser shows Enabled False): an administrator must enable the account again".into()
+        }
         (404, _) => "the user is not enabled for Skype for Business on this pool (Get-CsUser / Enable-CsUser)".into(),
         (403, _) => "the registrar refused this user or endpoint; the diagnosis names the reason".into(),
         (400, Some(4010)) => {

@@ -74,6 +74,7 @@ async fn unknown_user_gets_404_and_1003() {
     assert!(!report.is_success());
     assert_eq!(report.error.as_deref(), Some("404, Not Found"));
     assert!(report.diagnosis.as_deref().unwrap().starts_with("ErrorCode=1003"));
+    step_with_class(&report, "unknown-user");
     assert!(report.hint.as_deref().unwrap().contains("Enable-CsUser"));
 }
 
@@ -110,4 +111,23 @@ async fn slow_pool_beyond_the_client_timeouts_is_classified_timeout() {
     assert_eq!(step.name, Stage::ServerDiscovery);
     assert!(step.hint.is_some());
     assert!(report.is_success(), "SRV answers within the DNS timeout:\n{}", report.to_text());
+}
+
+#[tokio::test]
+async fn wrong_password_fault_is_refused_credentials() {
+    let report = sign_in(Fault::WrongPassword).await;
+    assert!(!report.is_success());
+    let step = step_with_class(&report, "wrong-credentials");
+    assert_eq!(step.name, Stage::Authentication);
+    assert!(report.hint.as_deref().unwrap().contains("password"));
+}
+
+#[tokio::test]
+async fn disabled_user_is_403_4141() {
+    let report = sign_in(Fault::DisabledUser).await;
+    assert!(!report.is_success());
+    assert_eq!(report.error.as_deref(), Some("403, Forbidden"));
+    assert!(report.diagnosis.as_deref().unwrap().starts_with("ErrorCode=4141"), "{:?}", report.diagnosis);
+    step_with_class(&report, "disabled-user");
+    assert!(report.hint.as_deref().unwrap().contains("disabled"));
 }

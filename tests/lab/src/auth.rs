@@ -127,7 +127,13 @@ impl ConnAuth {
         // An account the directory does not know, or a wrong password: challenge again, as a
         // pool does; the client reports the refused credentials.
         let Some(user) = config.user_by_account(&account) else { return Verdict::Answer(self.challenge(config, req)) };
-        let creds = ServerCredentials { user: message.user_name(), password: user.password.clone() };
+        // `wrong-password`: the directory's password never matches what the client proves.
+        let password = if config.has(crate::config::Fault::WrongPassword) {
+            format!("{}-changed", user.password)
+        } else {
+            user.password.clone()
+        };
+        let creds = ServerCredentials { user: message.user_name(), password };
         let Ok(accepted) = self.ntlm.accept(&[], &challenge, &bytes, &creds) else {
             tracing::info!(%account, "lab pool: NTLM credentials refused");
             return Verdict::Answer(self.challenge(config, req));

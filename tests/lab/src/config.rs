@@ -191,6 +191,10 @@ pub enum Fault {
     RefuseSip,
     /// Every DNS, HTTP and SIP response is delayed (by `response_delay_ms`, 1000 ms when unset).
     Slow,
+    /// Every password is refused: NTLM fails at the registrar (and the web ticket service).
+    WrongPassword,
+    /// Every user is disabled for Skype for Business: REGISTER is refused with 403 / 4141.
+    DisabledUser,
 }
 
 impl Fault {
@@ -204,6 +208,8 @@ impl Fault {
         ("unknown-user", Fault::UnknownUser),
         ("refuse-sip", Fault::RefuseSip),
         ("slow", Fault::Slow),
+        ("wrong-password", Fault::WrongPassword),
+        ("disabled-user", Fault::DisabledUser),
     ];
 }
 

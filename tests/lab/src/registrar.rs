@@ -72,6 +72,10 @@ impl Registrar {
             return Err(Reject::new(421, "Extension Required", 2057, "msrtc-event-categories requires gruu-10"));
         }
         let user = config.user(&aor).ok_or_else(|| Reject::new(404, "Not Found", 1003, "User does not exist"))?;
+        // [MS-OCER] 4141 "User disabled", the code a deregistration NOTIFY carries too.
+        if user.disabled || config.has(crate::config::Fault::DisabledUser) {
+            return Err(Reject::new(403, "Forbidden", 4141, "User disabled"));
+        }
         let epid = from.params.value("epid").ok_or_else(|| Reject::bad(4010, "Missing epid in From header"))?;
         let epid = Epid::parse(&epid).map_err(|_| Reject::bad(4010, "Malformed epid in From header"))?;
         let contacts = req.contacts().map_err(|_| Reject::bad(4010, "Malformed Contact header"))?;
