@@ -10,13 +10,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Mutex;
 
-use crate::auth::sa::{AuthError, Challenge, NtlmHandshake, SecurityAssociation, ntlm_credentials};
+use crate::auth::sa::{
+    AuthError, Challenge, NtlmHandshake, SecurityAssociation, TlsDskHandshake, TlsDskStep, ntlm_credentials,
+};
 use crate::connectivity::{self, Connected};
 use crate::discovery::autodiscover::Format;
 use crate::discovery::dns::HickoryResolver;
 use crate::discovery::{BoxFuture, Candidate, DiscoveryConfig, DnsError, DnsResolver, Source, SrvTarget};
 use crate::http::HttpClient;
 use crate::identity::Epid;
+use crate::keystore::{MemoryStore, OsKeystore, SecretStore, StoredCertificate};
 use crate::local::{DeviceProvider, LocalDiscovery, NetworkInfo, SystemNetwork, default_provider, discover_local};
 use crate::registration::{self, RegisterOutcome, RegisterParams};
 use crate::report::{Failure, Outcome, SignInReport, SignInResult, Stage};
@@ -74,6 +77,7 @@ pub struct ClientBuilder {
     network: Option<Arc<dyn NetworkInfo>>,
     adapter_preference: Vec<String>,
     credentials: Option<(String, Password)>,
+    keystore: Option<Arc<dyn SecretStore>>,
 }
 
 /// A password that never prints (Debug and Display are redacted).
@@ -119,7 +123,14 @@ impl ClientBuilder {
             network: None,
             adapter_preference: Vec::new(),
             credentials: None,
+            keystore: None,
         }
+    }
+    /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
+    /// has none). Host apps pass their own (Android Keystore).
+    pub fn keystore(mut self, store: Arc<dyn SecretStore>) -> ClientBuilder {
+        self.keystore = Some(store);
+        self
     }
     /// The Windows account (`DOMAIN\\user` or `user@domain`) and password for NTLM. The password is
     /// kept in memory only and never appears in logs, errors or reports.
@@ -237,8 +248,21 @@ impl ClientBuilder {
             _ => resolver,
         };
         let connector = TlsConnector::new(&self.trust).map_err(ClientError::Trust)?;
+        let (anchors, _) = self.trust.root_store().map_err(ClientError::Trust)?;
+        let keystore = match &self.keystore {
+            Some(k) => k.clone(),
+            None => match OsKeystore::new() {
+                Ok(k) => Arc::new(k) as Arc<dyn SecretStore>,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no OS keystore: TLS-DSK certificates are kept in memory only");
+                    Arc::new(MemoryStore::default())
+                }
+            },
+        };
         Ok(Client {
             connector,
+            anchors: Arc::new(anchors),
+            keystore,
             epid: self.epid.clone().unwrap_or_else(Epid::generate),
             aor,
             domain,
@@ -256,6 +280,9 @@ pub struct Client {
     config: ClientBuilder,
     /// Built once: loading the system's roots reads files, and every connection shares it.
     connector: TlsConnector,
+    /// The same trust anchors, for verifying the pool inside the TLS-DSK tunnel.
+    anchors: Arc<rustls::RootCertStore>,
+    keystore: Arc<dyn SecretStore>,
     aor: Uri,
     domain: String,
     epid: Epid,
@@ -535,6 +562,10 @@ impl Client {
                     request.headers.set("Authorization", &h.first_leg());
                     leg = Leg::NtlmFirst(h);
                 }
+                Leg::TlsDsk(h, header) => {
+                    request.headers.set("Authorization", &header);
+                    leg = Leg::TlsDsk(h, header);
+                }
                 Leg::NtlmFinal(mut sa) => {
                     if let Err(e) = sa.authorize_final_leg(&mut request) {
                         report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
@@ -587,6 +618,43 @@ impl Client {
                             });
                             return RegisterEnd::Failed;
                         }
+                        (false, Leg::TlsDsk(..)) => {
+                            let Some(ch) = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK")) else {
+                                let f = Failure {
+                                    error: format!("{code} without a TLS-DSK challenge"),
+                                    class: "protocol".into(),
+                                    diagnosis: None,
+                                    hint: "the registrar did not continue the TLS-DSK handshake".into(),
+                                };
+                                report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
+                                return RegisterEnd::Failed;
+                            };
+                            let Leg::TlsDsk(h, _) = std::mem::replace(&mut leg, Leg::Plain) else {
+                                return RegisterEnd::Failed;
+                            };
+                            match h.answer(ch) {
+                                Ok((TlsDskStep::Continue(header), Some(h))) => {
+                                    report.step(
+                                        Stage::Authentication,
+                                        step,
+                                        &host,
+                                        t.elapsed(),
+                                        Outcome::Success,
+                                        format!("{code} with the pool's TLS flight"),
+                                    );
+                                    leg = Leg::TlsDsk(h, header);
+                                }
+                                Ok((TlsDskStep::Established(sa), _)) => {
+                                    report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, format!("{code} with the pool's Finished: TLS-DSK tunnel complete, pool certificate verified"));
+                                    leg = Leg::NtlmFinal(sa);
+                                }
+                                Ok((TlsDskStep::Continue(_), None)) => return RegisterEnd::Failed,
+                                Err(e) => {
+                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                                    return RegisterEnd::Failed;
+                                }
+                            }
+                        }
                         (false, Leg::NtlmFirst(_)) => {
                             let Some(ch) = challenges.iter().find(|c| {
                                 c.scheme.eq_ignore_ascii_case("NTLM")
@@ -618,6 +686,14 @@ impl Client {
                             }
                         }
                         (false, _) => {
+                            // SIPE's order: TLS-DSK (with a certificate this pool issued), Kerberos, NTLM.
+                            if let Some(h) = self.tls_dsk_start(&challenges) {
+                                let mut h = h;
+                                let header = h.first_leg();
+                                report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, format!("{code}: the registrar offers {offered}; using TLS-DSK with the certificate from the keystore"));
+                                leg = Leg::TlsDsk(h, header);
+                                continue;
+                            }
                             let ntlm = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("NTLM"));
                             let (Some(ch), Some((account, password))) = (ntlm, &self.config.credentials) else {
                                 let hint = if ntlm.is_some() {
@@ -701,6 +777,28 @@ impl Client {
         RegisterEnd::Failed
     }
 
+    /// A TLS-DSK handshake, when the registrar offers TLS-DSK and the keystore holds a certificate
+    /// for this user and pool (`targetname`).
+    fn tls_dsk_start(&self, challenges: &[Challenge]) -> Option<TlsDskHandshake> {
+        let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK"))?;
+        let target = ch.targetname.as_deref()?;
+        let user = self.aor.as_sip()?.aor();
+        let cert = match StoredCertificate::load(self.keystore.as_ref(), &user, target) {
+            Ok(c) => c?,
+            Err(e) => {
+                tracing::warn!(error = %e, "keystore unreadable; TLS-DSK skipped");
+                return None;
+            }
+        };
+        match TlsDskHandshake::new(ch, &cert, self.anchors.clone()) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "stored certificate unusable; TLS-DSK skipped");
+                None
+            }
+        }
+    }
+
     fn register_params(&self, local: SocketAddr, expires: Option<u32>) -> RegisterParams {
         RegisterParams {
             domain: self.domain.clone(),
@@ -762,7 +860,9 @@ enum Leg {
     Plain,
     /// NTLM: the empty first token goes out next.
     NtlmFirst(NtlmHandshake),
-    /// NTLM: the AUTHENTICATE (signed) goes out next.
+    /// TLS-DSK: this `Authorization` (a TLS flight) goes out next.
+    TlsDsk(TlsDskHandshake, String),
+    /// The association is ready: the signed REGISTER (with NTLM's AUTHENTICATE) goes out next.
     NtlmFinal(SecurityAssociation),
 }
 
@@ -771,6 +871,8 @@ impl Leg {
         match self {
             Leg::Plain => "REGISTER",
             Leg::NtlmFirst(_) => "REGISTER NTLM (negotiate)",
+            Leg::TlsDsk(..) => "REGISTER TLS-DSK (handshake)",
+            Leg::NtlmFinal(sa) if sa.scheme() == "TLS-DSK" => "REGISTER TLS-DSK (signed)",
             Leg::NtlmFinal(_) => "REGISTER NTLM (authenticate, signed)",
         }
     }
@@ -789,6 +891,13 @@ fn auth_failure(e: &AuthError) -> Failure {
             ("authentication-required", "enable NTLM on the registrar, or provision a TLS-DSK certificate")
         }
         AuthError::Signing(_) => ("protocol", "a header the signature covers is malformed"),
+        AuthError::TlsDsk(_) => (
+            "tls-dsk-failed",
+            "the TLS-DSK handshake failed: check the pool's certificate (it is verified inside the tunnel too) and the TLS versions it allows",
+        ),
+        AuthError::Certificate(_) => {
+            ("certificate-rejected", "the stored certificate is unusable; it will be provisioned again")
+        }
     };
     Failure { error: e.to_string(), class: class.into(), diagnosis: None, hint: hint.into() }
 }

@@ -5,7 +5,11 @@
 //! [`SecurityAssociation`]; the session driver puts the headers on REGISTERs and sends them.
 //! Only the numeric `snum` and `rspauth` decide whether a message is accepted.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use super::tlsdsk::{TlsDskClient, TlsDskConfig, TlsDskError, TlsDskKeys};
+use crate::keystore::StoredCertificate;
 
 use super::ntlm::{
     ClientOptions, ClientRandom, Credentials, NtlmClient, NtlmError, NtlmSession, decode_token, encode_token,
@@ -36,6 +40,12 @@ pub enum AuthError {
     /// The message could not be signed (a header the signature covers is malformed).
     #[error("cannot sign the message: {0}")]
     Signing(String),
+    /// The TLS-DSK handshake failed (the pool's certificate inside the tunnel, versions, suites).
+    #[error("TLS-DSK: {0}")]
+    TlsDsk(#[from] TlsDskError),
+    /// The stored certificate could not be used.
+    #[error("the stored TLS-DSK certificate cannot be used: {0}")]
+    Certificate(String),
 }
 
 /// One challenge from a 401 (`WWW-Authenticate`) or 407 (`Proxy-Authenticate`).
@@ -137,11 +147,147 @@ impl NtlmHandshake {
             targetname: self.targetname,
             opaque,
             version: self.version.unwrap_or(2),
-            session,
+            signer: Signer::Ntlm(session),
             cnum: 0,
             pending_token: Some(encode_token(&authenticate)),
             header: "Authorization",
         })
+    }
+}
+
+/// What signs for an association: the NTLM MAC, or HMAC with TLS-DSK's derived keys.
+enum Signer {
+    Ntlm(NtlmSession),
+    TlsDsk(TlsDskKeys),
+}
+
+impl Signer {
+    fn sign_hex(&self, buffer: &[u8]) -> String {
+        match self {
+            Signer::Ntlm(s) => s.sign_hex(buffer),
+            // Hex case is not significant; real servers send lower case (REFERENCE.md §4.3).
+            Signer::TlsDsk(k) => k.sign(buffer).iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+    fn verify_hex(&self, buffer: &[u8], signature: &str) -> bool {
+        match self {
+            Signer::Ntlm(s) => s.verify_hex(buffer, signature),
+            Signer::TlsDsk(k) => match hex_bytes(signature) {
+                Some(sig) => k.verify(buffer, &sig),
+                None => false,
+            },
+        }
+    }
+}
+
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || s.len() > 256 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// The TLS-DSK legs ([MS-SIPAE] 3.2.5.1; CLIENT-NOTES.md §5.2): ClientHello, then the client's
+/// second flight for the server's first, then the server's Finished closes the tunnel and the next
+/// REGISTER is signed with the derived keys. Four REGISTERs in all, as seed 001 counts them.
+pub struct TlsDskHandshake {
+    client: TlsDskClient,
+    realm: String,
+    targetname: String,
+    version: Option<u32>,
+    opaque: Option<String>,
+}
+
+/// What the next TLS-DSK leg is.
+pub enum TlsDskStep {
+    /// Send this `Authorization` value on the next REGISTER and wait for the next challenge.
+    Continue(String),
+    /// The tunnel is complete: the next REGISTER is signed with this association.
+    Established(SecurityAssociation),
+}
+
+impl TlsDskHandshake {
+    /// Starts from the registrar's TLS-DSK challenge with a certificate the pool issued.
+    pub fn new(
+        challenge: &Challenge,
+        certificate: &StoredCertificate,
+        anchors: Arc<rustls::RootCertStore>,
+    ) -> Result<TlsDskHandshake, AuthError> {
+        let targetname = challenge
+            .targetname
+            .clone()
+            .ok_or_else(|| AuthError::BadChallenge { scheme: "TLS-DSK".into(), reason: "no targetname".into() })?;
+        let chain: Vec<rustls_pki_types::CertificateDer<'static>> =
+            certificate.cert_chain_der.iter().map(|c| rustls_pki_types::CertificateDer::from(c.clone())).collect();
+        let key = rustls_pki_types::PrivatePkcs8KeyDer::from(certificate.key_pkcs8_der.clone());
+        let config = TlsDskConfig::new(chain, key, anchors, &targetname, rustls_pki_types::UnixTime::now());
+        let client = TlsDskClient::new(config, &mut rand::rng())?;
+        Ok(TlsDskHandshake {
+            client,
+            realm: challenge.realm.clone(),
+            targetname,
+            version: challenge.version,
+            opaque: None,
+        })
+    }
+
+    /// The first leg: the ClientHello in `gssapi-data`.
+    pub fn first_leg(&mut self) -> String {
+        let hello = self.client.start();
+        self.leg(Some(encode_token(&hello)))
+    }
+
+    fn leg(&self, gssapi: Option<String>) -> String {
+        credentials_header(&AuthorizationParams {
+            scheme: "TLS-DSK".into(),
+            opaque: self.opaque.clone(),
+            realm: self.realm.clone(),
+            targetname: self.targetname.clone(),
+            gssapi_data: gssapi,
+            version: self.version.filter(|v| *v > 2),
+            signed: None,
+        })
+    }
+
+    /// Feeds the server's flight from a TLS-DSK challenge.
+    pub fn answer(mut self, challenge: &Challenge) -> Result<(TlsDskStep, Option<TlsDskHandshake>), AuthError> {
+        if let Some(o) = &challenge.opaque {
+            self.opaque = Some(o.clone());
+        }
+        let token = challenge.gssapi_data.as_deref().filter(|t| !t.is_empty()).ok_or_else(|| {
+            AuthError::BadChallenge { scheme: "TLS-DSK".into(), reason: "the challenge carries no gssapi-data".into() }
+        })?;
+        let flight = decode_token(token)?;
+        match self.client.handle_server_flight(&flight)? {
+            Some(ours) => {
+                let header = self.leg(Some(encode_token(&ours)));
+                Ok((TlsDskStep::Continue(header), Some(self)))
+            }
+            None => {
+                let keys = self.client.keys().ok_or(AuthError::BadChallenge {
+                    scheme: "TLS-DSK".into(),
+                    reason: "the tunnel completed without keys".into(),
+                })?;
+                let opaque = self
+                    .opaque
+                    .clone()
+                    .ok_or_else(|| AuthError::BadChallenge { scheme: "TLS-DSK".into(), reason: "no opaque".into() })?;
+                Ok((
+                    TlsDskStep::Established(SecurityAssociation {
+                        scheme: "TLS-DSK".into(),
+                        realm: self.realm,
+                        targetname: self.targetname,
+                        opaque,
+                        version: self.version.unwrap_or(4),
+                        signer: Signer::TlsDsk(keys),
+                        cnum: 0,
+                        pending_token: None,
+                        header: "Authorization",
+                    }),
+                    None,
+                ))
+            }
+        }
     }
 }
 
@@ -152,7 +298,7 @@ pub struct SecurityAssociation {
     targetname: String,
     opaque: String,
     version: u32,
-    session: NtlmSession,
+    signer: Signer,
     /// The last `cnum` used; starts at 0 so that the first signed message carries 1.
     cnum: u32,
     /// The AUTHENTICATE not yet sent.
@@ -180,8 +326,9 @@ impl SecurityAssociation {
         &self.targetname
     }
 
-    /// Adds the final handshake leg to `msg`: the AUTHENTICATE token and, for version ≥ 3, the
-    /// signature in the same header (the SIPE vector shows both in one `Authorization`).
+    /// Adds the final handshake leg to `msg`: for NTLM the AUTHENTICATE token and, for version
+    /// ≥ 3, the signature in the same header (the SIPE vector shows both in one `Authorization`);
+    /// for TLS-DSK the signature alone, with `version` (CLIENT-NOTES.md §5.2).
     pub fn authorize_final_leg(&mut self, msg: &mut Message) -> Result<(), AuthError> {
         let token = self.pending_token.take();
         let signed = if self.version >= 3 { Some(self.signature_for(msg)?) } else { None };
@@ -227,7 +374,7 @@ impl SecurityAssociation {
             version: self.version,
         };
         let buffer = signature_buffer(msg, &params).map_err(|e| AuthError::Signing(e.to_string()))?;
-        Ok(SignedParams { crand, cnum: self.cnum, response: self.session.sign_hex(buffer.as_bytes()) })
+        Ok(SignedParams { crand, cnum: self.cnum, response: self.signer.sign_hex(buffer.as_bytes()) })
     }
 
     /// Verifies the server's signature (`Authentication-Info` … `rspauth`) on an incoming message
@@ -247,7 +394,7 @@ impl SecurityAssociation {
         }
         let buffer =
             signature_buffer(msg, &sig.buffer_params(self.version)).map_err(|e| AuthError::Signing(e.to_string()))?;
-        if self.session.verify_hex(buffer.as_bytes(), &sig.rspauth) {
+        if self.signer.verify_hex(buffer.as_bytes(), &sig.rspauth) {
             Ok(())
         } else {
             Err(AuthError::BadServerSignature { what, problem: "wrong" })

@@ -68,7 +68,8 @@ impl TrustConfig {
         Ok((Arc::new(config), summary))
     }
 
-    fn root_store(&self) -> Result<(RootCertStore, TrustSummary), TrustError> {
+    /// The trust anchors alone (TLS-DSK verifies the pool inside its tunnel against the same ones).
+    pub fn root_store(&self) -> Result<(RootCertStore, TrustSummary), TrustError> {
         let mut roots = RootCertStore::empty();
         let mut summary = TrustSummary::default();
         if self.system_roots {
