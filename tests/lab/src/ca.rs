@@ -230,7 +230,7 @@ impl LabCa {
 /// A subject alternative name: an IP address SAN for IP literals (clients verify those against the address
 /// they dialled), a DNS name otherwise. Names are checked with the same rules clients apply (a leading `*.`
 /// wildcard allowed), so a typo fails here and not in a handshake.
-fn san(name: &str) -> Result<rcgen::SanType, CaError> {
+pub(crate) fn san(name: &str) -> Result<rcgen::SanType, CaError> {
     let invalid = || CaError::InvalidName { name: name.to_owned() };
     if let Ok(ip) = name.parse::<std::net::IpAddr>() {
         return Ok(rcgen::SanType::IpAddress(ip));
