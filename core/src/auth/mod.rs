@@ -11,3 +11,4 @@ pub mod sa;
 pub mod signature;
 pub mod tlsdsk;
 pub mod webticket;
+pub mod webticket_client;

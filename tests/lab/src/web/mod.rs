@@ -2,12 +2,14 @@
 //!
 //! One HTTPS and one plain-HTTP listener on 127.0.0.1 with OS-chosen ports, served by hyper (HTTP/1.1) behind
 //! tokio-rustls, as IIS serves the Front End's web services. The HTTP Root only redirects to HTTPS (as the spec
-//! requires); Root links to User and Domain on the host the client asked for; User always answers 401 naming
-//! the Web Ticket Service (the lab cannot issue web tickets yet); Domain names the pool's SIP access points.
+//! requires); Root links to User and Domain on the host the client asked for; User answers 401 naming the Web
+//! Ticket Service unless it is shown a web ticket this pool issued; Domain names the pool's SIP access points.
+//! The Web Ticket Service itself ([`sts`]) listens on the same HTTPS port.
 //! Tests can add redirect hops, a redirect loop and a delay. The answers themselves are in `routes.rs`.
 
 mod documents;
 mod routes;
+pub mod sts;
 
 #[cfg(test)]
 mod tests;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -28,6 +31,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
 use routes::Site;
+
+use crate::config::LabUser;
 
 /// How long a client may take to finish the TLS handshake or send a request head before it is dropped.
 const CLIENT_PATIENCE: Duration = Duration::from_secs(30);
@@ -52,20 +57,28 @@ pub struct WebConfig {
     pub redirect_loop: bool,
     /// Applied before every response.
     pub delay: Duration,
-    /// `X-MS-WebTicketURL` on the User resource's 401.
-    pub web_ticket_url: String,
+    /// `X-MS-WebTicketURL` on the User resource's 401; `None` (the default) names this service's own Web
+    /// Ticket Service Auth port, `https://<pool>:<https port>/WebTicket/WebTicketService.svc/Auth`.
+    pub web_ticket_url: Option<String>,
+    /// The user directory the Web Ticket Service authenticates against (NTLM).
+    pub users: Vec<LabUser>,
+    /// Every presented web ticket is treated as invalid (28032): the `invalid-ticket` fault.
+    pub invalid_ticket: bool,
 }
 
 impl WebConfig {
     /// Defaults for `domain`: pool `pool01.<domain>`, SIP access `pool01.<domain>:5061` internally and
-    /// `sip.<domain>:443` externally, no redirects, no delay, the pool's Web Ticket Service URL.
+    /// `sip.<domain>:443` externally, no redirects, no delay, this service's own Web Ticket Service URL, and
+    /// nobody in the directory.
     pub fn new(domain: &str, tls: Arc<rustls::ServerConfig>) -> WebConfig {
         let pool = format!("pool01.{domain}");
         WebConfig {
             domain: domain.to_owned(),
             sip_internal: (pool.clone(), 5061),
             sip_external: (format!("sip.{domain}"), 443),
-            web_ticket_url: format!("https://{pool}/WebTicket/WebTicketService.svc"),
+            web_ticket_url: None,
+            users: Vec::new(),
+            invalid_ticket: false,
             pool_fqdn: pool,
             tls,
             redirect_hops: 0,
@@ -100,7 +113,7 @@ impl LabWeb {
         let https_addr = https.local_addr().map_err(WebError::Listen)?;
         let http_addr = http.local_addr().map_err(WebError::Listen)?;
         let acceptor = TlsAcceptor::from(cfg.tls.clone());
-        let site = Arc::new(Site { cfg, https_port: https_addr.port() });
+        let site = Arc::new(Site::new(cfg, https_addr.port()));
         let requests = Arc::new(AtomicU64::new(0));
         let tasks = vec![
             tokio::spawn(serve(https, Some(acceptor), site.clone(), requests.clone())),
@@ -177,15 +190,24 @@ async fn serve_http<S>(io: S, tls: bool, site: Arc<Site>, requests: Arc<AtomicU6
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // HTTP NTLM authenticates the connection: its state lives as long as the connection does.
+    let conn = Arc::new(std::sync::Mutex::new(sts::ConnAuth::default()));
     let service = service_fn(move |req: http::Request<Incoming>| {
-        let (site, requests) = (site.clone(), requests.clone());
+        let (site, requests, conn) = (site.clone(), requests.clone(), conn.clone());
         async move {
             requests.fetch_add(1, Ordering::Relaxed);
             if !site.cfg.delay.is_zero() {
                 tokio::time::sleep(site.cfg.delay).await;
             }
-            let response = routes::respond(&site, tls, req.method(), req.uri(), req.headers());
-            tracing::debug!(method = %req.method(), uri = %req.uri(), status = %response.status(), "lab web");
+            let (method, uri) = (req.method().clone(), req.uri().clone());
+            let response = if uri.path().trim_end_matches('/').eq_ignore_ascii_case(sts::AUTH_PATH) {
+                let (parts, body) = req.into_parts();
+                let body = Limited::new(body, sts::MAX_RST).collect().await.ok().map(|b| b.to_bytes());
+                sts::respond(&site, &conn, tls, &parts.method, &parts.headers, body)
+            } else {
+                routes::respond(&site, tls, req.method(), req.uri(), req.headers())
+            };
+            tracing::debug!(%method, %uri, status = %response.status(), "lab web");
             Ok::<_, Infallible>(response)
         }
     });

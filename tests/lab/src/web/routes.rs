@@ -1,7 +1,9 @@
-//! What the lab's autodiscover service answers, as a pure function of the request (no sockets, no clock).
+//! What the lab's autodiscover service answers, as a function of the request and the tickets issued (no sockets;
+//! the clock only to check a ticket's expiry).
 //!
 //! Paths follow IIS (matched case-insensitively, as IIS does): `/` and
 //! `/Autodiscover/AutodiscoverService.svc/root` are Root, `.../root/user` is User, `.../root/domain` is Domain,
+//! `/WebTicket/WebTicketService.svc/mex` is the Web Ticket Service's metadata (its Auth port is `sts.rs`),
 //! and `/redirect/<n>` are the extra Root hops [`WebConfig::redirect_hops`](super::WebConfig) asks for.
 
 use bytes::Bytes;
@@ -11,16 +13,34 @@ use http_body_util::Full;
 
 use super::WebConfig;
 use super::documents::{self, XML_CONTENT_TYPE};
+use super::sts::{self, AUTH_LINK, INVALID_TICKET_REASON, Issued, MEX_PATH, ticket_assertion_id};
 
 /// Root's path, lower-cased for matching.
 const ROOT_PATH: &str = "/autodiscover/autodiscoverservice.svc/root";
 /// Root's path as IIS spells it in links.
 const ROOT_LINK: &str = "/Autodiscover/AutodiscoverService.svc/root";
 
-/// A running site: its settings and the ports its links must carry (chosen by the OS at start).
+/// A running site: its settings, the ports its links must carry (chosen by the OS at start), and the web
+/// tickets its Web Ticket Service issued.
 pub(crate) struct Site {
     pub cfg: WebConfig,
     pub https_port: u16,
+    pub issued: Issued,
+}
+
+impl Site {
+    /// A site whose HTTPS listener is on `https_port`.
+    pub fn new(cfg: WebConfig, https_port: u16) -> Site {
+        Site { cfg, https_port, issued: Issued::default() }
+    }
+
+    /// `X-MS-WebTicketURL`: the configured URL, else this site's own Auth port on the pool's name.
+    pub fn web_ticket_url(&self) -> String {
+        match &self.cfg.web_ticket_url {
+            Some(url) => url.clone(),
+            None => format!("https://{}:{}{AUTH_LINK}", self.cfg.pool_fqdn, self.https_port),
+        }
+    }
 }
 
 /// The parts of a request the answers depend on.
@@ -31,7 +51,8 @@ struct Req {
     json: bool,
     sipuri: Option<String>,
     path_and_query: String,
-    has_ticket: bool,
+    /// The `X-MS-WebTicket` header, when present.
+    ticket: Option<String>,
 }
 
 /// Answers one request.
@@ -58,6 +79,10 @@ pub(crate) fn respond(
             Ok(n) if n >= 1 => root(site, &req, n),
             _ => not_found(site),
         };
+    }
+    if path == MEX_PATH {
+        let body = sts::mex(&format!("{}{AUTH_LINK}", req.base(site)));
+        return reply(site, StatusCode::OK, "text/xml; charset=utf-8", body);
     }
     match path.strip_prefix(ROOT_PATH) {
         Some("") => root(site, &req, 0),
@@ -87,7 +112,7 @@ impl Req {
             json: accept.contains("application/json"),
             sipuri,
             path_and_query: uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into()),
-            has_ticket: headers.contains_key("x-ms-webticket"),
+            ticket: headers.get("x-ms-webticket").map(|t| String::from_utf8_lossy(t.as_bytes()).into_owned()),
         }
     }
 
@@ -142,15 +167,29 @@ fn redirect(site: &Site, req: &Req, href: String) -> Response<Full<Bytes>> {
     document(site, documents::xml(req.location(site), "Root", &[], &[("Redirect", href)]), false)
 }
 
-/// Always 401: without a ticket it names the Web Ticket Service; with one it says the ticket is invalid (the lab
-/// has no Web Ticket Service yet, so it cannot have issued a valid one).
+/// With a ticket this pool issued (and that has not expired): the User document with the SIP access points.
+/// Without one: 401 naming the Web Ticket Service. With any other ticket (or under `invalid-ticket`): 401 with
+/// 28032 (seed 002).
 fn user(site: &Site, req: &Req) -> Response<Full<Bytes>> {
+    let valid = req
+        .ticket
+        .as_deref()
+        .and_then(ticket_assertion_id)
+        .is_some_and(|id| !site.cfg.invalid_ticket && site.issued.is_valid(&id, std::time::SystemTime::now()));
+    if valid {
+        if req.json {
+            let self_link = format!("{}{}", req.base(site), req.path_and_query);
+            return document(site, documents::json(&[("Self", self_link)]), true);
+        }
+        let links = [("Self", format!("{}{}", req.base(site), req.path_and_query))];
+        return document(site, documents::xml(req.location(site), "User", &access_points(site), &links), false);
+    }
     let body = "<html><head><title>401 - Unauthorized</title></head><body>401 - Unauthorized</body></html>";
     let mut r = reply(site, StatusCode::UNAUTHORIZED, "text/html", body.into());
-    add(&mut r, "x-ms-webticketurl", &site.cfg.web_ticket_url);
-    if req.has_ticket {
+    add(&mut r, "x-ms-webticketurl", &site.web_ticket_url());
+    if req.ticket.is_some() {
         let pool = &site.cfg.pool_fqdn;
-        add(&mut r, "x-ms-diagnostics", &format!("28032;source=\"{pool}\";reason=\"The web ticket is invalid.\""));
+        add(&mut r, "x-ms-diagnostics", &format!("28032;source=\"{pool}\";reason=\"{INVALID_TICKET_REASON}\""));
     } else if req.json {
         // The two challenges of the UCWA vector (step 4), pointing at this pool.
         let bearer = format!(
@@ -169,6 +208,15 @@ fn user(site: &Site, req: &Req) -> Response<Full<Bytes>> {
     r
 }
 
+/// The SIP access points User and Domain name.
+fn access_points(site: &Site) -> [documents::AccessElement<'_>; 2] {
+    let cfg = &site.cfg;
+    [
+        ("SipClientInternalAccess", cfg.sip_internal.0.as_str(), cfg.sip_internal.1),
+        ("SipClientExternalAccess", cfg.sip_external.0.as_str(), cfg.sip_external.1),
+    ]
+}
+
 /// The pool's own topology ([MS-OCDISCWS] 3.1.5.4): always 200.
 fn domain(site: &Site, req: &Req) -> Response<Full<Bytes>> {
     if req.json {
@@ -176,10 +224,7 @@ fn domain(site: &Site, req: &Req) -> Response<Full<Bytes>> {
         return document(site, documents::json(&[("Self", self_link)]), true);
     }
     let cfg = &site.cfg;
-    let access = [
-        ("SipClientInternalAccess", cfg.sip_internal.0.as_str(), cfg.sip_internal.1),
-        ("SipClientExternalAccess", cfg.sip_external.0.as_str(), cfg.sip_external.1),
-    ];
+    let access = access_points(site);
     let links = [
         ("Internal/Autodiscover", format!("https://{}:{}{ROOT_LINK}", cfg.pool_fqdn, site.https_port)),
         ("External/Autodiscover", format!("https://lyncdiscover.{}:{}{ROOT_LINK}", cfg.domain, site.https_port)),
@@ -196,7 +241,12 @@ fn document(site: &Site, body: String, json: bool) -> Response<Full<Bytes>> {
 }
 
 /// A response with the headers every answer carries (`X-MS-Server-Fqdn` names the answering front end).
-fn reply(site: &Site, status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+pub(crate) fn reply(
+    site: &Site,
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -206,7 +256,7 @@ fn reply(site: &Site, status: StatusCode, content_type: &'static str, body: Stri
 }
 
 /// Appends a header; a value HTTP cannot carry (a configured name with a line break) is left out and logged.
-fn add(r: &mut Response<Full<Bytes>>, name: &'static str, value: &str) {
+pub(crate) fn add(r: &mut Response<Full<Bytes>>, name: &'static str, value: &str) {
     match HeaderValue::from_str(value) {
         Ok(v) => {
             r.headers_mut().append(HeaderName::from_static(name), v);

@@ -77,7 +77,8 @@ async fn http_entry_redirects_to_https_then_user_401_falls_back_to_domain() {
     let points: Vec<(&str, u16, bool)> =
         found.candidates.iter().map(|c| (c.fqdn.as_str(), c.port, c.internal)).collect();
     assert_eq!(points, [("pool01.contoso.lab", 5061, true), ("sip.contoso.lab", 443, false)]);
-    assert_eq!(outcome.web_ticket_url.as_deref(), Some("https://pool01.contoso.lab/WebTicket/WebTicketService.svc"));
+    let ticket_url = format!("https://pool01.contoso.lab:{}/WebTicket/WebTicketService.svc/Auth", web.https_port());
+    assert_eq!(outcome.web_ticket_url.as_deref(), Some(ticket_url.as_str()));
     assert_eq!(
         steps(&attempts),
         [
@@ -169,7 +170,7 @@ fn site(configure: impl FnOnce(&mut WebConfig)) -> Site {
     let (_, tls) = pki(&["pool01.contoso.lab"]);
     let mut cfg = WebConfig::new(DOMAIN, tls);
     configure(&mut cfg);
-    Site { cfg, https_port: 4443 }
+    Site::new(cfg, 4443)
 }
 
 async fn answer(
@@ -240,4 +241,95 @@ async fn user_with_a_ticket_is_told_the_ticket_is_invalid() {
     assert!(headers.get("x-ms-diagnostics").unwrap().to_str().unwrap().starts_with("28032;"));
     assert!(headers.get("x-ms-webticketurl").is_some());
     assert!(headers.get("www-authenticate").is_none());
+}
+
+/// An `X-MS-WebTicket` value for an assertion with this AssertionID.
+fn ticket_header(assertion_id: &str) -> String {
+    use base64::Engine as _;
+    let xml = format!(
+        "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:1.0:assertion\" AssertionID=\"{assertion_id}\"/>"
+    );
+    format!("opaque={}", base64::engine::general_purpose::STANDARD.encode(xml))
+}
+
+#[tokio::test]
+async fn user_with_an_issued_ticket_names_the_sip_access_points() {
+    let web = site(|_| {});
+    let now = std::time::SystemTime::now();
+    web.issued.remember("SamlSecurityToken-1", now + Duration::from_secs(60), now);
+    let path = "/Autodiscover/AutodiscoverService.svc/root/user?originalDomain=contoso.lab";
+    let issued = ticket_header("SamlSecurityToken-1");
+    let headers = [("host", "pool01.contoso.lab"), ("x-ms-webticket", issued.as_str())];
+    let (status, _, body) = answer(&web, true, Method::GET, path, &headers).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let doc = autodiscover::xml::parse(body.as_bytes(), "test").unwrap();
+    assert_eq!(doc.resource, Resource::User);
+    assert_eq!(doc.access_location, Some(autodiscover::AccessLocation::Internal));
+    assert_eq!(doc.sip_client_internal.map(|a| (a.fqdn, a.port)), Some(("pool01.contoso.lab".to_owned(), 5061)));
+    assert!(!web.issued.is_valid("SamlSecurityToken-1", now + Duration::from_secs(61)), "it expires");
+
+    // Never issued: 28032.
+    let unknown = ticket_header("SamlSecurityToken-2");
+    let (status, headers, _) = answer(&web, true, Method::GET, path, &[("x-ms-webticket", &unknown)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.get("x-ms-diagnostics").unwrap().to_str().unwrap().starts_with("28032;"));
+
+    // Issued, but the `invalid-ticket` fault refuses every ticket.
+    let faulty = site(|c| c.invalid_ticket = true);
+    faulty.issued.remember("SamlSecurityToken-1", now + Duration::from_secs(60), now);
+    let (status, headers, _) = answer(&faulty, true, Method::GET, path, &[("x-ms-webticket", &issued)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let diag = headers.get("x-ms-diagnostics").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(diag, "28032;source=\"pool01.contoso.lab\";reason=\"The web ticket is invalid.\"");
+}
+
+#[test]
+fn the_web_ticket_url_carries_the_https_port_unless_configured() {
+    let default = site(|_| {});
+    assert_eq!(default.web_ticket_url(), "https://pool01.contoso.lab:4443/WebTicket/WebTicketService.svc/Auth");
+    let site = site(|c| c.web_ticket_url = Some("https://sts.example/Auth".into()));
+    assert_eq!(site.web_ticket_url(), "https://sts.example/Auth");
+}
+
+/// The Web Ticket Service's three legs without sockets: raw NTLM under `Negotiate`, state kept per connection.
+#[tokio::test]
+async fn the_sts_answers_ntlm_under_negotiate_and_issues_to_the_connection() {
+    use sfbkit::auth::ntlm::{ClientOptions, ClientRandom, NtlmClient, decode_token, encode_token};
+
+    let web = site(|c| c.users = vec![crate::config::LabUser::new("sip:alice@contoso.lab", "Alice Anders")]);
+    let conn = std::sync::Mutex::new(super::sts::ConnAuth::default());
+    let rst = sfbkit::auth::webticket::rst_request("https://x/", "sip:alice@contoso.lab", &[1; 32], "c-1");
+    let post = |authorization: Option<&str>, tls: bool| {
+        let mut map = HeaderMap::new();
+        if let Some(a) = authorization {
+            map.insert("authorization", HeaderValue::from_str(a).unwrap());
+        }
+        let body = Some(bytes::Bytes::from(rst.clone()));
+        super::sts::respond(&web, &conn, tls, &Method::POST, &map, body)
+    };
+
+    assert_eq!(post(None, false).status(), StatusCode::FORBIDDEN, "TLS only");
+    let anonymous = post(None, true);
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let offered: Vec<&str> =
+        anonymous.headers().get_all("www-authenticate").iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(offered, ["Negotiate", "NTLM"]);
+
+    let account = "alice@contoso.lab";
+    let mut client = NtlmClient::new(
+        sfbkit::auth::sa::ntlm_credentials(account, crate::config::DEFAULT_PASSWORD),
+        ClientOptions::http(),
+    );
+    let challenged = post(Some(&format!("Negotiate {}", encode_token(&client.negotiate()))), true);
+    assert_eq!(challenged.status(), StatusCode::UNAUTHORIZED);
+    let value = challenged.headers().get("www-authenticate").unwrap().to_str().unwrap().to_owned();
+    let token = decode_token(value.strip_prefix("Negotiate ").unwrap()).unwrap();
+    let (authenticate, _) = client.authenticate(&token, &ClientRandom::generate(Duration::from_secs(1))).unwrap();
+    let issued = post(Some(&format!("Negotiate {}", encode_token(&authenticate))), true);
+    assert_eq!(issued.status(), StatusCode::OK);
+    let body = issued.into_body().collect().await.unwrap().to_bytes();
+    let ticket = sfbkit::auth::webticket::parse_rstr(&body).unwrap();
+    assert!(web.issued.is_valid(&ticket.assertion_id, std::time::SystemTime::now()));
+    // The connection stays authenticated, as IIS keeps it.
+    assert_eq!(post(None, true).status(), StatusCode::OK);
 }

@@ -1,0 +1,519 @@
+//! The lab's Web Ticket Service ([MS-OCAUTHWS] 3.2, REFERENCE.md §2.3): the `WebTicketServiceWinNegotiate` port
+//! at `/WebTicket/WebTicketService.svc/Auth`, authenticated with HTTP NTLM against the lab's user directory.
+//!
+//! HTTP NTLM authenticates a connection, so each connection has its own [`ConnAuth`]: the anonymous POST gets a
+//! 401 offering `Negotiate` and `NTLM`; a NEGOTIATE_MESSAGE gets a 401 with the CHALLENGE_MESSAGE; a verified
+//! AUTHENTICATE_MESSAGE marks the connection as the user's (as IIS does) and the RST is answered with an RSTR
+//! holding a SAML 1.1 assertion. Raw NTLM tokens are accepted under either scheme (what Windows sends under
+//! `Negotiate` without Kerberos); SPNEGO and Kerberos are not spoken. The assertion is not XML-signed.
+//!
+//! Issued AssertionIDs are remembered ([`Issued`]) so the User resource can tell a ticket this pool issued
+//! from a forged or expired one. The RST is read with quick-xml here rather than with sfbkit's types, so a
+//! client bug in writing it is not mirrored by the same bug in reading it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response, StatusCode};
+use http_body_util::Full;
+use quick_xml::events::Event;
+use quick_xml::reader::Reader;
+use sfbkit::auth::ntlm::crypto::filetime;
+use sfbkit::auth::ntlm::server::{NtlmServer, OCS_CHALLENGE_FLAGS, ServerCredentials, ServerIdentity};
+use sfbkit::auth::ntlm::{AuthenticateMessage, ChallengeMessage, decode_token, encode_token, flags};
+
+use super::routes::{Site, add, reply};
+use crate::config::LabUser;
+
+/// The Auth port's path, lower-cased for matching.
+pub(crate) const AUTH_PATH: &str = "/webticket/webticketservice.svc/auth";
+/// The Auth port's path as IIS spells it in URLs.
+pub(crate) const AUTH_LINK: &str = "/WebTicket/WebTicketService.svc/Auth";
+/// The service's WS-MetadataExchange path, lower-cased for matching.
+pub(crate) const MEX_PATH: &str = "/webticket/webticketservice.svc/mex";
+/// The name of the Integrated Windows authentication port in the metadata (REFERENCE.md §2.2).
+pub const WIN_NEGOTIATE_PORT: &str = "WebTicketServiceWinNegotiate";
+/// How long an issued ticket is valid (a Lync pool's default web ticket lifetime is 8 hours).
+pub const TICKET_LIFETIME: Duration = Duration::from_secs(8 * 3600);
+/// Largest RST body read.
+pub(crate) const MAX_RST: usize = 64 * 1024;
+/// Most AssertionIDs remembered; beyond it the soonest-expiring one is forgotten.
+const MAX_ISSUED: usize = 4096;
+/// The fault a Front End answers when the claim names someone else (REFERENCE.md §2.3).
+pub const CLAIM_MISMATCH: &str = "The SIP URI in the claim type requirements of the web ticket request does not \
+                                  match the SIP URI associated with the presented credentials.";
+/// `X-Ms-diagnostics` reason of code 28032.
+pub const INVALID_TICKET_REASON: &str = "The web ticket is invalid.";
+
+/// The AssertionIDs this pool issued, with their `NotOnOrAfter`. Bounded by [`MAX_ISSUED`].
+#[derive(Debug, Default)]
+pub struct Issued {
+    tickets: Mutex<HashMap<String, SystemTime>>,
+}
+
+impl Issued {
+    /// Remembers an issued ticket, forgetting expired ones (and the soonest-expiring one when full).
+    pub fn remember(&self, assertion_id: &str, expires: SystemTime, now: SystemTime) {
+        let mut map = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, exp| *exp > now);
+        if map.len() >= MAX_ISSUED {
+            if let Some(oldest) = map.iter().min_by_key(|(_, exp)| **exp).map(|(id, _)| id.clone()) {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(assertion_id.to_owned(), expires);
+    }
+
+    /// True when this pool issued `assertion_id` and it has not expired at `now`.
+    pub fn is_valid(&self, assertion_id: &str, now: SystemTime) -> bool {
+        let map = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(assertion_id).is_some_and(|exp| *exp > now)
+    }
+
+    /// How many tickets are remembered.
+    pub fn len(&self) -> usize {
+        self.tickets.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// True when none are.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The NTLM state of one HTTP connection.
+#[derive(Debug, Default)]
+pub(crate) struct ConnAuth {
+    negotiate: Vec<u8>,
+    challenge: Option<ChallengeMessage>,
+    /// The directory entry the connection authenticated as.
+    user: Option<LabUser>,
+}
+
+/// What an RST asks for (only the parts the lab checks or echoes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rst {
+    /// `RequestSecurityToken/@Context`.
+    pub context: Option<String>,
+    /// `AppliesTo/EndpointReference/Address`.
+    pub applies_to: Option<String>,
+    /// `Claims/ClaimType/Value`: the SIP URI the ticket is for.
+    pub claim: Option<String>,
+}
+
+/// Reads an RST; `None` when the body is not XML with a `RequestSecurityToken`.
+pub fn parse_rst(body: &[u8]) -> Option<Rst> {
+    let xml = std::str::from_utf8(body).ok()?;
+    let mut reader = Reader::from_str(xml);
+    let mut path: Vec<String> = Vec::new();
+    let (mut rst, mut seen, mut text) = (Rst::default(), false, String::new());
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                let name = e.local_name().as_ref().to_owned();
+                if name == "RequestSecurityToken" {
+                    seen = true;
+                    rst.context = e
+                        .attributes()
+                        .flatten()
+                        .find(|a| a.key.local_name().as_ref() == "Context")
+                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+                        .map(|v| v.into_owned());
+                }
+                text.clear();
+                path.push(name);
+            }
+            Event::End(_) => {
+                let value = std::mem::take(&mut text).trim().to_owned();
+                match path.as_slice() {
+                    [.., a, b] if a == "ClaimType" && b == "Value" => rst.claim = Some(value),
+                    [.., a, b] if a == "EndpointReference" && b == "Address" => rst.applies_to = Some(value),
+                    _ => {}
+                }
+                path.pop();
+            }
+            // Text and entity references arrive as separate events: collect them until the element ends.
+            Event::Text(t) => text.push_str(&quick_xml::escape::unescape(&t).ok()?),
+            Event::GeneralRef(r) => match r.resolve_char_ref().ok()? {
+                Some(c) => text.push(c),
+                None => text.push_str(quick_xml::escape::resolve_predefined_entity(&r)?),
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    seen.then_some(rst)
+}
+
+/// The `AssertionID` of the ticket in an `X-MS-WebTicket` value (`opaque=<base64 assertion>`).
+pub fn ticket_assertion_id(header: &str) -> Option<String> {
+    let b64 = header.trim().strip_prefix("opaque=")?;
+    let xml = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let text = std::str::from_utf8(&xml).ok()?;
+    let mut reader = Reader::from_str(text);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "Assertion" => {
+                return e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.local_name().as_ref() == "AssertionID")
+                    .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+                    .map(|v| v.into_owned());
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// What the service issues for one request.
+#[derive(Debug, Clone)]
+pub struct Issue<'a> {
+    /// The pool's FQDN: the assertion's `Issuer`.
+    pub issuer: &'a str,
+    /// The authenticated user's SIP URI: `NameIdentifier`.
+    pub sip_uri: &'a str,
+    /// The RST's AppliesTo address: the `Audience`.
+    pub audience: &'a str,
+    /// The RST's Context, echoed.
+    pub context: &'a str,
+    /// `AssertionID`.
+    pub assertion_id: &'a str,
+    /// `IssueInstant`, `NotBefore`, `Created`.
+    pub now: SystemTime,
+    /// 32 random bytes of server entropy.
+    pub server_entropy: [u8; 32],
+}
+
+/// An RSTR ([MS-OCAUTHWS] 3.2.4.1.1.2) with a SAML 1.1 assertion valid from `now` for [`TICKET_LIFETIME`].
+pub fn rstr(issue: &Issue<'_>) -> String {
+    let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
+    let (created, expires) = (xs_datetime(issue.now), xs_datetime(issue.now + TICKET_LIFETIME));
+    let entropy = base64::engine::general_purpose::STANDARD.encode(issue.server_entropy);
+    let wsu = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
+    format!(
+        concat!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>"#,
+            r#"<RequestSecurityTokenResponseCollection xmlns="http://docs.oasis-open.org/ws-sx/ws-trust/200512">"#,
+            r#"<RequestSecurityTokenResponse Context="{ctx}">"#,
+            r#"<TokenType>http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1</TokenType>"#,
+            r#"<RequestType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue</RequestType>"#,
+            r#"<RequestedSecurityToken>"#,
+            r#"<saml:Assertion MajorVersion="1" MinorVersion="1" AssertionID="{id}" Issuer="{issuer}" "#,
+            r#"IssueInstant="{created}" xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion">"#,
+            r#"<saml:Conditions NotBefore="{created}" NotOnOrAfter="{expires}">"#,
+            r#"<saml:AudienceRestrictionCondition><saml:Audience>{audience}</saml:Audience>"#,
+            r#"</saml:AudienceRestrictionCondition></saml:Conditions>"#,
+            r#"<saml:AuthenticationStatement AuthenticationMethod="urn:federation:authentication:windows" "#,
+            r#"AuthenticationInstant="{created}"><saml:Subject>"#,
+            r#"<saml:NameIdentifier Format="http://schemas.xmlsoap.org/ws/2005/05/identity/claims/uri">{sip}"#,
+            r#"</saml:NameIdentifier><saml:SubjectConfirmation><saml:ConfirmationMethod>"#,
+            r#"urn:oasis:names:tc:SAML:1.0:cm:holder-of-key</saml:ConfirmationMethod></saml:SubjectConfirmation>"#,
+            r#"</saml:Subject></saml:AuthenticationStatement></saml:Assertion>"#,
+            r#"</RequestedSecurityToken>"#,
+            r#"<RequestedProofToken><ComputedKey>http://docs.oasis-open.org/ws-sx/ws-trust/200512/CK/PSHA1"#,
+            r#"</ComputedKey></RequestedProofToken>"#,
+            r#"<Lifetime><wsu:Created xmlns:wsu="{wsu}">{created}</wsu:Created>"#,
+            r#"<wsu:Expires xmlns:wsu="{wsu}">{expires}</wsu:Expires></Lifetime>"#,
+            r#"<Entropy><BinarySecret>{entropy}</BinarySecret></Entropy>"#,
+            r#"<KeySize>256</KeySize>"#,
+            r#"</RequestSecurityTokenResponse></RequestSecurityTokenResponseCollection></s:Body></s:Envelope>"#
+        ),
+        ctx = esc(issue.context),
+        id = esc(issue.assertion_id),
+        issuer = esc(issue.issuer),
+        created = created,
+        expires = expires,
+        audience = esc(issue.audience),
+        sip = esc(issue.sip_uri),
+        wsu = wsu,
+        entropy = entropy,
+    )
+}
+
+/// The service's WS-MEX metadata (REFERENCE.md §2.2), reduced to what clients read: the
+/// `WebTicketServiceWinNegotiate` port, its policy (HTTP Negotiate over TLS) and its address `auth_url`.
+pub fn mex(auth_url: &str) -> String {
+    format!(
+        concat!(
+            r#"<wsx:Metadata xmlns:wsx="http://schemas.xmlsoap.org/ws/2004/09/mex">"#,
+            r#"<wsx:MetadataSection Dialect="http://schemas.xmlsoap.org/wsdl/" Identifier="http://tempuri.org/">"#,
+            r#"<wsdl:definitions name="WebTicketService" targetNamespace="http://tempuri.org/" "#,
+            r#"xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" "#,
+            r#"xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" "#,
+            r#"xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">"#,
+            r#"<wsp:Policy wsu:Id="{port}_policy"><wsp:ExactlyOne><wsp:All>"#,
+            r#"<http:NegotiateAuthentication xmlns:http="http://schemas.microsoft.com/ws/06/2004/policy/http"/>"#,
+            r#"</wsp:All></wsp:ExactlyOne></wsp:Policy>"#,
+            r#"<wsdl:service name="WebTicketService"><wsdl:port name="{port}" binding="tns:{port}">"#,
+            r#"<soap:address location="{auth}"/></wsdl:port></wsdl:service>"#,
+            r#"</wsdl:definitions></wsx:MetadataSection></wsx:Metadata>"#
+        ),
+        port = WIN_NEGOTIATE_PORT,
+        auth = quick_xml::escape::escape(auth_url),
+    )
+}
+
+/// A SOAP 1.1 fault as WCF writes it.
+pub fn soap_fault(text: &str) -> String {
+    format!(
+        concat!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault>"#,
+            r#"<faultcode>s:Client</faultcode><faultstring xml:lang="en-US">{}</faultstring>"#,
+            r#"</s:Fault></s:Body></s:Envelope>"#
+        ),
+        quick_xml::escape::escape(text)
+    )
+}
+
+/// `2026-11-22T05:00:00Z`.
+pub fn xs_datetime(t: SystemTime) -> String {
+    let dt = time::OffsetDateTime::from(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        dt.year(),
+        u8::from(dt.month()),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
+}
+
+/// Whole seconds: the ticket's times travel as xs:dateTime without fractions.
+fn whole_seconds(t: SystemTime) -> SystemTime {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// Answers one request to the Auth port. `body` is `None` when it was too large or broken.
+pub(crate) fn respond(
+    site: &Site,
+    conn: &Mutex<ConnAuth>,
+    tls: bool,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Option<Bytes>,
+) -> Response<Full<Bytes>> {
+    if !tls {
+        return reply(site, StatusCode::FORBIDDEN, "text/plain", "SSL is required (403.4).".into());
+    }
+    if method != Method::POST {
+        let mut r = reply(site, StatusCode::METHOD_NOT_ALLOWED, "text/plain", "POST only".into());
+        r.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
+        return r;
+    }
+    let Some(body) = body else {
+        return reply(site, StatusCode::PAYLOAD_TOO_LARGE, "text/plain", "Request too large".into());
+    };
+    let mut state = conn.lock().unwrap_or_else(|e| e.into_inner());
+    let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if let Some(value) = authorization {
+        let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+        if !(scheme.eq_ignore_ascii_case("NTLM") || scheme.eq_ignore_ascii_case("Negotiate")) {
+            return challenge(site);
+        }
+        let Ok(bytes) = decode_token(token) else { return challenge(site) };
+        match message_type(&bytes) {
+            Some(1) => return ntlm_challenge(site, &mut state, scheme, bytes),
+            Some(3) => {
+                if !authenticate(site, &mut state, &bytes) {
+                    return challenge(site);
+                }
+            }
+            _ => return challenge(site),
+        }
+    }
+    let Some(user) = state.user.clone() else { return challenge(site) };
+    drop(state);
+    issue(site, &user, &body, SystemTime::now())
+}
+
+/// The anonymous 401: the schemes IIS offers for Integrated Windows authentication.
+fn challenge(site: &Site) -> Response<Full<Bytes>> {
+    let body = "<html><head><title>401 - Unauthorized</title></head><body>401 - Unauthorized</body></html>";
+    let mut r = reply(site, StatusCode::UNAUTHORIZED, "text/html", body.into());
+    add(&mut r, "www-authenticate", "Negotiate");
+    add(&mut r, "www-authenticate", "NTLM");
+    r
+}
+
+fn message_type(token: &[u8]) -> Option<u32> {
+    if token.get(..8)? != b"NTLMSSP\0" {
+        return None;
+    }
+    Some(u32::from_le_bytes(token.get(8..12)?.try_into().ok()?))
+}
+
+fn ntlm_server(site: &Site) -> NtlmServer {
+    let cfg = &site.cfg;
+    NtlmServer::new(ServerIdentity {
+        nb_domain: cfg.domain.split('.').next().unwrap_or("LAB").to_ascii_uppercase(),
+        nb_computer: cfg.pool_fqdn.split('.').next().unwrap_or("POOL").to_ascii_uppercase(),
+        dns_domain: cfg.domain.clone(),
+        dns_computer: cfg.pool_fqdn.clone(),
+    })
+    // HTTP is connection-oriented: no DATAGRAM, and no NTLMv1 LM_KEY.
+    .with_flags(OCS_CHALLENGE_FLAGS & !(flags::DATAGRAM | flags::LM_KEY))
+}
+
+fn ntlm_challenge(site: &Site, state: &mut ConnAuth, scheme: &str, negotiate: Vec<u8>) -> Response<Full<Bytes>> {
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let challenge = ntlm_server(site).challenge(rand::random::<[u8; 8]>(), filetime(now));
+    let token = encode_token(&challenge.to_bytes());
+    *state = ConnAuth { negotiate, challenge: Some(challenge), user: None };
+    let mut r = reply(site, StatusCode::UNAUTHORIZED, "text/html", String::new());
+    let scheme = if scheme.eq_ignore_ascii_case("NTLM") { "NTLM" } else { "Negotiate" };
+    add(&mut r, "www-authenticate", &format!("{scheme} {token}"));
+    r
+}
+
+/// Verifies an AUTHENTICATE_MESSAGE against the directory; on success the connection is the user's.
+fn authenticate(site: &Site, state: &mut ConnAuth, bytes: &[u8]) -> bool {
+    let Some(challenge) = state.challenge.take() else { return false };
+    let negotiate = std::mem::take(&mut state.negotiate);
+    state.user = None;
+    let Ok(message) = AuthenticateMessage::parse(bytes) else { return false };
+    let account = match message.domain_name() {
+        d if d.is_empty() => message.user_name(),
+        d => format!("{d}\\{}", message.user_name()),
+    };
+    let Some(user) = site.cfg.users.iter().find(|u| u.account().eq_ignore_ascii_case(&account)) else {
+        tracing::info!(%account, "lab web ticket service: unknown account");
+        return false;
+    };
+    let creds = ServerCredentials { user: message.user_name(), password: user.password.clone() };
+    match ntlm_server(site).accept(&negotiate, &challenge, bytes, &creds) {
+        Ok(_) => {
+            state.user = Some(user.clone());
+            true
+        }
+        Err(err) => {
+            tracing::info!(%account, %err, "lab web ticket service: NTLM credentials refused");
+            false
+        }
+    }
+}
+
+/// Checks the RST against the authenticated user and issues the ticket.
+fn issue(site: &Site, user: &LabUser, body: &[u8], now: SystemTime) -> Response<Full<Bytes>> {
+    let Some(rst) = parse_rst(body) else {
+        return fault(site, "The request is not a WS-Trust RequestSecurityToken.");
+    };
+    let bare = |s: &str| s.strip_prefix("sip:").unwrap_or(s).to_ascii_lowercase();
+    if rst.claim.as_deref().is_some_and(|claim| bare(claim) != bare(&user.sip_uri)) {
+        return fault(site, CLAIM_MISMATCH);
+    }
+    let now = whole_seconds(now);
+    let id = format!("SamlSecurityToken-{}", uuid());
+    let audience = rst.applies_to.unwrap_or_default();
+    let context = rst.context.unwrap_or_default();
+    let issue = Issue {
+        issuer: &site.cfg.pool_fqdn,
+        sip_uri: &user.sip_uri,
+        audience: &audience,
+        context: &context,
+        assertion_id: &id,
+        now,
+        server_entropy: rand::random(),
+    };
+    let body = rstr(&issue);
+    site.issued.remember(&id, now + TICKET_LIFETIME, now);
+    tracing::info!(sip_uri = %user.sip_uri, assertion_id = %id, "lab web ticket service: ticket issued");
+    reply(site, StatusCode::OK, "text/xml; charset=utf-8", body)
+}
+
+fn fault(site: &Site, text: &str) -> Response<Full<Bytes>> {
+    reply(site, StatusCode::INTERNAL_SERVER_ERROR, "text/xml; charset=utf-8", soap_fault(text))
+}
+
+fn uuid() -> String {
+    let b: [u8; 16] = rand::random();
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RST: &str = concat!(
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>"#,
+        r#"<wst:RequestSecurityToken xmlns:wst="http://docs.oasis-open.org/ws-sx/ws-trust/200512" Context="c-1">"#,
+        r#"<wsp:AppliesTo xmlns:wsp="p"><wsa:EndpointReference xmlns:wsa="a">"#,
+        r#"<wsa:Address>https://pool/x</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>"#,
+        r#"<wst:Claims Dialect="d"><auth:ClaimType xmlns:auth="z" Uri="u">"#,
+        r#"<auth:Value>sip:alice&#64;contoso.lab</auth:Value></auth:ClaimType></wst:Claims>"#,
+        r#"</wst:RequestSecurityToken>"#,
+        r#"</s:Body></s:Envelope>"#
+    );
+
+    #[test]
+    fn rst_claim_audience_and_context_are_read() {
+        let rst = parse_rst(RST.as_bytes()).unwrap();
+        assert_eq!(rst.claim.as_deref(), Some("sip:alice@contoso.lab"));
+        assert_eq!(rst.applies_to.as_deref(), Some("https://pool/x"));
+        assert_eq!(rst.context.as_deref(), Some("c-1"));
+        assert_eq!(parse_rst(b"<html/>"), None);
+        assert_eq!(parse_rst(b"not xml <<"), None);
+    }
+
+    #[test]
+    fn the_rstr_reads_back_with_sfbkit_and_its_ticket_names_the_assertion() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let issue = Issue {
+            issuer: "pool01.contoso.lab",
+            sip_uri: "sip:alice@contoso.lab",
+            audience: "https://pool/x",
+            context: "c-1",
+            assertion_id: "SamlSecurityToken-1",
+            now,
+            server_entropy: [7; 32],
+        };
+        let ticket = sfbkit::auth::webticket::parse_rstr(rstr(&issue).as_bytes()).unwrap();
+        assert_eq!(ticket.assertion_id, "SamlSecurityToken-1");
+        assert_eq!((ticket.created, ticket.expires), (now, now + TICKET_LIFETIME));
+        assert!(ticket.assertion_xml().contains("<saml:NameIdentifier"));
+        assert!(ticket.assertion_xml().contains("sip:alice@contoso.lab"));
+        assert!(ticket.proof_key(&[1; 32]).is_some(), "server entropy present");
+        assert_eq!(ticket_assertion_id(&ticket.header_value()).as_deref(), Some("SamlSecurityToken-1"));
+        assert_eq!(ticket_assertion_id("opaque=!!!"), None);
+        assert_eq!(ticket_assertion_id("AAAA"), None);
+    }
+
+    #[test]
+    fn issued_tickets_expire_and_the_map_is_bounded() {
+        let issued = Issued::default();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        issued.remember("a", t0 + Duration::from_secs(10), t0);
+        assert!(issued.is_valid("a", t0));
+        assert!(!issued.is_valid("a", t0 + Duration::from_secs(10)));
+        assert!(!issued.is_valid("b", t0));
+        for i in 0..MAX_ISSUED + 10 {
+            issued.remember(&i.to_string(), t0 + Duration::from_secs(100 + i as u64), t0);
+        }
+        assert!(issued.len() <= MAX_ISSUED);
+        assert!(issued.is_valid(&(MAX_ISSUED + 9).to_string(), t0));
+    }
+
+    #[test]
+    fn mex_names_the_negotiate_port_for_sfbkit() {
+        let url = "https://pool01.contoso.lab:4443/WebTicket/WebTicketService.svc/Auth";
+        let info =
+            sfbkit::auth::webticket::parse_mex(mex(url).as_bytes(), "WebTicketServiceWinNegotiate_policy").unwrap();
+        assert_eq!(info.ports.get(WIN_NEGOTIATE_PORT).map(String::as_str), Some(url));
+        assert!(!info.requires_proof);
+    }
+
+    #[test]
+    fn faults_carry_the_text_escaped() {
+        let f = soap_fault(CLAIM_MISMATCH);
+        assert!(f.contains("<faultstring xml:lang=\"en-US\">The SIP URI in the claim type"));
+        assert!(soap_fault("a<b").contains("a&lt;b"));
+        assert_eq!(xs_datetime(SystemTime::UNIX_EPOCH + Duration::from_secs(86_400 + 61)), "1970-01-02T00:01:01Z");
+    }
+}
