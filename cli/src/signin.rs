@@ -28,6 +28,10 @@ pub struct SigninArgs {
     /// Registrar FQDN[:port] (default port 5061); without it, server discovery finds the registrar.
     #[arg(long)]
     server: Option<String>,
+    /// The Windows account for NTLM (`DOMAIN\\user` or `user@domain`). The password is read from the
+    /// SFBKIT_PASSWORD environment variable, never from the command line (where `ps` would show it).
+    #[arg(long)]
+    account: Option<String>,
     /// DNS server(s) to ask instead of the system's (IP:PORT, repeatable).
     #[arg(long)]
     dns: Vec<std::net::SocketAddr>,
@@ -91,6 +95,11 @@ async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>), String>
     }
     let user = args.user.clone().ok_or("--user is required without --lab")?;
     let mut builder = ClientBuilder::new(&user).trust(trust).dns_servers(args.dns.clone());
+    if let Some(account) = &args.account {
+        let password = std::env::var("SFBKIT_PASSWORD")
+            .map_err(|_| "--account needs the password in the SFBKIT_PASSWORD environment variable".to_string())?;
+        builder = builder.credentials(account, &password);
+    }
     if let Some(server) = &args.server {
         let (fqdn, port) = match server.rsplit_once(':') {
             Some((h, p)) => (h.to_string(), p.parse().map_err(|_| format!("bad port in --server {server}"))?),

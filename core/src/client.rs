@@ -369,7 +369,7 @@ impl Client {
         for hop in 0..=MAX_REDIRECTS {
             report.target = format!("{}:{}", candidate.fqdn, candidate.port);
             let contact = match self.register(report, conn, &candidate.fqdn).await {
-                RegisterEnd::Registered(session) => return Some(session),
+                RegisterEnd::Registered(session) => return Some(*session),
                 RegisterEnd::Failed => return None,
                 RegisterEnd::Redirect(contact) => contact,
             };
@@ -600,7 +600,7 @@ impl Client {
                     );
                     report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, detail);
                     report.registration = Some(reg);
-                    return RegisterEnd::Registered(session);
+                    return RegisterEnd::Registered(Box::new(session));
                 }
                 RegisterOutcome::AuthenticationRequired { proxy, challenges } => {
                     let code = if proxy { 407 } else { 401 };
@@ -632,7 +632,7 @@ impl Client {
                             let Leg::TlsDsk(h, _) = std::mem::replace(&mut leg, Leg::Plain) else {
                                 return RegisterEnd::Failed;
                             };
-                            match h.answer(ch) {
+                            match (*h).answer(ch) {
                                 Ok((TlsDskStep::Continue(header), Some(h))) => {
                                     report.step(
                                         Stage::Authentication,
@@ -642,7 +642,7 @@ impl Client {
                                         Outcome::Success,
                                         format!("{code} with the pool's TLS flight"),
                                     );
-                                    leg = Leg::TlsDsk(h, header);
+                                    leg = Leg::TlsDsk(Box::new(h), header);
                                 }
                                 Ok((TlsDskStep::Established(sa), _)) => {
                                     report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, format!("{code} with the pool's Finished: TLS-DSK tunnel complete, pool certificate verified"));
@@ -691,7 +691,7 @@ impl Client {
                                 let mut h = h;
                                 let header = h.first_leg();
                                 report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, format!("{code}: the registrar offers {offered}; using TLS-DSK with the certificate from the keystore"));
-                                leg = Leg::TlsDsk(h, header);
+                                leg = Leg::TlsDsk(Box::new(h), header);
                                 continue;
                             }
                             let ntlm = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("NTLM"));
@@ -837,7 +837,7 @@ const MAX_REDIRECTS: usize = 3;
 
 /// How one registrar's REGISTER exchange ended.
 enum RegisterEnd {
-    Registered(SipSession),
+    Registered(Box<SipSession>),
     /// 301/302: the Contact of the user's home pool.
     Redirect(String),
     Failed,
@@ -861,7 +861,7 @@ enum Leg {
     /// NTLM: the empty first token goes out next.
     NtlmFirst(NtlmHandshake),
     /// TLS-DSK: this `Authorization` (a TLS flight) goes out next.
-    TlsDsk(TlsDskHandshake, String),
+    TlsDsk(Box<TlsDskHandshake>, String),
     /// The association is ready: the signed REGISTER (with NTLM's AUTHENTICATE) goes out next.
     NtlmFinal(SecurityAssociation),
 }

@@ -14,7 +14,8 @@ use sfbkit::auth::ntlm::{AuthenticateMessage, ChallengeMessage, NtlmSession, dec
 use sfbkit::auth::signature::{BufferParams, read_client_signature, signature_buffer};
 use sfbkit::sip::{AuthHeader, Message};
 
-use crate::config::LabConfig;
+use crate::config::{Fault, LabConfig};
+use crate::tlsdsk::{ServerKeys, ServerStep, TlsDskServer, TlsDskServerConfig};
 
 /// `realm` of every challenge.
 pub const REALM: &str = "SIP Communications Service";
@@ -30,17 +31,49 @@ pub enum Verdict {
     Proceed,
 }
 
+/// What signs for an association: NTLM's MAC, or HMAC with TLS-DSK's exported keys.
+enum Signer {
+    Ntlm(NtlmSession),
+    TlsDsk(Box<ServerKeys>),
+}
+
 struct Association {
+    scheme: &'static str,
     opaque: String,
-    session: NtlmSession,
+    signer: Signer,
     sip_uri: String,
     snum: u32,
+}
+
+impl Association {
+    fn sign_hex(&self, buffer: &[u8]) -> String {
+        match &self.signer {
+            Signer::Ntlm(s) => s.sign_hex(buffer),
+            Signer::TlsDsk(k) => crate::tlsdsk::sign(k, buffer).iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+    fn verify_hex(&self, buffer: &[u8], signature: &str) -> bool {
+        match &self.signer {
+            Signer::Ntlm(s) => s.verify_hex(buffer, signature),
+            Signer::TlsDsk(k) => {
+                let bytes: Option<Vec<u8>> = (0..signature.len())
+                    .step_by(2)
+                    .map(|i| signature.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+                    .collect();
+                bytes.is_some_and(|b| crate::tlsdsk::verify(k, buffer, &b))
+            }
+        }
+    }
 }
 
 /// The authentication state of one client connection.
 pub struct ConnAuth {
     ntlm: NtlmServer,
     pending: HashMap<String, ChallengeMessage>,
+    /// TLS-DSK tunnels in progress, by opaque.
+    tunnels: HashMap<String, TlsDskServer>,
+    /// The pool's TLS-DSK settings (certificate, user CA); `None` when TLS-DSK is not offered.
+    tlsdsk: Option<TlsDskServerConfig>,
     sa: Option<Association>,
 }
 
@@ -55,7 +88,7 @@ impl std::fmt::Debug for ConnAuth {
 
 impl ConnAuth {
     /// A connection of the pool described by `config`.
-    pub fn new(config: &LabConfig) -> ConnAuth {
+    pub fn new(config: &LabConfig, tlsdsk: Option<TlsDskServerConfig>) -> ConnAuth {
         let nb_domain = config.domain.split('.').next().unwrap_or("LAB").to_ascii_uppercase();
         let nb_computer = config.pool_fqdn.split('.').next().unwrap_or("POOL").to_ascii_uppercase();
         let ntlm = NtlmServer::new(ServerIdentity {
@@ -64,7 +97,8 @@ impl ConnAuth {
             dns_domain: config.domain.clone(),
             dns_computer: config.pool_fqdn.clone(),
         });
-        ConnAuth { ntlm, pending: HashMap::new(), sa: None }
+        let tlsdsk = if config.has(Fault::NtlmOnly) { None } else { tlsdsk };
+        ConnAuth { ntlm, pending: HashMap::new(), tunnels: HashMap::new(), tlsdsk, sa: None }
     }
 
     /// Decides whether `req` is authenticated.
@@ -73,9 +107,17 @@ impl ConnAuth {
         let Ok(auth) = AuthHeader::parse("Authorization", value) else {
             return Verdict::Answer(self.challenge(config, req));
         };
-        if !auth.scheme.eq_ignore_ascii_case("NTLM")
-            || auth.param("targetname").as_deref() != Some(config.pool_fqdn.as_str())
-        {
+        if auth.param("targetname").as_deref() != Some(config.pool_fqdn.as_str()) {
+            return Verdict::Answer(self.challenge(config, req));
+        }
+        if auth.scheme.eq_ignore_ascii_case("TLS-DSK") && self.tlsdsk.is_some() {
+            return match auth.param("gssapi-data").map(|g| g.into_owned()) {
+                Some(token) if !token.is_empty() => self.tls_dsk_leg(config, req, &auth, &token),
+                Some(_) => Verdict::Answer(self.challenge(config, req)),
+                None => self.verify_signed(config, req, &auth),
+            };
+        }
+        if !auth.scheme.eq_ignore_ascii_case("NTLM") {
             return Verdict::Answer(self.challenge(config, req));
         }
         match auth.param("gssapi-data").map(|g| g.into_owned()) {
@@ -85,12 +127,71 @@ impl ConnAuth {
         }
     }
 
-    /// The first 401: one `WWW-Authenticate` per scheme offered (NTLM here).
+    /// The first 401: one `WWW-Authenticate` per scheme offered (NTLM, and TLS-DSK with the
+    /// certificate provisioning URL in `sts-uri`, unless the fault `ntlm-only` is on).
     fn challenge(&self, config: &LabConfig, req: &Message) -> Message {
-        unauthorized(req).with_header(
+        let mut resp = unauthorized(req).with_header(
             "WWW-Authenticate",
             &format!("NTLM realm=\"{REALM}\", targetname=\"{}\", version={VERSION}", config.pool_fqdn),
-        )
+        );
+        if self.tlsdsk.is_some() {
+            resp.headers.push(
+                "WWW-Authenticate",
+                &format!(
+                    "TLS-DSK realm=\"{REALM}\", targetname=\"{p}\", version={VERSION}, sts-uri=\"https://{p}/CertProv/CertProvisioningService.svc\"",
+                    p = config.pool_fqdn
+                ),
+            );
+        }
+        resp
+    }
+
+    /// One TLS-DSK leg: the client's flight in, the server's flight out in the next 401. When the
+    /// tunnel completes the association exists; the client's next, signed request proceeds.
+    fn tls_dsk_leg(&mut self, config: &LabConfig, req: &Message, auth: &AuthHeader, token: &str) -> Verdict {
+        let Ok(flight) = decode_token(token) else { return Verdict::Answer(self.challenge(config, req)) };
+        let opaque = auth.param("opaque").map(|o| o.into_owned());
+        let (opaque, mut server) = match opaque.and_then(|o| self.tunnels.remove(&o).map(|t| (o, t))) {
+            Some(found) => found,
+            None => {
+                let Some(cfg) = self.tlsdsk.clone() else { return Verdict::Answer(self.challenge(config, req)) };
+                let Ok(server) = TlsDskServer::new(cfg) else { return Verdict::Answer(self.challenge(config, req)) };
+                (format!("{:08X}", rand::random::<u32>()), server)
+            }
+        };
+        let header = |out: &[u8]| {
+            format!(
+                "TLS-DSK opaque=\"{opaque}\", gssapi-data=\"{}\", targetname=\"{}\", realm=\"{REALM}\", version={VERSION}",
+                encode_token(out),
+                config.pool_fqdn
+            )
+        };
+        match server.handle(&flight) {
+            Ok(ServerStep::Continue(out)) => {
+                if self.tunnels.len() >= 8 {
+                    self.tunnels.clear();
+                }
+                let value = header(&out);
+                self.tunnels.insert(opaque, server);
+                Verdict::Answer(unauthorized(req).with_header("WWW-Authenticate", &value))
+            }
+            Ok(ServerStep::Done { flight: out, keys }) => {
+                let sip_uri = format!("sip:{}", keys.client_subject_cn);
+                let value = header(&out);
+                self.sa = Some(Association {
+                    scheme: "TLS-DSK",
+                    opaque,
+                    signer: Signer::TlsDsk(Box::new(keys)),
+                    sip_uri,
+                    snum: 0,
+                });
+                Verdict::Answer(unauthorized(req).with_header("WWW-Authenticate", &value))
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "lab pool: TLS-DSK handshake failed");
+                Verdict::Answer(self.challenge(config, req))
+            }
+        }
     }
 
     /// The second 401: the CHALLENGE_MESSAGE and the opaque naming this association.
@@ -138,7 +239,13 @@ impl ConnAuth {
             tracing::info!(%account, "lab pool: NTLM credentials refused");
             return Verdict::Answer(self.challenge(config, req));
         };
-        let sa = Association { opaque, session: accepted.session, sip_uri: user.sip_uri.clone(), snum: 0 };
+        let sa = Association {
+            scheme: "NTLM",
+            opaque,
+            signer: Signer::Ntlm(accepted.session),
+            sip_uri: user.sip_uri.clone(),
+            snum: 0,
+        };
         // Version ≥ 3: the AUTHENTICATE request is signed too ([MS-SIPAE] 3.2.5.1).
         if !signature_ok(&sa, req) {
             return Verdict::Answer(self.challenge(config, req));
@@ -156,7 +263,10 @@ impl ConnAuth {
 
     fn verify_signed(&mut self, config: &LabConfig, req: &Message, auth: &AuthHeader) -> Verdict {
         let Some(sa) = &self.sa else { return Verdict::Answer(self.challenge(config, req)) };
-        if auth.param("opaque").as_deref() != Some(sa.opaque.as_str()) || !signature_ok(sa, req) {
+        if !auth.scheme.eq_ignore_ascii_case(sa.scheme)
+            || auth.param("opaque").as_deref() != Some(sa.opaque.as_str())
+            || !signature_ok(sa, req)
+        {
             tracing::info!("lab pool: dropped a request whose signature did not verify");
             return Verdict::Answer(self.challenge(config, req));
         }
@@ -176,7 +286,7 @@ impl ConnAuth {
         sa.snum = sa.snum.wrapping_add(1);
         let srand = format!("{:08X}", rand::random::<u32>());
         let params = BufferParams {
-            scheme: "NTLM".into(),
+            scheme: sa.scheme.into(),
             rand: srand.clone(),
             num: sa.snum.to_string(),
             realm: REALM.into(),
@@ -184,11 +294,12 @@ impl ConnAuth {
             version: VERSION,
         };
         let Ok(buffer) = signature_buffer(msg, &params) else { return };
-        let rspauth = sa.session.sign_hex(buffer.as_bytes());
+        let rspauth = sa.sign_hex(buffer.as_bytes());
+        let scheme = sa.scheme;
         msg.headers.push(
             "Authentication-Info",
             &format!(
-                "NTLM rspauth=\"{rspauth}\", srand=\"{srand}\", snum=\"{}\", opaque=\"{}\", qop=\"auth\", targetname=\"{}\", realm=\"{REALM}\"",
+                "{scheme} rspauth=\"{rspauth}\", srand=\"{srand}\", snum=\"{}\", opaque=\"{}\", qop=\"auth\", targetname=\"{}\", realm=\"{REALM}\"",
                 sa.snum, sa.opaque, config.pool_fqdn
             ),
         );
@@ -198,7 +309,7 @@ impl ConnAuth {
 fn signature_ok(sa: &Association, req: &Message) -> bool {
     let Some((params, response)) = read_client_signature(req, VERSION) else { return false };
     let Ok(buffer) = signature_buffer(req, &params) else { return false };
-    sa.session.verify_hex(buffer.as_bytes(), &response)
+    sa.verify_hex(buffer.as_bytes(), &response)
 }
 
 fn from_matches(req: &Message, sip_uri: &str) -> bool {

@@ -195,6 +195,12 @@ pub enum Fault {
     WrongPassword,
     /// Every user is disabled for Skype for Business: REGISTER is refused with 403 / 4141.
     DisabledUser,
+    /// The registrar offers NTLM only (no TLS-DSK): NTLM with three REGISTERs.
+    NtlmOnly,
+    /// TLS-DSK's inner TLS speaks TLS 1.0 only (with RSA key exchange and AES-CBC-SHA).
+    Tls10Only,
+    /// Every web ticket presented to autodiscover's User is refused as invalid (`X-Ms-diagnostics` 28032).
+    InvalidTicket,
 }
 
 impl Fault {
@@ -210,6 +216,9 @@ impl Fault {
         ("slow", Fault::Slow),
         ("wrong-password", Fault::WrongPassword),
         ("disabled-user", Fault::DisabledUser),
+        ("ntlm-only", Fault::NtlmOnly),
+        ("tls10-only", Fault::Tls10Only),
+        ("invalid-ticket", Fault::InvalidTicket),
     ];
 }
 

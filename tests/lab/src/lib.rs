@@ -16,6 +16,7 @@ pub mod config;
 pub mod dns;
 pub mod registrar;
 mod sip_server;
+pub mod tlsdsk;
 pub mod web;
 pub mod zone;
 
@@ -46,6 +47,8 @@ pub enum LabError {
 pub struct LabPool {
     sip_addr: SocketAddr,
     ca_pem: String,
+    /// Issues the pool's certificates, and users' TLS-DSK certificates.
+    ca: ca::LabCa,
     state: Arc<sip_server::PoolState>,
     /// The other pools' registrars (`other_pools`).
     others: Vec<Arc<sip_server::PoolState>>,
@@ -87,12 +90,21 @@ impl LabPool {
         let mut tasks = Vec::new();
         let mut states = Vec::new();
         for (i, (fqdn, cert, listener, _)) in listeners.into_iter().enumerate() {
+            // TLS-DSK needs static RSA key exchange: an RSA certificate of its own for the pool.
+            let rsa = tlsdsk::issue_rsa_server_cert(&ca, std::slice::from_ref(&fqdn), validity)?;
+            let tls_dsk = tlsdsk::TlsDskServerConfig {
+                cert_chain_pem: rsa.cert_pem.clone(),
+                key_pem: rsa.key_pem.clone(),
+                client_ca_pem: ca.ca_pem().to_string(),
+                tls10_only: config.has(Fault::Tls10Only),
+            };
             let mut view = config.clone();
             view.pool_fqdn = fqdn;
             let state = Arc::new(sip_server::PoolState {
                 config: view,
                 registrar: registrar::Registrar::default(),
                 pools: pools.clone(),
+                tlsdsk: Some(tls_dsk),
             });
             if config.has(Fault::RefuseSip) && i == 0 {
                 // The port was just ours; closing it leaves a port that refuses connections.
@@ -112,10 +124,25 @@ impl LabPool {
         web_cfg.redirect_hops = config.autodiscover.redirect_hops;
         web_cfg.redirect_loop = config.has(Fault::RedirectLoop);
         web_cfg.delay = delay;
+        // `wrong-password`: the web ticket service's directory never matches what the client proves either.
+        let wrong_password = config.has(Fault::WrongPassword);
+        web_cfg.users = config
+            .users
+            .iter()
+            .cloned()
+            .map(|mut u| {
+                if wrong_password {
+                    u.password.push_str("-changed");
+                }
+                u
+            })
+            .collect();
+        web_cfg.invalid_ticket = config.has(Fault::InvalidTicket);
         let web = web::LabWeb::start(web_cfg).await?;
         let dns = dns::LabDns::start(zone::zone_for(&config, sip_addr.port()), delay).await?;
         tracing::info!(%sip_addr, dns = %dns.addr(), https = web.https_port(), pool = %config.pool_fqdn, "lab pool started");
-        Ok(LabPool { sip_addr, ca_pem: ca.ca_pem().to_string(), state, others: states.split_off(1), dns, web, tasks })
+        let ca_pem = ca.ca_pem().to_string();
+        Ok(LabPool { sip_addr, ca_pem, ca, state, others: states.split_off(1), dns, web, tasks })
     }
 
     /// Where the registrar listens (SIP over TLS). Under `refuse-sip` nothing listens there.
@@ -142,6 +169,14 @@ impl LabPool {
     pub fn config(&self) -> &LabConfig {
         &self.state.config
     }
+    /// A TLS-DSK user certificate for `sip_uri`, as certificate provisioning would issue it (RSA-2048,
+    /// `CN=<user@domain>`, signed by this pool's CA), ready for a client's keystore.
+    pub fn issue_user_certificate(&self, sip_uri: &str) -> Result<sfbkit::keystore::StoredCertificate, LabError> {
+        let (cert_chain_der, key_pkcs8_der) =
+            tlsdsk::issue_user_cert(&self.ca, sip_uri, ca::Validity::days_from_now(180))?;
+        Ok(sfbkit::keystore::StoredCertificate { cert_chain_der, key_pkcs8_der })
+    }
+
     /// The endpoints registered right now on the primary pool.
     pub fn bindings(&self) -> Vec<Binding> {
         self.state.registrar.bindings()

@@ -19,6 +19,8 @@ pub(crate) struct PoolState {
     pub registrar: Registrar,
     /// Every pool of the lab and its registrar port, for redirects to a user's home pool.
     pub pools: std::collections::HashMap<String, u16>,
+    /// TLS-DSK server settings for this pool (its RSA certificate, the CA of user certificates).
+    pub tlsdsk: Option<crate::tlsdsk::TlsDskServerConfig>,
 }
 
 /// Accepts connections until the listener task is aborted.
@@ -42,7 +44,7 @@ async fn serve_connection(
     state: Arc<PoolState>,
 ) {
     let mut parser = StreamParser::new(Limits::default());
-    let mut auth = crate::auth::ConnAuth::new(&state.config);
+    let mut auth = crate::auth::ConnAuth::new(&state.config, state.tlsdsk.clone());
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match tls.read(&mut buf).await {
