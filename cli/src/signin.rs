@@ -22,6 +22,13 @@ pub struct SigninArgs {
     /// Delay every lab DNS, HTTP and SIP response by this many milliseconds.
     #[arg(long, requires = "lab")]
     lab_delay_ms: Option<u64>,
+    /// Where the embedded lab pool keeps its CA between runs, so that a certificate it issued is
+    /// still good on the next run (default: the user's cache directory, sfbkit/lab).
+    #[arg(long, requires = "lab")]
+    lab_state: Option<std::path::PathBuf>,
+    /// Where TLS-DSK certificates are kept: the OS keystore (default) or this process's memory.
+    #[arg(long, value_enum, default_value = "os")]
+    keystore: KeystoreChoice,
     /// The user's SIP URI (default with --lab: the lab's first user).
     #[arg(long)]
     user: Option<String>,
@@ -44,6 +51,29 @@ pub struct SigninArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// `--keystore`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum KeystoreChoice {
+    /// The OS keystore (Linux: kernel keyutils), kept between runs.
+    Os,
+    /// This process's memory: every run provisions afresh.
+    Memory,
+}
+
+fn keystore(choice: KeystoreChoice) -> std::sync::Arc<dyn sfbkit::keystore::SecretStore> {
+    use sfbkit::keystore::{MemoryStore, OsKeystore};
+    match choice {
+        KeystoreChoice::Os => match OsKeystore::new() {
+            Ok(k) => std::sync::Arc::new(k),
+            Err(e) => {
+                eprintln!("sfbkit signin: {e}; keeping certificates in memory");
+                std::sync::Arc::new(MemoryStore::default())
+            }
+        },
+        KeystoreChoice::Memory => std::sync::Arc::new(MemoryStore::default()),
+    }
 }
 
 pub async fn run(args: SigninArgs) -> ExitCode {
@@ -83,18 +113,23 @@ async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>), String>
         if let Some(ms) = args.lab_delay_ms {
             config.response_delay_ms = ms;
         }
-        let pool = LabPool::start(config).await.map_err(|e| e.to_string())?;
+        let state = match &args.lab_state {
+            Some(dir) => dir.clone(),
+            None => sfbkit_lab::state::default_dir().map_err(|e| format!("{e}; pass --lab-state DIR"))?,
+        };
+        let pool = LabPool::start_with_state(config, Some(&state)).await.map_err(|e| e.to_string())?;
         let user = match (&args.user, pool.config().users.first()) {
             (Some(u), _) => u.clone(),
             (None, Some(first)) => first.sip_uri.clone(),
             (None, None) => return Err("the lab pool has no users; pass --user".into()),
         };
         // The pool's DNS, autodiscover ports and CA: discovery finds the registrar as on a real network.
-        let client = pool.client_builder(&user).build().map_err(|e| e.to_string())?;
+        let client = pool.client_builder(&user).keystore(keystore(args.keystore)).build().map_err(|e| e.to_string())?;
         return Ok((client, Some(pool)));
     }
     let user = args.user.clone().ok_or("--user is required without --lab")?;
-    let mut builder = ClientBuilder::new(&user).trust(trust).dns_servers(args.dns.clone());
+    let mut builder =
+        ClientBuilder::new(&user).trust(trust).dns_servers(args.dns.clone()).keystore(keystore(args.keystore));
     if let Some(account) = &args.account {
         let password = std::env::var("SFBKIT_PASSWORD")
             .map_err(|_| "--account needs the password in the SFBKIT_PASSWORD environment variable".to_string())?;

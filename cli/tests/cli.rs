@@ -7,13 +7,25 @@ fn sfbkit() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sfbkit"))
 }
 
+/// A lab state directory of the test's own, so that runs do not share the default one.
+fn state_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sfbkit-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 fn vectors(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors").join(name)
 }
 
 #[test]
 fn signin_lab_json_reports_success() {
-    let out = sfbkit().args(["signin", "--lab", "--json"]).output().unwrap();
+    let state = state_dir("json");
+    let out = sfbkit()
+        .args(["signin", "--lab", "--json", "--keystore", "memory", "--lab-state"])
+        .arg(&state)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(v["result"], "Success");
@@ -40,7 +52,12 @@ fn signin_lab_json_reports_success() {
 
 #[test]
 fn signin_lab_unknown_user_exits_1_with_diagnosis() {
-    let out = sfbkit().args(["signin", "--lab", "--lab-fault", "unknown-user"]).output().unwrap();
+    let state = state_dir("unknown");
+    let out = sfbkit()
+        .args(["signin", "--lab", "--lab-fault", "unknown-user", "--keystore", "memory", "--lab-state"])
+        .arg(&state)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Result    : Failure"), "{text}");
@@ -123,4 +140,39 @@ fn sip_lint_missing_file_is_reported() {
     let out = sfbkit().args(["sip-lint", "/nonexistent/file.sip"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stdout).unwrap().contains("cannot read the file"));
+}
+
+/// The promise: with an empty keystore the first run goes web ticket → certificate →
+/// TLS-DSK; the second run finds the certificate in the OS keystore and skips both. A stale
+/// certificate left by an earlier run (another CA) is refused, deleted and provisioned again.
+#[test]
+fn second_signin_uses_the_certificate_in_the_os_keystore() {
+    let state = state_dir("keystore");
+    let run = || {
+        let out = sfbkit()
+            .args(["signin", "--lab", "--json", "--user", "sip:bob@contoso.lab", "--lab-state"])
+            .arg(&state)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let steps: Vec<String> = v["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["name"] == "Authentication")
+            .map(|s| s["step"].as_str().unwrap().to_string())
+            .collect();
+        steps
+    };
+    let first = run();
+    assert!(first.iter().any(|s| s == "certificate provisioning"), "{first:?}");
+    assert_eq!(first.last().map(String::as_str), Some("REGISTER TLS-DSK (signed)"));
+    let second = run();
+    assert_eq!(
+        second,
+        ["REGISTER", "REGISTER TLS-DSK (handshake)", "REGISTER TLS-DSK (handshake)", "REGISTER TLS-DSK (signed)"],
+        "no web ticket, no provisioning: the stored certificate is used"
+    );
+    let _ = std::fs::remove_dir_all(&state);
 }

@@ -270,6 +270,7 @@ impl ClientBuilder {
             devices: self.devices.clone().unwrap_or_else(|| Arc::from(default_provider())),
             network: self.network.clone().unwrap_or_else(|| Arc::new(SystemNetwork)),
             config: self,
+            web_ticket_url: std::sync::Mutex::new(None),
             session: Mutex::new(None),
         })
     }
@@ -289,6 +290,8 @@ pub struct Client {
     resolver: Arc<dyn DnsResolver>,
     devices: Arc<dyn DeviceProvider>,
     network: Arc<dyn NetworkInfo>,
+    /// The Web Ticket Service autodiscover named (`X-MS-WebTicketURL`), for certificate provisioning.
+    web_ticket_url: std::sync::Mutex<Option<String>>,
     session: Mutex<Option<SipSession>>,
 }
 
@@ -515,6 +518,9 @@ impl Client {
             ..DiscoveryConfig::new(&self.aor.as_sip().map(|s| s.aor()).unwrap_or_default(), &self.domain)
         };
         let found = crate::discovery::discover(&cfg, &http, self.resolver.as_ref()).await;
+        if let Some(url) = &found.web_ticket_url {
+            *self.web_ticket_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
+        }
         report.attempts(Stage::ServerDiscovery, &found.attempts);
         if found.candidates.is_empty() {
             report.conclude_failure(Failure {
@@ -543,7 +549,8 @@ impl Client {
         let mut session = SipSession::new(conn, factory, self.config.limits);
         let params = self.register_params(local, None);
         let mut leg = Leg::Plain;
-        for _round in 0..4 {
+        let mut reprovisioned = false;
+        for _round in 0..8 {
             let t = Instant::now();
             let mut request = match registration::register_request(&mut session.factory, &self.aor, &params) {
                 Ok(r) => r,
@@ -650,6 +657,23 @@ impl Client {
                                 }
                                 Ok((TlsDskStep::Continue(_), None)) => return RegisterEnd::Failed,
                                 Err(e) => {
+                                    // The pool refused the stored certificate (another CA, revoked,
+                                    // expired): delete it and provision a new one, once.
+                                    if !reprovisioned {
+                                        reprovisioned = true;
+                                        let user = self.aor.as_sip().map(|u| u.aor()).unwrap_or_default();
+                                        if let Some(target) = ch.targetname.as_deref() {
+                                            let _ = StoredCertificate::delete(self.keystore.as_ref(), &user, target);
+                                        }
+                                        report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Failure, format!("the pool refused the stored certificate ({e}); deleted, provisioning a new one"));
+                                        if self.provision_certificate(report, &challenges).await.is_ok() {
+                                            if let Some(mut h) = self.tls_dsk_start(&challenges) {
+                                                let header = h.first_leg();
+                                                leg = Leg::TlsDsk(Box::new(h), header);
+                                                continue;
+                                            }
+                                        }
+                                    }
                                     report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
                                     return RegisterEnd::Failed;
                                 }
@@ -687,6 +711,26 @@ impl Client {
                         }
                         (false, _) => {
                             // SIPE's order: TLS-DSK (with a certificate this pool issued), Kerberos, NTLM.
+                            if self.tls_dsk_start(&challenges).is_none() {
+                                // No certificate for this pool yet: provision one (web ticket over
+                                // HTTP NTLM, then GetAndPublishCert), as the Microsoft client does
+                                // on its first sign-in (seed 000, seed 001 step 3). If that fails,
+                                // NTLM still signs in; the failure stays in the report as a warning.
+                                if let Err(Some(f)) = self.provision_certificate(report, &challenges).await {
+                                    report.warnings.push(format!(
+                                        "certificate provisioning failed, signing in with NTLM: {}",
+                                        f.error
+                                    ));
+                                    report.step(
+                                        Stage::Authentication,
+                                        "certificate provisioning",
+                                        &host,
+                                        Duration::ZERO,
+                                        Outcome::Failure,
+                                        f.error.clone(),
+                                    );
+                                }
+                            }
                             if let Some(h) = self.tls_dsk_start(&challenges) {
                                 let mut h = h;
                                 let header = h.first_leg();
@@ -775,6 +819,60 @@ impl Client {
         };
         report.fail(Stage::Authentication, "REGISTER", &host, Duration::ZERO, f);
         RegisterEnd::Failed
+    }
+
+    /// Provisions a TLS-DSK certificate when the registrar offers TLS-DSK with an `sts-uri` and
+    /// credentials are configured. `Err(None)`: not applicable (no TLS-DSK, no credentials);
+    /// `Err(Some(f))`: it was tried and failed.
+    async fn provision_certificate(
+        &self,
+        report: &mut SignInReport,
+        challenges: &[Challenge],
+    ) -> Result<(), Option<Failure>> {
+        let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK")).ok_or(None)?;
+        let certprov = ch.sts_uri.clone().ok_or(None)?;
+        let target = ch.targetname.clone().ok_or(None)?;
+        let (account, password) = self.config.credentials.as_ref().ok_or(None)?;
+        let user = self.aor.as_sip().map(|s| s.aor()).ok_or(None)?;
+        let discovered = self.web_ticket_url.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let sts = discovered.or_else(|| crate::auth::provision::default_sts_url(&certprov)).ok_or(None)?;
+        let http =
+            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024);
+        let device_id = crate::identity::sip_instance(&self.epid).uuid();
+        let t = Instant::now();
+        match crate::auth::provision::provision(
+            &http,
+            &sts,
+            &certprov,
+            &user,
+            account,
+            &password.0,
+            &device_id,
+            self.keystore.as_ref(),
+            &target,
+        )
+        .await
+        {
+            Ok(p) => {
+                let detail = format!(
+                    "web ticket from {} (NTLM over HTTP), certificate from GetAndPublishCert, stored in {}",
+                    p.sts_url,
+                    self.keystore.describe()
+                );
+                report.step(
+                    Stage::Authentication,
+                    "certificate provisioning",
+                    &certprov,
+                    t.elapsed(),
+                    Outcome::Success,
+                    detail,
+                );
+                Ok(())
+            }
+            Err(e) => {
+                Err(Some(Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() }))
+            }
+        }
     }
 
     /// A TLS-DSK handshake, when the registrar offers TLS-DSK and the keystore holds a certificate

@@ -7,6 +7,7 @@
 
 pub mod certprov;
 pub mod ntlm;
+pub mod provision;
 pub mod sa;
 pub mod signature;
 pub mod tlsdsk;

@@ -1,6 +1,6 @@
 //! NTLM sign-in against the lab pool ([MS-SIPAE]): three REGISTERs, a signed and verified 200 OK,
 //! signed requests afterwards, and typed failures for refused credentials; never a password in a
-//! report.
+//! report. The pool offers NTLM only here (`ntlm-only`); TLS-DSK has its own suite.
 
 use std::time::Duration;
 
@@ -14,13 +14,17 @@ async fn run(pool: &LabPool, builder: sfbkit::ClientBuilder) -> (SignInReport, s
     (report, client)
 }
 
+fn ntlm_only() -> LabConfig {
+    LabConfig::default().with_fault(Fault::NtlmOnly)
+}
+
 fn auth_steps(report: &SignInReport) -> Vec<&sfbkit::StepRecord> {
     report.stages.iter().filter(|s| s.name == Stage::Authentication).collect()
 }
 
 #[tokio::test]
 async fn ntlm_takes_three_registers_and_the_200_is_signed() {
-    let pool = LabPool::start(LabConfig::default()).await.unwrap();
+    let pool = LabPool::start(ntlm_only()).await.unwrap();
     let (report, client) = run(&pool, pool.client_builder("alice@contoso.lab")).await;
     assert!(report.is_success(), "{}", report.to_text());
     let steps = auth_steps(&report);
@@ -37,7 +41,7 @@ async fn ntlm_takes_three_registers_and_the_200_is_signed() {
 
 #[tokio::test]
 async fn wrong_password_is_a_typed_failure_without_the_password() {
-    let pool = LabPool::start(LabConfig::default()).await.unwrap();
+    let pool = LabPool::start(ntlm_only()).await.unwrap();
     let secret = "Wr0ng-Secret-Value";
     let builder = pool.client_builder("alice@contoso.lab").credentials("alice@contoso.lab", secret);
     let (report, _client) = run(&pool, builder).await;
@@ -53,7 +57,7 @@ async fn wrong_password_is_a_typed_failure_without_the_password() {
 
 #[tokio::test]
 async fn unknown_account_and_missing_credentials() {
-    let pool = LabPool::start(LabConfig::default()).await.unwrap();
+    let pool = LabPool::start(ntlm_only()).await.unwrap();
     let builder = pool.client_builder("alice@contoso.lab").credentials("CONTOSO\\mallory", "x");
     let (report, _c) = run(&pool, builder).await;
     assert_eq!(
@@ -69,7 +73,7 @@ async fn unknown_account_and_missing_credentials() {
 
 #[tokio::test]
 async fn domain_account_names_work() {
-    let mut config = LabConfig::default();
+    let mut config = ntlm_only();
     config.users[0].account = Some("CONTOSO\\alice".into());
     let pool = LabPool::start(config).await.unwrap();
     let (report, client) = run(&pool, pool.client_builder("alice@contoso.lab")).await;
@@ -79,7 +83,7 @@ async fn domain_account_names_work() {
 
 #[tokio::test]
 async fn unknown_user_fault_authenticates_then_gets_404() {
-    let pool = LabPool::start(LabConfig::default().with_fault(Fault::UnknownUser)).await.unwrap();
+    let pool = LabPool::start(ntlm_only().with_fault(Fault::UnknownUser)).await.unwrap();
     let (report, _c) = run(&pool, pool.client_builder("alice@contoso.lab")).await;
     assert_eq!(report.error.as_deref(), Some("404, Not Found"));
     assert_eq!(auth_steps(&report).len(), 3, "authenticated first, then refused by the registrar");
@@ -98,7 +102,7 @@ async fn a_pool_without_authentication_takes_one_register() {
 
 #[tokio::test]
 async fn a_user_homed_on_the_second_pool_is_redirected_there() {
-    let pool = LabPool::start(LabConfig::default()).await.unwrap();
+    let pool = LabPool::start(ntlm_only()).await.unwrap();
     let (report, client) = run(&pool, pool.client_builder("carol@contoso.lab")).await;
     assert!(report.is_success(), "{}", report.to_text());
     let redirect = report.stages.iter().find(|s| s.name == Stage::Redirection).expect("a Redirection stage");

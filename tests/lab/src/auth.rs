@@ -74,6 +74,7 @@ pub struct ConnAuth {
     tunnels: HashMap<String, TlsDskServer>,
     /// The pool's TLS-DSK settings (certificate, user CA); `None` when TLS-DSK is not offered.
     tlsdsk: Option<TlsDskServerConfig>,
+    certprov_url: String,
     sa: Option<Association>,
 }
 
@@ -88,7 +89,7 @@ impl std::fmt::Debug for ConnAuth {
 
 impl ConnAuth {
     /// A connection of the pool described by `config`.
-    pub fn new(config: &LabConfig, tlsdsk: Option<TlsDskServerConfig>) -> ConnAuth {
+    pub fn new(config: &LabConfig, tlsdsk: Option<TlsDskServerConfig>, certprov_url: &str) -> ConnAuth {
         let nb_domain = config.domain.split('.').next().unwrap_or("LAB").to_ascii_uppercase();
         let nb_computer = config.pool_fqdn.split('.').next().unwrap_or("POOL").to_ascii_uppercase();
         let ntlm = NtlmServer::new(ServerIdentity {
@@ -98,7 +99,14 @@ impl ConnAuth {
             dns_computer: config.pool_fqdn.clone(),
         });
         let tlsdsk = if config.has(Fault::NtlmOnly) { None } else { tlsdsk };
-        ConnAuth { ntlm, pending: HashMap::new(), tunnels: HashMap::new(), tlsdsk, sa: None }
+        ConnAuth {
+            ntlm,
+            pending: HashMap::new(),
+            tunnels: HashMap::new(),
+            tlsdsk,
+            certprov_url: certprov_url.to_string(),
+            sa: None,
+        }
     }
 
     /// Decides whether `req` is authenticated.
@@ -138,8 +146,8 @@ impl ConnAuth {
             resp.headers.push(
                 "WWW-Authenticate",
                 &format!(
-                    "TLS-DSK realm=\"{REALM}\", targetname=\"{p}\", version={VERSION}, sts-uri=\"https://{p}/CertProv/CertProvisioningService.svc\"",
-                    p = config.pool_fqdn
+                    "TLS-DSK realm=\"{REALM}\", targetname=\"{}\", version={VERSION}, sts-uri=\"{}\"",
+                    config.pool_fqdn, self.certprov_url
                 ),
             );
         }

@@ -201,6 +201,8 @@ pub enum Fault {
     Tls10Only,
     /// Every web ticket presented to autodiscover's User is refused as invalid (`X-Ms-diagnostics` 28032).
     InvalidTicket,
+    /// The Certificate Provisioning Service issues certificates that have already expired.
+    ExpiredUserCert,
 }
 
 impl Fault {
@@ -219,6 +221,7 @@ impl Fault {
         ("ntlm-only", Fault::NtlmOnly),
         ("tls10-only", Fault::Tls10Only),
         ("invalid-ticket", Fault::InvalidTicket),
+        ("expired-user-cert", Fault::ExpiredUserCert),
     ];
 }
 

@@ -16,6 +16,7 @@ pub mod config;
 pub mod dns;
 pub mod registrar;
 mod sip_server;
+pub mod state;
 pub mod tlsdsk;
 pub mod web;
 pub mod zone;
@@ -40,6 +41,9 @@ pub enum LabError {
     Dns(#[from] dns::LabDnsError),
     #[error("lab pool web services: {0}")]
     Web(#[from] web::WebError),
+    /// The state directory given to [`LabPool::start_with_state`] could not be opened, read or written.
+    #[error("lab pool state directory: {0}")]
+    State(#[from] state::StateError),
 }
 
 /// A running lab pool: DNS, autodiscover (HTTPS and HTTP) and a SIP-over-TLS registrar, all on
@@ -61,9 +65,20 @@ impl LabPool {
     /// Starts a pool: a fresh CA, a registrar certificate and a web services certificate, the
     /// zone (see [`zone::zone_for`]), autodiscover, and the registrar, with `config.faults` applied.
     pub async fn start(config: LabConfig) -> Result<LabPool, LabError> {
+        LabPool::start_with_state(config, None).await
+    }
+
+    /// [`LabPool::start`], with the CA kept in `state_dir` ([`state::LabState`]): loaded when the directory
+    /// holds one, else created and stored there, so certificates issued by an earlier pool with the same
+    /// directory still verify. `None` is a fresh CA, as [`LabPool::start`].
+    pub async fn start_with_state(config: LabConfig, state_dir: Option<&std::path::Path>) -> Result<LabPool, LabError> {
         // A name of its own per pool: two lab CAs with one subject would make a client that
         // trusts the other one see a bad signature instead of an unknown issuer.
-        let ca = ca::LabCa::generate(&format!("sfbkit lab pool CA {:08x}", rand::random::<u32>()))?;
+        let fresh_ca = || ca::LabCa::generate(&format!("sfbkit lab pool CA {:08x}", rand::random::<u32>()));
+        let ca = match state_dir {
+            Some(dir) => state::LabState::open(dir)?.load_or_create_ca(fresh_ca)?,
+            None => fresh_ca()?,
+        };
         let validity = if config.has(Fault::ExpiredCert) {
             ca::Validity::expired()
         } else {
@@ -87,36 +102,8 @@ impl LabPool {
             listeners.push((fqdn, cert, listener, addr));
         }
         let sip_addr = listeners[0].3;
-        let mut tasks = Vec::new();
-        let mut states = Vec::new();
-        for (i, (fqdn, cert, listener, _)) in listeners.into_iter().enumerate() {
-            // TLS-DSK needs static RSA key exchange: an RSA certificate of its own for the pool.
-            let rsa = tlsdsk::issue_rsa_server_cert(&ca, std::slice::from_ref(&fqdn), validity)?;
-            let tls_dsk = tlsdsk::TlsDskServerConfig {
-                cert_chain_pem: rsa.cert_pem.clone(),
-                key_pem: rsa.key_pem.clone(),
-                client_ca_pem: ca.ca_pem().to_string(),
-                tls10_only: config.has(Fault::Tls10Only),
-            };
-            let mut view = config.clone();
-            view.pool_fqdn = fqdn;
-            let state = Arc::new(sip_server::PoolState {
-                config: view,
-                registrar: registrar::Registrar::default(),
-                pools: pools.clone(),
-                tlsdsk: Some(tls_dsk),
-            });
-            if config.has(Fault::RefuseSip) && i == 0 {
-                // The port was just ours; closing it leaves a port that refuses connections.
-                drop(listener);
-            } else {
-                let acceptor = TlsAcceptor::from(ca::server_config(&cert)?);
-                tasks.push(tokio::spawn(sip_server::serve(listener, acceptor, state.clone())));
-            }
-            states.push(state);
-        }
-        let state = states[0].clone();
-
+        // The web services start before the registrars: TLS-DSK challenges name the Certificate
+        // Provisioning Service's URL, port included.
         let mut web_cfg = web::WebConfig::new(&config.domain, ca::server_config(&web_cert)?);
         web_cfg.pool_fqdn = config.pool_fqdn.clone();
         web_cfg.sip_internal = (config.pool_fqdn.clone(), sip_addr.port());
@@ -138,7 +125,44 @@ impl LabPool {
             })
             .collect();
         web_cfg.invalid_ticket = config.has(Fault::InvalidTicket);
+        // The Certificate Provisioning Service signs with the pool's CA (a copy: LabCa is not shared).
+        let (ca_cert_pem, ca_key_pem) = ca.to_pem_pair();
+        web_cfg.user_ca = Some(Arc::new(ca::LabCa::from_pem_pair(&ca_cert_pem, &ca_key_pem)?));
+        web_cfg.expired_user_cert = config.has(Fault::ExpiredUserCert);
         let web = web::LabWeb::start(web_cfg).await?;
+        let certprov_url =
+            format!("https://{}:{}/CertProv/CertProvisioningService.svc", config.pool_fqdn, web.https_port());
+        let mut tasks = Vec::new();
+        let mut states = Vec::new();
+        for (i, (fqdn, cert, listener, _)) in listeners.into_iter().enumerate() {
+            // TLS-DSK needs static RSA key exchange: an RSA certificate of its own for the pool.
+            let rsa = tlsdsk::issue_rsa_server_cert(&ca, std::slice::from_ref(&fqdn), validity)?;
+            let tls_dsk = tlsdsk::TlsDskServerConfig {
+                cert_chain_pem: rsa.cert_pem.clone(),
+                key_pem: rsa.key_pem.clone(),
+                client_ca_pem: ca.ca_pem().to_string(),
+                tls10_only: config.has(Fault::Tls10Only),
+            };
+            let mut view = config.clone();
+            view.pool_fqdn = fqdn;
+            let state = Arc::new(sip_server::PoolState {
+                config: view,
+                registrar: registrar::Registrar::default(),
+                pools: pools.clone(),
+                tlsdsk: Some(tls_dsk),
+                certprov_url: certprov_url.clone(),
+            });
+            if config.has(Fault::RefuseSip) && i == 0 {
+                // The port was just ours; closing it leaves a port that refuses connections.
+                drop(listener);
+            } else {
+                let acceptor = TlsAcceptor::from(ca::server_config(&cert)?);
+                tasks.push(tokio::spawn(sip_server::serve(listener, acceptor, state.clone())));
+            }
+            states.push(state);
+        }
+        let state = states[0].clone();
+
         let dns = dns::LabDns::start(zone::zone_for(&config, sip_addr.port()), delay).await?;
         tracing::info!(%sip_addr, dns = %dns.addr(), https = web.https_port(), pool = %config.pool_fqdn, "lab pool started");
         let ca_pem = ca.ca_pem().to_string();
@@ -204,10 +228,14 @@ impl LabPool {
             .users
             .iter()
             .find(|u| u.sip_uri.strip_prefix("sip:").unwrap_or(&u.sip_uri).eq_ignore_ascii_case(want));
+        // A keystore of its own: a test's certificates never reach the machine's keyring (the CLI
+        // uses the OS keystore with a persistent lab state instead).
+        let store: Arc<dyn sfbkit::keystore::SecretStore> = Arc::new(sfbkit::keystore::MemoryStore::default());
         let builder = match user {
             Some(u) => sfbkit::ClientBuilder::new(sip_uri).credentials(&u.account(), &u.password),
             None => sfbkit::ClientBuilder::new(sip_uri),
-        };
+        }
+        .keystore(store);
         builder
             .dns_servers(vec![self.dns_addr()])
             .autodiscover_ports(https, http)

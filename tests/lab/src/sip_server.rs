@@ -21,6 +21,8 @@ pub(crate) struct PoolState {
     pub pools: std::collections::HashMap<String, u16>,
     /// TLS-DSK server settings for this pool (its RSA certificate, the CA of user certificates).
     pub tlsdsk: Option<crate::tlsdsk::TlsDskServerConfig>,
+    /// The Certificate Provisioning Service's URL, named in TLS-DSK challenges (`sts-uri`).
+    pub certprov_url: String,
 }
 
 /// Accepts connections until the listener task is aborted.
@@ -44,7 +46,7 @@ async fn serve_connection(
     state: Arc<PoolState>,
 ) {
     let mut parser = StreamParser::new(Limits::default());
-    let mut auth = crate::auth::ConnAuth::new(&state.config, state.tlsdsk.clone());
+    let mut auth = crate::auth::ConnAuth::new(&state.config, state.tlsdsk.clone(), &state.certprov_url);
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match tls.read(&mut buf).await {

@@ -4,9 +4,11 @@
 //! tokio-rustls, as IIS serves the Front End's web services. The HTTP Root only redirects to HTTPS (as the spec
 //! requires); Root links to User and Domain on the host the client asked for; User answers 401 naming the Web
 //! Ticket Service unless it is shown a web ticket this pool issued; Domain names the pool's SIP access points.
-//! The Web Ticket Service itself ([`sts`]) listens on the same HTTPS port.
+//! The Web Ticket Service itself ([`sts`]) and the Certificate Provisioning Service ([`certprov`], when
+//! [`WebConfig::user_ca`] is set) listen on the same HTTPS port.
 //! Tests can add redirect hops, a redirect loop and a delay. The answers themselves are in `routes.rs`.
 
+pub mod certprov;
 mod documents;
 mod routes;
 pub mod sts;
@@ -64,12 +66,18 @@ pub struct WebConfig {
     pub users: Vec<LabUser>,
     /// Every presented web ticket is treated as invalid (28032): the `invalid-ticket` fault.
     pub invalid_ticket: bool,
+    /// The CA the Certificate Provisioning Service signs user certificates with; `None` (the default) leaves
+    /// the service out (its path answers 404).
+    pub user_ca: Option<Arc<crate::ca::LabCa>>,
+    /// The Certificate Provisioning Service issues certificates that have already expired: the
+    /// `expired-user-cert` fault.
+    pub expired_user_cert: bool,
 }
 
 impl WebConfig {
     /// Defaults for `domain`: pool `pool01.<domain>`, SIP access `pool01.<domain>:5061` internally and
-    /// `sip.<domain>:443` externally, no redirects, no delay, this service's own Web Ticket Service URL, and
-    /// nobody in the directory.
+    /// `sip.<domain>:443` externally, no redirects, no delay, this service's own Web Ticket Service URL,
+    /// nobody in the directory, and no Certificate Provisioning Service.
     pub fn new(domain: &str, tls: Arc<rustls::ServerConfig>) -> WebConfig {
         let pool = format!("pool01.{domain}");
         WebConfig {
@@ -79,6 +87,8 @@ impl WebConfig {
             web_ticket_url: None,
             users: Vec::new(),
             invalid_ticket: false,
+            user_ca: None,
+            expired_user_cert: false,
             pool_fqdn: pool,
             tls,
             redirect_hops: 0,
@@ -204,6 +214,10 @@ where
                 let (parts, body) = req.into_parts();
                 let body = Limited::new(body, sts::MAX_RST).collect().await.ok().map(|b| b.to_bytes());
                 sts::respond(&site, &conn, tls, &parts.method, &parts.headers, body)
+            } else if uri.path().trim_end_matches('/').eq_ignore_ascii_case(certprov::CERTPROV_PATH) {
+                let (parts, body) = req.into_parts();
+                let body = Limited::new(body, certprov::MAX_REQUEST).collect().await.ok().map(|b| b.to_bytes());
+                certprov::respond(&site, tls, &parts.method, &parts.headers, body)
             } else {
                 routes::respond(&site, tls, req.method(), req.uri(), req.headers())
             };

@@ -48,29 +48,50 @@ pub const CLAIM_MISMATCH: &str = "The SIP URI in the claim type requirements of 
 /// `X-Ms-diagnostics` reason of code 28032.
 pub const INVALID_TICKET_REASON: &str = "The web ticket is invalid.";
 
-/// The AssertionIDs this pool issued, with their `NotOnOrAfter`. Bounded by [`MAX_ISSUED`].
-#[derive(Debug, Default)]
+/// The AssertionIDs this pool issued, with their `NotOnOrAfter` and the user they were issued to. Bounded by
+/// 4096 entries. One set per site, read by autodiscover's User resource and the Certificate Provisioning
+/// Service alike.
+#[derive(Default)]
 pub struct Issued {
-    tickets: Mutex<HashMap<String, SystemTime>>,
+    tickets: Mutex<HashMap<String, (SystemTime, String)>>,
+}
+
+impl std::fmt::Debug for Issued {
+    // The AssertionIDs are bearer credentials: only their number is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued").field("tickets", &self.len()).finish()
+    }
 }
 
 impl Issued {
-    /// Remembers an issued ticket, forgetting expired ones (and the soonest-expiring one when full).
+    /// Remembers an issued ticket without a user, forgetting expired ones (and the soonest-expiring one when full).
     pub fn remember(&self, assertion_id: &str, expires: SystemTime, now: SystemTime) {
+        self.remember_for(assertion_id, "", expires, now);
+    }
+
+    /// Remembers a ticket issued to `sip_uri`, forgetting expired ones (and the soonest-expiring one when full).
+    pub fn remember_for(&self, assertion_id: &str, sip_uri: &str, expires: SystemTime, now: SystemTime) {
         let mut map = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, exp| *exp > now);
+        map.retain(|_, (exp, _)| *exp > now);
         if map.len() >= MAX_ISSUED {
-            if let Some(oldest) = map.iter().min_by_key(|(_, exp)| **exp).map(|(id, _)| id.clone()) {
+            if let Some(oldest) = map.iter().min_by_key(|(_, (exp, _))| *exp).map(|(id, _)| id.clone()) {
                 map.remove(&oldest);
             }
         }
-        map.insert(assertion_id.to_owned(), expires);
+        map.insert(assertion_id.to_owned(), (expires, sip_uri.to_owned()));
     }
 
     /// True when this pool issued `assertion_id` and it has not expired at `now`.
     pub fn is_valid(&self, assertion_id: &str, now: SystemTime) -> bool {
         let map = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(assertion_id).is_some_and(|exp| *exp > now)
+        map.get(assertion_id).is_some_and(|(exp, _)| *exp > now)
+    }
+
+    /// The SIP URI a valid (issued, unexpired) ticket was issued to; `None` for any other ticket, and for one
+    /// remembered without a user.
+    pub fn holder(&self, assertion_id: &str, now: SystemTime) -> Option<String> {
+        let map = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(assertion_id).filter(|(exp, user)| *exp > now && !user.is_empty()).map(|(_, user)| user.clone())
     }
 
     /// How many tickets are remembered.
@@ -422,7 +443,7 @@ fn issue(site: &Site, user: &LabUser, body: &[u8], now: SystemTime) -> Response<
         server_entropy: rand::random(),
     };
     let body = rstr(&issue);
-    site.issued.remember(&id, now + TICKET_LIFETIME, now);
+    site.issued.remember_for(&id, &user.sip_uri, now + TICKET_LIFETIME, now);
     tracing::info!(sip_uri = %user.sip_uri, assertion_id = %id, "lab web ticket service: ticket issued");
     reply(site, StatusCode::OK, "text/xml; charset=utf-8", body)
 }

@@ -1,0 +1,103 @@
+//! Certificate provisioning end to end ([MS-OCAUTHWS] 3.1, REFERENCE.md §2.4; seed 000's steps
+//! "MEX → certificate"): a web ticket for the Certificate Provisioning Service (HTTP NTLM against
+//! the Web Ticket Service), an RSA-2048 key and CSR, GetAndPublishCert, and the certificate with
+//! its key into the keystore, keyed by user and pool, for this and every later sign-in.
+
+use std::time::SystemTime;
+
+use super::certprov::{CertificateRequest, GET_AND_PUBLISH_CERT_ACTION, get_and_publish_cert, parse_certificate};
+use super::webticket::WebTicket;
+use super::webticket_client::{WebTicketAcquireError, acquire};
+use crate::http::{HttpClient, HttpError, HttpResponse};
+use crate::keystore::{KeystoreError, SecretStore, StoredCertificate};
+
+/// Why provisioning failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("getting a web ticket: {0}")]
+    WebTicket(#[from] WebTicketAcquireError),
+    #[error("the Certificate Provisioning Service could not be reached: {0}")]
+    Http(#[from] HttpError),
+    #[error("the Certificate Provisioning Service answered {status}{}", diag.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Refused { status: u16, diag: Option<String> },
+    #[error("{0}")]
+    Request(#[from] super::certprov::CertProvError),
+    #[error("the certificate could not be stored: {0}")]
+    Keystore(#[from] KeystoreError),
+}
+
+impl ProvisionError {
+    /// A short class for reports.
+    pub fn class(&self) -> &'static str {
+        match self {
+            ProvisionError::WebTicket(e) => e.class(),
+            ProvisionError::Http(e) => e.class(),
+            ProvisionError::Refused { .. } => "certificate-provisioning-refused",
+            ProvisionError::Request(_) => "certificate-provisioning-failed",
+            ProvisionError::Keystore(_) => "keystore",
+        }
+    }
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            ProvisionError::WebTicket(e) => e.hint(),
+            ProvisionError::Http(e) => e.hint(),
+            ProvisionError::Refused { .. } => "the pool refused to issue a certificate: check the user's web ticket (X-Ms-diagnostics) and the Certificate Provisioning Service's event log".into(),
+            ProvisionError::Request(_) => "the pool's certificate answer could not be used; capture it and compare with [MS-OCAUTHWS]".into(),
+            ProvisionError::Keystore(_) => "the OS keystore refused the certificate: check its quota and permissions, or give the client another SecretStore".into(),
+        }
+    }
+}
+
+/// What provisioning did, for the report (no secrets).
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    pub certificate: StoredCertificate,
+    pub ticket_expires: SystemTime,
+    pub sts_url: String,
+}
+
+/// The Web Ticket Service next to a Certificate Provisioning Service URL (same host and port), for
+/// when autodiscover did not name one.
+pub fn default_sts_url(certprov_url: &str) -> Option<String> {
+    let url = url::Url::parse(certprov_url).ok()?;
+    let host = url.host_str()?;
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Some(format!("https://{host}{port}/WebTicket/WebTicketService.svc/Auth"))
+}
+
+/// Gets a certificate for `sip_address` from `certprov_url` and stores it under (user, `pool`).
+#[allow(clippy::too_many_arguments)]
+pub async fn provision(
+    http: &HttpClient,
+    sts_url: &str,
+    certprov_url: &str,
+    sip_address: &str,
+    account: &str,
+    password: &str,
+    device_id: &str,
+    store: &dyn SecretStore,
+    pool: &str,
+) -> Result<Provisioned, ProvisionError> {
+    let sip_uri = if sip_address.starts_with("sip:") { sip_address.to_string() } else { format!("sip:{sip_address}") };
+    let (ticket, _entropy): (WebTicket, _) = acquire(http, sts_url, certprov_url, &sip_uri, account, password).await?;
+    let request = CertificateRequest::generate(&sip_uri)?;
+    let request_id = format!("{:032x}", rand::random::<u128>());
+    let body = get_and_publish_cert(&sip_uri, device_id, &request_id, &request.csr_der);
+    let soap_action = format!("\"{GET_AND_PUBLISH_CERT_ACTION}\"");
+    let ticket_header = ticket.header_value();
+    let headers = [
+        ("Content-Type", "text/xml; charset=utf-8"),
+        ("SOAPAction", soap_action.as_str()),
+        ("X-MS-WebTicket", ticket_header.as_str()),
+    ];
+    let response: HttpResponse = http.send(http::Method::POST, certprov_url, &headers, body.into_bytes()).await?;
+    if response.status != 200 {
+        let diag = response.diagnostics().map(|d| d.to_diagnosis());
+        return Err(ProvisionError::Refused { status: response.status, diag });
+    }
+    let cert = parse_certificate(&response.body)?;
+    let certificate = StoredCertificate { cert_chain_der: vec![cert], key_pkcs8_der: request.key_pkcs8_der().to_vec() };
+    certificate.save(store, &sip_uri, pool)?;
+    Ok(Provisioned { certificate, ticket_expires: ticket.expires, sts_url: sts_url.to_string() })
+}
