@@ -517,7 +517,12 @@ impl Client {
             a_record_port: self.config.a_record_port,
             ..DiscoveryConfig::new(&self.aor.as_sip().map(|s| s.aor()).unwrap_or_default(), &self.domain)
         };
-        let found = crate::discovery::discover(&cfg, &http, self.resolver.as_ref()).await;
+        let creds = self
+            .config
+            .credentials
+            .as_ref()
+            .map(|(account, password)| crate::discovery::TicketCredentials { account, password: &password.0 });
+        let found = crate::discovery::discover(&cfg, &http, self.resolver.as_ref(), creds).await;
         if let Some(url) = &found.web_ticket_url {
             *self.web_ticket_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
         }

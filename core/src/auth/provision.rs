@@ -6,7 +6,7 @@
 use std::time::SystemTime;
 
 use super::certprov::{CertificateRequest, GET_AND_PUBLISH_CERT_ACTION, get_and_publish_cert, parse_certificate};
-use super::webticket::WebTicket;
+use super::webticket::{WebTicket, ticket_rejected};
 use super::webticket_client::{WebTicketAcquireError, acquire};
 use crate::http::{HttpClient, HttpError, HttpResponse};
 use crate::keystore::{KeystoreError, SecretStore, StoredCertificate};
@@ -19,7 +19,7 @@ pub enum ProvisionError {
     #[error("the Certificate Provisioning Service could not be reached: {0}")]
     Http(#[from] HttpError),
     #[error("the Certificate Provisioning Service answered {status}{}", diag.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Refused { status: u16, diag: Option<String> },
+    Refused { status: u16, code: Option<u32>, diag: Option<String> },
     #[error("{0}")]
     Request(#[from] super::certprov::CertProvError),
     #[error("the certificate could not be stored: {0}")]
@@ -80,10 +80,40 @@ pub async fn provision(
     pool: &str,
 ) -> Result<Provisioned, ProvisionError> {
     let sip_uri = if sip_address.starts_with("sip:") { sip_address.to_string() } else { format!("sip:{sip_address}") };
-    let (ticket, _entropy): (WebTicket, _) = acquire(http, sts_url, certprov_url, &sip_uri, account, password).await?;
     let request = CertificateRequest::generate(&sip_uri)?;
+    // REFERENCE.md §2.3: a ticket the service calls invalid, expired or unverifiable (28032,
+    // 28033, 28072) is dropped and a new one fetched, once; then the refusal stands.
+    let mut retried = false;
+    loop {
+        let (ticket, _entropy): (WebTicket, _) =
+            acquire(http, sts_url, certprov_url, &sip_uri, account, password).await?;
+        match publish(http, certprov_url, &sip_uri, device_id, &request, &ticket).await {
+            Err(ProvisionError::Refused { code: Some(code), .. }) if !retried && ticket_rejected(code) => {
+                tracing::info!(code, "web ticket refused by certificate provisioning; fetching a new one once");
+                retried = true;
+            }
+            Err(e) => return Err(e),
+            Ok(cert) => {
+                let certificate =
+                    StoredCertificate { cert_chain_der: vec![cert], key_pkcs8_der: request.key_pkcs8_der().to_vec() };
+                certificate.save(store, &sip_uri, pool)?;
+                return Ok(Provisioned { certificate, ticket_expires: ticket.expires, sts_url: sts_url.to_string() });
+            }
+        }
+    }
+}
+
+/// GetAndPublishCert with `ticket`: the certificate (DER) the service issued for `request`.
+async fn publish(
+    http: &HttpClient,
+    certprov_url: &str,
+    sip_uri: &str,
+    device_id: &str,
+    request: &CertificateRequest,
+    ticket: &WebTicket,
+) -> Result<Vec<u8>, ProvisionError> {
     let request_id = format!("{:032x}", rand::random::<u128>());
-    let body = get_and_publish_cert(&sip_uri, device_id, &request_id, &request.csr_der);
+    let body = get_and_publish_cert(sip_uri, device_id, &request_id, &request.csr_der);
     let soap_action = format!("\"{GET_AND_PUBLISH_CERT_ACTION}\"");
     let ticket_header = ticket.header_value();
     let headers = [
@@ -93,11 +123,12 @@ pub async fn provision(
     ];
     let response: HttpResponse = http.send(http::Method::POST, certprov_url, &headers, body.into_bytes()).await?;
     if response.status != 200 {
-        let diag = response.diagnostics().map(|d| d.to_diagnosis());
-        return Err(ProvisionError::Refused { status: response.status, diag });
+        let d = response.diagnostics();
+        return Err(ProvisionError::Refused {
+            status: response.status,
+            code: d.as_ref().map(|d| d.code),
+            diag: d.map(|d| d.to_diagnosis()),
+        });
     }
-    let cert = parse_certificate(&response.body)?;
-    let certificate = StoredCertificate { cert_chain_der: vec![cert], key_pkcs8_der: request.key_pkcs8_der().to_vec() };
-    certificate.save(store, &sip_uri, pool)?;
-    Ok(Provisioned { certificate, ticket_expires: ticket.expires, sts_url: sts_url.to_string() })
+    Ok(parse_certificate(&response.body)?)
 }

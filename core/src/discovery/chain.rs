@@ -69,8 +69,21 @@ pub struct Discovered {
     pub user_url: Option<String>,
 }
 
+/// The account and password to fetch a web ticket with when autodiscover's User resource asks
+/// for one. Kept out of [`DiscoveryConfig`] so that no `Debug` of a configuration can show them.
+#[derive(Clone, Copy)]
+pub struct TicketCredentials<'a> {
+    pub account: &'a str,
+    pub password: &'a str,
+}
+
 /// Runs the chain.
-pub async fn discover(cfg: &DiscoveryConfig, http: &HttpClient, resolver: &dyn DnsResolver) -> Discovered {
+pub async fn discover(
+    cfg: &DiscoveryConfig,
+    http: &HttpClient,
+    resolver: &dyn DnsResolver,
+    credentials: Option<TicketCredentials<'_>>,
+) -> Discovered {
     let mut d = Discovered::default();
     let methods: [(Source, &str); 5] = [
         (Source::LyncDiscoverInternal, "lyncdiscoverinternal"),
@@ -82,7 +95,7 @@ pub async fn discover(cfg: &DiscoveryConfig, http: &HttpClient, resolver: &dyn D
     for (idx, (source, _)) in methods.iter().enumerate() {
         let found = match source {
             Source::LyncDiscoverInternal | Source::LyncDiscover => {
-                autodiscover_method(cfg, http, *source, &mut d).await
+                autodiscover_method(cfg, http, *source, &mut d, credentials).await
             }
             Source::SrvInternal | Source::SrvExternal => srv_method(cfg, resolver, *source, &mut d).await,
             _ => a_method(cfg, resolver, &mut d).await,
@@ -112,6 +125,7 @@ async fn autodiscover_method(
     http: &HttpClient,
     source: Source,
     d: &mut Discovered,
+    credentials: Option<TicketCredentials<'_>>,
 ) -> Option<Vec<Candidate>> {
     let schemes: &[Scheme] = if cfg.try_http { &[Scheme::Https, Scheme::Http] } else { &[Scheme::Https] };
     for scheme in schemes {
@@ -142,6 +156,19 @@ async fn autodiscover_method(
         );
         let (outcome, attempts) = autodiscover::run(http, walk).await;
         d.attempts.extend(attempts);
+        // User needed a web ticket and Domain answered meanwhile: with credentials, fetch the ticket
+        // and read User, which names the user's own home pool ([MS-OCDISCWS] 3.1.5.3).
+        if let (Ok(found), Some(ticket_url), Some(user_url), Some(creds)) =
+            (&outcome.result, &outcome.web_ticket_url, &outcome.user_url, credentials)
+        {
+            if found.resource == autodiscover::Resource::Domain {
+                if let Some(candidates) = user_with_ticket(cfg, http, source, ticket_url, user_url, creds, d).await {
+                    d.web_ticket_url = Some(ticket_url.to_string());
+                    d.user_url = Some(user_url.to_string());
+                    return Some(candidates);
+                }
+            }
+        }
         d.web_ticket_url = d.web_ticket_url.take().or(outcome.web_ticket_url);
         d.user_url = d.user_url.take().or(outcome.user_url);
         match outcome.result {
@@ -163,6 +190,93 @@ async fn autodiscover_method(
         }
     }
     None
+}
+
+/// Gets a web ticket (HTTP NTLM against the Web Ticket Service) and reads the User resource with
+/// it; `None` (with the attempts recorded) when either step fails, so Domain's answer stands.
+async fn user_with_ticket(
+    cfg: &DiscoveryConfig,
+    http: &HttpClient,
+    source: Source,
+    ticket_url: &str,
+    user_url: &str,
+    creds: TicketCredentials<'_>,
+    d: &mut Discovered,
+) -> Option<Vec<Candidate>> {
+    use crate::auth::webticket_client::{acquire, get_user_with_ticket};
+    let label = source_name(source);
+    let sip_uri = format!("sip:{}", cfg.sip_address);
+    let t = Instant::now();
+    let ticket = match acquire(http, ticket_url, user_url, &sip_uri, creds.account, creds.password).await {
+        Ok((ticket, _)) => {
+            d.attempts.push(Attempt {
+                step: format!("{label} web ticket"),
+                target: ticket_url.to_string(),
+                duration: t.elapsed(),
+                outcome: AttemptOutcome::Found { detail: "web ticket issued (NTLM over HTTP)".into() },
+            });
+            ticket
+        }
+        Err(e) => {
+            d.attempts.push(Attempt {
+                step: format!("{label} web ticket"),
+                target: ticket_url.to_string(),
+                duration: t.elapsed(),
+                outcome: AttemptOutcome::Failed { class: e.class().into(), detail: e.to_string(), hint: e.hint() },
+            });
+            return None;
+        }
+    };
+    let t = Instant::now();
+    let step = format!("{label} User (web ticket)");
+    let fail = |class: &str, detail: String| Attempt {
+        step: step.clone(),
+        target: user_url.to_string(),
+        duration: t.elapsed(),
+        outcome: AttemptOutcome::Failed {
+            class: class.into(),
+            detail,
+            hint: "the User resource refused the web ticket; the Domain resource's registrar is used instead".into(),
+        },
+    };
+    let response = match get_user_with_ticket(http, user_url, &ticket).await {
+        Ok(r) => r,
+        Err(e) => {
+            d.attempts.push(fail(e.class(), e.to_string()));
+            return None;
+        }
+    };
+    if response.status != 200 {
+        let diag = response.diagnostics().map(|x| format!(" ({})", x.to_diagnosis())).unwrap_or_default();
+        d.attempts.push(fail("http-status", format!("User answered {}{diag}", response.status)));
+        return None;
+    }
+    let doc = match autodiscover::parse(
+        &response.body,
+        response.media_type().as_deref(),
+        cfg.format,
+        autodiscover::Resource::User,
+        user_url,
+    ) {
+        Ok(doc) => doc,
+        Err(e) => {
+            d.attempts.push(fail("malformed", e.to_string()));
+            return None;
+        }
+    };
+    let candidates = autodiscover::candidates_from(&doc, source);
+    if candidates.is_empty() {
+        d.attempts.push(fail("no-access-points", "the User resource names no SIP access point".into()));
+        return None;
+    }
+    let list: Vec<String> = candidates.iter().map(|c| format!("{}:{}", c.fqdn, c.port)).collect();
+    d.attempts.push(Attempt {
+        step,
+        target: user_url.to_string(),
+        duration: t.elapsed(),
+        outcome: AttemptOutcome::Found { detail: format!("User gives the user's home pool: {}", list.join(", ")) },
+    });
+    Some(candidates)
 }
 
 fn source_name(source: Source) -> &'static str {

@@ -8,7 +8,7 @@ pub mod chain;
 pub mod dns;
 pub mod resolver;
 
-pub use chain::{Discovered, DiscoveryConfig, discover};
+pub use chain::{Discovered, DiscoveryConfig, TicketCredentials, discover};
 pub use resolver::{BoxFuture, DnsError, DnsResolver, SrvTarget};
 
 use std::time::Duration;

@@ -37,8 +37,12 @@ async fn lyncdiscoverinternal_wins_on_the_internal_network() {
     let (report, _pool) = sign_in(LabConfig::default()).await;
     assert!(report.is_success(), "{}", report.to_text());
     let w = winner(&report);
-    assert!(w.step.starts_with("lyncdiscoverinternal (https)"), "{}", w.step);
+    // With credentials, User is read with a web ticket: it names the user's own home pool.
+    assert_eq!(w.step, "lyncdiscoverinternal User (web ticket)", "{}", report.to_text());
     assert!(w.detail.contains("pool01.contoso.lab"), "{}", w.detail);
+    assert!(
+        discovery(&report).iter().any(|s| s.step == "lyncdiscoverinternal web ticket" && s.outcome == Outcome::Success)
+    );
     // The User resource wanted a web ticket: recorded as an expected miss, not a failure.
     assert!(discovery(&report).iter().any(|s| s.step.ends_with("User") && s.outcome == Outcome::NotFound));
     for later in ["lyncdiscover", "SRV _sipinternaltls._tcp", "SRV _sip._tls", "A records"] {
@@ -58,7 +62,7 @@ async fn lyncdiscover_wins_outside_the_network() {
         && s.outcome == Outcome::NotFound
         && s.error_class.as_deref() == Some("no-such-name")));
     let w = winner(&report);
-    assert!(w.step.starts_with("lyncdiscover (https)"), "{}", w.step);
+    assert!(w.step.starts_with("lyncdiscover "), "{}", w.step);
     assert!(skipped_because(&report, "SRV _sipinternaltls._tcp", "lyncdiscover"));
 }
 

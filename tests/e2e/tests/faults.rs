@@ -117,7 +117,8 @@ async fn slow_pool_beyond_the_client_timeouts_is_classified_timeout() {
 async fn wrong_password_fault_is_refused_credentials() {
     let report = sign_in(Fault::WrongPassword).await;
     assert!(!report.is_success());
-    let step = step_with_class(&report, "wrong-credentials");
+    // Refused at the Web Ticket Service (discovery, provisioning) and at the registrar alike.
+    let step = report.stages.iter().rfind(|s| s.error_class.as_deref() == Some("wrong-credentials")).unwrap();
     assert_eq!(step.name, Stage::Authentication);
     assert!(report.hint.as_deref().unwrap().contains("password"));
 }
@@ -130,4 +131,16 @@ async fn disabled_user_is_403_4141() {
     assert!(report.diagnosis.as_deref().unwrap().starts_with("ErrorCode=4141"), "{:?}", report.diagnosis);
     step_with_class(&report, "disabled-user");
     assert!(report.hint.as_deref().unwrap().contains("disabled"));
+}
+
+#[tokio::test]
+async fn invalid_ticket_fails_provisioning_twice_then_ntlm_signs_in() {
+    let report = sign_in(Fault::InvalidTicket).await;
+    // The ticket is refused (28032), a new one is fetched once and refused again; the report keeps
+    // the evidence and NTLM still signs the user in.
+    assert!(report.is_success(), "{}", report.to_text());
+    assert!(report.warnings.iter().any(|w| w.contains("28032")), "{:?}", report.warnings);
+    let steps: Vec<&str> =
+        report.stages.iter().filter(|s| s.name == Stage::Authentication).map(|s| s.step.as_str()).collect();
+    assert_eq!(steps.last(), Some(&"REGISTER NTLM (authenticate, signed)"));
 }

@@ -34,6 +34,27 @@ pub use walk::Walk;
 use super::Attempt;
 use crate::http::HttpClient;
 
+/// The registrars a User or Domain document names, in the order to try them (SIPE's rule,
+/// CLIENT-NOTES.md §2.1): internal first unless the server placed the client outside
+/// (`AccessLocation` External, then the external one only).
+pub fn candidates_from(
+    doc: &AutodiscoverDocument,
+    source: crate::discovery::Source,
+) -> Vec<crate::discovery::Candidate> {
+    use crate::discovery::Candidate;
+    let point = |ap: &Option<AccessPoint>, internal: bool| {
+        ap.as_ref().map(|a| Candidate { fqdn: a.fqdn.clone(), port: a.port, source, internal })
+    };
+    let internal = point(&doc.sip_client_internal, true);
+    let external = point(&doc.sip_client_external, false);
+    let mut candidates: Vec<Candidate> = match doc.access_location {
+        Some(AccessLocation::External) => external.into_iter().collect(),
+        _ => internal.into_iter().chain(external).collect(),
+    };
+    candidates.dedup_by(|b, a| a.fqdn.eq_ignore_ascii_case(&b.fqdn) && a.port == b.port);
+    candidates
+}
+
 /// The XML media type ([MS-OCDISCWS] 2.2.1); responses add `; v=1`.
 pub const XML_MEDIA_TYPE: &str = "application/vnd.microsoft.rtc.autodiscover+xml";
 

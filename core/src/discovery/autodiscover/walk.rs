@@ -17,8 +17,8 @@ use std::time::Duration;
 use url::Url;
 
 use super::config::{Found, Request, WalkConfig, WalkOutcome, encode};
-use super::{AccessLocation, AutodiscoverDocument, Resource, WalkError, parse};
-use crate::discovery::{Attempt, AttemptOutcome, Candidate};
+use super::{AutodiscoverDocument, Resource, WalkError, parse};
+use crate::discovery::{Attempt, AttemptOutcome};
 use crate::http::{HttpError, HttpResponse};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,11 +228,11 @@ impl Walk {
         let outcome = AttemptOutcome::NotFound {
             class: "web-ticket-required".to_owned(),
             detail: format!(
-                "401 Unauthorized ({ticket}); this build has no web ticket yet, so falling back to the Domain resource"
+                "401 Unauthorized ({ticket}): the User resource needs a web ticket; reading the Domain resource meanwhile"
             ),
             hint: Some(
                 "Domain names the pool that answered, which is the user's home pool unless the user is homed \
-                 elsewhere; web ticket sign-in will read the User resource instead."
+                 elsewhere; with credentials configured the client fetches a web ticket and reads User."
                     .to_owned(),
             ),
         };
@@ -241,17 +241,7 @@ impl Walk {
     }
 
     fn on_access_points(&mut self, p: &Pending, url: &str, doc: &AutodiscoverDocument, elapsed: Duration) {
-        let source = self.config.source;
-        let point = |ap: &Option<super::AccessPoint>, internal: bool| {
-            ap.as_ref().map(|a| Candidate { fqdn: a.fqdn.clone(), port: a.port, source, internal })
-        };
-        let internal = point(&doc.sip_client_internal, true);
-        let external = point(&doc.sip_client_external, false);
-        let mut candidates: Vec<Candidate> = match doc.access_location {
-            Some(AccessLocation::External) => external.into_iter().collect(),
-            _ => internal.into_iter().chain(external).collect(),
-        };
-        candidates.dedup_by(|b, a| a.fqdn.eq_ignore_ascii_case(&b.fqdn) && a.port == b.port);
+        let candidates = super::candidates_from(doc, self.config.source);
         if candidates.is_empty() {
             return self.end(
                 &p.step,
