@@ -15,6 +15,9 @@ pub struct LabArgs {
     /// Delay every DNS, HTTP and SIP response by this many milliseconds.
     #[arg(long)]
     delay_ms: Option<u64>,
+    /// Keep the pool's CA in this directory between runs (certificates it issued stay valid).
+    #[arg(long)]
+    state: Option<std::path::PathBuf>,
     /// Write the pool's CA certificate (PEM) here, for clients to trust.
     #[arg(long)]
     ca_out: Option<std::path::PathBuf>,
@@ -37,7 +40,7 @@ pub async fn run(args: LabArgs) -> ExitCode {
     if let Some(ms) = args.delay_ms {
         config.response_delay_ms = ms;
     }
-    let pool = match LabPool::start(config).await {
+    let pool = match LabPool::start_with_state(config, args.state.as_deref()).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("sfbkit lab: {e}");

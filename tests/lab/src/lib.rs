@@ -4,11 +4,17 @@
 //! on 127.0.0.1. It reuses sfbkit's wire formats but never its client state machines, so a client bug cannot
 //! hide behind the same bug on the server side. Where to start reading:
 //!
-//! - [`LabPool`]: start a pool ([`LabPool::start`]), learn where it listens and which CA to trust.
-//! - [`config::LabConfig`]: domain, pool name, users, registrar settings, response delay.
-//! - [`registrar::Registrar`]: answers REGISTER like a Front End ([MS-SIPREGE]).
-//! - [`ca`]: the pool's certificate authority ([`ca::LabCa`]) and the TLS server configuration its
-//!   listeners present ([`ca::server_config`]).
+//! - [`LabPool`]: start a pool ([`LabPool::start`], or [`LabPool::start_with_state`] to keep its CA
+//!   between runs), learn where it listens and which CA to trust, get a client set up for it
+//!   ([`LabPool::client_builder`]).
+//! - [`config::LabConfig`]: domain, pools, users (accounts, passwords, home pools), DNS records,
+//!   certificates, named faults ([`config::Fault`]), response delay; loads from TOML.
+//! - [`registrar::Registrar`]: answers REGISTER like a Front End ([MS-SIPREGE]), with home-pool redirects.
+//! - [`auth`]: the registrar's [MS-SIPAE] side: NTLM and TLS-DSK challenges, signature checks, signing.
+//! - [`tlsdsk`]: the TLS-DSK server, on OpenSSL (not the client's engine).
+//! - [`web`]: autodiscover, the Web Ticket Service and the Certificate Provisioning Service (HTTPS/HTTP).
+//! - [`dns`] and [`zone`]: the authoritative DNS server and the zone generated from the configuration.
+//! - [`ca`] and [`state`]: the pool's certificate authority ([`ca::LabCa`]) and where it is kept.
 
 pub mod auth;
 pub mod ca;

@@ -1,7 +1,7 @@
 //! The lab's Web Ticket Service ([MS-OCAUTHWS] 3.2, REFERENCE.md §2.3): the `WebTicketServiceWinNegotiate` port
 //! at `/WebTicket/WebTicketService.svc/Auth`, authenticated with HTTP NTLM against the lab's user directory.
 //!
-//! HTTP NTLM authenticates a connection, so each connection has its own [`ConnAuth`]: the anonymous POST gets a
+//! HTTP NTLM authenticates a connection, so each connection has its own `ConnAuth`: the anonymous POST gets a
 //! 401 offering `Negotiate` and `NTLM`; a NEGOTIATE_MESSAGE gets a 401 with the CHALLENGE_MESSAGE; a verified
 //! AUTHENTICATE_MESSAGE marks the connection as the user's (as IIS does) and the RST is answered with an RSTR
 //! holding a SAML 1.1 assertion. Raw NTLM tokens are accepted under either scheme (what Windows sends under
