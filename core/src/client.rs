@@ -716,6 +716,16 @@ impl Client {
                         }
                         (false, _) => {
                             // SIPE's order: TLS-DSK (with a certificate this pool issued), Kerberos, NTLM.
+                            if let Some(reason) = self.renewal_due(&challenges) {
+                                report.step(
+                                    Stage::Authentication,
+                                    "certificate renewal",
+                                    &host,
+                                    Duration::ZERO,
+                                    Outcome::Success,
+                                    format!("{reason}: provisioning a new one"),
+                                );
+                            }
                             if self.tls_dsk_start(&challenges).is_none() {
                                 // No certificate for this pool yet: provision one (web ticket over
                                 // HTTP NTLM, then GetAndPublishCert), as the Microsoft client does
@@ -878,6 +888,20 @@ impl Client {
                 Err(Some(Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() }))
             }
         }
+    }
+
+    /// When the stored certificate for this pool is expired or past half its lifetime: the reason,
+    /// and the entry is deleted so that provisioning replaces it.
+    fn renewal_due(&self, challenges: &[Challenge]) -> Option<String> {
+        let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK"))?;
+        let target = ch.targetname.as_deref()?;
+        let user = self.aor.as_sip()?.aor();
+        let cert = StoredCertificate::load(self.keystore.as_ref(), &user, target).ok()??;
+        let reason = cert.renewal_due(SystemTime::now())?;
+        // Renewal needs credentials for the web ticket; without them the old certificate is kept.
+        self.config.credentials.as_ref()?;
+        let _ = StoredCertificate::delete(self.keystore.as_ref(), &user, target);
+        Some(reason)
     }
 
     /// A TLS-DSK handshake, when the registrar offers TLS-DSK and the keystore holds a certificate

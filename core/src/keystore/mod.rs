@@ -234,6 +234,33 @@ impl StoredCertificate {
         store.set(SERVICE, &StoredCertificate::account(sip_uri, pool), &self.encode())
     }
 
+    /// The leaf certificate's validity (notBefore, notAfter), if it can be read.
+    pub fn validity(&self) -> Option<(std::time::SystemTime, std::time::SystemTime)> {
+        use x509_cert::der::Decode;
+        let leaf = x509_cert::Certificate::from_der(self.cert_chain_der.first()?).ok()?;
+        let v = &leaf.tbs_certificate.validity;
+        let at = |t: x509_cert::time::Time| std::time::SystemTime::UNIX_EPOCH + t.to_unix_duration();
+        Some((at(v.not_before), at(v.not_after)))
+    }
+
+    /// Why the certificate should be replaced at `now`, if it should: it has expired, or it is
+    /// past half its lifetime (renewed early, as the Microsoft client was fixed to do: it used to
+    /// wait until less than 12 h were left, FIELD-NOTES.md §2.7).
+    pub fn renewal_due(&self, now: std::time::SystemTime) -> Option<String> {
+        let Some((not_before, not_after)) = self.validity() else {
+            return Some("the stored certificate cannot be read".into());
+        };
+        if now >= not_after {
+            return Some("the stored certificate has expired".into());
+        }
+        let lifetime = not_after.duration_since(not_before).unwrap_or_default();
+        let age = now.duration_since(not_before).unwrap_or_default();
+        (age >= lifetime / 2).then(|| {
+            let left = not_after.duration_since(now).unwrap_or_default().as_secs() / 3600;
+            format!("the stored certificate is past half its lifetime ({left} h left)")
+        })
+    }
+
     /// Removes the certificate for (user, pool) (the pool rejected it).
     pub fn delete(store: &dyn SecretStore, sip_uri: &str, pool: &str) -> Result<bool, KeystoreError> {
         store.delete(SERVICE, &StoredCertificate::account(sip_uri, pool))

@@ -53,3 +53,28 @@ async fn ntlm_only_pool_uses_ntlm_even_with_a_certificate() {
     assert_eq!(auth_steps(&report), ["REGISTER", "REGISTER NTLM (negotiate)", "REGISTER NTLM (authenticate, signed)"]);
     client.sign_out().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_certificate_past_half_its_lifetime_is_renewed() {
+    let pool = LabPool::start(LabConfig::default()).await.unwrap();
+    let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::default());
+    // Issued 100 days ago, 80 days left: past half of its 180 days.
+    let old = pool.issue_aged_user_certificate("sip:alice@contoso.lab", 100, 80).unwrap();
+    assert!(old.renewal_due(std::time::SystemTime::now()).unwrap().contains("half its lifetime"));
+    old.save(store.as_ref(), "alice@contoso.lab", "pool01.contoso.lab").unwrap();
+    let client = pool.client_builder("alice@contoso.lab").keystore(store.clone()).build().unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(30), client.sign_in()).await.expect("bounded");
+    assert!(report.is_success(), "{}", report.to_text());
+    let steps = auth_steps(&report);
+    assert!(steps.iter().any(|s| s == "certificate renewal"), "{steps:?}");
+    assert!(steps.iter().any(|s| s == "certificate provisioning"), "{steps:?}");
+    let new = sfbkit::keystore::StoredCertificate::load(store.as_ref(), "alice@contoso.lab", "pool01.contoso.lab")
+        .unwrap()
+        .expect("a certificate is stored");
+    assert_ne!(new, old, "the keystore holds the new certificate");
+    assert!(new.renewal_due(std::time::SystemTime::now()).is_none());
+    // A fresh certificate is used as it is.
+    let fresh = pool.issue_aged_user_certificate("sip:alice@contoso.lab", 1, 179).unwrap();
+    assert!(fresh.renewal_due(std::time::SystemTime::now()).is_none());
+    client.sign_out().await.unwrap();
+}

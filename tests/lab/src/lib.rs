@@ -207,6 +207,22 @@ impl LabPool {
         Ok(sfbkit::keystore::StoredCertificate { cert_chain_der, key_pkcs8_der })
     }
 
+    /// A user certificate issued `age_days` ago and valid `remaining_days` more (renewal tests).
+    pub fn issue_aged_user_certificate(
+        &self,
+        sip_uri: &str,
+        age_days: i64,
+        remaining_days: i64,
+    ) -> Result<sfbkit::keystore::StoredCertificate, LabError> {
+        let now = time::OffsetDateTime::now_utc();
+        let validity = ca::Validity {
+            not_before: now - time::Duration::days(age_days),
+            not_after: now + time::Duration::days(remaining_days),
+        };
+        let (cert_chain_der, key_pkcs8_der) = tlsdsk::issue_user_cert(&self.ca, sip_uri, validity)?;
+        Ok(sfbkit::keystore::StoredCertificate { cert_chain_der, key_pkcs8_der })
+    }
+
     /// The endpoints registered right now on the primary pool.
     pub fn bindings(&self) -> Vec<Binding> {
         self.state.registrar.bindings()
