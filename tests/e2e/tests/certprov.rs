@@ -2,18 +2,12 @@
 //! REFERENCE.md §2.4): a web ticket from the lab's Web Ticket Service, a CSR from sfbkit, the certificate back;
 //! and the refusals: an invalid ticket (28032) and a CSR for someone else (SOAP fault).
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use sfbkit::auth::certprov::{
     CertificateRequest, GET_AND_PUBLISH_CERT_ACTION, get_and_publish_cert, parse_certificate,
 };
 use sfbkit::auth::webticket::WebTicket;
 use sfbkit::auth::webticket_client::acquire;
-use sfbkit::discovery::autodiscover;
-use sfbkit::discovery::dns::HickoryResolver;
 use sfbkit::http::{HttpClient, HttpResponse, Method};
-use sfbkit::transport::{TlsConnector, TrustConfig};
 use sfbkit_lab::{LabConfig, LabPool};
 use x509_parser::pem::parse_x509_pem;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -23,10 +17,7 @@ const DEVICE: &str = "4233FD41-093B-5FD6-B5D2-651ED55969E6";
 
 /// An HTTP client set up as sfbkit's own: the pool's DNS server and only the pool's CA.
 fn http_client(pool: &LabPool) -> HttpClient {
-    let trust = TrustConfig::empty().with_extra_ca_pem(pool.ca_pem().as_bytes().to_vec());
-    let connector = TlsConnector::new(&trust).expect("the lab CA is a valid trust anchor");
-    let resolver = HickoryResolver::with_nameservers(&[pool.dns_addr()], Duration::from_secs(2)).expect("resolver");
-    HttpClient::new(connector, Arc::new(resolver), Duration::from_secs(10), autodiscover::MAX_DOCUMENT)
+    pool.http_client().expect("an HTTP client for the lab pool")
 }
 
 fn certprov_url(pool: &LabPool) -> String {

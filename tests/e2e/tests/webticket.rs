@@ -3,15 +3,10 @@
 //! ([MS-OCAUTHWS], [MS-OCDISCWS]); and the typed refusals: wrong password, a claim for another user, and a
 //! ticket the pool calls invalid (28032). No error may show the password or the assertion.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use sfbkit::auth::webticket::WebTicket;
 use sfbkit::auth::webticket_client::{WebTicketAcquireError, acquire, get_user_with_ticket};
 use sfbkit::discovery::autodiscover::{self, AccessLocation, Resource};
-use sfbkit::discovery::dns::HickoryResolver;
 use sfbkit::http::HttpClient;
-use sfbkit::transport::{TlsConnector, TrustConfig};
 use sfbkit_lab::{Fault, LabConfig, LabPool};
 
 const ALICE: &str = "sip:alice@contoso.lab";
@@ -19,10 +14,7 @@ const BOB: &str = "sip:bob@contoso.lab";
 
 /// An HTTP client set up as sfbkit's own: the pool's DNS server and only the pool's CA.
 fn http_client(pool: &LabPool) -> HttpClient {
-    let trust = TrustConfig::empty().with_extra_ca_pem(pool.ca_pem().as_bytes().to_vec());
-    let connector = TlsConnector::new(&trust).expect("the lab CA is a valid trust anchor");
-    let resolver = HickoryResolver::with_nameservers(&[pool.dns_addr()], Duration::from_secs(2)).expect("resolver");
-    HttpClient::new(connector, Arc::new(resolver), Duration::from_secs(10), autodiscover::MAX_DOCUMENT)
+    pool.http_client().expect("an HTTP client for the lab pool")
 }
 
 fn sts_url(pool: &LabPool) -> String {

@@ -258,15 +258,9 @@ impl ConnAuth {
         if !signature_ok(&sa, req) {
             return Verdict::Answer(self.challenge(config, req));
         }
-        if !from_matches(req, &sa.sip_uri) {
-            return Verdict::Answer(forbidden(
-                config,
-                req,
-                "Credentials provided are not authorized to act as specified from uri",
-            ));
-        }
+        let verdict = acting_as(config, req, &sa.sip_uri);
         self.sa = Some(sa);
-        Verdict::Proceed
+        verdict
     }
 
     fn verify_signed(&mut self, config: &LabConfig, req: &Message, auth: &AuthHeader) -> Verdict {
@@ -278,14 +272,7 @@ impl ConnAuth {
             tracing::info!("lab pool: dropped a request whose signature did not verify");
             return Verdict::Answer(self.challenge(config, req));
         }
-        if !from_matches(req, &sa.sip_uri) {
-            return Verdict::Answer(forbidden(
-                config,
-                req,
-                "Credentials provided are not authorized to act as specified from uri",
-            ));
-        }
-        Verdict::Proceed
+        acting_as(config, req, &sa.sip_uri)
     }
 
     /// Signs a response (or a request the pool sends) once the association exists.
@@ -318,6 +305,15 @@ fn signature_ok(sa: &Association, req: &Message) -> bool {
     let Some((params, response)) = read_client_signature(req, VERSION) else { return false };
     let Ok(buffer) = signature_buffer(req, &params) else { return false };
     sa.verify_hex(buffer.as_bytes(), &response)
+}
+
+/// Proceed when the request's From is the authenticated user; else 403, as a Front End answers.
+fn acting_as(config: &LabConfig, req: &Message, sip_uri: &str) -> Verdict {
+    if from_matches(req, sip_uri) {
+        Verdict::Proceed
+    } else {
+        Verdict::Answer(forbidden(config, req, "Credentials provided are not authorized to act as specified from uri"))
+    }
 }
 
 fn from_matches(req: &Message, sip_uri: &str) -> bool {

@@ -45,6 +45,8 @@ pub enum LabError {
     Listen(#[source] std::io::Error),
     #[error("lab pool DNS: {0}")]
     Dns(#[from] dns::LabDnsError),
+    #[error("a client for the lab pool could not be set up: {0}")]
+    Client(String),
     #[error("lab pool web services: {0}")]
     Web(#[from] web::WebError),
     /// The state directory given to [`LabPool::start_with_state`] could not be opened, read or written.
@@ -205,6 +207,24 @@ impl LabPool {
         let (cert_chain_der, key_pkcs8_der) =
             tlsdsk::issue_user_cert(&self.ca, sip_uri, ca::Validity::days_from_now(180))?;
         Ok(sfbkit::keystore::StoredCertificate { cert_chain_der, key_pkcs8_der })
+    }
+
+    /// An HTTP client set up as sfbkit's own for this pool: its DNS server and only its CA
+    /// (for tests of the web services: tickets, provisioning).
+    pub fn http_client(&self) -> Result<sfbkit::http::HttpClient, LabError> {
+        let trust = sfbkit::transport::TrustConfig::empty().with_extra_ca_pem(self.ca_pem.as_bytes().to_vec());
+        let connector = sfbkit::transport::TlsConnector::new(&trust).map_err(|e| LabError::Client(e.to_string()))?;
+        let resolver = sfbkit::discovery::dns::HickoryResolver::with_nameservers(
+            &[self.dns_addr()],
+            std::time::Duration::from_secs(2),
+        )
+        .map_err(|e| LabError::Client(e.to_string()))?;
+        Ok(sfbkit::http::HttpClient::new(
+            connector,
+            Arc::new(resolver),
+            std::time::Duration::from_secs(10),
+            sfbkit::discovery::autodiscover::MAX_DOCUMENT,
+        ))
     }
 
     /// A user certificate issued `age_days` ago and valid `remaining_days` more (renewal tests).

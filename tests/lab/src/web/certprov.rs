@@ -18,8 +18,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::Full;
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::reader::Reader;
+use quick_xml::events::BytesStart;
 use rcgen::{CertificateParams, DnType, DnValue, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose};
 use rcgen::{CertificateSigningRequestParams, SerialNumber};
 
@@ -76,39 +75,20 @@ impl std::fmt::Debug for GetAndPublishCert {
 
 /// Reads a GetAndPublishCert envelope; `None` when the body is not XML with a `GetAndPublishCert` element.
 pub fn parse_request(body: &[u8]) -> Option<GetAndPublishCert> {
-    let xml = std::str::from_utf8(body).ok()?;
-    let mut reader = Reader::from_str(xml);
-    let mut path: Vec<String> = Vec::new();
-    let (mut req, mut seen, mut text) = (GetAndPublishCert::default(), false, String::new());
-    loop {
-        match reader.read_event().ok()? {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_owned();
-                start(&mut req, &mut seen, &path, &name, &e);
-                text.clear();
-                path.push(name);
+    let (mut req, mut seen) = (GetAndPublishCert::default(), false);
+    let mut values: Vec<(Vec<String>, String)> = Vec::new();
+    super::soap::walk(
+        body,
+        |path, name, e| start(&mut req, &mut seen, path, name, e),
+        |path, text| values.push((path.to_vec(), text)),
+    )?;
+    for (path, text) in values {
+        let value: String = text.split_whitespace().collect();
+        match path.as_slice() {
+            [.., a, b] if a == "RequestSecurityToken" && b == "BinarySecurityToken" => {
+                req.csr_der = base64::engine::general_purpose::STANDARD.decode(value).ok();
             }
-            Event::Empty(e) => {
-                let name = e.local_name().as_ref().to_owned();
-                start(&mut req, &mut seen, &path, &name, &e);
-            }
-            Event::End(_) => {
-                let value: String = std::mem::take(&mut text).split_whitespace().collect();
-                match path.as_slice() {
-                    [.., a, b] if a == "RequestSecurityToken" && b == "BinarySecurityToken" => {
-                        req.csr_der = base64::engine::general_purpose::STANDARD.decode(value).ok();
-                    }
-                    [.., a, b] if a == "RequestSecurityToken" && b == "RequestID" => req.request_id = Some(value),
-                    _ => {}
-                }
-                path.pop();
-            }
-            Event::Text(t) => text.push_str(&quick_xml::escape::unescape(&t).ok()?),
-            Event::GeneralRef(r) => match r.resolve_char_ref().ok()? {
-                Some(c) => text.push(c),
-                None => text.push_str(quick_xml::escape::resolve_predefined_entity(&r)?),
-            },
-            Event::Eof => break,
+            [.., a, b] if a == "RequestSecurityToken" && b == "RequestID" => req.request_id = Some(value),
             _ => {}
         }
     }

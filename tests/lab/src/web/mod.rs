@@ -11,6 +11,7 @@
 pub mod certprov;
 mod documents;
 mod routes;
+mod soap;
 pub mod sts;
 
 #[cfg(test)]

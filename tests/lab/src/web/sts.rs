@@ -127,42 +127,28 @@ pub struct Rst {
 
 /// Reads an RST; `None` when the body is not XML with a `RequestSecurityToken`.
 pub fn parse_rst(body: &[u8]) -> Option<Rst> {
-    let xml = std::str::from_utf8(body).ok()?;
-    let mut reader = Reader::from_str(xml);
-    let mut path: Vec<String> = Vec::new();
-    let (mut rst, mut seen, mut text) = (Rst::default(), false, String::new());
-    loop {
-        match reader.read_event().ok()? {
-            Event::Start(e) => {
-                let name = e.local_name().as_ref().to_owned();
-                if name == "RequestSecurityToken" {
-                    seen = true;
-                    rst.context = e
-                        .attributes()
-                        .flatten()
-                        .find(|a| a.key.local_name().as_ref() == "Context")
-                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
-                        .map(|v| v.into_owned());
-                }
-                text.clear();
-                path.push(name);
+    let (mut rst, mut seen) = (Rst::default(), false);
+    let mut values: Vec<(Vec<String>, String)> = Vec::new();
+    super::soap::walk(
+        body,
+        |_, name, e| {
+            if name == "RequestSecurityToken" {
+                seen = true;
+                rst.context = e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.local_name().as_ref() == "Context")
+                    .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+                    .map(|v| v.into_owned());
             }
-            Event::End(_) => {
-                let value = std::mem::take(&mut text).trim().to_owned();
-                match path.as_slice() {
-                    [.., a, b] if a == "ClaimType" && b == "Value" => rst.claim = Some(value),
-                    [.., a, b] if a == "EndpointReference" && b == "Address" => rst.applies_to = Some(value),
-                    _ => {}
-                }
-                path.pop();
-            }
-            // Text and entity references arrive as separate events: collect them until the element ends.
-            Event::Text(t) => text.push_str(&quick_xml::escape::unescape(&t).ok()?),
-            Event::GeneralRef(r) => match r.resolve_char_ref().ok()? {
-                Some(c) => text.push(c),
-                None => text.push_str(quick_xml::escape::resolve_predefined_entity(&r)?),
-            },
-            Event::Eof => break,
+        },
+        |path, text| values.push((path.to_vec(), text)),
+    )?;
+    for (path, text) in values {
+        let value = text.trim().to_owned();
+        match path.as_slice() {
+            [.., a, b] if a == "ClaimType" && b == "Value" => rst.claim = Some(value),
+            [.., a, b] if a == "EndpointReference" && b == "Address" => rst.applies_to = Some(value),
             _ => {}
         }
     }
