@@ -27,6 +27,7 @@ mod report;
 mod session;
 pub mod sip;
 pub mod transport;
+pub mod xml;
 
 pub use client::{Client, ClientBuilder, ClientError, ServerTarget};
 pub use report::{Outcome, SignInReport, SignInResult, Stage, StepRecord};
