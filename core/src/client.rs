@@ -6,27 +6,22 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use crate::auth::sa::{
-    AuthError, Challenge, NtlmHandshake, SecurityAssociation, TlsDskHandshake, TlsDskStep, ntlm_credentials,
-};
-use crate::connectivity::{self, Connected};
 use crate::discovery::autodiscover::Format;
 use crate::discovery::dns::HickoryResolver;
-use crate::discovery::{BoxFuture, Candidate, DiscoveryConfig, DnsError, DnsResolver, Source, SrvTarget};
-use crate::http::HttpClient;
+use crate::discovery::{BoxFuture, DnsError, DnsResolver, SrvTarget};
 use crate::identity::Epid;
-use crate::keystore::{MemoryStore, OsKeystore, SecretStore, StoredCertificate};
-use crate::local::{DeviceProvider, LocalDiscovery, NetworkInfo, SystemNetwork, default_provider, discover_local};
-use crate::registration::{self, RegisterOutcome, RegisterParams};
-use crate::report::{Failure, Outcome, SignInReport, SignInResult, Stage};
+use crate::keystore::{MemoryStore, OsKeystore, SecretStore};
+use crate::local::{DeviceProvider, NetworkInfo, SystemNetwork, default_provider};
+use crate::registration::{self};
+use crate::report::{SignInReport, SignInResult};
 use crate::session::{SessionError, SipSession};
-use crate::sip::transaction::RequestFactory;
-use crate::sip::{Host, Limits, Uri};
-use crate::transport::{TlsConnection, TlsConnector, TransportError, TrustConfig};
+use crate::signin::Inner;
+use crate::sip::{Limits, Uri};
+use crate::transport::{TlsConnector, TrustConfig};
 
 /// Where the registrar is, when the caller already knows (server discovery is then skipped).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,31 +53,31 @@ pub enum ClientError {
 /// Configures a [`Client`].
 #[derive(Clone)]
 pub struct ClientBuilder {
-    sip_uri: String,
-    server: Option<ServerTarget>,
-    trust: TrustConfig,
-    epid: Option<Epid>,
-    user_agent: String,
-    connect_timeout: Duration,
-    http_timeout: Duration,
-    limits: Limits,
-    resolver: Option<Arc<dyn DnsResolver>>,
-    dns_servers: Vec<SocketAddr>,
-    autodiscover_ports: (Option<u16>, Option<u16>),
-    autodiscover_format: Format,
-    try_http: bool,
-    trusted_domains: Vec<String>,
-    a_record_port: Option<u16>,
-    devices: Option<Arc<dyn DeviceProvider>>,
-    network: Option<Arc<dyn NetworkInfo>>,
-    adapter_preference: Vec<String>,
-    credentials: Option<(String, Password)>,
-    keystore: Option<Arc<dyn SecretStore>>,
+    pub(crate) sip_uri: String,
+    pub(crate) server: Option<ServerTarget>,
+    pub(crate) trust: TrustConfig,
+    pub(crate) epid: Option<Epid>,
+    pub(crate) user_agent: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) http_timeout: Duration,
+    pub(crate) limits: Limits,
+    pub(crate) resolver: Option<Arc<dyn DnsResolver>>,
+    pub(crate) dns_servers: Vec<SocketAddr>,
+    pub(crate) autodiscover_ports: (Option<u16>, Option<u16>),
+    pub(crate) autodiscover_format: Format,
+    pub(crate) try_http: bool,
+    pub(crate) trusted_domains: Vec<String>,
+    pub(crate) a_record_port: Option<u16>,
+    pub(crate) devices: Option<Arc<dyn DeviceProvider>>,
+    pub(crate) network: Option<Arc<dyn NetworkInfo>>,
+    pub(crate) adapter_preference: Vec<String>,
+    pub(crate) credentials: Option<(String, Password)>,
+    pub(crate) keystore: Option<Arc<dyn SecretStore>>,
 }
 
 /// A password that never prints (Debug and Display are redacted).
 #[derive(Clone)]
-pub struct Password(String);
+pub struct Password(pub(crate) String);
 
 impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -259,7 +254,7 @@ impl ClientBuilder {
                 }
             },
         };
-        Ok(Client {
+        let inner = Inner {
             connector,
             anchors: Arc::new(anchors),
             keystore,
@@ -271,27 +266,14 @@ impl ClientBuilder {
             network: self.network.clone().unwrap_or_else(|| Arc::new(SystemNetwork)),
             config: self,
             web_ticket_url: std::sync::Mutex::new(None),
-            session: Mutex::new(None),
-        })
+        };
+        Ok(Client { inner: Arc::new(inner), session: Mutex::new(None) })
     }
 }
 
 /// One Skype for Business endpoint. Cheap: no thread of its own; all I/O on the caller's tokio runtime.
 pub struct Client {
-    config: ClientBuilder,
-    /// Built once: loading the system's roots reads files, and every connection shares it.
-    connector: TlsConnector,
-    /// The same trust anchors, for verifying the pool inside the TLS-DSK tunnel.
-    anchors: Arc<rustls::RootCertStore>,
-    keystore: Arc<dyn SecretStore>,
-    aor: Uri,
-    domain: String,
-    epid: Epid,
-    resolver: Arc<dyn DnsResolver>,
-    devices: Arc<dyn DeviceProvider>,
-    network: Arc<dyn NetworkInfo>,
-    /// The Web Ticket Service autodiscover named (`X-MS-WebTicketURL`), for certificate provisioning.
-    web_ticket_url: std::sync::Mutex<Option<String>>,
+    inner: Arc<Inner>,
     session: Mutex<Option<SipSession>>,
 }
 
@@ -314,11 +296,10 @@ impl DnsResolver for Pinned {
         self.inner.ips(name)
     }
 }
-
 impl Client {
     /// The endpoint id this client registers with.
     pub fn epid(&self) -> &Epid {
-        &self.epid
+        &self.inner.epid
     }
 
     /// Signs in and reports every step: Local Discovery, Server Discovery, Connectivity Checks,
@@ -326,615 +307,13 @@ impl Client {
     /// failure the report says which stage failed, why, and what to do.
     pub async fn sign_in(&self) -> SignInReport {
         let started = Instant::now();
-        let mut report = SignInReport::new(self.aor.as_str(), &self.domain);
-        if let Some(session) = self.run_stages(&mut report).await {
+        let mut report = SignInReport::new(self.inner.aor.as_str(), &self.inner.domain);
+        if let Some(session) = self.inner.run_stages(&mut report).await {
             *self.session.lock().await = Some(session);
             report.result = SignInResult::Success;
         }
         report.latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
         report
-    }
-
-    async fn run_stages(&self, report: &mut SignInReport) -> Option<SipSession> {
-        let mut local = self.local_discovery(report);
-        let candidates = self.server_discovery(report).await?;
-        if let Some(first) = candidates.first() {
-            report.target = format!("{}:{}", first.fqdn, first.port);
-        }
-        let mut attempts = Vec::new();
-        let network = self.network.clone();
-        let preference = self.config.adapter_preference.clone();
-        let mut choose = |ip: IpAddr| {
-            let choice = local.choose_for(network.as_ref(), &preference, ip);
-            let adapter = match &choice.chosen {
-                Some(a) => format!("adapter {}: {}", a.name, choice.reason),
-                None => format!("no usable adapter: {}", choice.reason),
-            };
-            (local.bind_address(ip), adapter)
-        };
-        let connected = connectivity::connect_first(
-            &candidates,
-            self.resolver.as_ref(),
-            &self.connector,
-            &mut choose,
-            self.config.connect_timeout,
-            &mut attempts,
-        )
-        .await;
-        report.attempts(Stage::ConnectivityChecks, &attempts);
-        let Connected { mut conn, mut candidate } = match connected {
-            Ok(c) => c,
-            Err(u) => {
-                report.conclude_failure(Failure { error: u.detail, class: u.class, diagnosis: None, hint: u.hint });
-                return None;
-            }
-        };
-        for hop in 0..=MAX_REDIRECTS {
-            report.target = format!("{}:{}", candidate.fqdn, candidate.port);
-            let contact = match self.register(report, conn, &candidate.fqdn).await {
-                RegisterEnd::Registered(session) => return Some(*session),
-                RegisterEnd::Failed => return None,
-                RegisterEnd::Redirect(contact) => contact,
-            };
-            if hop == MAX_REDIRECTS {
-                report.conclude_failure(Failure {
-                    error: format!("more than {MAX_REDIRECTS} redirects; the last one to {contact}"),
-                    class: "redirect-loop".into(),
-                    diagnosis: None,
-                    hint: "the pools redirect the user in a circle: check the user's RegistrarPool (Get-CsUser) and the pools' topology".into(),
-                });
-                return None;
-            }
-            let Some(next) = redirect_candidate(&contact) else {
-                report.conclude_failure(Failure {
-                    error: format!("the registrar redirected to {contact:?}, which is not a SIP URI with a host"),
-                    class: "protocol".into(),
-                    diagnosis: None,
-                    hint:
-                        "the registrar's 301 Contact must name the home pool (sip:pool.contoso.com:5061;transport=tls)"
-                            .into(),
-                });
-                return None;
-            };
-            // Connectivity checks again, for the home pool; recorded under Redirection.
-            let mut attempts = Vec::new();
-            let connected = connectivity::connect_first(
-                std::slice::from_ref(&next),
-                self.resolver.as_ref(),
-                &self.connector,
-                &mut choose,
-                self.config.connect_timeout,
-                &mut attempts,
-            )
-            .await;
-            report.attempts(Stage::Redirection, &attempts);
-            match connected {
-                Ok(c) => (conn, candidate) = (c.conn, c.candidate),
-                Err(u) => {
-                    report.conclude_failure(Failure { error: u.detail, class: u.class, diagnosis: None, hint: u.hint });
-                    return None;
-                }
-            }
-        }
-        None
-    }
-
-    /// Devices and the network adapter (seed 003, stage 1). Never fatal.
-    fn local_discovery(&self, report: &mut SignInReport) -> LocalDiscovery {
-        let t = Instant::now();
-        let local = discover_local(self.devices.as_ref(), self.network.as_ref(), &self.config.adapter_preference, None);
-        let took = t.elapsed();
-        let d = &local.devices;
-        let describe = |devices: &[crate::local::Device], default: &Option<String>| -> String {
-            if devices.is_empty() {
-                return "none found".into();
-            }
-            let names: Vec<&str> = devices.iter().map(|x| x.name.as_str()).collect();
-            format!("{} (default: {})", names.join(", "), default.as_deref().unwrap_or("none"))
-        };
-        report.step(
-            Stage::LocalDiscovery,
-            "video capture",
-            "",
-            took,
-            Outcome::Success,
-            describe(&d.video_capture, &d.default_video_capture),
-        );
-        report.step(
-            Stage::LocalDiscovery,
-            "audio render",
-            "",
-            Duration::ZERO,
-            Outcome::Success,
-            describe(&d.audio_render, &d.default_audio_render),
-        );
-        report.step(
-            Stage::LocalDiscovery,
-            "audio capture",
-            "",
-            Duration::ZERO,
-            Outcome::Success,
-            describe(&d.audio_capture, &d.default_audio_capture),
-        );
-        if !d.notes.is_empty() {
-            report.step(
-                Stage::LocalDiscovery,
-                "device notes",
-                "",
-                Duration::ZERO,
-                Outcome::Success,
-                d.notes.join("; "),
-            );
-        }
-        let n = &local.network;
-        let chosen = n.chosen.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| "none".into());
-        let outcome = if n.chosen.is_some() { Outcome::Success } else { Outcome::Failure };
-        report.step(Stage::LocalDiscovery, "network adapter", &chosen, Duration::ZERO, outcome, n.reason.clone());
-        if !n.unusable.is_empty() {
-            let list: Vec<String> = n.unusable.iter().map(|u| format!("{} ({})", u.name, u.why)).collect();
-            report.step(
-                Stage::LocalDiscovery,
-                "adapters not used",
-                "",
-                Duration::ZERO,
-                Outcome::Skipped,
-                list.join(", "),
-            );
-        }
-        local
-    }
-
-    /// The registrars to try: the configured one, or what the discovery chain finds.
-    async fn server_discovery(&self, report: &mut SignInReport) -> Option<Vec<Candidate>> {
-        if let Some(server) = &self.config.server {
-            let detail = match server.addr {
-                Some(addr) => format!("registrar given by configuration, at {addr}; DNS and autodiscover not needed"),
-                None => "registrar given by configuration; autodiscover and SRV not needed".to_string(),
-            };
-            report.step(
-                Stage::ServerDiscovery,
-                "configured registrar",
-                &server.fqdn,
-                Duration::ZERO,
-                Outcome::Success,
-                detail,
-            );
-            return Some(vec![Candidate {
-                fqdn: server.fqdn.clone(),
-                port: server.port,
-                source: Source::Configured,
-                internal: true,
-            }]);
-        }
-        let http =
-            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024);
-        let cfg = DiscoveryConfig {
-            autodiscover_https_port: self.config.autodiscover_ports.0,
-            autodiscover_http_port: self.config.autodiscover_ports.1,
-            try_http: self.config.try_http,
-            format: self.config.autodiscover_format,
-            trusted_domains: self.config.trusted_domains.clone(),
-            a_record_port: self.config.a_record_port,
-            ..DiscoveryConfig::new(&self.aor.as_sip().map(|s| s.aor()).unwrap_or_default(), &self.domain)
-        };
-        let creds = self
-            .config
-            .credentials
-            .as_ref()
-            .map(|(account, password)| crate::discovery::TicketCredentials { account, password: &password.0 });
-        let found = crate::discovery::discover(&cfg, &http, self.resolver.as_ref(), creds).await;
-        if let Some(url) = &found.web_ticket_url {
-            *self.web_ticket_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
-        }
-        report.attempts(Stage::ServerDiscovery, &found.attempts);
-        if found.candidates.is_empty() {
-            report.conclude_failure(Failure {
-                error: format!("server discovery found no registrar for {}", self.domain),
-                class: "no-registrar-found".into(),
-                diagnosis: None,
-                hint: format!(
-                    "publish lyncdiscover.{d} / lyncdiscoverinternal.{d}, the _sipinternaltls._tcp.{d} or _sip._tls.{d} SRV records, or sip.{d}, or configure the registrar explicitly",
-                    d = self.domain
-                ),
-            });
-            return None;
-        }
-        Some(found.candidates)
-    }
-
-    async fn register(&self, report: &mut SignInReport, conn: TlsConnection, host: &str) -> RegisterEnd {
-        let host = host.to_string();
-        let info = conn.info().clone();
-        let local = info.local_addr;
-        let host_of = match local.ip() {
-            std::net::IpAddr::V4(a) => Host::Ipv4(a),
-            std::net::IpAddr::V6(a) => Host::Ipv6(a),
-        };
-        let factory = RequestFactory::new(host_of, local.port(), self.aor.clone(), self.epid.clone());
-        let mut session = SipSession::new(conn, factory, self.config.limits);
-        let params = self.register_params(local, None);
-        let mut leg = Leg::Plain;
-        let mut reprovisioned = false;
-        for _round in 0..8 {
-            let t = Instant::now();
-            let mut request = match registration::register_request(&mut session.factory, &self.aor, &params) {
-                Ok(r) => r,
-                Err(e) => {
-                    let hint = "check the SIP domain in the user's SIP URI".to_string();
-                    let f = Failure { error: e.to_string(), class: "bad-configuration".into(), diagnosis: None, hint };
-                    report.fail(Stage::Authentication, "REGISTER", &host, t.elapsed(), f);
-                    return RegisterEnd::Failed;
-                }
-            };
-            let step = leg.step_name();
-            let mut final_sa = None;
-            match std::mem::replace(&mut leg, Leg::Plain) {
-                Leg::Plain => {}
-                Leg::NtlmFirst(h) => {
-                    request.headers.set("Authorization", &h.first_leg());
-                    leg = Leg::NtlmFirst(h);
-                }
-                Leg::TlsDsk(h, header) => {
-                    request.headers.set("Authorization", &header);
-                    leg = Leg::TlsDsk(h, header);
-                }
-                Leg::NtlmFinal(mut sa) => {
-                    if let Err(e) = sa.authorize_final_leg(&mut request) {
-                        report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
-                        return RegisterEnd::Failed;
-                    }
-                    final_sa = Some(sa);
-                }
-            }
-            let response = match session.request(request).await {
-                Ok(r) => r,
-                Err(e) => {
-                    report.fail(Stage::Authentication, step, &host, t.elapsed(), session_failure(&e));
-                    return RegisterEnd::Failed;
-                }
-            };
-            match registration::classify_response(&response, &self.epid) {
-                RegisterOutcome::Registered(reg) => {
-                    let mut signed = String::new();
-                    if let Some(sa) = final_sa {
-                        if let Err(e) = sa.verify(&response) {
-                            report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
-                            return RegisterEnd::Failed;
-                        }
-                        signed = format!("; signed by the registrar ({}), signature verified", sa.scheme());
-                        session.sa = Some(sa);
-                    }
-                    let detail = format!(
-                        "200 OK: registered for {} s, keep-alive every {} s, GRUU {}{signed}",
-                        reg.expires,
-                        reg.keep_alive_timeout.map(|k| k.to_string()).unwrap_or_else(|| "?".into()),
-                        reg.gruu.as_deref().unwrap_or("(none)")
-                    );
-                    report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, detail);
-                    report.registration = Some(reg);
-                    return RegisterEnd::Registered(Box::new(session));
-                }
-                RegisterOutcome::AuthenticationRequired { proxy, challenges } => {
-                    let code = if proxy { 407 } else { 401 };
-                    let offered: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
-                    let offered = offered.join(", ");
-                    let challenges = Challenge::all(&response);
-                    match (final_sa.is_some(), &leg) {
-                        // A challenge after the AUTHENTICATE: the credentials were refused.
-                        (true, _) => {
-                            report.fail(Stage::Authentication, step, &host, t.elapsed(), Failure {
-                                error: format!("{code}, the registrar refused the NTLM credentials"),
-                                class: "wrong-credentials".into(),
-                                diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
-                                hint: "check the account (DOMAIN\\user or user@domain) and its password; repeated failures can lock the account in Active Directory".into(),
-                            });
-                            return RegisterEnd::Failed;
-                        }
-                        (false, Leg::TlsDsk(..)) => {
-                            let Some(ch) = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK")) else {
-                                let f = Failure {
-                                    error: format!("{code} without a TLS-DSK challenge"),
-                                    class: "protocol".into(),
-                                    diagnosis: None,
-                                    hint: "the registrar did not continue the TLS-DSK handshake".into(),
-                                };
-                                report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
-                                return RegisterEnd::Failed;
-                            };
-                            let Leg::TlsDsk(h, _) = std::mem::replace(&mut leg, Leg::Plain) else {
-                                return RegisterEnd::Failed;
-                            };
-                            match (*h).answer(ch) {
-                                Ok((TlsDskStep::Continue(header), Some(h))) => {
-                                    report.step(
-                                        Stage::Authentication,
-                                        step,
-                                        &host,
-                                        t.elapsed(),
-                                        Outcome::Success,
-                                        format!("{code} with the pool's TLS flight"),
-                                    );
-                                    leg = Leg::TlsDsk(Box::new(h), header);
-                                }
-                                Ok((TlsDskStep::Established(sa), _)) => {
-                                    report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, format!("{code} with the pool's Finished: TLS-DSK tunnel complete, pool certificate verified"));
-                                    leg = Leg::NtlmFinal(sa);
-                                }
-                                Ok((TlsDskStep::Continue(_), None)) => return RegisterEnd::Failed,
-                                Err(e) => {
-                                    // The pool refused the stored certificate (another CA, revoked,
-                                    // expired): delete it and provision a new one, once.
-                                    if !reprovisioned {
-                                        reprovisioned = true;
-                                        let user = self.aor.as_sip().map(|u| u.aor()).unwrap_or_default();
-                                        if let Some(target) = ch.targetname.as_deref() {
-                                            let _ = StoredCertificate::delete(self.keystore.as_ref(), &user, target);
-                                        }
-                                        report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Failure, format!("the pool refused the stored certificate ({e}); deleted, provisioning a new one"));
-                                        if self.provision_certificate(report, &challenges).await.is_ok() {
-                                            if let Some(mut h) = self.tls_dsk_start(&challenges) {
-                                                let header = h.first_leg();
-                                                leg = Leg::TlsDsk(Box::new(h), header);
-                                                continue;
-                                            }
-                                        }
-                                    }
-                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
-                                    return RegisterEnd::Failed;
-                                }
-                            }
-                        }
-                        (false, Leg::NtlmFirst(_)) => {
-                            let Some(ch) = challenges.iter().find(|c| {
-                                c.scheme.eq_ignore_ascii_case("NTLM")
-                                    && c.gssapi_data.as_deref().is_some_and(|g| !g.is_empty())
-                            }) else {
-                                let f = Failure { error: format!("{code} without an NTLM CHALLENGE"), class: "protocol".into(), diagnosis: None, hint: "the registrar did not continue the NTLM handshake; check its authentication settings".into() };
-                                report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
-                                return RegisterEnd::Failed;
-                            };
-                            let Leg::NtlmFirst(h) = std::mem::replace(&mut leg, Leg::Plain) else {
-                                return RegisterEnd::Failed;
-                            };
-                            match h.answer(ch, SystemTime::now()) {
-                                Ok(sa) => {
-                                    report.step(
-                                        Stage::Authentication,
-                                        step,
-                                        &host,
-                                        t.elapsed(),
-                                        Outcome::Success,
-                                        format!("{code} with the NTLM CHALLENGE"),
-                                    );
-                                    leg = Leg::NtlmFinal(sa);
-                                }
-                                Err(e) => {
-                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
-                                    return RegisterEnd::Failed;
-                                }
-                            }
-                        }
-                        (false, _) => {
-                            // SIPE's order: TLS-DSK (with a certificate this pool issued), Kerberos, NTLM.
-                            if let Some(reason) = self.renewal_due(&challenges) {
-                                report.step(
-                                    Stage::Authentication,
-                                    "certificate renewal",
-                                    &host,
-                                    Duration::ZERO,
-                                    Outcome::Success,
-                                    format!("{reason}: provisioning a new one"),
-                                );
-                            }
-                            if self.tls_dsk_start(&challenges).is_none() {
-                                // No certificate for this pool yet: provision one (web ticket over
-                                // HTTP NTLM, then GetAndPublishCert), as the Microsoft client does
-                                // on its first sign-in (seed 000, seed 001 step 3). If that fails,
-                                // NTLM still signs in; the failure stays in the report as a warning.
-                                if let Err(Some(f)) = self.provision_certificate(report, &challenges).await {
-                                    report.warnings.push(format!(
-                                        "certificate provisioning failed, signing in with NTLM: {}",
-                                        f.error
-                                    ));
-                                    report.step(
-                                        Stage::Authentication,
-                                        "certificate provisioning",
-                                        &host,
-                                        Duration::ZERO,
-                                        Outcome::Failure,
-                                        f.error.clone(),
-                                    );
-                                }
-                            }
-                            if let Some(h) = self.tls_dsk_start(&challenges) {
-                                let mut h = h;
-                                let header = h.first_leg();
-                                report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, format!("{code}: the registrar offers {offered}; using TLS-DSK with the certificate from the keystore"));
-                                leg = Leg::TlsDsk(Box::new(h), header);
-                                continue;
-                            }
-                            let ntlm = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("NTLM"));
-                            let (Some(ch), Some((account, password))) = (ntlm, &self.config.credentials) else {
-                                let hint = if ntlm.is_some() {
-                                    "configure the user's credentials (ClientBuilder::credentials, or --account/--password)".to_string()
-                                } else {
-                                    format!(
-                                        "the registrar offers only {offered}: TLS-DSK needs a provisioned certificate and Kerberos is not available in this build"
-                                    )
-                                };
-                                report.fail(
-                                    Stage::Authentication,
-                                    step,
-                                    &host,
-                                    t.elapsed(),
-                                    Failure {
-                                        error: format!("{code}, the registrar requires authentication ({offered})"),
-                                        class: "authentication-required".into(),
-                                        diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
-                                        hint,
-                                    },
-                                );
-                                return RegisterEnd::Failed;
-                            };
-                            match NtlmHandshake::new(ch, ntlm_credentials(account, &password.0)) {
-                                Ok(h) => {
-                                    report.step(
-                                        Stage::Authentication,
-                                        step,
-                                        &host,
-                                        t.elapsed(),
-                                        Outcome::Success,
-                                        format!("{code}: the registrar offers {offered}; using NTLM"),
-                                    );
-                                    leg = Leg::NtlmFirst(h);
-                                }
-                                Err(e) => {
-                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
-                                    return RegisterEnd::Failed;
-                                }
-                            }
-                        }
-                    }
-                }
-                RegisterOutcome::Redirect { contact } => {
-                    // After authentication the 301 is signed like any answer: verify it first.
-                    if let Some(sa) = &final_sa {
-                        if let Err(e) = sa.verify(&response) {
-                            report.fail(Stage::Redirection, step, &host, t.elapsed(), auth_failure(&e));
-                            return RegisterEnd::Failed;
-                        }
-                    }
-                    let detail = format!("301: the user is homed on {contact}; signing in there");
-                    report.step(Stage::Redirection, step, &host, t.elapsed(), Outcome::Success, detail);
-                    let _ = session.conn.close().await;
-                    return RegisterEnd::Redirect(contact);
-                }
-                RegisterOutcome::Rejected { code, reason, diagnostics } => {
-                    report.fail(
-                        Stage::Authentication,
-                        step,
-                        &host,
-                        t.elapsed(),
-                        Failure {
-                            hint: register_hint(code, diagnostics.as_ref().map(|d| d.code)),
-                            error: format!("{code}, {reason}"),
-                            class: register_class(code, diagnostics.as_ref().map(|d| d.code)),
-                            diagnosis: diagnostics.map(|d| d.to_diagnosis()),
-                        },
-                    );
-                    return RegisterEnd::Failed;
-                }
-            }
-        }
-        let f = Failure {
-            error: "the registrar kept challenging".into(),
-            class: "protocol".into(),
-            diagnosis: None,
-            hint: "the authentication handshake did not converge; check the registrar's authentication settings".into(),
-        };
-        report.fail(Stage::Authentication, "REGISTER", &host, Duration::ZERO, f);
-        RegisterEnd::Failed
-    }
-
-    /// Provisions a TLS-DSK certificate when the registrar offers TLS-DSK with an `sts-uri` and
-    /// credentials are configured. `Err(None)`: not applicable (no TLS-DSK, no credentials);
-    /// `Err(Some(f))`: it was tried and failed.
-    async fn provision_certificate(
-        &self,
-        report: &mut SignInReport,
-        challenges: &[Challenge],
-    ) -> Result<(), Option<Failure>> {
-        let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK")).ok_or(None)?;
-        let certprov = ch.sts_uri.clone().ok_or(None)?;
-        let target = ch.targetname.clone().ok_or(None)?;
-        let (account, password) = self.config.credentials.as_ref().ok_or(None)?;
-        let user = self.aor.as_sip().map(|s| s.aor()).ok_or(None)?;
-        let discovered = self.web_ticket_url.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let sts = discovered.or_else(|| crate::auth::provision::default_sts_url(&certprov)).ok_or(None)?;
-        let http =
-            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024);
-        let device_id = crate::identity::sip_instance(&self.epid).uuid();
-        let t = Instant::now();
-        match crate::auth::provision::provision(
-            &http,
-            &sts,
-            &certprov,
-            &user,
-            account,
-            &password.0,
-            &device_id,
-            self.keystore.as_ref(),
-            &target,
-        )
-        .await
-        {
-            Ok(p) => {
-                let detail = format!(
-                    "web ticket from {} (NTLM over HTTP), certificate from GetAndPublishCert, stored in {}",
-                    p.sts_url,
-                    self.keystore.describe()
-                );
-                report.step(
-                    Stage::Authentication,
-                    "certificate provisioning",
-                    &certprov,
-                    t.elapsed(),
-                    Outcome::Success,
-                    detail,
-                );
-                Ok(())
-            }
-            Err(e) => {
-                Err(Some(Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() }))
-            }
-        }
-    }
-
-    /// When the stored certificate for this pool is expired or past half its lifetime: the reason,
-    /// and the entry is deleted so that provisioning replaces it.
-    fn renewal_due(&self, challenges: &[Challenge]) -> Option<String> {
-        let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK"))?;
-        let target = ch.targetname.as_deref()?;
-        let user = self.aor.as_sip()?.aor();
-        let cert = StoredCertificate::load(self.keystore.as_ref(), &user, target).ok()??;
-        let reason = cert.renewal_due(SystemTime::now())?;
-        // Renewal needs credentials for the web ticket; without them the old certificate is kept.
-        self.config.credentials.as_ref()?;
-        let _ = StoredCertificate::delete(self.keystore.as_ref(), &user, target);
-        Some(reason)
-    }
-
-    /// A TLS-DSK handshake, when the registrar offers TLS-DSK and the keystore holds a certificate
-    /// for this user and pool (`targetname`).
-    fn tls_dsk_start(&self, challenges: &[Challenge]) -> Option<TlsDskHandshake> {
-        let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK"))?;
-        let target = ch.targetname.as_deref()?;
-        let user = self.aor.as_sip()?.aor();
-        let cert = match StoredCertificate::load(self.keystore.as_ref(), &user, target) {
-            Ok(c) => c?,
-            Err(e) => {
-                tracing::warn!(error = %e, "keystore unreadable; TLS-DSK skipped");
-                return None;
-            }
-        };
-        match TlsDskHandshake::new(ch, &cert, self.anchors.clone()) {
-            Ok(h) => Some(h),
-            Err(e) => {
-                tracing::warn!(error = %e, "stored certificate unusable; TLS-DSK skipped");
-                None
-            }
-        }
-    }
-
-    fn register_params(&self, local: SocketAddr, expires: Option<u32>) -> RegisterParams {
-        RegisterParams {
-            domain: self.domain.clone(),
-            local_addr: local,
-            // A per-endpoint constant, as Lync sends: derived from the epid so it is stable too.
-            ms_opaque: self.epid.as_str().chars().rev().collect(),
-            user_agent: self.config.user_agent.clone(),
-            expires,
-        }
     }
 
     /// Sends a keep-alive ping on the signed-in connection and returns the time until the
@@ -950,141 +329,11 @@ impl Client {
         let mut guard = self.session.lock().await;
         let mut session = guard.take().ok_or(ClientError::NotSignedIn)?;
         let local = session.conn.local_addr();
-        let params = self.register_params(local, Some(0));
-        let request = registration::register_request(&mut session.factory, &self.aor, &params)
+        let params = self.inner.register_params(local, Some(0));
+        let request = registration::register_request(&mut session.factory, &self.inner.aor, &params)
             .map_err(|e| ClientError::SignOut(Box::new(SessionError::Stream(e))))?;
         let result = session.request(request).await;
         let _ = session.conn.close().await;
         result.map(|_| ()).map_err(|e| ClientError::SignOut(Box::new(e)))
-    }
-}
-
-/// Most home-pool redirects followed in one sign-in.
-const MAX_REDIRECTS: usize = 3;
-
-/// How one registrar's REGISTER exchange ended.
-enum RegisterEnd {
-    Registered(Box<SipSession>),
-    /// 301/302: the Contact of the user's home pool.
-    Redirect(String),
-    Failed,
-}
-
-/// The candidate a 301 Contact names (`sip:host[:port][;transport=tls]`, port 5061 by default).
-fn redirect_candidate(contact: &str) -> Option<Candidate> {
-    let uri = Uri::parse(contact).ok()?;
-    let sip = uri.as_sip()?;
-    let fqdn = match sip.host() {
-        Host::Domain(d) => d.to_string(),
-        other => other.to_string().trim_start_matches('[').trim_end_matches(']').to_string(),
-    };
-    Some(Candidate { fqdn, port: sip.port().unwrap_or(5061), source: Source::Redirect, internal: true })
-}
-
-/// Where the REGISTER handshake stands.
-enum Leg {
-    /// No credentials sent yet.
-    Plain,
-    /// NTLM: the empty first token goes out next.
-    NtlmFirst(NtlmHandshake),
-    /// TLS-DSK: this `Authorization` (a TLS flight) goes out next.
-    TlsDsk(Box<TlsDskHandshake>, String),
-    /// The association is ready: the signed REGISTER (with NTLM's AUTHENTICATE) goes out next.
-    NtlmFinal(SecurityAssociation),
-}
-
-impl Leg {
-    fn step_name(&self) -> &'static str {
-        match self {
-            Leg::Plain => "REGISTER",
-            Leg::NtlmFirst(_) => "REGISTER NTLM (negotiate)",
-            Leg::TlsDsk(..) => "REGISTER TLS-DSK (handshake)",
-            Leg::NtlmFinal(sa) if sa.scheme() == "TLS-DSK" => "REGISTER TLS-DSK (signed)",
-            Leg::NtlmFinal(_) => "REGISTER NTLM (authenticate, signed)",
-        }
-    }
-}
-
-fn auth_failure(e: &AuthError) -> Failure {
-    let (class, hint) = match e {
-        AuthError::BadServerSignature { .. } => (
-            "bad-server-signature",
-            "the registrar's signature did not verify: something between this client and the pool changes messages, or the pool's NTLM keys differ; capture the traffic",
-        ),
-        AuthError::Ntlm(_) | AuthError::BadChallenge { .. } => {
-            ("protocol", "the registrar's NTLM challenge could not be used; check its authentication settings")
-        }
-        AuthError::NoUsableScheme { .. } => {
-            ("authentication-required", "enable NTLM on the registrar, or provision a TLS-DSK certificate")
-        }
-        AuthError::Signing(_) => ("protocol", "a header the signature covers is malformed"),
-        AuthError::TlsDsk(_) => (
-            "tls-dsk-failed",
-            "the TLS-DSK handshake failed: check the pool's certificate (it is verified inside the tunnel too) and the TLS versions it allows",
-        ),
-        AuthError::Certificate(_) => {
-            ("certificate-rejected", "the stored certificate is unusable; it will be provisioned again")
-        }
-    };
-    Failure { error: e.to_string(), class: class.into(), diagnosis: None, hint: hint.into() }
-}
-
-/// A short class and a hint for a transport failure.
-fn transport_failure(e: &TransportError) -> Failure {
-    Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() }
-}
-
-fn session_failure(e: &SessionError) -> Failure {
-    match e {
-        SessionError::Transport(t) => transport_failure(t),
-        SessionError::TimedOut(_) => Failure {
-            error: e.to_string(),
-            class: "timeout".into(),
-            diagnosis: None,
-            hint: "the registrar accepted the connection but never answered REGISTER: check the Front End service and its load".into(),
-        },
-        SessionError::Closed => Failure {
-            error: e.to_string(),
-            class: "closed".into(),
-            diagnosis: None,
-            hint: "the registrar closed the connection after REGISTER: check that this client is allowed (Client Version Filtering) and that the pool is healthy".into(),
-        },
-        SessionError::Signing(a) => auth_failure(a),
-        SessionError::Stream(_) | SessionError::Request(_) => Failure {
-            error: e.to_string(),
-            class: "protocol".into(),
-            diagnosis: None,
-            hint: "the registrar sent bytes that are not valid SIP: check that the address is a SIP (TLS 5061) port".into(),
-        },
-    }
-}
-
-/// A stable class for a registrar's refusal: the `ms-diagnostics` code decides where it is known
-/// ([MS-OCER] codes as FIELD-NOTES.md §2.2 and REFERENCE.md §3.2 quote them), else the status.
-fn register_class(code: u16, diag: Option<u32>) -> String {
-    match (code, diag) {
-        (404, Some(1003)) => "unknown-user".into(),
-        (403, Some(4141)) => "disabled-user".into(),
-        (400, Some(4010)) => "missing-endpoint-identity".into(),
-        _ => code.to_string(),
-    }
-}
-
-fn register_hint(code: u16, diag: Option<u32>) -> String {
-    match (code, diag) {
-        (403, Some(4141)) => {
-            "the user is disabled for Skype for Business (Get-CsUser shows Enabled False): an administrator must enable the account again".into()
-        }
-        (404, _) => "the user is not enabled for Skype for Business on this pool (Get-CsUser / Enable-CsUser)".into(),
-        (403, _) => "the registrar refused this user or endpoint; the diagnosis names the reason".into(),
-        (400, Some(4010)) => {
-            "the REGISTER lacked an endpoint identity the registrar needs (epid / +sip.instance)".into()
-        }
-        (489, _) => "the registrar refused the Event header (it must be `registration`)".into(),
-        (421, _) => "the registrar needs an extension this client did not announce".into(),
-        (503, _) | (504, _) => {
-            "the pool is unavailable or overloaded; retry later and check the Front End services".into()
-        }
-        _ => "see the diagnosis; the registrar's ms-diagnostics code identifies the cause".into(),
     }
 }

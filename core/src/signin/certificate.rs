@@ -1,0 +1,96 @@
+//! Certificate provisioning for TLS-DSK as part of sign-in: when to provision, when to renew,
+//! and starting the TLS-DSK handshake from the certificate in the keystore.
+
+use super::*;
+
+impl Inner {
+    /// Provisions a TLS-DSK certificate when the registrar offers TLS-DSK with an `sts-uri` and
+    /// credentials are configured. `Err(None)`: not applicable (no TLS-DSK, no credentials);
+    /// `Err(Some(f))`: it was tried and failed.
+    pub(super) async fn provision_certificate(
+        &self,
+        report: &mut SignInReport,
+        challenges: &[Challenge],
+    ) -> Result<(), Option<Failure>> {
+        let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK")).ok_or(None)?;
+        let certprov = ch.sts_uri.clone().ok_or(None)?;
+        let target = ch.targetname.clone().ok_or(None)?;
+        let (account, password) = self.config.credentials.as_ref().ok_or(None)?;
+        let user = self.aor.as_sip().map(|s| s.aor()).ok_or(None)?;
+        let discovered = self.web_ticket_url.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let sts = discovered.or_else(|| crate::auth::provision::default_sts_url(&certprov)).ok_or(None)?;
+        let http =
+            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024);
+        let device_id = crate::identity::sip_instance(&self.epid).uuid();
+        let t = Instant::now();
+        match crate::auth::provision::provision(
+            &http,
+            &sts,
+            &certprov,
+            &user,
+            account,
+            &password.0,
+            &device_id,
+            self.keystore.as_ref(),
+            &target,
+        )
+        .await
+        {
+            Ok(p) => {
+                let detail = format!(
+                    "web ticket from {} (NTLM over HTTP), certificate from GetAndPublishCert, stored in {}",
+                    p.sts_url,
+                    self.keystore.describe()
+                );
+                report.step(
+                    Stage::Authentication,
+                    "certificate provisioning",
+                    &certprov,
+                    t.elapsed(),
+                    Outcome::Success,
+                    detail,
+                );
+                Ok(())
+            }
+            Err(e) => {
+                Err(Some(Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() }))
+            }
+        }
+    }
+
+    /// When the stored certificate for this pool is expired or past half its lifetime: the reason,
+    /// and the entry is deleted so that provisioning replaces it.
+    pub(super) fn renewal_due(&self, challenges: &[Challenge]) -> Option<String> {
+        let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK"))?;
+        let target = ch.targetname.as_deref()?;
+        let user = self.aor.as_sip()?.aor();
+        let cert = StoredCertificate::load(self.keystore.as_ref(), &user, target).ok()??;
+        let reason = cert.renewal_due(SystemTime::now())?;
+        // Renewal needs credentials for the web ticket; without them the old certificate is kept.
+        self.config.credentials.as_ref()?;
+        let _ = StoredCertificate::delete(self.keystore.as_ref(), &user, target);
+        Some(reason)
+    }
+
+    /// A TLS-DSK handshake, when the registrar offers TLS-DSK and the keystore holds a certificate
+    /// for this user and pool (`targetname`).
+    pub(super) fn tls_dsk_start(&self, challenges: &[Challenge]) -> Option<TlsDskHandshake> {
+        let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK"))?;
+        let target = ch.targetname.as_deref()?;
+        let user = self.aor.as_sip()?.aor();
+        let cert = match StoredCertificate::load(self.keystore.as_ref(), &user, target) {
+            Ok(c) => c?,
+            Err(e) => {
+                tracing::warn!(error = %e, "keystore unreadable; TLS-DSK skipped");
+                return None;
+            }
+        };
+        match TlsDskHandshake::new(ch, &cert, self.anchors.clone()) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "stored certificate unusable; TLS-DSK skipped");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Sign-in, stage by stage, the way the Microsoft client does it (seed 001, 003): Local Discovery,
+//! Server Discovery, Connectivity Checks, Authentication (web ticket, certificate provisioning,
+//! REGISTER with NTLM or TLS-DSK), and the redirect to the user's home pool. Each step lands in the
+//! [`SignInReport`]. [`Inner`] holds what every sign-in (and every reconnect) of one client shares.
+
+mod certificate;
+mod register;
+
+use crate::auth::sa::{
+    AuthError, Challenge, NtlmHandshake, SecurityAssociation, TlsDskHandshake, TlsDskStep, ntlm_credentials,
+};
+use crate::connectivity::{self, Connected};
+use crate::discovery::{Candidate, DiscoveryConfig, DnsResolver, Source};
+use crate::http::HttpClient;
+use crate::identity::Epid;
+use crate::keystore::{SecretStore, StoredCertificate};
+use crate::local::{DeviceProvider, LocalDiscovery, NetworkInfo, discover_local};
+use crate::registration::{self, RegisterOutcome, RegisterParams};
+use crate::report::{Failure, Outcome, SignInReport, Stage};
+use crate::session::{SessionError, SipSession};
+use crate::sip::transaction::RequestFactory;
+use crate::sip::{Host, Uri};
+use crate::transport::{TlsConnection, TlsConnector, TransportError};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::client::ClientBuilder;
+
+/// What every sign-in of one [`crate::Client`] shares: its configuration, trust, keystore and identity.
+pub(crate) struct Inner {
+    pub config: ClientBuilder,
+    /// Built once: loading the system's roots reads files, and every connection shares it.
+    pub connector: TlsConnector,
+    /// The same trust anchors, for verifying the pool inside the TLS-DSK tunnel.
+    pub anchors: Arc<rustls::RootCertStore>,
+    pub keystore: Arc<dyn SecretStore>,
+    pub aor: Uri,
+    pub domain: String,
+    pub epid: Epid,
+    pub resolver: Arc<dyn DnsResolver>,
+    pub devices: Arc<dyn DeviceProvider>,
+    pub network: Arc<dyn NetworkInfo>,
+    /// The Web Ticket Service autodiscover named (`X-MS-WebTicketURL`), for certificate provisioning.
+    pub web_ticket_url: std::sync::Mutex<Option<String>>,
+}
+
+impl Inner {
+    pub(crate) async fn run_stages(&self, report: &mut SignInReport) -> Option<SipSession> {
+        let mut local = self.local_discovery(report);
+        let candidates = self.server_discovery(report).await?;
+        if let Some(first) = candidates.first() {
+            report.target = format!("{}:{}", first.fqdn, first.port);
+        }
+        let mut attempts = Vec::new();
+        let network = self.network.clone();
+        let preference = self.config.adapter_preference.clone();
+        let mut choose = |ip: IpAddr| {
+            let choice = local.choose_for(network.as_ref(), &preference, ip);
+            let adapter = match &choice.chosen {
+                Some(a) => format!("adapter {}: {}", a.name, choice.reason),
+                None => format!("no usable adapter: {}", choice.reason),
+            };
+            (local.bind_address(ip), adapter)
+        };
+        let connected = connectivity::connect_first(
+            &candidates,
+            self.resolver.as_ref(),
+            &self.connector,
+            &mut choose,
+            self.config.connect_timeout,
+            &mut attempts,
+        )
+        .await;
+        report.attempts(Stage::ConnectivityChecks, &attempts);
+        let Connected { mut conn, mut candidate } = match connected {
+            Ok(c) => c,
+            Err(u) => {
+                report.conclude_failure(Failure { error: u.detail, class: u.class, diagnosis: None, hint: u.hint });
+                return None;
+            }
+        };
+        for hop in 0..=MAX_REDIRECTS {
+            report.target = format!("{}:{}", candidate.fqdn, candidate.port);
+            let contact = match self.register(report, conn, &candidate.fqdn).await {
+                RegisterEnd::Registered(session) => return Some(*session),
+                RegisterEnd::Failed => return None,
+                RegisterEnd::Redirect(contact) => contact,
+            };
+            if hop == MAX_REDIRECTS {
+                report.conclude_failure(Failure {
+                    error: format!("more than {MAX_REDIRECTS} redirects; the last one to {contact}"),
+                    class: "redirect-loop".into(),
+                    diagnosis: None,
+                    hint: "the pools redirect the user in a circle: check the user's RegistrarPool (Get-CsUser) and the pools' topology".into(),
+                });
+                return None;
+            }
+            let Some(next) = redirect_candidate(&contact) else {
+                report.conclude_failure(Failure {
+                    error: format!("the registrar redirected to {contact:?}, which is not a SIP URI with a host"),
+                    class: "protocol".into(),
+                    diagnosis: None,
+                    hint:
+                        "the registrar's 301 Contact must name the home pool (sip:pool.contoso.com:5061;transport=tls)"
+                            .into(),
+                });
+                return None;
+            };
+            // Connectivity checks again, for the home pool; recorded under Redirection.
+            let mut attempts = Vec::new();
+            let connected = connectivity::connect_first(
+                std::slice::from_ref(&next),
+                self.resolver.as_ref(),
+                &self.connector,
+                &mut choose,
+                self.config.connect_timeout,
+                &mut attempts,
+            )
+            .await;
+            report.attempts(Stage::Redirection, &attempts);
+            match connected {
+                Ok(c) => (conn, candidate) = (c.conn, c.candidate),
+                Err(u) => {
+                    report.conclude_failure(Failure { error: u.detail, class: u.class, diagnosis: None, hint: u.hint });
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// Devices and the network adapter (seed 003, stage 1). Never fatal.
+    fn local_discovery(&self, report: &mut SignInReport) -> LocalDiscovery {
+        let t = Instant::now();
+        let local = discover_local(self.devices.as_ref(), self.network.as_ref(), &self.config.adapter_preference, None);
+        let took = t.elapsed();
+        let d = &local.devices;
+        let describe = |devices: &[crate::local::Device], default: &Option<String>| -> String {
+            if devices.is_empty() {
+                return "none found".into();
+            }
+            let names: Vec<&str> = devices.iter().map(|x| x.name.as_str()).collect();
+            format!("{} (default: {})", names.join(", "), default.as_deref().unwrap_or("none"))
+        };
+        report.step(
+            Stage::LocalDiscovery,
+            "video capture",
+            "",
+            took,
+            Outcome::Success,
+            describe(&d.video_capture, &d.default_video_capture),
+        );
+        report.step(
+            Stage::LocalDiscovery,
+            "audio render",
+            "",
+            Duration::ZERO,
+            Outcome::Success,
+            describe(&d.audio_render, &d.default_audio_render),
+        );
+        report.step(
+            Stage::LocalDiscovery,
+            "audio capture",
+            "",
+            Duration::ZERO,
+            Outcome::Success,
+            describe(&d.audio_capture, &d.default_audio_capture),
+        );
+        if !d.notes.is_empty() {
+            report.step(
+                Stage::LocalDiscovery,
+                "device notes",
+                "",
+                Duration::ZERO,
+                Outcome::Success,
+                d.notes.join("; "),
+            );
+        }
+        let n = &local.network;
+        let chosen = n.chosen.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| "none".into());
+        let outcome = if n.chosen.is_some() { Outcome::Success } else { Outcome::Failure };
+        report.step(Stage::LocalDiscovery, "network adapter", &chosen, Duration::ZERO, outcome, n.reason.clone());
+        if !n.unusable.is_empty() {
+            let list: Vec<String> = n.unusable.iter().map(|u| format!("{} ({})", u.name, u.why)).collect();
+            report.step(
+                Stage::LocalDiscovery,
+                "adapters not used",
+                "",
+                Duration::ZERO,
+                Outcome::Skipped,
+                list.join(", "),
+            );
+        }
+        local
+    }
+
+    /// The registrars to try: the configured one, or what the discovery chain finds.
+    async fn server_discovery(&self, report: &mut SignInReport) -> Option<Vec<Candidate>> {
+        if let Some(server) = &self.config.server {
+            let detail = match server.addr {
+                Some(addr) => format!("registrar given by configuration, at {addr}; DNS and autodiscover not needed"),
+                None => "registrar given by configuration; autodiscover and SRV not needed".to_string(),
+            };
+            report.step(
+                Stage::ServerDiscovery,
+                "configured registrar",
+                &server.fqdn,
+                Duration::ZERO,
+                Outcome::Success,
+                detail,
+            );
+            return Some(vec![Candidate {
+                fqdn: server.fqdn.clone(),
+                port: server.port,
+                source: Source::Configured,
+                internal: true,
+            }]);
+        }
+        let http =
+            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024);
+        let cfg = DiscoveryConfig {
+            autodiscover_https_port: self.config.autodiscover_ports.0,
+            autodiscover_http_port: self.config.autodiscover_ports.1,
+            try_http: self.config.try_http,
+            format: self.config.autodiscover_format,
+            trusted_domains: self.config.trusted_domains.clone(),
+            a_record_port: self.config.a_record_port,
+            ..DiscoveryConfig::new(&self.aor.as_sip().map(|s| s.aor()).unwrap_or_default(), &self.domain)
+        };
+        let creds = self
+            .config
+            .credentials
+            .as_ref()
+            .map(|(account, password)| crate::discovery::TicketCredentials { account, password: &password.0 });
+        let found = crate::discovery::discover(&cfg, &http, self.resolver.as_ref(), creds).await;
+        if let Some(url) = &found.web_ticket_url {
+            *self.web_ticket_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
+        }
+        report.attempts(Stage::ServerDiscovery, &found.attempts);
+        if found.candidates.is_empty() {
+            report.conclude_failure(Failure {
+                error: format!("server discovery found no registrar for {}", self.domain),
+                class: "no-registrar-found".into(),
+                diagnosis: None,
+                hint: format!(
+                    "publish lyncdiscover.{d} / lyncdiscoverinternal.{d}, the _sipinternaltls._tcp.{d} or _sip._tls.{d} SRV records, or sip.{d}, or configure the registrar explicitly",
+                    d = self.domain
+                ),
+            });
+            return None;
+        }
+        Some(found.candidates)
+    }
+    pub(crate) fn register_params(&self, local: SocketAddr, expires: Option<u32>) -> RegisterParams {
+        RegisterParams {
+            domain: self.domain.clone(),
+            local_addr: local,
+            // A per-endpoint constant, as Lync sends: derived from the epid so it is stable too.
+            ms_opaque: self.epid.as_str().chars().rev().collect(),
+            user_agent: self.config.user_agent.clone(),
+            expires,
+        }
+    }
+}
+
+/// Most home-pool redirects followed in one sign-in.
+const MAX_REDIRECTS: usize = 3;
+
+/// How one registrar's REGISTER exchange ended.
+enum RegisterEnd {
+    Registered(Box<SipSession>),
+    /// 301/302: the Contact of the user's home pool.
+    Redirect(String),
+    Failed,
+}
+
+/// The candidate a 301 Contact names (`sip:host[:port][;transport=tls]`, port 5061 by default).
+fn redirect_candidate(contact: &str) -> Option<Candidate> {
+    let uri = Uri::parse(contact).ok()?;
+    let sip = uri.as_sip()?;
+    let fqdn = match sip.host() {
+        Host::Domain(d) => d.to_string(),
+        other => other.to_string().trim_start_matches('[').trim_end_matches(']').to_string(),
+    };
+    Some(Candidate { fqdn, port: sip.port().unwrap_or(5061), source: Source::Redirect, internal: true })
+}

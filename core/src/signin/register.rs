@@ -1,0 +1,409 @@
+//! The REGISTER exchange with one registrar: the handshake legs of [MS-SIPAE] (NTLM: three
+//! REGISTERs; TLS-DSK: certificate, then handshake flights in `gssapi-data`), verification of the
+//! signed 200 OK, a 301 to the home pool, and the registrar's refusals as typed report failures.
+
+use super::*;
+
+impl Inner {
+    pub(super) async fn register(&self, report: &mut SignInReport, conn: TlsConnection, host: &str) -> RegisterEnd {
+        let host = host.to_string();
+        let info = conn.info().clone();
+        let local = info.local_addr;
+        let host_of = match local.ip() {
+            std::net::IpAddr::V4(a) => Host::Ipv4(a),
+            std::net::IpAddr::V6(a) => Host::Ipv6(a),
+        };
+        let factory = RequestFactory::new(host_of, local.port(), self.aor.clone(), self.epid.clone());
+        let mut session = SipSession::new(conn, factory, self.config.limits);
+        let params = self.register_params(local, None);
+        let mut leg = Leg::Plain;
+        let mut reprovisioned = false;
+        for _round in 0..8 {
+            let t = Instant::now();
+            let mut request = match registration::register_request(&mut session.factory, &self.aor, &params) {
+                Ok(r) => r,
+                Err(e) => {
+                    let hint = "check the SIP domain in the user's SIP URI".to_string();
+                    let f = Failure { error: e.to_string(), class: "bad-configuration".into(), diagnosis: None, hint };
+                    report.fail(Stage::Authentication, "REGISTER", &host, t.elapsed(), f);
+                    return RegisterEnd::Failed;
+                }
+            };
+            let step = leg.step_name();
+            let mut final_sa = None;
+            match std::mem::replace(&mut leg, Leg::Plain) {
+                Leg::Plain => {}
+                Leg::NtlmFirst(h) => {
+                    request.headers.set("Authorization", &h.first_leg());
+                    leg = Leg::NtlmFirst(h);
+                }
+                Leg::TlsDsk(h, header) => {
+                    request.headers.set("Authorization", &header);
+                    leg = Leg::TlsDsk(h, header);
+                }
+                Leg::NtlmFinal(mut sa) => {
+                    if let Err(e) = sa.authorize_final_leg(&mut request) {
+                        report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                        return RegisterEnd::Failed;
+                    }
+                    final_sa = Some(sa);
+                }
+            }
+            let response = match session.request(request).await {
+                Ok(r) => r,
+                Err(e) => {
+                    report.fail(Stage::Authentication, step, &host, t.elapsed(), session_failure(&e));
+                    return RegisterEnd::Failed;
+                }
+            };
+            match registration::classify_response(&response, &self.epid) {
+                RegisterOutcome::Registered(reg) => {
+                    let mut signed = String::new();
+                    if let Some(sa) = final_sa {
+                        if let Err(e) = sa.verify(&response) {
+                            report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                            return RegisterEnd::Failed;
+                        }
+                        signed = format!("; signed by the registrar ({}), signature verified", sa.scheme());
+                        session.sa = Some(sa);
+                    }
+                    let detail = format!(
+                        "200 OK: registered for {} s, keep-alive every {} s, GRUU {}{signed}",
+                        reg.expires,
+                        reg.keep_alive_timeout.map(|k| k.to_string()).unwrap_or_else(|| "?".into()),
+                        reg.gruu.as_deref().unwrap_or("(none)")
+                    );
+                    report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, detail);
+                    report.registration = Some(reg);
+                    return RegisterEnd::Registered(Box::new(session));
+                }
+                RegisterOutcome::AuthenticationRequired { proxy, challenges } => {
+                    let code = if proxy { 407 } else { 401 };
+                    let offered: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
+                    let offered = offered.join(", ");
+                    let challenges = Challenge::all(&response);
+                    match (final_sa.is_some(), &leg) {
+                        // A challenge after the AUTHENTICATE: the credentials were refused.
+                        (true, _) => {
+                            report.fail(Stage::Authentication, step, &host, t.elapsed(), Failure {
+                                error: format!("{code}, the registrar refused the NTLM credentials"),
+                                class: "wrong-credentials".into(),
+                                diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
+                                hint: "check the account (DOMAIN\\user or user@domain) and its password; repeated failures can lock the account in Active Directory".into(),
+                            });
+                            return RegisterEnd::Failed;
+                        }
+                        (false, Leg::TlsDsk(..)) => {
+                            let Some(ch) = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK")) else {
+                                let f = Failure {
+                                    error: format!("{code} without a TLS-DSK challenge"),
+                                    class: "protocol".into(),
+                                    diagnosis: None,
+                                    hint: "the registrar did not continue the TLS-DSK handshake".into(),
+                                };
+                                report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
+                                return RegisterEnd::Failed;
+                            };
+                            let Leg::TlsDsk(h, _) = std::mem::replace(&mut leg, Leg::Plain) else {
+                                return RegisterEnd::Failed;
+                            };
+                            match (*h).answer(ch) {
+                                Ok((TlsDskStep::Continue(header), Some(h))) => {
+                                    report.step(
+                                        Stage::Authentication,
+                                        step,
+                                        &host,
+                                        t.elapsed(),
+                                        Outcome::Success,
+                                        format!("{code} with the pool's TLS flight"),
+                                    );
+                                    leg = Leg::TlsDsk(Box::new(h), header);
+                                }
+                                Ok((TlsDskStep::Established(sa), _)) => {
+                                    report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, format!("{code} with the pool's Finished: TLS-DSK tunnel complete, pool certificate verified"));
+                                    leg = Leg::NtlmFinal(sa);
+                                }
+                                Ok((TlsDskStep::Continue(_), None)) => return RegisterEnd::Failed,
+                                Err(e) => {
+                                    // The pool refused the stored certificate (another CA, revoked,
+                                    // expired): delete it and provision a new one, once.
+                                    if !reprovisioned {
+                                        reprovisioned = true;
+                                        let user = self.aor.as_sip().map(|u| u.aor()).unwrap_or_default();
+                                        if let Some(target) = ch.targetname.as_deref() {
+                                            let _ = StoredCertificate::delete(self.keystore.as_ref(), &user, target);
+                                        }
+                                        report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Failure, format!("the pool refused the stored certificate ({e}); deleted, provisioning a new one"));
+                                        if self.provision_certificate(report, &challenges).await.is_ok() {
+                                            if let Some(mut h) = self.tls_dsk_start(&challenges) {
+                                                let header = h.first_leg();
+                                                leg = Leg::TlsDsk(Box::new(h), header);
+                                                continue;
+                                            }
+                                        }
+                                    }
+                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                                    return RegisterEnd::Failed;
+                                }
+                            }
+                        }
+                        (false, Leg::NtlmFirst(_)) => {
+                            let Some(ch) = challenges.iter().find(|c| {
+                                c.scheme.eq_ignore_ascii_case("NTLM")
+                                    && c.gssapi_data.as_deref().is_some_and(|g| !g.is_empty())
+                            }) else {
+                                let f = Failure { error: format!("{code} without an NTLM CHALLENGE"), class: "protocol".into(), diagnosis: None, hint: "the registrar did not continue the NTLM handshake; check its authentication settings".into() };
+                                report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
+                                return RegisterEnd::Failed;
+                            };
+                            let Leg::NtlmFirst(h) = std::mem::replace(&mut leg, Leg::Plain) else {
+                                return RegisterEnd::Failed;
+                            };
+                            match h.answer(ch, SystemTime::now()) {
+                                Ok(sa) => {
+                                    report.step(
+                                        Stage::Authentication,
+                                        step,
+                                        &host,
+                                        t.elapsed(),
+                                        Outcome::Success,
+                                        format!("{code} with the NTLM CHALLENGE"),
+                                    );
+                                    leg = Leg::NtlmFinal(sa);
+                                }
+                                Err(e) => {
+                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                                    return RegisterEnd::Failed;
+                                }
+                            }
+                        }
+                        (false, _) => {
+                            // SIPE's order: TLS-DSK (with a certificate this pool issued), Kerberos, NTLM.
+                            if let Some(reason) = self.renewal_due(&challenges) {
+                                report.step(
+                                    Stage::Authentication,
+                                    "certificate renewal",
+                                    &host,
+                                    Duration::ZERO,
+                                    Outcome::Success,
+                                    format!("{reason}: provisioning a new one"),
+                                );
+                            }
+                            if self.tls_dsk_start(&challenges).is_none() {
+                                // No certificate for this pool yet: provision one (web ticket over
+                                // HTTP NTLM, then GetAndPublishCert), as the Microsoft client does
+                                // on its first sign-in (seed 000, seed 001 step 3). If that fails,
+                                // NTLM still signs in; the failure stays in the report as a warning.
+                                if let Err(Some(f)) = self.provision_certificate(report, &challenges).await {
+                                    report.warnings.push(format!(
+                                        "certificate provisioning failed, signing in with NTLM: {}",
+                                        f.error
+                                    ));
+                                    report.step(
+                                        Stage::Authentication,
+                                        "certificate provisioning",
+                                        &host,
+                                        Duration::ZERO,
+                                        Outcome::Failure,
+                                        f.error.clone(),
+                                    );
+                                }
+                            }
+                            if let Some(h) = self.tls_dsk_start(&challenges) {
+                                let mut h = h;
+                                let header = h.first_leg();
+                                report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, format!("{code}: the registrar offers {offered}; using TLS-DSK with the certificate from the keystore"));
+                                leg = Leg::TlsDsk(Box::new(h), header);
+                                continue;
+                            }
+                            let ntlm = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("NTLM"));
+                            let (Some(ch), Some((account, password))) = (ntlm, &self.config.credentials) else {
+                                let hint = if ntlm.is_some() {
+                                    "configure the user's credentials (ClientBuilder::credentials, or --account/--password)".to_string()
+                                } else {
+                                    format!(
+                                        "the registrar offers only {offered}: TLS-DSK needs a provisioned certificate and Kerberos is not available in this build"
+                                    )
+                                };
+                                report.fail(
+                                    Stage::Authentication,
+                                    step,
+                                    &host,
+                                    t.elapsed(),
+                                    Failure {
+                                        error: format!("{code}, the registrar requires authentication ({offered})"),
+                                        class: "authentication-required".into(),
+                                        diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
+                                        hint,
+                                    },
+                                );
+                                return RegisterEnd::Failed;
+                            };
+                            match NtlmHandshake::new(ch, ntlm_credentials(account, &password.0)) {
+                                Ok(h) => {
+                                    report.step(
+                                        Stage::Authentication,
+                                        step,
+                                        &host,
+                                        t.elapsed(),
+                                        Outcome::Success,
+                                        format!("{code}: the registrar offers {offered}; using NTLM"),
+                                    );
+                                    leg = Leg::NtlmFirst(h);
+                                }
+                                Err(e) => {
+                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                                    return RegisterEnd::Failed;
+                                }
+                            }
+                        }
+                    }
+                }
+                RegisterOutcome::Redirect { contact } => {
+                    // After authentication the 301 is signed like any answer: verify it first.
+                    if let Some(sa) = &final_sa {
+                        if let Err(e) = sa.verify(&response) {
+                            report.fail(Stage::Redirection, step, &host, t.elapsed(), auth_failure(&e));
+                            return RegisterEnd::Failed;
+                        }
+                    }
+                    let detail = format!("301: the user is homed on {contact}; signing in there");
+                    report.step(Stage::Redirection, step, &host, t.elapsed(), Outcome::Success, detail);
+                    let _ = session.conn.close().await;
+                    return RegisterEnd::Redirect(contact);
+                }
+                RegisterOutcome::Rejected { code, reason, diagnostics } => {
+                    report.fail(
+                        Stage::Authentication,
+                        step,
+                        &host,
+                        t.elapsed(),
+                        Failure {
+                            hint: register_hint(code, diagnostics.as_ref().map(|d| d.code)),
+                            error: format!("{code}, {reason}"),
+                            class: register_class(code, diagnostics.as_ref().map(|d| d.code)),
+                            diagnosis: diagnostics.map(|d| d.to_diagnosis()),
+                        },
+                    );
+                    return RegisterEnd::Failed;
+                }
+            }
+        }
+        let f = Failure {
+            error: "the registrar kept challenging".into(),
+            class: "protocol".into(),
+            diagnosis: None,
+            hint: "the authentication handshake did not converge; check the registrar's authentication settings".into(),
+        };
+        report.fail(Stage::Authentication, "REGISTER", &host, Duration::ZERO, f);
+        RegisterEnd::Failed
+    }
+}
+
+/// Where the REGISTER handshake stands.
+enum Leg {
+    /// No credentials sent yet.
+    Plain,
+    /// NTLM: the empty first token goes out next.
+    NtlmFirst(NtlmHandshake),
+    /// TLS-DSK: this `Authorization` (a TLS flight) goes out next.
+    TlsDsk(Box<TlsDskHandshake>, String),
+    /// The association is ready: the signed REGISTER (with NTLM's AUTHENTICATE) goes out next.
+    NtlmFinal(SecurityAssociation),
+}
+
+impl Leg {
+    fn step_name(&self) -> &'static str {
+        match self {
+            Leg::Plain => "REGISTER",
+            Leg::NtlmFirst(_) => "REGISTER NTLM (negotiate)",
+            Leg::TlsDsk(..) => "REGISTER TLS-DSK (handshake)",
+            Leg::NtlmFinal(sa) if sa.scheme() == "TLS-DSK" => "REGISTER TLS-DSK (signed)",
+            Leg::NtlmFinal(_) => "REGISTER NTLM (authenticate, signed)",
+        }
+    }
+}
+
+fn auth_failure(e: &AuthError) -> Failure {
+    let (class, hint) = match e {
+        AuthError::BadServerSignature { .. } => (
+            "bad-server-signature",
+            "the registrar's signature did not verify: something between this client and the pool changes messages, or the pool's NTLM keys differ; capture the traffic",
+        ),
+        AuthError::Ntlm(_) | AuthError::BadChallenge { .. } => {
+            ("protocol", "the registrar's NTLM challenge could not be used; check its authentication settings")
+        }
+        AuthError::NoUsableScheme { .. } => {
+            ("authentication-required", "enable NTLM on the registrar, or provision a TLS-DSK certificate")
+        }
+        AuthError::Signing(_) => ("protocol", "a header the signature covers is malformed"),
+        AuthError::TlsDsk(_) => (
+            "tls-dsk-failed",
+            "the TLS-DSK handshake failed: check the pool's certificate (it is verified inside the tunnel too) and the TLS versions it allows",
+        ),
+        AuthError::Certificate(_) => {
+            ("certificate-rejected", "the stored certificate is unusable; it will be provisioned again")
+        }
+    };
+    Failure { error: e.to_string(), class: class.into(), diagnosis: None, hint: hint.into() }
+}
+
+/// A short class and a hint for a transport failure.
+fn transport_failure(e: &TransportError) -> Failure {
+    Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() }
+}
+
+fn session_failure(e: &SessionError) -> Failure {
+    match e {
+        SessionError::Transport(t) => transport_failure(t),
+        SessionError::TimedOut(_) => Failure {
+            error: e.to_string(),
+            class: "timeout".into(),
+            diagnosis: None,
+            hint: "the registrar accepted the connection but never answered REGISTER: check the Front End service and its load".into(),
+        },
+        SessionError::Closed => Failure {
+            error: e.to_string(),
+            class: "closed".into(),
+            diagnosis: None,
+            hint: "the registrar closed the connection after REGISTER: check that this client is allowed (Client Version Filtering) and that the pool is healthy".into(),
+        },
+        SessionError::Signing(a) => auth_failure(a),
+        SessionError::Stream(_) | SessionError::Request(_) => Failure {
+            error: e.to_string(),
+            class: "protocol".into(),
+            diagnosis: None,
+            hint: "the registrar sent bytes that are not valid SIP: check that the address is a SIP (TLS 5061) port".into(),
+        },
+    }
+}
+
+/// A stable class for a registrar's refusal: the `ms-diagnostics` code decides where it is known
+/// ([MS-OCER] codes as FIELD-NOTES.md §2.2 and REFERENCE.md §3.2 quote them), else the status.
+fn register_class(code: u16, diag: Option<u32>) -> String {
+    match (code, diag) {
+        (404, Some(1003)) => "unknown-user".into(),
+        (403, Some(4141)) => "disabled-user".into(),
+        (400, Some(4010)) => "missing-endpoint-identity".into(),
+        _ => code.to_string(),
+    }
+}
+
+fn register_hint(code: u16, diag: Option<u32>) -> String {
+    match (code, diag) {
+        (403, Some(4141)) => {
+            "the user is disabled for Skype for Business (Get-CsUser shows Enabled False): an administrator must enable the account again".into()
+        }
+        (404, _) => "the user is not enabled for Skype for Business on this pool (Get-CsUser / Enable-CsUser)".into(),
+        (403, _) => "the registrar refused this user or endpoint; the diagnosis names the reason".into(),
+        (400, Some(4010)) => {
+            "the REGISTER lacked an endpoint identity the registrar needs (epid / +sip.instance)".into()
+        }
+        (489, _) => "the registrar refused the Event header (it must be `registration`)".into(),
+        (421, _) => "the registrar needs an extension this client did not announce".into(),
+        (503, _) | (504, _) => {
+            "the pool is unavailable or overloaded; retry later and check the Front End services".into()
+        }
+        _ => "see the diagnosis; the registrar's ms-diagnostics code identifies the cause".into(),
+    }
+}
