@@ -4,6 +4,7 @@
 
 mod lab;
 mod lint;
+mod normalize;
 mod signin;
 
 use std::process::ExitCode;
@@ -29,12 +30,15 @@ enum Command {
     SipLint(lint::LintArgs),
     /// Run the lab pool on loopback until interrupted.
     Lab(lab::LabArgs),
+    /// Normalize dialed numbers with a location profile (dial plan), as the client would.
+    Normalize(normalize::NormalizeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::SipLint(args) => lint::run(&args),
+        Command::Normalize(args) => normalize::run(&args),
         Command::Signin(args) => runtime().map_or(ExitCode::from(2), |rt| rt.block_on(signin::run(args))),
         Command::Lab(args) => runtime().map_or(ExitCode::from(2), |rt| rt.block_on(lab::run(args))),
     }
