@@ -203,6 +203,15 @@ pub enum Fault {
     InvalidTicket,
     /// The Certificate Provisioning Service issues certificates that have already expired.
     ExpiredUserCert,
+    /// Each user's connection is dropped once, a second after the user first signs in: the
+    /// client must reconnect, register, resubscribe and republish.
+    DropConnection,
+    /// The SIP service restarts once, a second after the first sign-in: every connection drops,
+    /// new ones are refused for 1.5 s, endpoint publications are gone.
+    Restart,
+    /// A second after signing in, each user is disabled by an administrator: a deregistration
+    /// NOTIFY (`event=rejected`, `ms-diagnostics-public: 4141`), and REGISTER refused from then on.
+    DisabledAfterSignin,
 }
 
 impl Fault {
@@ -222,6 +231,9 @@ impl Fault {
         ("tls10-only", Fault::Tls10Only),
         ("invalid-ticket", Fault::InvalidTicket),
         ("expired-user-cert", Fault::ExpiredUserCert),
+        ("drop-connection", Fault::DropConnection),
+        ("restart", Fault::Restart),
+        ("disabled-after-signin", Fault::DisabledAfterSignin),
     ];
 }
 

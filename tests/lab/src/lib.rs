@@ -20,8 +20,11 @@ pub mod auth;
 pub mod ca;
 pub mod config;
 pub mod dns;
+mod faults;
 pub mod registrar;
+pub mod services;
 mod sip_server;
+mod sip_services;
 pub mod state;
 pub mod tlsdsk;
 pub mod web;
@@ -52,6 +55,9 @@ pub enum LabError {
     /// The state directory given to [`LabPool::start_with_state`] could not be opened, read or written.
     #[error("lab pool state directory: {0}")]
     State(#[from] state::StateError),
+    /// The contact lists kept in the state directory could not be read.
+    #[error("lab pool contact lists: {0}")]
+    Contacts(#[from] services::contacts::ContactError),
 }
 
 /// A running lab pool: DNS, autodiscover (HTTPS and HTTP) and a SIP-over-TLS registrar, all on
@@ -67,6 +73,7 @@ pub struct LabPool {
     dns: dns::LabDns,
     web: web::LabWeb,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    services: Arc<sip_services::LabServices>,
 }
 
 impl LabPool {
@@ -140,9 +147,16 @@ impl LabPool {
         let web = web::LabWeb::start(web_cfg).await?;
         let certprov_url =
             format!("https://{}:{}/CertProv/CertProvisioningService.svc", config.pool_fqdn, web.https_port());
+        // Presence and contact lists are the enterprise's, shared by every pool of the lab; the
+        // lists persist in the state directory when there is one.
+        let contacts_dir = state_dir.map(|d| d.join("contacts"));
+        let services = Arc::new(sip_services::LabServices::new(
+            services::presence::PresenceStore::with_users(&config.domain, &config.users),
+            services::contacts::ContactStore::with_defaults(&config.users, contacts_dir)?,
+        ));
         let mut tasks = Vec::new();
         let mut states = Vec::new();
-        for (i, (fqdn, cert, listener, _)) in listeners.into_iter().enumerate() {
+        for (i, (fqdn, cert, listener, addr)) in listeners.into_iter().enumerate() {
             // TLS-DSK needs static RSA key exchange: an RSA certificate of its own for the pool.
             let rsa = tlsdsk::issue_rsa_server_cert(&ca, std::slice::from_ref(&fqdn), validity)?;
             let tls_dsk = tlsdsk::TlsDskServerConfig {
@@ -159,6 +173,8 @@ impl LabPool {
                 pools: pools.clone(),
                 tlsdsk: Some(tls_dsk),
                 certprov_url: certprov_url.clone(),
+                services: services.clone(),
+                port: addr.port(),
             });
             if config.has(Fault::RefuseSip) && i == 0 {
                 // The port was just ours; closing it leaves a port that refuses connections.
@@ -174,7 +190,7 @@ impl LabPool {
         let dns = dns::LabDns::start(zone::zone_for(&config, sip_addr.port()), delay).await?;
         tracing::info!(%sip_addr, dns = %dns.addr(), https = web.https_port(), pool = %config.pool_fqdn, "lab pool started");
         let ca_pem = ca.ca_pem().to_string();
-        Ok(LabPool { sip_addr, ca_pem, ca, state, others: states.split_off(1), dns, web, tasks })
+        Ok(LabPool { sip_addr, ca_pem, ca, state, others: states.split_off(1), dns, web, tasks, services })
     }
 
     /// Where the registrar listens (SIP over TLS). Under `refuse-sip` nothing listens there.
@@ -254,6 +270,62 @@ impl LabPool {
             .find(|s| s.config.pool_fqdn.eq_ignore_ascii_case(fqdn))
             .map(|s| s.registrar.bindings())
             .unwrap_or_default()
+    }
+
+    /// Drops every connection of `aor` (`sip:` optional), as a network failure would; returns how many.
+    pub fn drop_connections(&self, aor: &str) -> usize {
+        self.services.close_connections(Some(aor))
+    }
+
+    /// Restarts the SIP service of every pool: all connections drop, new ones are refused for
+    /// `downtime`, endpoint publications are gone (contact lists and static publications stay).
+    pub fn restart_sip(&self, downtime: std::time::Duration) -> usize {
+        self.services.restart(downtime)
+    }
+
+    /// Disables `aor` now, as `Set-CsUser -Enabled $false` would: every endpoint of the user gets a
+    /// deregistration NOTIFY (`event=rejected`, `ms-diagnostics-public: 4141`) and REGISTER is
+    /// refused from then on. Returns how many endpoints were told.
+    pub fn disable_user(&self, aor: &str) -> usize {
+        self.services.disable(aor, &self.state.config, self.state.port)
+    }
+
+    /// Sends every endpoint of `aor` a deregistration NOTIFY with `event=<reason>`
+    /// (`unregistered`, `rejected`, `deactivated`, `preferred-registrar-change`, [MS-SIPREGE] 3.2),
+    /// with `P-Preferred-Registrar` when given. Returns how many endpoints were told.
+    pub fn deregister(&self, aor: &str, reason: &str, preferred_registrar: Option<&str>) -> usize {
+        self.services.deregister(aor, reason, None, preferred_registrar, &self.state.config, self.state.port)
+    }
+
+    /// The current versions and values of `aor`'s publications (for tests and QA checks).
+    pub fn publications(
+        &self,
+        aor: &str,
+    ) -> Vec<(services::presence::PublicationKey, services::presence::Publication)> {
+        self.services.presence.lock().unwrap_or_else(|p| p.into_inner()).publications(aor)
+    }
+
+    /// `aor`'s contact list as the pool holds it.
+    pub fn contact_list(&self, aor: &str) -> services::contacts::ContactList {
+        self.services.contacts.lock().unwrap_or_else(|p| p.into_inner()).list(aor)
+    }
+
+    /// Publishes on behalf of another endpoint of `aor` (epid `epid`), as a second device would:
+    /// for tests of version conflicts. Returns the status the pool would answer.
+    pub fn publish_as(&self, aor: &str, epid: &str, body: &str) -> u16 {
+        let result = self.services.presence.lock().unwrap_or_else(|p| p.into_inner()).publish(
+            aor,
+            epid,
+            body.as_bytes(),
+            time::OffsetDateTime::now_utc(),
+        );
+        match result {
+            Ok(change) => {
+                self.services.fan_out_presence(&change, &self.state.config, self.state.port);
+                200
+            }
+            Err(e) => e.status_code(),
+        }
     }
 
     /// A client builder set up for this pool, as a machine inside it would be: the pool's DNS

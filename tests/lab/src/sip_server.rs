@@ -1,5 +1,6 @@
 //! The pool's SIP-over-TLS listener: one task per connection, framing with sfbkit's stream
-//! parser, answering each request after the configured response delay.
+//! parser, answering each request after the configured response delay, and sending what the rest
+//! of the lab asks it to (NOTIFYs, deregistrations), signed with the connection's association.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::LabConfig;
 use crate::registrar::{self, Registrar};
+use crate::sip_services::Outgoing;
 
 /// Shared state of a running pool.
 pub(crate) struct PoolState {
@@ -23,12 +25,22 @@ pub(crate) struct PoolState {
     pub tlsdsk: Option<crate::tlsdsk::TlsDskServerConfig>,
     /// The Certificate Provisioning Service's URL, named in TLS-DSK challenges (`sts-uri`).
     pub certprov_url: String,
+    /// What all pools of the lab share: presence, contacts, connections.
+    pub services: Arc<crate::sip_services::LabServices>,
+    /// This pool's registrar port (for Via and Contact of the requests it sends).
+    pub port: u16,
 }
 
 /// Accepts connections until the listener task is aborted.
 pub(crate) async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<PoolState>) {
     loop {
         let Ok((tcp, peer)) = listener.accept().await else { continue };
+        if state.services.paused() {
+            // Restarting: the connection is accepted and dropped at once, as a port with no
+            // service behind it would reset it.
+            drop(tcp);
+            continue;
+        }
         let acceptor = acceptor.clone();
         let state = state.clone();
         tokio::spawn(async move {
@@ -45,13 +57,28 @@ async fn serve_connection(
     peer: SocketAddr,
     state: Arc<PoolState>,
 ) {
+    let (conn, mut outgoing) = state.services.connect(&state.config.pool_fqdn);
     let mut parser = StreamParser::new(Limits::default());
     let mut auth = crate::auth::ConnAuth::new(&state.config, state.tlsdsk.clone(), &state.certprov_url);
     let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match tls.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+    'conn: loop {
+        let n = tokio::select! {
+            read = tls.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            out = outgoing.recv() => {
+                match out {
+                    Some(Outgoing::Request(mut req)) => {
+                        auth.sign(&state.config, &mut req);
+                        if tls.write_all(&req.to_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Outgoing::Close) | None => break,
+                }
+                continue;
+            }
         };
         if parser.push(&buf[..n]).is_err() {
             break;
@@ -62,14 +89,13 @@ async fn serve_connection(
                 Ok(None) => break,
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "lab pool: unframeable stream, closing");
-                    let _ = tls.shutdown().await;
-                    return;
+                    break 'conn;
                 }
             };
             let reply: Option<Vec<u8>> = match item {
                 StreamItem::Ping => Some(b"\r\n".to_vec()),
                 StreamItem::Pong => None,
-                StreamItem::Message(m) => answer(&state, &mut auth, &m, peer).map(|r| r.to_bytes()),
+                StreamItem::Message(m) => answer(&state, &mut auth, &m, peer, conn).map(|r| r.to_bytes()),
                 StreamItem::Invalid { error, message }
                     if message.is_request() && message.method() != Some(&Method::Ack) =>
                 {
@@ -86,17 +112,24 @@ async fn serve_connection(
                     tokio::time::sleep(state.config.response_delay()).await;
                 }
                 if tls.write_all(&bytes).await.is_err() {
-                    return;
+                    break 'conn;
                 }
             }
         }
     }
     let _ = tls.shutdown().await;
+    state.services.disconnect(conn, &state.config, state.port);
 }
 
 /// Authenticates the request ([MS-SIPAE]: every request once the pool requires it), answers it,
 /// and signs the answer with the connection's security association.
-fn answer(state: &PoolState, auth: &mut crate::auth::ConnAuth, req: &Message, peer: SocketAddr) -> Option<Message> {
+fn answer(
+    state: &PoolState,
+    auth: &mut crate::auth::ConnAuth,
+    req: &Message,
+    peer: SocketAddr,
+    conn: u64,
+) -> Option<Message> {
     if matches!(req.method()?, Method::Ack | Method::Benotify) {
         return None;
     }
@@ -105,23 +138,51 @@ fn answer(state: &PoolState, auth: &mut crate::auth::ConnAuth, req: &Message, pe
             return Some(challenge);
         }
     }
-    let mut resp = respond(state, req, peer)?;
+    let mut resp = respond(state, req, peer, conn)?;
     auth.sign(&state.config, &mut resp);
     Some(resp)
 }
 
-fn respond(state: &PoolState, req: &Message, peer: SocketAddr) -> Option<Message> {
+fn respond(state: &PoolState, req: &Message, peer: SocketAddr, conn: u64) -> Option<Message> {
     if req.method() == Some(&Method::Register) {
         if let Some(redirect) = home_pool_redirect(state, req) {
             return Some(redirect);
         }
     }
     match req.method()? {
-        Method::Register => Some(state.registrar.handle_register(&state.config, req, peer)),
+        Method::Register => Some(register(state, req, peer, conn)),
+        Method::Subscribe => Some(state.services.subscribe(conn, &state.config, state.port, req)),
+        Method::Service => Some(state.services.service(&state.config, state.port, req)),
         Method::Options => Some(registrar::options(&state.config, req)),
         Method::Ack | Method::Benotify => None,
         _ => Some(registrar::not_implemented(&state.config, req)),
     }
+}
+
+/// REGISTER: users disabled at run time are refused like disabled ones ([MS-OCER] 4141); a
+/// registration binds the connection to the endpoint (for notifications), an unregistration
+/// ends the endpoint's presence.
+fn register(state: &PoolState, req: &Message, peer: SocketAddr, conn: u64) -> Message {
+    let aor = req.to_header().ok().and_then(|t| t.uri.as_sip().map(|u| u.aor())).unwrap_or_default();
+    if state.services.is_disabled(&aor) {
+        return Message::response_to(req, 403, "Forbidden", None).with_header(
+            "ms-diagnostics",
+            &format!("4141;reason=\"User disabled\";source=\"{}\"", state.config.pool_fqdn),
+        );
+    }
+    let resp = state.registrar.handle_register(&state.config, req, peer);
+    if resp.status() != Some(200) {
+        return resp;
+    }
+    let epid = req.from_header().ok().and_then(|f| f.params.value("epid").map(|e| e.into_owned())).unwrap_or_default();
+    if req.expires().ok().flatten() == Some(0) {
+        return resp;
+    }
+    let first = state.services.bind(conn, &aor, &epid);
+    if first {
+        crate::faults::after_first_registration(state, &aor);
+    }
+    resp
 }
 
 /// A user homed on another pool of the lab is sent there: `301 Moved Permanently` with that
