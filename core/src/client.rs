@@ -8,7 +8,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Mutex;
+use std::sync::Mutex as StdMutex;
+
+use tokio::sync::{Mutex, broadcast, oneshot};
+
+use crate::contacts::ContactList;
+use crate::dialplan::{LocationProfile, Normalized};
+use crate::driver::{self, Driver, ReconnectPolicy, Registered, Request, Snapshot};
+use crate::endpoint::{Command, CommandError, CommandOutput};
+use crate::events::Event;
+use crate::presence::{Availability, ContactPresence};
+use crate::provisioning::Provisioning;
 
 use crate::discovery::autodiscover::Format;
 use crate::discovery::dns::HickoryResolver;
@@ -16,9 +26,7 @@ use crate::discovery::{BoxFuture, DnsError, DnsResolver, SrvTarget};
 use crate::identity::Epid;
 use crate::keystore::{MemoryStore, OsKeystore, SecretStore};
 use crate::local::{DeviceProvider, NetworkInfo, SystemNetwork, default_provider};
-use crate::registration::{self};
 use crate::report::{SignInReport, SignInResult};
-use crate::session::{SessionError, SipSession};
 use crate::signin::Inner;
 use crate::sip::{Limits, Uri};
 use crate::transport::{TlsConnector, TrustConfig};
@@ -44,10 +52,10 @@ pub enum ClientError {
     Trust(crate::transport::TrustError),
     #[error("not signed in")]
     NotSignedIn,
-    #[error("keep-alive failed: {0}")]
-    KeepAlive(Box<SessionError>),
     #[error("sign-out failed: {0}")]
-    SignOut(Box<SessionError>),
+    SignOut(CommandError),
+    #[error(transparent)]
+    Command(CommandError),
 }
 
 /// Configures a [`Client`].
@@ -73,6 +81,7 @@ pub struct ClientBuilder {
     pub(crate) adapter_preference: Vec<String>,
     pub(crate) credentials: Option<(String, Password)>,
     pub(crate) keystore: Option<Arc<dyn SecretStore>>,
+    pub(crate) reconnect: ReconnectPolicy,
 }
 
 /// A password that never prints (Debug and Display are redacted).
@@ -119,6 +128,7 @@ impl ClientBuilder {
             adapter_preference: Vec::new(),
             credentials: None,
             keystore: None,
+            reconnect: ReconnectPolicy::default(),
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -218,6 +228,12 @@ impl ClientBuilder {
         self.limits = limits;
         self
     }
+    /// How to retry after a lost connection (default: 1 s doubling to 60 s, ±20 % jitter).
+    pub fn reconnect_policy(mut self, policy: ReconnectPolicy) -> ClientBuilder {
+        self.reconnect = policy;
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client, ClientError> {
         let text =
@@ -267,14 +283,48 @@ impl ClientBuilder {
             config: self,
             web_ticket_url: std::sync::Mutex::new(None),
         };
-        Ok(Client { inner: Arc::new(inner), session: Mutex::new(None) })
+        let (events, primary) = broadcast::channel(EVENT_BUFFER);
+        Ok(Client {
+            inner: Arc::new(inner),
+            driver: Mutex::new(None),
+            events,
+            primary: Mutex::new(primary),
+            snapshot: Arc::new(StdMutex::new(Snapshot::default())),
+        })
     }
 }
 
-/// One Skype for Business endpoint. Cheap: no thread of its own; all I/O on the caller's tokio runtime.
+/// One Skype for Business endpoint. Cheap: no thread of its own; all I/O on the caller's tokio
+/// runtime (one task per signed-in client, see `crate::driver`).
 pub struct Client {
     inner: Arc<Inner>,
-    session: Mutex<Option<SipSession>>,
+    driver: Mutex<Option<Driver>>,
+    events: broadcast::Sender<Event>,
+    /// The stream [`Client::next_event`] reads: opened at build time, so no event is missed.
+    primary: Mutex<broadcast::Receiver<Event>>,
+    snapshot: Arc<StdMutex<Snapshot>>,
+}
+
+/// How many events wait for a slow reader before the oldest are dropped (and an
+/// [`Event::Lagged`] says how many).
+pub const EVENT_BUFFER: usize = 4096;
+
+/// An extra listener on a client's events (see [`Client::subscribe_events`]).
+pub struct EventStream(broadcast::Receiver<Event>);
+
+impl EventStream {
+    /// The next event; `None` once the client is gone.
+    pub async fn next(&mut self) -> Option<Event> {
+        next_from(&mut self.0).await
+    }
+}
+
+async fn next_from(rx: &mut broadcast::Receiver<Event>) -> Option<Event> {
+    match rx.recv().await {
+        Ok(e) => Some(e),
+        Err(broadcast::error::RecvError::Lagged(missed)) => Some(Event::Lagged { missed }),
+        Err(broadcast::error::RecvError::Closed) => None,
+    }
 }
 
 /// A resolver that answers one name with a fixed address and asks `inner` for the rest.
@@ -303,37 +353,215 @@ impl Client {
     }
 
     /// Signs in and reports every step: Local Discovery, Server Discovery, Connectivity Checks,
-    /// Authentication. On success the client stays registered until [`Client::sign_out`]; on
-    /// failure the report says which stage failed, why, and what to do.
+    /// Authentication. On success the client stays signed in (provisioning, contacts, presence,
+    /// refreshes, keep-alives, reconnects) until [`Client::sign_out`]; on failure the report says
+    /// which stage failed, why, and what to do.
     pub async fn sign_in(&self) -> SignInReport {
         let started = Instant::now();
         let mut report = SignInReport::new(self.inner.aor.as_str(), &self.inner.domain);
+        let mut driver = self.driver.lock().await;
+        if driver.as_ref().is_some_and(|d| !d.task.is_finished()) {
+            report.error = Some("already signed in".into());
+            report.hint = Some("sign out first, or build another Client for a second endpoint".into());
+            return report;
+        }
         if let Some(session) = self.inner.run_stages(&mut report).await {
-            *self.session.lock().await = Some(session);
             report.result = SignInResult::Success;
+            if let Some(registration) = report.registration.clone() {
+                let first = Registered { session, registration, registrar: report.target.clone() };
+                let policy = self.inner.config.reconnect;
+                *driver =
+                    Some(driver::spawn(self.inner.clone(), first, policy, self.events.clone(), self.snapshot.clone()));
+            }
         }
         report.latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
         report
     }
 
+    /// The next event of the signed-in endpoint, in order (waits for one).
+    pub async fn next_event(&self) -> Event {
+        let mut rx = self.primary.lock().await;
+        loop {
+            if let Some(e) = next_from(&mut rx).await {
+                return e;
+            }
+        }
+    }
+
+    /// The next event if one is waiting.
+    pub async fn try_next_event(&self) -> Option<Event> {
+        let mut rx = self.primary.lock().await;
+        match rx.try_recv() {
+            Ok(e) => Some(e),
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => Some(Event::Lagged { missed }),
+            Err(_) => None,
+        }
+    }
+
+    /// Another listener on the events, from now on (the primary stream is unaffected).
+    pub fn subscribe_events(&self) -> EventStream {
+        EventStream(self.events.subscribe())
+    }
+
+    async fn send(&self, command: Command) -> Result<CommandOutput, ClientError> {
+        let tx = {
+            let driver = self.driver.lock().await;
+            match driver.as_ref() {
+                Some(d) if !d.task.is_finished() => d.requests.clone(),
+                _ => return Err(ClientError::NotSignedIn),
+            }
+        };
+        let (done, rx) = oneshot::channel();
+        tx.send(Request { command, done }).await.map_err(|_| ClientError::NotSignedIn)?;
+        match rx.await {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(CommandError::NotSignedIn)) | Err(_) => Err(ClientError::NotSignedIn),
+            Ok(Err(e)) => Err(ClientError::Command(e)),
+        }
+    }
+
     /// Sends a keep-alive ping on the signed-in connection and returns the time until the
     /// registrar's pong: a cheap "is my connection alive" check.
     pub async fn keep_alive(&self) -> Result<Duration, ClientError> {
-        let mut guard = self.session.lock().await;
-        let session = guard.as_mut().ok_or(ClientError::NotSignedIn)?;
-        session.ping(Duration::from_secs(10)).await.map_err(|e| ClientError::KeepAlive(Box::new(e)))
+        match self.send(Command::KeepAlive).await? {
+            CommandOutput::Pong { rtt_us } => Ok(Duration::from_micros(rtt_us)),
+            _ => Ok(Duration::ZERO),
+        }
     }
 
-    /// Unregisters (REGISTER with `Expires: 0`) and closes the connection.
+    /// Publishes a manual presence state (what a user picks in the Lync client) with an optional
+    /// activity token (`in-a-meeting`, `on-the-phone`...).
+    pub async fn set_presence(&self, availability: Availability, activity: Option<&str>) -> Result<(), ClientError> {
+        let activity = activity.map(str::to_string);
+        self.send(Command::SetPresence { availability, activity }).await.map(|_| ())
+    }
+
+    /// Withdraws the manual state: presence follows this endpoint's machine state again.
+    pub async fn clear_presence(&self) -> Result<(), ClientError> {
+        self.send(Command::ClearPresence).await.map(|_| ())
+    }
+
+    /// Publishes the personal note (`None` or empty: removes it).
+    pub async fn set_note(&self, text: Option<&str>) -> Result<(), ClientError> {
+        self.send(Command::SetNote { text: text.map(str::to_string) }).await.map(|_| ())
+    }
+
+    /// Adds a contact (`sip:` optional) to the named group (`None`: the default group).
+    pub async fn add_contact(&self, uri: &str, name: &str, group: Option<&str>) -> Result<(), ClientError> {
+        let uri = with_sip(uri);
+        let group_ids = match group {
+            Some(g) => vec![self.group_id(g)?],
+            None => self.default_group().into_iter().collect(),
+        };
+        self.send(Command::AddContact { uri, name: name.to_string(), group_ids }).await.map(|_| ())
+    }
+
+    /// Removes a contact.
+    pub async fn remove_contact(&self, uri: &str) -> Result<(), ClientError> {
+        self.send(Command::RemoveContact { uri: with_sip(uri) }).await.map(|_| ())
+    }
+
+    /// Moves a contact to the named group (out of the groups it was in).
+    pub async fn move_contact(&self, uri: &str, group: &str) -> Result<(), ClientError> {
+        let group_ids = Some(vec![self.group_id(group)?]);
+        self.send(Command::UpdateContact { uri: with_sip(uri), name: None, group_ids }).await.map(|_| ())
+    }
+
+    /// Creates a group; returns the id the server gave it.
+    pub async fn add_group(&self, name: &str) -> Result<u32, ClientError> {
+        match self.send(Command::AddGroup { name: name.to_string() }).await? {
+            CommandOutput::GroupAdded { id } => Ok(id),
+            _ => self.group_id(name),
+        }
+    }
+
+    pub async fn rename_group(&self, id: u32, name: &str) -> Result<(), ClientError> {
+        self.send(Command::RenameGroup { id, name: name.to_string() }).await.map(|_| ())
+    }
+
+    pub async fn remove_group(&self, id: u32) -> Result<(), ClientError> {
+        self.send(Command::RemoveGroup { id }).await.map(|_| ())
+    }
+
+    fn view(&self) -> std::sync::MutexGuard<'_, Snapshot> {
+        self.snapshot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn group_id(&self, name: &str) -> Result<u32, ClientError> {
+        let view = self.view();
+        view.contacts
+            .groups
+            .iter()
+            .find(|g| g.name.eq_ignore_ascii_case(name))
+            .map(|g| g.id)
+            .ok_or_else(|| ClientError::Command(CommandError::Invalid(format!("there is no group named {name:?}"))))
+    }
+
+    /// The default group (`~`, "Other Contacts"), when the list has one.
+    fn default_group(&self) -> Option<u32> {
+        self.view().contacts.groups.iter().find(|g| g.name == "~").map(|g| g.id)
+    }
+
+    /// Whether the endpoint is signed in right now (false while reconnecting).
+    pub fn is_signed_in(&self) -> bool {
+        self.view().signed_in
+    }
+
+    /// The contact list as last received.
+    pub fn contacts(&self) -> ContactList {
+        self.view().contacts.clone()
+    }
+
+    /// The presence of one contact, as last notified.
+    pub fn presence_of(&self, uri: &str) -> Option<ContactPresence> {
+        self.view().presence.get(&with_sip(uri)).cloned()
+    }
+
+    /// In-band provisioning (server configuration and policies), once received.
+    pub fn provisioning(&self) -> Option<Provisioning> {
+        self.view().provisioning.clone()
+    }
+
+    /// The user's location profile (dial plan), once received.
+    pub fn location_profile(&self) -> Option<Arc<LocationProfile>> {
+        self.view().location_profile.clone()
+    }
+
+    /// Normalizes a dialled number with the user's dial plan; `None` until the profile arrived.
+    pub fn normalize(&self, dialed: &str) -> Option<Normalized> {
+        self.view().location_profile.as_ref().map(|p| p.normalize(dialed))
+    }
+
+    /// Messages from the server dropped because their signature did not verify ([MS-SIPAE] 3.2.5.2).
+    pub fn bad_signatures(&self) -> u64 {
+        self.view().bad_signatures
+    }
+
+    /// Unpublishes this endpoint's presence, ends its subscriptions, unregisters (REGISTER with
+    /// `Expires: 0`) and closes the connection.
     pub async fn sign_out(&self) -> Result<(), ClientError> {
-        let mut guard = self.session.lock().await;
-        let mut session = guard.take().ok_or(ClientError::NotSignedIn)?;
-        let local = session.conn.local_addr();
-        let params = self.inner.register_params(local, Some(0));
-        let request = registration::register_request(&mut session.factory, &self.inner.aor, &params)
-            .map_err(|e| ClientError::SignOut(Box::new(SessionError::Stream(e))))?;
-        let result = session.request(request).await;
-        let _ = session.conn.close().await;
-        result.map(|_| ()).map_err(|e| ClientError::SignOut(Box::new(e)))
+        let result = self.send(Command::SignOut).await;
+        let driver = self.driver.lock().await.take();
+        if let Some(d) = driver {
+            // The driver ends right after sign-out; do not wait forever on a stuck connection.
+            let _ = tokio::time::timeout(crate::endpoint::SIGN_OUT_GRACE * 2, d.task).await;
+        }
+        result.map(|_| ()).map_err(|e| match e {
+            ClientError::Command(c) => ClientError::SignOut(c),
+            other => other,
+        })
+    }
+}
+
+fn with_sip(uri: &str) -> String {
+    if uri.starts_with("sip:") { uri.to_string() } else { format!("sip:{uri}") }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Dropping the client drops the command sender: the driver signs out and ends.
+        if let Ok(mut d) = self.driver.try_lock() {
+            d.take();
+        }
     }
 }

@@ -125,6 +125,12 @@ impl SignInReport {
         }
     }
 
+    /// The short class of the failure that ended sign-in (`disabled-user`, `refused`, ...): the
+    /// class of the last failed step.
+    pub fn error_class(&self) -> Option<&str> {
+        self.stages.iter().rev().find(|s| s.outcome == Outcome::Failure).and_then(|s| s.error_class.as_deref())
+    }
+
     /// True when the user is signed in.
     pub fn is_success(&self) -> bool {
         self.result == SignInResult::Success

@@ -1,6 +1,6 @@
 //! The I/O driver for one SIP connection: it moves bytes between a [`TlsConnection`] and the
-//! sans-I/O layers (stream parser, client transactions) and keeps time for them. It is the only
-//! place the protocol core meets tokio.
+//! sans-I/O layers (stream parser, client transactions) and keeps time for them, while sign-in
+//! runs its REGISTER legs; once registered, `crate::driver` takes the connection over.
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ pub(crate) struct SipSession {
     pub sa: Option<SecurityAssociation>,
     /// Messages dropped because their signature was missing or wrong.
     pub bad_signatures: u64,
-    parser: StreamParser,
+    pub(crate) parser: StreamParser,
     transactions: ClientTransactions,
     /// Counters for the report and diagnostics.
     pub stray_responses: u64,
@@ -92,44 +92,6 @@ impl SipSession {
                     }
                 }
                 None => self.conn.recv(&mut buf).await?,
-            };
-            if read == 0 {
-                return Err(SessionError::Closed);
-            }
-            self.parser.push(&buf[..read]).map_err(SessionError::Stream)?;
-        }
-    }
-
-    /// Sends a CRLF CRLF keep-alive ping (RFC 5626 §3.5.1; what Lync sends within the
-    /// `ms-keep-alive` timeout) and waits for the CRLF pong, handling whatever else the server sends
-    /// meanwhile. Returns the round-trip time.
-    pub async fn ping(&mut self, timeout: Duration) -> Result<Duration, SessionError> {
-        let started = Instant::now();
-        self.conn.send(b"\r\n\r\n").await?;
-        let deadline = started + timeout;
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            while let Some(item) = self.parser.next_item().map_err(SessionError::Stream)? {
-                match item {
-                    StreamItem::Pong => return Ok(started.elapsed()),
-                    StreamItem::Ping => self.conn.send(b"\r\n").await?,
-                    StreamItem::Invalid { error, .. } => {
-                        self.invalid_messages += 1;
-                        tracing::warn!(error = %error, "dropped an invalid message from the server");
-                    }
-                    StreamItem::Message(m) if !self.signature_ok(&m) => {}
-                    StreamItem::Message(m) if m.is_request() => self.answer_server_request(&m).await?,
-                    StreamItem::Message(m) => {
-                        if let ResponseRoute::Unmatched(_) = self.transactions.handle_response(m, Instant::now()) {
-                            self.stray_responses += 1;
-                        }
-                    }
-                }
-            }
-            let wait = deadline.saturating_duration_since(Instant::now());
-            let read = match tokio::time::timeout(wait, self.conn.recv(&mut buf)).await {
-                Ok(r) => r?,
-                Err(_) => return Err(SessionError::TimedOut(timeout)),
             };
             if read == 0 {
                 return Err(SessionError::Closed);

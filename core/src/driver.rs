@@ -1,0 +1,381 @@
+//! The tokio side of a signed-in endpoint: one task per client that moves bytes between the TLS
+//! connection and the sans-I/O [`Endpoint`], runs its timers, takes the application's commands,
+//! publishes its events, and after a lost connection signs in again with capped exponential
+//! backoff and jitter, carrying the endpoint's durable state over so nothing published and no
+//! pending contact change is lost.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::contacts::ContactList;
+use crate::dialplan::LocationProfile;
+use crate::endpoint::{
+    Closed, Command, CommandError, CommandId, CommandOutput, Endpoint, EndpointConfig, EndpointState,
+};
+use crate::events::Event;
+use crate::presence::ContactPresence;
+use crate::provisioning::Provisioning;
+use crate::registration::Registration;
+use crate::report::SignInReport;
+use crate::session::SipSession;
+use crate::signin::Inner;
+use crate::sip::StreamParser;
+
+/// How the client retries after a lost connection: the delay starts at `initial`, doubles per
+/// failed attempt up to `max`, and each delay is randomised by ±`jitter` (a fraction) so a pool
+/// that restarts is not hit by every client at the same instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReconnectPolicy {
+    pub initial: Duration,
+    pub max: Duration,
+    pub jitter: f64,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy { initial: Duration::from_secs(1), max: Duration::from_secs(60), jitter: 0.2 }
+    }
+}
+
+impl ReconnectPolicy {
+    /// The delay before attempt `attempt` (1-based), before jitter.
+    pub fn base_delay(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+
+    /// The delay before attempt `attempt`, jittered; never above `max` × (1 + jitter).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let base = self.base_delay(attempt).as_secs_f64();
+        let jitter = self.jitter.clamp(0.0, 1.0);
+        let r: f64 = rand::random::<f64>() * 2.0 - 1.0;
+        Duration::from_secs_f64((base * (1.0 + jitter * r)).max(0.0))
+    }
+}
+
+/// What the application can read without waiting: the endpoint's current view.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Snapshot {
+    pub signed_in: bool,
+    pub registration: Option<Registration>,
+    pub contacts: ContactList,
+    pub presence: BTreeMap<String, ContactPresence>,
+    pub provisioning: Option<Provisioning>,
+    pub location_profile: Option<Arc<LocationProfile>>,
+    pub bad_signatures: u64,
+    pub reconnects: u64,
+}
+
+/// One command on its way to the endpoint, with where its completion goes.
+pub(crate) struct Request {
+    pub command: Command,
+    pub done: oneshot::Sender<Result<CommandOutput, CommandError>>,
+}
+
+/// A freshly registered connection, as sign-in leaves it.
+pub(crate) struct Registered {
+    pub session: SipSession,
+    pub registration: Registration,
+    pub registrar: String,
+}
+
+/// The running driver of one client.
+pub(crate) struct Driver {
+    pub requests: mpsc::Sender<Request>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the driver for a client that just signed in.
+pub(crate) fn spawn(
+    inner: Arc<Inner>,
+    first: Registered,
+    policy: ReconnectPolicy,
+    events: broadcast::Sender<Event>,
+    snapshot: Arc<StdMutex<Snapshot>>,
+) -> Driver {
+    let (tx, rx) = mpsc::channel(256);
+    let task = tokio::spawn(run(inner, first, policy, events, snapshot, rx));
+    Driver { requests: tx, task }
+}
+
+struct Ctx {
+    inner: Arc<Inner>,
+    events: broadcast::Sender<Event>,
+    snapshot: Arc<StdMutex<Snapshot>>,
+    requests: mpsc::Receiver<Request>,
+    waiting: HashMap<CommandId, oneshot::Sender<Result<CommandOutput, CommandError>>>,
+    next_id: CommandId,
+    /// The application asked to sign out (or dropped the client) while no connection was up.
+    stop: bool,
+}
+
+async fn run(
+    inner: Arc<Inner>,
+    first: Registered,
+    policy: ReconnectPolicy,
+    events: broadcast::Sender<Event>,
+    snapshot: Arc<StdMutex<Snapshot>>,
+    requests: mpsc::Receiver<Request>,
+) {
+    let mut ctx = Ctx { inner, events, snapshot, requests, waiting: HashMap::new(), next_id: 1, stop: false };
+    let mut state = EndpointState::default();
+    let mut next = Some(first);
+    loop {
+        let registered = match next.take() {
+            Some(r) => r,
+            None => match reconnect(&mut ctx, &policy, &mut state).await {
+                Some(r) => r,
+                None => break,
+            },
+        };
+        let (closed, s) = connection(&mut ctx, registered, state).await;
+        state = s;
+        match closed {
+            Closed::SignedOut => break,
+            Closed::Deregistered(reason) if !reason.reconnects() => break,
+            Closed::Deregistered(_) => {}
+            Closed::ConnectionDead(error) => {
+                let _ = ctx.events.send(Event::ConnectionLost { error });
+            }
+            Closed::RefreshRefused { code, diagnostics } => {
+                let error = format!(
+                    "the registrar refused a registration refresh ({code}{}); signing in again",
+                    diagnostics.map(|d| format!(", ms-diagnostics {d}")).unwrap_or_default()
+                );
+                let _ = ctx.events.send(Event::ConnectionLost { error });
+            }
+        }
+        if ctx.stop {
+            break;
+        }
+    }
+    if let Ok(mut snap) = ctx.snapshot.lock() {
+        snap.signed_in = false;
+    }
+    for (_, done) in ctx.waiting.drain() {
+        let _ = done.send(Err(CommandError::NotSignedIn));
+    }
+    // Commands that arrived after the end.
+    ctx.requests.close();
+    while let Ok(req) = ctx.requests.try_recv() {
+        let _ = req.done.send(Err(CommandError::NotSignedIn));
+    }
+}
+
+/// Failure classes where signing in again cannot help (FIELD-NOTES §2.2 / issue 4's typed errors).
+fn fatal(class: &str) -> bool {
+    matches!(class, "disabled-user" | "unknown-user" | "wrong-credentials" | "authentication-required")
+}
+
+/// Signs in again until it works, the failure is one retrying cannot fix, or the application
+/// signs out. Commands that arrive meanwhile are queued (contact changes) or refused.
+async fn reconnect(ctx: &mut Ctx, policy: &ReconnectPolicy, state: &mut EndpointState) -> Option<Registered> {
+    let lost_at = Instant::now();
+    let mut last_error: Option<String> = None;
+    for attempt in 1u32.. {
+        let delay = policy.delay(attempt);
+        let _ = ctx.events.send(Event::Reconnecting {
+            attempt,
+            delay_ms: delay.as_millis() as u64,
+            last_error: last_error.clone(),
+        });
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                req = ctx.requests.recv() => match req {
+                    Some(req) => {
+                        if queue_offline(ctx, state, req) {
+                            return None;
+                        }
+                    }
+                    None => return None,
+                },
+            }
+        }
+        let mut report = SignInReport::new(ctx.inner.aor.as_str(), &ctx.inner.domain);
+        match ctx.inner.run_stages(&mut report).await {
+            Some(session) => {
+                if let Ok(mut snap) = ctx.snapshot.lock() {
+                    snap.reconnects += 1;
+                }
+                let _ = ctx.events.send(Event::ConnectionRestored {
+                    attempts: attempt,
+                    downtime_ms: lost_at.elapsed().as_millis() as u64,
+                });
+                let registration = report.registration.clone()?;
+                return Some(Registered { session, registration, registrar: report.target.clone() });
+            }
+            None => {
+                let class = report.error_class().unwrap_or("unknown").to_string();
+                let error = report.error.clone().unwrap_or_else(|| "sign-in failed".into());
+                let hint = report.hint.clone().unwrap_or_default();
+                if fatal(&class) {
+                    let _ = ctx.events.send(Event::SignInFailed { class, error, hint });
+                    return None;
+                }
+                last_error = Some(error);
+            }
+        }
+    }
+    None
+}
+
+/// A command while disconnected: contact changes wait for the next connection, sign-out ends the
+/// driver, the rest fail at once. Returns whether to stop.
+fn queue_offline(ctx: &mut Ctx, state: &mut EndpointState, req: Request) -> bool {
+    let id = ctx.next_id;
+    ctx.next_id += 1;
+    match req.command {
+        Command::SignOut => {
+            let _ = req.done.send(Ok(CommandOutput::Done));
+            let _ = ctx.events.send(Event::SignedOut);
+            ctx.stop = true;
+            true
+        }
+        c if c.is_contact_change() => {
+            state.queued.push((id, c));
+            ctx.waiting.insert(id, req.done);
+            false
+        }
+        Command::SetPresence { availability, activity } => {
+            // Remembered, and published when the connection is back.
+            state.desired.availability = Some(availability);
+            state.desired.activity = activity;
+            let _ = req.done.send(Ok(CommandOutput::Done));
+            false
+        }
+        Command::SetNote { text } => {
+            state.desired.note = text.filter(|t| !t.trim().is_empty());
+            let _ = req.done.send(Ok(CommandOutput::Done));
+            false
+        }
+        _ => {
+            let _ = req.done.send(Err(CommandError::NotSignedIn));
+            false
+        }
+    }
+}
+
+/// Runs one registered connection until the endpoint closes; returns why and the durable state.
+async fn connection(ctx: &mut Ctx, registered: Registered, state: EndpointState) -> (Closed, EndpointState) {
+    let Registered { session, registration, registrar } = registered;
+    let SipSession { conn, factory, sa, mut parser, .. } = session;
+    let local = conn.local_addr();
+    let sent_by = match local.ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", local.port()),
+        std::net::IpAddr::V4(ip) => format!("{ip}:{}", local.port()),
+    };
+    let cfg = EndpointConfig {
+        aor: ctx.inner.aor.clone(),
+        epid: ctx.inner.epid.clone(),
+        sent_by,
+        register_params: ctx.inner.register_params(local, None),
+        registration,
+        registrar,
+    };
+    let mut ep = Endpoint::new(cfg, factory, sa, state, Instant::now());
+    let (mut reader, mut writer) = conn.into_split();
+    let (bytes_tx, mut bytes_rx) = mpsc::channel::<Result<Vec<u8>, String>>(32);
+    let reader_task = tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let item = match reader.recv(&mut buf).await {
+                Ok(0) => Err("the server closed the connection".to_string()),
+                Ok(n) => Ok(buf[..n].to_vec()),
+                Err(e) => Err(e.to_string()),
+            };
+            let end = item.is_err();
+            if bytes_tx.send(item).await.is_err() || end {
+                break;
+            }
+        }
+    });
+    // Bytes the sign-in already read past the 200 OK.
+    drain_parser(&mut parser, &mut ep);
+    loop {
+        while let Some(bytes) = ep.poll_transmit() {
+            if let Err(e) = writer.send(&bytes).await {
+                ep.connection_lost(e.to_string());
+                break;
+            }
+        }
+        publish(ctx, &mut ep);
+        if ep.closed().is_some() {
+            break;
+        }
+        let deadline = ep.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            bytes = bytes_rx.recv() => match bytes {
+                Some(Ok(b)) => match parser.push(&b) {
+                    Ok(()) => drain_parser(&mut parser, &mut ep),
+                    Err(e) => ep.connection_lost(format!("the server's byte stream could not be parsed: {e}")),
+                },
+                Some(Err(e)) => ep.connection_lost(e),
+                None => ep.connection_lost("the connection reader stopped".into()),
+            },
+            req = ctx.requests.recv() => {
+                let (command, done) = match req {
+                    Some(r) => (r.command, Some(r.done)),
+                    // The client was dropped: sign out cleanly.
+                    None => (Command::SignOut, None),
+                };
+                let id = ctx.next_id;
+                ctx.next_id += 1;
+                if let Some(done) = done {
+                    ctx.waiting.insert(id, done);
+                }
+                ep.command(id, command, Instant::now());
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => ep.handle_timeout(Instant::now()),
+        }
+    }
+    reader_task.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer.close()).await;
+    let closed = ep.closed().cloned().unwrap_or(Closed::ConnectionDead("stopped".into()));
+    publish(ctx, &mut ep);
+    (closed, ep.into_state())
+}
+
+fn drain_parser(parser: &mut StreamParser, ep: &mut Endpoint) {
+    loop {
+        match parser.next_item() {
+            Ok(Some(item)) => ep.handle_item(item, Instant::now()),
+            Ok(None) => break,
+            Err(e) => {
+                ep.connection_lost(format!("the server's byte stream could not be parsed: {e}"));
+                break;
+            }
+        }
+    }
+}
+
+/// Hands events and completions to the application, after refreshing the snapshot, so an
+/// application that reads the contact list on an event sees the list that event describes.
+fn publish(ctx: &mut Ctx, ep: &mut Endpoint) {
+    let events: Vec<Event> = std::iter::from_fn(|| ep.poll_event()).collect();
+    if !events.is_empty() || ep.closed().is_some() {
+        if let Ok(mut snap) = ctx.snapshot.lock() {
+            snap.signed_in = ep.closed().is_none();
+            snap.registration = Some(ep.registration().clone());
+            snap.contacts = ep.state.contacts.clone();
+            snap.presence = ep.state.presence.clone();
+            snap.provisioning = ep.state.provisioning.clone();
+            snap.location_profile = ep.state.location_profile.clone();
+            snap.bad_signatures = ep.bad_signatures;
+        }
+    }
+    for event in events {
+        // No receiver is not an error: the application may not listen.
+        let _ = ctx.events.send(event);
+    }
+    while let Some((id, result)) = ep.poll_completion() {
+        if let Some(done) = ctx.waiting.remove(&id) {
+            let _ = done.send(result);
+        }
+    }
+}

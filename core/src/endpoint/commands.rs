@@ -1,0 +1,363 @@
+//! What the application asks of a signed-in endpoint: publish presence and notes, change the
+//! contact list, sign out. Each command completes with the server's answer.
+//!
+//! Presence goes out as a `SERVICE` with a category publication ([MS-PRES], REFERENCE.md §8.1). A
+//! `409` with `Client.BadCall.WrongDelta` means another endpoint of the user published in between:
+//! we take the server's current versions from the fault and publish again (up to
+//! [`MAX_PUBLISH_ATTEMPTS`]). Contact list changes go out as SOAP-over-SIP `SERVICE` requests
+//! (CLIENT-NOTES.md §9.2); the server confirms with 200 and a `contactDelta` NOTIFY, which is what
+//! updates the local list and raises the contact events.
+
+use std::time::Instant;
+
+use super::{CommandId, Endpoint, Pending};
+use crate::contacts;
+use crate::presence::{self, Availability, Instances, NoteKind, Publication};
+use crate::sip::{Message, Method};
+
+/// How often a publication is retried after version conflicts before the command fails.
+pub const MAX_PUBLISH_ATTEMPTS: u8 = 3;
+
+/// A request to a signed-in endpoint.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Publish a manual state (a `userState`: what the user chose) with an optional activity token.
+    SetPresence {
+        availability: Availability,
+        activity: Option<String>,
+    },
+    /// Withdraw the manual state: presence follows the machine state again.
+    ClearPresence,
+    /// Publish the personal note; `None` or empty deletes it.
+    SetNote {
+        text: Option<String>,
+    },
+    AddContact {
+        uri: String,
+        name: String,
+        group_ids: Vec<u32>,
+    },
+    RemoveContact {
+        uri: String,
+    },
+    /// Rename and/or move a contact (`group_ids` replaces its groups).
+    UpdateContact {
+        uri: String,
+        name: Option<String>,
+        group_ids: Option<Vec<u32>>,
+    },
+    AddGroup {
+        name: String,
+    },
+    RenameGroup {
+        id: u32,
+        name: String,
+    },
+    RemoveGroup {
+        id: u32,
+    },
+    /// A CRLF keep-alive ping now; completes with the round-trip time when the pong arrives.
+    KeepAlive,
+    SignOut,
+}
+
+impl Command {
+    /// Whether this command changes the contact list (and is sent again after a reconnect until
+    /// the server confirmed it).
+    pub fn is_contact_change(&self) -> bool {
+        matches!(
+            self,
+            Command::AddContact { .. }
+                | Command::RemoveContact { .. }
+                | Command::UpdateContact { .. }
+                | Command::AddGroup { .. }
+                | Command::RenameGroup { .. }
+                | Command::RemoveGroup { .. }
+        )
+    }
+}
+
+/// What a completed command produced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CommandOutput {
+    Done,
+    /// The registrar answered a keep-alive ping after this many microseconds.
+    Pong {
+        rtt_us: u64,
+    },
+    /// The id the server gave a new group.
+    GroupAdded {
+        id: u32,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CommandError {
+    #[error("not signed in: sign in first")]
+    NotSignedIn,
+    #[error("the server refused the request: {code} {reason}{}", diagnostics.as_ref().map(|d| format!(" (ms-diagnostics {d})")).unwrap_or_default())]
+    Refused { code: u16, reason: String, diagnostics: Option<String> },
+    #[error("the server refused the contact list change: {0}")]
+    ContactListFault(String),
+    #[error(
+        "this user's contacts are kept in Exchange (Unified Contact Store): change them through Exchange Web Services or Outlook"
+    )]
+    ContactsInExchange,
+    #[error("no answer from the server; the change is sent again after the connection recovers")]
+    TimedOut,
+    #[error("publication conflicts persisted after {0} attempts: another endpoint keeps publishing; try again")]
+    PublicationConflict(u8),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+impl Endpoint {
+    /// Takes an application command; its completion comes out of [`Endpoint::poll_completion`].
+    pub fn command(&mut self, id: CommandId, command: Command, now: Instant) {
+        if self.closing.is_some() || self.closed.is_some() {
+            if command.is_contact_change() {
+                self.state.queued.push((id, command));
+            } else {
+                self.completions.push_back((id, Err(CommandError::NotSignedIn)));
+            }
+            return;
+        }
+        match command {
+            Command::SignOut => {
+                self.sign_out_cmd = Some(id);
+                self.begin_sign_out(now);
+            }
+            Command::KeepAlive => {
+                if let Some((old, _)) = self.ping_cmd.replace((id, now)) {
+                    self.completions.push_back((old, Err(CommandError::Invalid("superseded by a newer ping".into()))));
+                }
+                self.outbox.push_back(b"\r\n\r\n".to_vec());
+                self.last_sent = now;
+                self.pong_deadline = Some(now + super::PONG_TIMEOUT);
+            }
+            Command::SetPresence { availability, activity } => {
+                if availability.publish_value().is_none() {
+                    let why = format!(
+                        "{availability:?} is a state the server derives; publish Available, Busy, DoNotDisturb, BeRightBack, Away or Offline"
+                    );
+                    self.completions.push_back((id, Err(CommandError::Invalid(why))));
+                    return;
+                }
+                self.state.desired.availability = Some(availability);
+                self.state.desired.activity = activity;
+                let pubs = self.user_state_publications();
+                self.publish(pubs, Some(id), 1, now);
+            }
+            Command::ClearPresence => {
+                self.state.desired.availability = None;
+                self.state.desired.activity = None;
+                let pubs = self.user_state_publications();
+                self.publish(pubs, Some(id), 1, now);
+            }
+            Command::SetNote { text } => {
+                let text = text.filter(|t| !t.trim().is_empty());
+                self.state.desired.note = text.clone();
+                let pubs = presence::note(
+                    text.as_deref().unwrap_or(""),
+                    NoteKind::Personal,
+                    Instances::NOTE,
+                    &self.state.versions,
+                );
+                self.publish(pubs, Some(id), 1, now);
+            }
+            other => self.contact_change(id, other, now),
+        }
+    }
+
+    /// The userState publications for what the user chose (deletions when nothing is chosen).
+    fn user_state_publications(&self) -> Vec<Publication> {
+        let instances = Instances::from_epid(&self.cfg.epid);
+        let versions = &self.state.versions;
+        match self.state.desired.availability {
+            Some(a) => presence::user_state(&instances, a, self.state.desired.activity.as_deref(), versions)
+                .unwrap_or_default(),
+            None => presence::user_state(&instances, Availability::Available, None, versions)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| Publication { value_xml: None, expires: Some(0), ..p })
+                .collect(),
+        }
+    }
+
+    /// The first publication after sign-in (or a reconnect): device and machine state, plus what
+    /// the user chose (CLIENT-NOTES §8.3: "Initial publication = device + machineState + userState").
+    pub(super) fn publish_desired(&mut self, command: Option<CommandId>, now: Instant) {
+        let instances = Instances::from_epid(&self.cfg.epid);
+        let aor = self.cfg.aor.as_str().to_string();
+        let versions = &self.state.versions;
+        let mut pubs = vec![presence::device(&self.cfg.epid, &aor, "00:00:00Z", "sfbkit", versions)];
+        let online = Availability::Available.publish_value().unwrap_or(3500);
+        pubs.extend(presence::machine_state(&instances, online, versions));
+        if self.state.desired.availability.is_some() {
+            pubs.extend(self.user_state_publications());
+        }
+        if let Some(note) = self.state.desired.note.clone() {
+            pubs.extend(presence::note(&note, NoteKind::Personal, Instances::NOTE, &self.state.versions));
+        }
+        self.publish(pubs, command, 1, now);
+    }
+
+    /// Sign-out: delete this endpoint's device and machine state, and the manual state it set.
+    pub(super) fn unpublish_endpoint(&mut self, now: Instant) {
+        let instances = Instances::from_epid(&self.cfg.epid);
+        let aor = self.cfg.aor.as_str().to_string();
+        let versions = &self.state.versions;
+        let mut pubs = vec![presence::device(&self.cfg.epid, &aor, "00:00:00Z", "sfbkit", versions)];
+        pubs.extend(presence::machine_state(&instances, 0, versions));
+        if self.state.desired.availability.is_some() {
+            pubs.extend(self.user_state_publications());
+        }
+        let pubs: Vec<Publication> =
+            pubs.into_iter().map(|p| Publication { value_xml: None, expires: Some(0), ..p }).collect();
+        self.publish(pubs, None, MAX_PUBLISH_ATTEMPTS, now);
+    }
+
+    fn publish(&mut self, publications: Vec<Publication>, command: Option<CommandId>, attempt: u8, now: Instant) {
+        if publications.is_empty() {
+            if let Some(id) = command {
+                self.completions.push_back((id, Ok(CommandOutput::Done)));
+            }
+            return;
+        }
+        let aor = self.cfg.aor.as_str().to_string();
+        let body = presence::publish_body(&aor, &publications);
+        let req = self.self_request(Method::Service).with_body(presence::CONTENT_TYPE_PUBLISH, body);
+        self.send_request(req, Pending::Publish { attempt, command, publications }, now);
+    }
+
+    pub(super) fn on_publish_response(
+        &mut self,
+        attempt: u8,
+        command: Option<CommandId>,
+        publications: Vec<Publication>,
+        resp: &Message,
+        now: Instant,
+    ) {
+        let code = resp.status().unwrap_or(0);
+        match code {
+            200..=299 => {
+                // The server now holds version + 1 of each; roaming-self confirms (and corrects) it.
+                for p in &publications {
+                    self.state.versions.set(&p.category, p.instance, p.container, p.version.wrapping_add(1));
+                }
+                if resp.content_type().is_some_and(|c| c.starts_with(presence::CONTENT_TYPE_ROAMING_SELF)) {
+                    if let Ok(data) = presence::parse_roaming_self(&resp.body) {
+                        self.state.versions.record_self(&data);
+                    }
+                }
+                let mut categories: Vec<String> = publications.iter().map(|p| p.category.clone()).collect();
+                categories.dedup();
+                self.events.push_back(crate::events::Event::PresencePublished { categories });
+                if let Some(id) = command {
+                    self.completions.push_back((id, Ok(CommandOutput::Done)));
+                }
+            }
+            409 if attempt < MAX_PUBLISH_ATTEMPTS => {
+                let adopted = presence::parse_publish_fault(&resp.body)
+                    .map_err(|e| e.to_string())
+                    .and_then(|c| self.state.versions.apply_conflicts(&publications, &c).map_err(|e| e.to_string()));
+                match adopted {
+                    Ok(n) => {
+                        tracing::info!(conflicts = n, attempt, "publication versions were stale; publishing again");
+                        let again = self.state.versions.republish(&publications);
+                        self.publish(again, command, attempt + 1, now);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "unreadable 409 fault");
+                        if let Some(id) = command {
+                            self.completions.push_back((id, Err(refused(resp))));
+                        }
+                    }
+                }
+            }
+            409 => {
+                if let Some(id) = command {
+                    self.completions.push_back((id, Err(CommandError::PublicationConflict(attempt))));
+                }
+            }
+            _ => {
+                tracing::warn!(code, "a publication was refused");
+                if let Some(id) = command {
+                    self.completions.push_back((id, Err(refused(resp))));
+                }
+            }
+        }
+    }
+
+    fn contact_change(&mut self, id: CommandId, command: Command, now: Instant) {
+        if self.state.contacts.is_ucs_migrated() {
+            self.completions.push_back((id, Err(CommandError::ContactsInExchange)));
+            return;
+        }
+        // deltaNum = the last one seen + 1 (CLIENT-NOTES §9.2).
+        let delta = self.state.contacts.request_delta_num();
+        let body = match &command {
+            Command::AddContact { uri, name, group_ids } => {
+                let contact = contacts::Contact {
+                    uri: uri.clone(),
+                    name: name.clone(),
+                    groups: group_ids.clone(),
+                    subscribed: true,
+                    external_uri: None,
+                    extension: None,
+                };
+                contacts::set_contact(delta, &contact)
+            }
+            Command::UpdateContact { uri, name, group_ids } => {
+                let Some(current) = self.state.contacts.contact(uri).cloned() else {
+                    let why = format!("{uri} is not in the contact list");
+                    self.completions.push_back((id, Err(CommandError::Invalid(why))));
+                    return;
+                };
+                let contact = contacts::Contact {
+                    name: name.clone().unwrap_or(current.name.clone()),
+                    groups: group_ids.clone().unwrap_or(current.groups.clone()),
+                    ..current
+                };
+                contacts::set_contact(delta, &contact)
+            }
+            Command::RemoveContact { uri } => contacts::delete_contact(delta, uri),
+            Command::AddGroup { name } => contacts::add_group(delta, name),
+            Command::RenameGroup { id: gid, name } => contacts::modify_group(delta, *gid, name),
+            Command::RemoveGroup { id: gid } => contacts::delete_group(delta, *gid),
+            _ => return,
+        };
+        let req = self.self_request(Method::Service).with_body(contacts::soap::CONTENT_TYPE, body);
+        self.send_request(req, Pending::Contacts { command: id, request: command }, now);
+    }
+
+    pub(super) fn on_contacts_response(&mut self, id: CommandId, _request: Command, resp: &Message, _now: Instant) {
+        let code = resp.status().unwrap_or(0);
+        let result = match code {
+            200..=299 => match contacts::parse_reply(&resp.body) {
+                Ok(reply) => Ok(match reply.group_id {
+                    Some(id) => CommandOutput::GroupAdded { id },
+                    None => CommandOutput::Done,
+                }),
+                Err(e) => Err(CommandError::ContactListFault(e.to_string())),
+            },
+            _ => Err(refused(resp)),
+        };
+        self.completions.push_back((id, result));
+    }
+}
+
+pub(super) fn refused(resp: &Message) -> CommandError {
+    CommandError::Refused {
+        code: resp.status().unwrap_or(0),
+        reason: resp.reason().unwrap_or_default().chars().take(200).collect(),
+        diagnostics: resp
+            .header("ms-diagnostics")
+            .or_else(|| resp.header("ms-diagnostics-public"))
+            .map(|d| d.chars().take(200).collect()),
+    }
+}

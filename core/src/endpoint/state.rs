@@ -1,0 +1,40 @@
+//! What a signed-in endpoint keeps across reconnects: the contact list, contacts' presence, the
+//! presence this endpoint wants published, the versions of its publications, provisioning and the
+//! dial plan, and contact changes the server has not confirmed yet. After a dropped connection
+//! the next [`super::Endpoint`] starts from it, so nothing published and no pending change is lost.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{Command, CommandId};
+use crate::contacts::ContactList;
+use crate::dialplan::LocationProfile;
+use crate::presence::{Availability, ContactPresence, VersionTable};
+use crate::provisioning::Provisioning;
+
+/// The presence this endpoint publishes (and republishes after a reconnect).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DesiredPresence {
+    /// Set by the user (a `userState`, `manual="true"`); `None`: only the machine state is published.
+    pub availability: Option<Availability>,
+    pub activity: Option<String>,
+    /// The personal note; `None`: no note published.
+    pub note: Option<String>,
+}
+
+/// Durable endpoint state (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EndpointState {
+    pub contacts: ContactList,
+    /// Whether a contact list has arrived on this or an earlier connection.
+    pub contacts_known: bool,
+    pub presence: BTreeMap<String, ContactPresence>,
+    pub versions: VersionTable,
+    pub desired: DesiredPresence,
+    pub provisioning: Option<Provisioning>,
+    /// Shared, not copied: its compiled rules are immutable.
+    pub location_profile: Option<Arc<LocationProfile>>,
+    /// Contact-list commands sent but not confirmed, or received while disconnected: sent again on
+    /// the next connection, in order.
+    pub queued: Vec<(CommandId, Command)>,
+}

@@ -1,0 +1,184 @@
+//! The one ordered event stream a signed-in [`crate::Client`] gives its application.
+//!
+//! Everything the endpoint learns after sign-in arrives here in the order it happened: registration
+//! refreshes and deregistrations, connection loss and recovery, provisioning and the dial plan,
+//! contact list changes and presence of contacts. Events are plain owned data (serde-serializable,
+//! no lifetimes) so the Python and Swift/Kotlin bindings pass them through unchanged.
+
+use crate::contacts::{Contact, Group};
+use crate::presence::ContactPresence;
+
+/// Why the registrar ended this endpoint's registration: the `event=` of a deregistration NOTIFY
+/// (`Event: registration-notify`, body `deregistered;event=<reason>`, [MS-SIPREGE] 3.2, 4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeregistrationReason {
+    /// The registrar removed this endpoint, e.g. the user's endpoint quota was exceeded and the
+    /// oldest endpoint was dropped, or the user signed in elsewhere. Not retried: signing in again
+    /// would push out the other endpoint.
+    Unregistered,
+    /// The user was disabled by an administrator (`ms-diagnostics` 4141 "User disabled"). Not retried.
+    Rejected,
+    /// The user was moved to another home pool: sign-in starts again from discovery.
+    Deactivated,
+    /// The user's registrar changed: register again at the one `P-Preferred-Registrar` names.
+    PreferredRegistrarChange { registrar: Option<String> },
+    /// A reason this client does not know, as the server wrote it.
+    Other { event: String },
+}
+
+impl DeregistrationReason {
+    /// Parses a `text/registration-event` body: `deregistered;event=<reason>`.
+    pub fn parse(body: &str, preferred_registrar: Option<&str>) -> Option<DeregistrationReason> {
+        let body = body.trim();
+        let (state, params) = body.split_once(';').unwrap_or((body, ""));
+        if !state.trim().eq_ignore_ascii_case("deregistered") {
+            return None;
+        }
+        let event = params
+            .split(';')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("event"))
+            .map(|(_, v)| v.trim().trim_matches('"').to_string())
+            .unwrap_or_default();
+        Some(match event.to_ascii_lowercase().as_str() {
+            "unregistered" => DeregistrationReason::Unregistered,
+            "rejected" => DeregistrationReason::Rejected,
+            "deactivated" => DeregistrationReason::Deactivated,
+            "preferred-registrar-change" => DeregistrationReason::PreferredRegistrarChange {
+                registrar: preferred_registrar.map(|r| r.trim().to_string()),
+            },
+            _ => DeregistrationReason::Other { event },
+        })
+    }
+
+    /// Whether the client signs in again by itself after this deregistration.
+    pub fn reconnects(&self) -> bool {
+        matches!(self, DeregistrationReason::Deactivated | DeregistrationReason::PreferredRegistrarChange { .. })
+    }
+}
+
+/// Something that happened to a signed-in endpoint.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Registered (after sign-in, and again after each reconnect).
+    Registered {
+        registrar: String,
+        expires_s: u32,
+    },
+    /// The registration was refreshed before it expired.
+    RegistrationRefreshed {
+        expires_s: u32,
+    },
+    /// The registrar ended the registration.
+    Deregistered {
+        reason: DeregistrationReason,
+        /// `ms-diagnostics(-public)` code and reason, when the NOTIFY carried one (4141 "User disabled").
+        diagnostics_code: Option<u32>,
+        diagnostics_reason: Option<String>,
+        /// Whether the client is signing in again by itself.
+        reconnecting: bool,
+    },
+    /// The connection to the registrar broke; the client reconnects.
+    ConnectionLost {
+        error: String,
+    },
+    /// A reconnect attempt is scheduled.
+    Reconnecting {
+        attempt: u32,
+        delay_ms: u64,
+        last_error: Option<String>,
+    },
+    /// Signed in again after a loss: registration, subscriptions and publications restored.
+    ConnectionRestored {
+        attempts: u32,
+        downtime_ms: u64,
+    },
+    /// The client gave up (the registrar refused sign-in in a way retrying cannot fix).
+    SignInFailed {
+        class: String,
+        error: String,
+        hint: String,
+    },
+    /// In-band provisioning arrived (or changed): server configuration and policies.
+    ProvisioningUpdated {
+        location_profile: Option<String>,
+    },
+    /// The dial plan (location profile) is loaded and `normalize` uses it.
+    LocationProfileLoaded {
+        name: String,
+        rules: usize,
+    },
+    /// The server's location profile could not be used (a rule this client cannot apply faithfully).
+    LocationProfileRefused {
+        error: String,
+    },
+    ContactAdded {
+        contact: Contact,
+    },
+    ContactRemoved {
+        uri: String,
+    },
+    /// A contact's name, groups (a move) or subscription changed.
+    ContactModified {
+        before: Contact,
+        after: Contact,
+    },
+    GroupAdded {
+        group: Group,
+    },
+    GroupRemoved {
+        id: u32,
+        name: String,
+    },
+    /// A group was renamed (or its external URI changed).
+    GroupModified {
+        before: Group,
+        after: Group,
+    },
+    /// The server keeps this user's contacts in Exchange (Unified Contact Store): the SIP list is
+    /// empty or stale and changes must go through Exchange Web Services.
+    ContactsInExchange,
+    /// A contact's presence (availability, activity, display name...) changed.
+    PresenceChanged {
+        presence: ContactPresence,
+    },
+    /// A contact's note changed (`None`: cleared).
+    NoteChanged {
+        uri: String,
+        note: Option<String>,
+    },
+    /// This endpoint's own presence was published (after a command, or republished after a reconnect).
+    PresencePublished {
+        categories: Vec<String>,
+    },
+    /// The application read events too slowly and this many were dropped (the stream stays ordered).
+    Lagged {
+        missed: u64,
+    },
+    /// Signed out: unpublished, unsubscribed, unregistered, connection closed.
+    SignedOut,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_deregistration_reason() {
+        let p = |b: &str| DeregistrationReason::parse(b, Some("pool02.contoso.lab"));
+        assert_eq!(p("deregistered;event=unregistered"), Some(DeregistrationReason::Unregistered));
+        assert_eq!(p("deregistered;event=rejected\r\n"), Some(DeregistrationReason::Rejected));
+        assert_eq!(p("Deregistered; event=Deactivated"), Some(DeregistrationReason::Deactivated));
+        assert_eq!(
+            p("deregistered;event=preferred-registrar-change"),
+            Some(DeregistrationReason::PreferredRegistrarChange { registrar: Some("pool02.contoso.lab".into()) })
+        );
+        assert_eq!(p("deregistered;event=new"), Some(DeregistrationReason::Other { event: "new".into() }));
+        assert_eq!(p("registered"), None);
+        assert!(!DeregistrationReason::Rejected.reconnects());
+        assert!(!DeregistrationReason::Unregistered.reconnects());
+        assert!(DeregistrationReason::Deactivated.reconnects());
+    }
+}
