@@ -7,8 +7,8 @@
 //! REFERENCE.md §2.4 notes newer servers accept SHA-256 (unverified here); the lab pool accepts it.
 
 use base64::Engine;
-use quick_xml::events::Event;
-use quick_xml::reader::Reader;
+
+use crate::xml::Document;
 
 /// SOAPAction of GetAndPublishCert.
 pub const GET_AND_PUBLISH_CERT_ACTION: &str = "http://schemas.microsoft.com/OCS/AuthWebServices/GetAndPublishCert";
@@ -92,40 +92,21 @@ pub fn get_and_publish_cert(sip_address: &str, device_id: &str, request_id: &str
 }
 
 /// The certificate (DER) from a GetAndPublishCertResponse: the first `BinarySecurityToken` under
-/// `RequestedSecurityToken`.
+/// `RequestedSecurityToken`. Read with the shared [`Document`] reader, which expands character
+/// references (a server may write the base64 line breaks as `&#xD;&#xA;`).
 pub fn parse_certificate(xml: &[u8]) -> Result<Vec<u8>, CertProvError> {
     if xml.len() > MAX_RESPONSE {
         return Err(CertProvError::TooLarge(MAX_RESPONSE));
     }
-    let text = std::str::from_utf8(xml).map_err(|_| CertProvError::Xml("not UTF-8".into()))?;
-    let mut reader = Reader::from_str(text);
-    let mut path: Vec<String> = Vec::new();
-    loop {
-        match reader.read_event().map_err(|e| CertProvError::Xml(e.to_string()))? {
-            Event::Start(e) => path.push(local(e.name().as_ref())),
-            Event::End(_) => {
-                path.pop();
-            }
-            Event::Text(t)
-                if path.last().map(String::as_str) == Some("BinarySecurityToken")
-                    && path.iter().any(|p| p == "RequestedSecurityToken") =>
-            {
-                let b64: String = quick_xml::escape::unescape(&t)
-                    .map_err(|e| CertProvError::Xml(e.to_string()))?
-                    .split_whitespace()
-                    .collect();
-                return base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .map_err(|_| CertProvError::BadCertificate);
-            }
-            Event::Eof => return Err(CertProvError::NoCertificate),
-            _ => {}
-        }
-    }
-}
-
-fn local(qname: &str) -> String {
-    qname.rsplit(':').next().unwrap_or_default().to_string()
+    let doc = Document::parse(xml).map_err(|e| CertProvError::Xml(e.to_string()))?;
+    let token = doc
+        .root
+        .descendants("RequestedSecurityToken")
+        .into_iter()
+        .find_map(|r| r.descendants("BinarySecurityToken").into_iter().next())
+        .ok_or(CertProvError::NoCertificate)?;
+    let b64: String = token.text.split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| CertProvError::BadCertificate)
 }
 
 #[cfg(test)]
@@ -160,5 +141,15 @@ BAU=</BinarySecurityToken></RequestedSecurityToken></RequestSecurityTokenRespons
         assert_eq!(parse_certificate(resp.as_bytes()).unwrap(), vec![1, 2, 3, 4, 5]);
         assert_eq!(parse_certificate(b"<a><b/></a>"), Err(CertProvError::NoCertificate));
         assert!(parse_certificate(b"<a").is_err());
+    }
+
+    #[test]
+    fn references_in_the_certificate_text_are_expanded() {
+        // quick-xml 0.42 hands references over as separate events; a server that writes the
+        // base64 line breaks as character references, or `&amp;` elsewhere, must still work.
+        let resp = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><GetAndPublishCertResponse xmlns="http://schemas.microsoft.com/OCS/AuthWebServices/"><RequestSecurityTokenResponse xmlns="http://docs.oasis-open.org/ws-sx/ws-trust/200512/"><TokenType>urn:a?b=1&amp;c=2</TokenType><RequestedSecurityToken><BinarySecurityToken ValueType="x">AQID&#xD;&#xA;BAU&#x3D;</BinarySecurityToken></RequestedSecurityToken></RequestSecurityTokenResponse></GetAndPublishCertResponse></s:Body></s:Envelope>"#;
+        assert_eq!(parse_certificate(resp.as_bytes()).unwrap(), vec![1, 2, 3, 4, 5]);
+        let bad = resp.replace("BAU&#x3D;", "BAU&amp;");
+        assert_eq!(parse_certificate(bad.as_bytes()), Err(CertProvError::BadCertificate));
     }
 }

@@ -4,8 +4,10 @@
 //! - [`ntlm`]: connectionless NTLMv2 for SIP and connection-oriented NTLM for HTTP ([MS-NLMP]).
 //! - [`tlsdsk`]: the TLS-DSK inner handshake and its derived signing keys.
 //! - [`signature`]: the signature buffer and the `Authorization` / `Authentication-Info` headers.
+//! - [`clock`]: the registrar's `Date` against the local clock (NTLM and Kerberos tolerate little skew).
 
 pub mod certprov;
+pub mod clock;
 pub mod ntlm;
 pub mod provision;
 pub mod sa;

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::clock::{self, ClockSkew};
 use super::tlsdsk::{TlsDskClient, TlsDskConfig, TlsDskError, TlsDskKeys};
 use crate::keystore::StoredCertificate;
 
@@ -15,7 +16,7 @@ use super::ntlm::{
     ClientOptions, ClientRandom, Credentials, NtlmClient, NtlmError, NtlmSession, decode_token, encode_token,
 };
 use super::signature::{
-    AuthorizationParams, BufferParams, SignedParams, credentials_header, read_server_signature, signature_buffer,
+    AuthorizationParams, BufferParams, SignedParams, credentials_header, read_server_signature_in, signature_buffer,
 };
 use crate::sip::{AuthHeader, Message};
 
@@ -46,11 +47,39 @@ pub enum AuthError {
     /// The stored certificate could not be used.
     #[error("the stored TLS-DSK certificate cannot be used: {0}")]
     Certificate(String),
+    /// The registrar's clock (its `Date`) and this computer's are further apart than the scheme
+    /// tolerates (REFERENCE.md §4.1): the credentials would be refused, or were.
+    #[error("clock skew: {skew}; {scheme} tolerates at most {tolerance}")]
+    ClockSkew {
+        /// The scheme whose tolerance is exceeded.
+        scheme: String,
+        /// Both times and the difference ([`ClockSkew::describe`]).
+        skew: String,
+        /// The tolerance, in words (`15 min 0 s`).
+        tolerance: String,
+    },
+}
+
+impl AuthError {
+    /// The clock-skew error when `skew` exceeds what `scheme` tolerates (for a refusal, the
+    /// fallback tolerance is NTLM's); `None` when the clocks agree well enough.
+    pub fn clock_skew(scheme: &str, skew: &ClockSkew, fallback: Option<Duration>) -> Option<AuthError> {
+        let tolerance = clock::tolerance(scheme).or(fallback)?;
+        skew.exceeds(tolerance).then(|| AuthError::ClockSkew {
+            scheme: scheme.to_string(),
+            skew: skew.describe(),
+            tolerance: clock::human(tolerance),
+        })
+    }
 }
 
 /// One challenge from a 401 (`WWW-Authenticate`) or 407 (`Proxy-Authenticate`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
+    /// True for a 407's `Proxy-Authenticate` (an Edge's access proxy): the answers go in
+    /// `Proxy-Authorization` and the server signs in `Proxy-Authentication-Info` ([MS-SIPAE] 3.1,
+    /// CLIENT-NOTES.md §5.2). The association it starts is separate from a registrar's.
+    pub proxy: bool,
     pub scheme: String,
     pub realm: String,
     pub targetname: Option<String>,
@@ -66,6 +95,7 @@ impl Challenge {
     pub fn from_header(h: &AuthHeader) -> Challenge {
         let p = |n: &str| h.param(n).map(|v| v.into_owned());
         Challenge {
+            proxy: false,
             scheme: h.scheme.clone(),
             realm: p("realm").unwrap_or_else(|| DEFAULT_REALM.to_string()),
             targetname: p("targetname"),
@@ -76,14 +106,22 @@ impl Challenge {
         }
     }
 
-    /// Every challenge of a 401/407.
+    /// Every challenge of a 401 (`WWW-Authenticate`) or a 407 (`Proxy-Authenticate`, marked
+    /// [`Challenge::proxy`]).
     pub fn all(resp: &Message) -> Vec<Challenge> {
-        let name = if resp.status() == Some(407) { "Proxy-Authenticate" } else { "WWW-Authenticate" };
+        let proxy = resp.status() == Some(407);
+        let name = if proxy { "Proxy-Authenticate" } else { "WWW-Authenticate" };
         resp.headers
             .get_all(name)
             .filter_map(|h| AuthHeader::parse(name, h.value()).ok())
-            .map(|h| Challenge::from_header(&h))
+            .map(|h| Challenge { proxy, ..Challenge::from_header(&h) })
             .collect()
+    }
+
+    /// The header this challenge's answers go in: `Proxy-Authorization` for a 407,
+    /// `Authorization` for a 401.
+    pub fn credentials_header_name(&self) -> &'static str {
+        if self.proxy { "Proxy-Authorization" } else { "Authorization" }
     }
 }
 
@@ -94,6 +132,7 @@ pub struct NtlmHandshake {
     realm: String,
     targetname: String,
     version: Option<u32>,
+    header: &'static str,
 }
 
 impl NtlmHandshake {
@@ -108,7 +147,13 @@ impl NtlmHandshake {
             realm: challenge.realm.clone(),
             targetname,
             version: challenge.version,
+            header: challenge.credentials_header_name(),
         })
+    }
+
+    /// The header the legs go in (`Authorization`, or `Proxy-Authorization` after a 407).
+    pub fn header_name(&self) -> &'static str {
+        self.header
     }
 
     /// The first leg's header value: `gssapi-data=""` (connectionless NTLM has no NEGOTIATE).
@@ -150,7 +195,7 @@ impl NtlmHandshake {
             signer: Signer::Ntlm(session),
             cnum: 0,
             pending_token: Some(encode_token(&authenticate)),
-            header: "Authorization",
+            header: self.header,
         })
     }
 }
@@ -196,6 +241,7 @@ pub struct TlsDskHandshake {
     targetname: String,
     version: Option<u32>,
     opaque: Option<String>,
+    header: &'static str,
 }
 
 /// What the next TLS-DSK leg is.
@@ -228,7 +274,13 @@ impl TlsDskHandshake {
             targetname,
             version: challenge.version,
             opaque: None,
+            header: challenge.credentials_header_name(),
         })
+    }
+
+    /// The header the legs go in (`Authorization`, or `Proxy-Authorization` after a 407).
+    pub fn header_name(&self) -> &'static str {
+        self.header
     }
 
     /// The first leg: the ClientHello in `gssapi-data`.
@@ -282,7 +334,7 @@ impl TlsDskHandshake {
                         signer: Signer::TlsDsk(keys),
                         cnum: 0,
                         pending_token: None,
-                        header: "Authorization",
+                        header: self.header,
                     }),
                     None,
                 ))
@@ -303,6 +355,7 @@ pub struct SecurityAssociation {
     cnum: u32,
     /// The AUTHENTICATE not yet sent.
     pending_token: Option<String>,
+    /// `Authorization`, or `Proxy-Authorization` for an association with a proxy (407).
     header: &'static str,
 }
 
@@ -324,6 +377,19 @@ impl SecurityAssociation {
     /// The server the association is with.
     pub fn targetname(&self) -> &str {
         &self.targetname
+    }
+    /// True for an association a 407 started (a proxy's): signed in `Proxy-Authorization`,
+    /// verified from `Proxy-Authentication-Info`.
+    pub fn is_proxy(&self) -> bool {
+        self.header == "Proxy-Authorization"
+    }
+    /// The header this association's signatures go in.
+    pub fn header_name(&self) -> &'static str {
+        self.header
+    }
+    /// The header the server's signatures for this association come in.
+    pub fn info_header_name(&self) -> &'static str {
+        if self.is_proxy() { "Proxy-Authentication-Info" } else { "Authentication-Info" }
     }
 
     /// Adds the final handshake leg to `msg`: for NTLM the AUTHENTICATE token and, for version
@@ -377,14 +443,16 @@ impl SecurityAssociation {
         Ok(SignedParams { crand, cnum: self.cnum, response: self.signer.sign_hex(buffer.as_bytes()) })
     }
 
-    /// Verifies the server's signature (`Authentication-Info` … `rspauth`) on an incoming message
-    /// ([MS-SIPAE] 3.2.5.2): unsigned or badly signed messages are refused.
+    /// Verifies the server's signature (`Authentication-Info` … `rspauth`, or
+    /// `Proxy-Authentication-Info` for a proxy's association) on an incoming message
+    /// ([MS-SIPAE] 3.2.5.2): unsigned or badly signed messages are refused. The values come from
+    /// that header only, never from a `Proxy-Authenticate` (pidgin-sipe bug #190).
     pub fn verify(&self, msg: &Message) -> Result<(), AuthError> {
         let what = match msg.status() {
             Some(code) => format!("a {code} response"),
             None => format!("a {} request", msg.method().map(|m| m.as_str()).unwrap_or("?")),
         };
-        let sig = read_server_signature(msg)
+        let sig = read_server_signature_in(msg, self.info_header_name())
             .ok_or(AuthError::BadServerSignature { what: what.clone(), problem: "missing" })?;
         if !sig.scheme.eq_ignore_ascii_case(&self.scheme)
             || !sig.targetname.eq_ignore_ascii_case(&self.targetname)
@@ -412,3 +480,7 @@ pub fn ntlm_credentials(account: &str, password: &str) -> Credentials {
     let workstation = std::env::var("HOSTNAME").unwrap_or_else(|_| "SFBKIT".into()).to_ascii_uppercase();
     Credentials { user, domain, password: password.to_string(), workstation }
 }
+
+#[cfg(test)]
+#[path = "sa_tests.rs"]
+mod tests;

@@ -251,19 +251,26 @@ impl ServerSignature {
 /// `Proxy-Authentication-Info` carrying `rspauth`. `None` when the message is unsigned or the
 /// header is unreadable (the caller then applies the unsigned-message policy, CLIENT-NOTES §5.4).
 pub fn read_server_signature(msg: &Message) -> Option<ServerSignature> {
-    ["Authentication-Info", "Proxy-Authentication-Info"].into_iter().find_map(|name| {
-        msg.headers.get_all(name).find_map(|h| {
-            let a = AuthHeader::parse(name, h.value()).ok()?;
-            let get = |n: &str| a.param(n).map(|v| v.into_owned());
-            Some(ServerSignature {
-                rspauth: get("rspauth")?,
-                srand: get("srand").unwrap_or_default(),
-                snum: get("snum").unwrap_or_default(),
-                realm: get("realm").unwrap_or_default(),
-                targetname: get("targetname").unwrap_or_default(),
-                opaque: get("opaque"),
-                scheme: a.scheme.clone(),
-            })
+    ["Authentication-Info", "Proxy-Authentication-Info"]
+        .into_iter()
+        .find_map(|name| read_server_signature_in(msg, name))
+}
+
+/// Reads the server signature from one header only: `Authentication-Info` for a registrar's
+/// association, `Proxy-Authentication-Info` for a proxy's (never `Proxy-Authenticate`: taking the
+/// values from the challenge was pidgin-sipe bug #190, CLIENT-NOTES.md §5.3).
+pub fn read_server_signature_in(msg: &Message, name: &str) -> Option<ServerSignature> {
+    msg.headers.get_all(name).find_map(|h| {
+        let a = AuthHeader::parse(name, h.value()).ok()?;
+        let get = |n: &str| a.param(n).map(|v| v.into_owned());
+        Some(ServerSignature {
+            rspauth: get("rspauth")?,
+            srand: get("srand").unwrap_or_default(),
+            snum: get("snum").unwrap_or_default(),
+            realm: get("realm").unwrap_or_default(),
+            targetname: get("targetname").unwrap_or_default(),
+            opaque: get("opaque"),
+            scheme: a.scheme.clone(),
         })
     })
 }

@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use quick_xml::events::Event;
-use quick_xml::reader::Reader;
 use sha1::Sha1;
+
+use crate::xml::{Document, Element};
 
 /// WS-Trust 1.3 (the `wst` namespace of the RST).
 pub const WS_TRUST_13: &str = "http://docs.oasis-open.org/ws-sx/ws-trust/200512";
@@ -152,53 +152,33 @@ fn unreachable_hmac() -> Hmac<Sha1> {
 }
 
 /// Reads an RSTR: the assertion (verbatim), its `AssertionID`, the lifetime and the server entropy.
+///
+/// Read with the shared [`Document`] reader, which expands entity and character references
+/// (`&amp;`, `&#x26;`) in text; the assertion is kept as its source bytes (references unexpanded,
+/// exactly as it must be presented again).
 pub fn parse_rstr(xml: &[u8]) -> Result<WebTicket, WebTicketError> {
     if xml.len() > MAX_DOCUMENT {
         return Err(WebTicketError::TooLarge(MAX_DOCUMENT));
     }
-    let text = std::str::from_utf8(xml).map_err(|_| WebTicketError::Xml("not UTF-8".into()))?;
-    let mut reader = Reader::from_str(text);
-    let (mut created, mut expires, mut entropy) = (None, None, None);
-    let mut assertion: Option<(String, String)> = None;
-    let mut path: Vec<String> = Vec::new();
-    loop {
-        let pos_before = reader.buffer_position() as usize;
-        match reader.read_event().map_err(|e| WebTicketError::Xml(e.to_string()))? {
-            Event::Start(e) => {
-                let name = local(e.name().as_ref());
-                if name == "Assertion" && assertion.is_none() {
-                    let id = attr(&e, "AssertionID").unwrap_or_default();
-                    // read_to_end's span covers the content only; the reader then stands after
-                    // the end tag, which is where the element ends.
-                    reader.read_to_end(e.name()).map_err(|err| WebTicketError::Xml(err.to_string()))?;
-                    let stop = reader.buffer_position() as usize;
-                    let raw = text.get(pos_before..stop).ok_or(WebTicketError::Missing("complete Assertion"))?;
-                    assertion = Some((raw.trim_start().to_string(), id));
-                    continue;
-                }
-                path.push(name);
-            }
-            Event::End(_) => {
-                path.pop();
-            }
-            Event::Text(t) => {
-                let value =
-                    quick_xml::escape::unescape(&t).map_err(|e| WebTicketError::Xml(e.to_string()))?.trim().to_string();
-                match path.as_slice() {
-                    [.., p, leaf] if p == "Lifetime" && leaf == "Created" => created = Some(value),
-                    [.., p, leaf] if p == "Lifetime" && leaf == "Expires" => expires = Some(value),
-                    // The server's entropy: `Entropy/BinarySecret` (not the client's, which is not echoed).
-                    [.., p, leaf] if p == "Entropy" && leaf == "BinarySecret" => entropy = Some(value),
-                    _ => {}
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
+    let doc = Document::parse(xml).map_err(|e| WebTicketError::Xml(e.to_string()))?;
+    let assertion_el = outside_assertion(&doc.root, "Assertion")
+        .into_iter()
+        .next()
+        .ok_or(WebTicketError::Missing("saml:Assertion"))?;
+    let assertion = doc.outer_xml(assertion_el).to_string();
+    if assertion.is_empty() {
+        return Err(WebTicketError::Missing("complete Assertion"));
     }
-    let (assertion, assertion_id) = assertion.ok_or(WebTicketError::Missing("saml:Assertion"))?;
-    let created = parse_time(&created.ok_or(WebTicketError::Missing("Lifetime/Created"))?, "Created")?;
-    let expires = parse_time(&expires.ok_or(WebTicketError::Missing("Lifetime/Expires"))?, "Expires")?;
+    let assertion_id = assertion_el.attr("AssertionID").unwrap_or_default().to_string();
+    let lifetime = outside_assertion(&doc.root, "Lifetime").into_iter().next();
+    let text = |name: &'static str| lifetime.and_then(|l| l.child_text(name)).map(str::to_string);
+    let created = parse_time(&text("Created").ok_or(WebTicketError::Missing("Lifetime/Created"))?, "Created")?;
+    let expires = parse_time(&text("Expires").ok_or(WebTicketError::Missing("Lifetime/Expires"))?, "Expires")?;
+    // The server's entropy: `Entropy/BinarySecret` (not the client's, which is not echoed).
+    let entropy = outside_assertion(&doc.root, "Entropy")
+        .into_iter()
+        .find_map(|e| e.child("BinarySecret"))
+        .map(|b| b.text.split_whitespace().collect::<String>());
     let server_entropy = match entropy {
         Some(b64) => {
             Some(base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| WebTicketError::BadEntropy)?)
@@ -208,16 +188,21 @@ pub fn parse_rstr(xml: &[u8]) -> Result<WebTicket, WebTicketError> {
     Ok(WebTicket { assertion, assertion_id, created, expires, server_entropy })
 }
 
-fn local(qname: &str) -> String {
-    qname.rsplit(':').next().unwrap_or_default().to_string()
-}
-
-fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.local_name().as_ref() == name)
-        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
-        .map(|v| v.into_owned())
+/// Every descendant of `root` named `name`, in document order, without looking inside a SAML
+/// `Assertion` (its contents are the issuer's, not the RSTR's; an `Assertion` itself is found).
+fn outside_assertion<'a>(root: &'a Element, name: &str) -> Vec<&'a Element> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&Element> = vec![root];
+    while let Some(el) = stack.pop() {
+        if el.name == name {
+            out.push(el);
+        }
+        if el.name == "Assertion" {
+            continue;
+        }
+        stack.extend(el.children.iter().rev());
+    }
+    out
 }
 
 /// `2026-11-22T10:00:00Z` / `...00.123Z` (xs:dateTime in UTC, as STSs write it).
@@ -260,60 +245,28 @@ pub struct MexInfo {
 }
 
 /// Reads WS-MEX metadata. `policy_id` is `<portName>_policy` of the port to be used.
+///
+/// Read with the shared [`Document`] reader, so `&amp;` in an address (query strings) is expanded.
 pub fn parse_mex(xml: &[u8], policy_id: &str) -> Result<MexInfo, WebTicketError> {
     if xml.len() > MAX_DOCUMENT {
         return Err(WebTicketError::TooLarge(MAX_DOCUMENT));
     }
-    let text = std::str::from_utf8(xml).map_err(|_| WebTicketError::Xml("not UTF-8".into()))?;
-    let mut reader = Reader::from_str(text);
+    let doc = Document::parse(xml).map_err(|e| WebTicketError::Xml(e.to_string()))?;
     let mut info = MexInfo::default();
-    let mut path: Vec<String> = Vec::new();
-    let (mut in_policy, mut port): (bool, Option<String>) = (false, None);
-    loop {
-        match reader.read_event().map_err(|e| WebTicketError::Xml(e.to_string()))? {
-            Event::Start(e) => {
-                let name = local(e.name().as_ref());
-                if name == "Policy" && attr(&e, "Id").as_deref() == Some(policy_id) {
-                    in_policy = true;
-                }
-                if name == "port" {
-                    port = attr(&e, "name");
-                }
-                if in_policy && name == "EndorsingSupportingTokens" {
-                    info.requires_proof = true;
-                }
-                path.push(name);
-            }
-            Event::Empty(e) => {
-                let name = local(e.name().as_ref());
-                if name == "address" {
-                    if let (Some(p), Some(loc)) = (&port, attr(&e, "location")) {
-                        info.ports.insert(p.clone(), loc);
-                    }
-                }
-            }
-            Event::End(e) => {
-                let name = local(e.name().as_ref());
-                if name == "Policy" && in_policy && !path.iter().rev().skip(1).any(|p| p == "Policy") {
-                    in_policy = false;
-                }
-                if name == "port" {
-                    port = None;
-                }
-                path.pop();
-            }
-            Event::Text(t)
-                if in_policy
-                    && path.last().map(String::as_str) == Some("Address")
-                    && info.sts_address.is_none()
-                    && path.iter().any(|p| p == "Issuer") =>
-            {
-                let address = quick_xml::escape::unescape(&t).map_err(|e| WebTicketError::Xml(e.to_string()))?;
-                info.sts_address = Some(address.trim().to_string());
-            }
-            Event::Eof => break,
-            _ => {}
+    for port in doc.root.descendants("port") {
+        let location = port.descendants("address").into_iter().find_map(|a| a.attr("location"));
+        if let (Some(name), Some(location)) = (port.attr("name"), location) {
+            info.ports.insert(name.to_string(), location.trim().to_string());
         }
+    }
+    let policy = doc.root.descendants("Policy").into_iter().find(|p| p.attr("Id") == Some(policy_id));
+    if let Some(policy) = policy {
+        info.requires_proof = !policy.descendants("EndorsingSupportingTokens").is_empty();
+        info.sts_address = policy
+            .descendants("Issuer")
+            .into_iter()
+            .find_map(|issuer| issuer.descendants("Address").into_iter().next())
+            .map(|a| a.text.trim().to_string());
     }
     Ok(info)
 }

@@ -1,8 +1,16 @@
 //! The REGISTER exchange with one registrar: the handshake legs of [MS-SIPAE] (NTLM: three
 //! REGISTERs; TLS-DSK: certificate, then handshake flights in `gssapi-data`), verification of the
 //! signed 200 OK, a 301 to the home pool, and the registrar's refusals as typed report failures.
+//!
+//! A 401 (`WWW-Authenticate`) is answered in `Authorization`; a 407 (`Proxy-Authenticate`, an
+//! Edge's access proxy) in `Proxy-Authorization`, and that association's signatures come in
+//! `Proxy-Authentication-Info` (REFERENCE.md §4.1, CLIENT-NOTES.md §5.2). The challenge's `Date`
+//! is compared with the local clock: beyond what NTLM tolerates the sign-in stops with the class
+//! `clock-skew` instead of sending credentials that will be refused ([`crate::auth::clock`]).
 
 use super::*;
+use crate::auth::clock::{ClockSkew, NTLM_TOLERANCE};
+use crate::sip::Message;
 
 impl Inner {
     pub(super) async fn register(&self, report: &mut SignInReport, conn: TlsConnection, host: &str) -> RegisterEnd {
@@ -34,11 +42,11 @@ impl Inner {
             match std::mem::replace(&mut leg, Leg::Plain) {
                 Leg::Plain => {}
                 Leg::NtlmFirst(h) => {
-                    request.headers.set("Authorization", &h.first_leg());
+                    request.headers.set(h.header_name(), &h.first_leg());
                     leg = Leg::NtlmFirst(h);
                 }
                 Leg::TlsDsk(h, header) => {
-                    request.headers.set("Authorization", &header);
+                    request.headers.set(h.header_name(), &header);
                     leg = Leg::TlsDsk(h, header);
                 }
                 Leg::NtlmFinal(mut sa) => {
@@ -82,18 +90,16 @@ impl Inner {
                     let offered: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
                     let offered = offered.join(", ");
                     let challenges = Challenge::all(&response);
-                    match (final_sa.is_some(), &leg) {
-                        // A challenge after the AUTHENTICATE: the credentials were refused.
-                        (true, _) => {
-                            report.fail(Stage::Authentication, step, &host, t.elapsed(), Failure {
-                                error: format!("{code}, the registrar refused the NTLM credentials"),
-                                class: "wrong-credentials".into(),
-                                diagnosis: registration::diagnostics_of(&response).map(|d| d.to_diagnosis()),
-                                hint: "check the account (DOMAIN\\user or user@domain) and its password; repeated failures can lock the account in Active Directory".into(),
-                            });
+                    let skew = ClockSkew::of_message(&response, SystemTime::now());
+                    match (&final_sa, &leg) {
+                        // A challenge after the AUTHENTICATE: the credentials were refused, or,
+                        // when the registrar's Date is far from ours, the timestamps were.
+                        (Some(sa), _) => {
+                            let f = refused_after_final_leg(&response, sa.scheme(), skew);
+                            report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
                             return RegisterEnd::Failed;
                         }
-                        (false, Leg::TlsDsk(..)) => {
+                        (None, Leg::TlsDsk(..)) => {
                             let Some(ch) = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK")) else {
                                 let f = Failure {
                                     error: format!("{code} without a TLS-DSK challenge"),
@@ -147,7 +153,11 @@ impl Inner {
                                 }
                             }
                         }
-                        (false, Leg::NtlmFirst(_)) => {
+                        (None, Leg::NtlmFirst(_)) => {
+                            if let Some(e) = skew.and_then(|s| AuthError::clock_skew("NTLM", &s, None)) {
+                                report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                                return RegisterEnd::Failed;
+                            }
                             let Some(ch) = challenges.iter().find(|c| {
                                 c.scheme.eq_ignore_ascii_case("NTLM")
                                     && c.gssapi_data.as_deref().is_some_and(|g| !g.is_empty())
@@ -177,7 +187,7 @@ impl Inner {
                                 }
                             }
                         }
-                        (false, _) => {
+                        (None, _) => {
                             // SIPE's order: TLS-DSK (with a certificate this pool issued), Kerberos, NTLM.
                             if let Some(reason) = self.renewal_due(&challenges) {
                                 report.step(
@@ -210,6 +220,11 @@ impl Inner {
                                 }
                             }
                             if let Some(h) = self.tls_dsk_start(&challenges) {
+                                // TLS-DSK checks no timestamps, but a clock this far off breaks
+                                // web tickets and certificate validity: say so.
+                                if let Some(s) = skew.filter(|s| s.exceeds(NTLM_TOLERANCE)) {
+                                    report.warnings.push(format!("clock skew: {}; synchronise this computer's clock with the domain (w32tm /resync, chrony, NTP)", s.describe()));
+                                }
                                 let mut h = h;
                                 let header = h.first_leg();
                                 report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, format!("{code}: the registrar offers {offered}; using TLS-DSK with the certificate from the keystore"));
@@ -239,6 +254,12 @@ impl Inner {
                                 );
                                 return RegisterEnd::Failed;
                             };
+                            if let Some(e) = skew.and_then(|s| AuthError::clock_skew("NTLM", &s, None)) {
+                                let mut f = auth_failure(&e);
+                                f.error = format!("{code}: the registrar offers {offered}; NTLM not attempted: {e}");
+                                report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
+                                return RegisterEnd::Failed;
+                            }
                             match NtlmHandshake::new(ch, ntlm_credentials(account, &password.0)) {
                                 Ok(h) => {
                                     report.step(
@@ -344,8 +365,30 @@ fn auth_failure(e: &AuthError) -> Failure {
         AuthError::Certificate(_) => {
             ("certificate-rejected", "the stored certificate is unusable; it will be provisioned again")
         }
+        AuthError::ClockSkew { .. } => (
+            "clock-skew",
+            "synchronise this computer's clock with the domain (Windows: w32tm /resync; Linux: chrony or another NTP client, e.g. chronyc makestep) and check its time zone; NTLM allows 15 minutes of skew, Kerberos 5",
+        ),
     };
     Failure { error: e.to_string(), class: class.into(), diagnosis: None, hint: hint.into() }
+}
+
+/// A challenge after the final handshake leg: the registrar refused the credentials — or, when
+/// its `Date` is further from our clock than the scheme tolerates (NTLM's 15 minutes for schemes
+/// without their own), the timestamps in them, which no password change would fix.
+fn refused_after_final_leg(response: &Message, scheme: &str, skew: Option<ClockSkew>) -> Failure {
+    let code = response.status().unwrap_or(401);
+    let diagnosis = registration::diagnostics_of(response).map(|d| d.to_diagnosis());
+    if let Some(e) = skew.and_then(|s| AuthError::clock_skew(scheme, &s, Some(NTLM_TOLERANCE))) {
+        let f = auth_failure(&e);
+        return Failure { error: format!("{code} after the final {scheme} leg: {e}"), diagnosis, ..f };
+    }
+    Failure {
+        error: format!("{code}, the registrar refused the {scheme} credentials"),
+        class: "wrong-credentials".into(),
+        diagnosis,
+        hint: "check the account (DOMAIN\\user or user@domain) and its password; repeated failures can lock the account in Active Directory".into(),
+    }
 }
 
 /// A short class and a hint for a transport failure.
@@ -405,5 +448,40 @@ fn register_hint(code: u16, diag: Option<u32>) -> String {
             "the pool is unavailable or overloaded; retry later and check the Front End services".into()
         }
         _ => "see the diagnosis; the registrar's ms-diagnostics code identifies the cause".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::{Limits, parse_message};
+
+    fn refusal(date: Option<&str>) -> Message {
+        let date = date.map(|d| format!("Date: {d}\r\n")).unwrap_or_default();
+        let text = format!(
+            "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/TLS 10.0.0.1:5061;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 3 REGISTER\r\n{date}WWW-Authenticate: NTLM realm=\"SIP Communications Service\", targetname=\"fe.b\", version=4\r\nContent-Length: 0\r\n\r\n"
+        );
+        parse_message(text.as_bytes(), &Limits::default()).unwrap().message
+    }
+
+    #[test]
+    fn a_refusal_with_a_skewed_date_is_clock_skew_not_wrong_credentials() {
+        let date = "Sun, 22 Nov 2026 05:00:00 GMT";
+        let server = crate::auth::clock::parse_date(date).unwrap();
+        let msg = refusal(Some(date));
+        let skew = |secs| ClockSkew::of_message(&msg, server + Duration::from_secs(secs));
+        let f = refused_after_final_leg(&msg, "NTLM", skew(3600));
+        assert_eq!(f.class, "clock-skew");
+        assert!(f.error.starts_with("401 after the final NTLM leg: clock skew: the registrar's clock says Sun, 22 Nov 2026 05:00:00 GMT, this computer's says Sun, 22 Nov 2026 06:00:00 GMT: 1 h 0 min 0 s apart"), "{}", f.error);
+        assert!(f.hint.contains("w32tm"));
+        // TLS-DSK has no tolerance of its own: NTLM's 15 minutes decide a refusal.
+        assert_eq!(refused_after_final_leg(&msg, "TLS-DSK", skew(3600)).class, "clock-skew");
+        // Within the tolerance, or without a Date: the credentials were refused.
+        for skew in [skew(600), None] {
+            let f = refused_after_final_leg(&msg, "NTLM", skew);
+            assert_eq!(f.class, "wrong-credentials");
+            assert_eq!(f.error, "401, the registrar refused the NTLM credentials");
+        }
+        assert_eq!(refused_after_final_leg(&refusal(None), "NTLM", None).class, "wrong-credentials");
     }
 }

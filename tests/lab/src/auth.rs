@@ -4,11 +4,23 @@
 //!
 //! This is the server's own state machine: it shares only the NTLM and signature-buffer wire
 //! formats with the client (both pinned to published vectors), never the client's handshake logic.
+//!
+//! Every challenge carries a `Date` header, as a Front End's does (the [MS-SIPAE] examples show
+//! one): clients compare it with their clock (REFERENCE.md §4.1). Two faults change this side:
+//! - `proxy-auth`: the pool authenticates as an Edge's access proxy does — 407 with
+//!   `Proxy-Authenticate`, answers read from `Proxy-Authorization`, signatures sent in
+//!   `Proxy-Authentication-Info` ([MS-SIPAE] 3.1; CLIENT-NOTES.md §5.2), for NTLM and TLS-DSK.
+//! - `clock-skew`: the pool's clock is an hour behind. Its `Date` says so, and its NTLM refuses an
+//!   AUTHENTICATE whose NTLMv2 timestamp is more than 15 minutes from its clock. So that the
+//!   client's own clock reaches the blob, the CHALLENGE then carries no MsvAvTimestamp (a client
+//!   echoes the server's timestamp when there is one, [MS-NLMP] 3.1.5.1.2 — which is also why the
+//!   `Date` header is the dependable evidence for a client).
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use sfbkit::auth::ntlm::crypto::filetime;
+use sfbkit::auth::ntlm::messages::{av, write_av_pairs};
 use sfbkit::auth::ntlm::server::{NtlmServer, ServerCredentials, ServerIdentity};
 use sfbkit::auth::ntlm::{AuthenticateMessage, ChallengeMessage, NtlmSession, decode_token, encode_token};
 use sfbkit::auth::signature::{BufferParams, read_client_signature, signature_buffer};
@@ -21,6 +33,10 @@ use crate::tlsdsk::{ServerKeys, ServerStep, TlsDskServer, TlsDskServerConfig};
 pub const REALM: &str = "SIP Communications Service";
 /// The [MS-SIPAE] version the pool announces (Lync and SfB: 4).
 pub const VERSION: u32 = 4;
+/// How far behind the pool's clock is under the `clock-skew` fault.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(3600);
+/// The skew the pool's NTLM tolerates between the client's NTLMv2 timestamp and its clock.
+pub const NTLM_TOLERANCE: Duration = Duration::from_secs(15 * 60);
 
 /// What to do with a request.
 #[derive(Debug)]
@@ -76,6 +92,10 @@ pub struct ConnAuth {
     tlsdsk: Option<TlsDskServerConfig>,
     certprov_url: String,
     sa: Option<Association>,
+    /// `proxy-auth`: 407 / `Proxy-Authenticate` / `Proxy-Authorization` / `Proxy-Authentication-Info`.
+    proxy: bool,
+    /// How far behind real time the pool's clock is (`clock-skew`).
+    clock_behind: Duration,
 }
 
 impl std::fmt::Debug for ConnAuth {
@@ -106,13 +126,43 @@ impl ConnAuth {
             tlsdsk,
             certprov_url: certprov_url.to_string(),
             sa: None,
+            proxy: config.has(Fault::ProxyAuth),
+            clock_behind: if config.has(Fault::ClockSkew) { CLOCK_SKEW } else { Duration::ZERO },
         }
+    }
+
+    /// The pool's clock (an hour behind under `clock-skew`).
+    fn now(&self) -> SystemTime {
+        SystemTime::now().checked_sub(self.clock_behind).unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// `WWW-Authenticate`, or `Proxy-Authenticate` under `proxy-auth`.
+    fn challenge_header(&self) -> &'static str {
+        if self.proxy { "Proxy-Authenticate" } else { "WWW-Authenticate" }
+    }
+
+    /// `Authorization`, or `Proxy-Authorization` under `proxy-auth`.
+    fn credentials_header(&self) -> &'static str {
+        if self.proxy { "Proxy-Authorization" } else { "Authorization" }
+    }
+
+    /// `Authentication-Info`, or `Proxy-Authentication-Info` under `proxy-auth`.
+    fn info_header(&self) -> &'static str {
+        if self.proxy { "Proxy-Authentication-Info" } else { "Authentication-Info" }
+    }
+
+    /// An empty challenge response: 401 (407 under `proxy-auth`) with the pool's `Date`.
+    fn unauthorized(&self, req: &Message) -> Message {
+        let (code, reason) = if self.proxy { (407, "Proxy Authentication Required") } else { (401, "Unauthorized") };
+        Message::response_to(req, code, reason, Some(&tag()))
+            .with_header("Date", &sfbkit::auth::clock::format_date(self.now()))
     }
 
     /// Decides whether `req` is authenticated.
     pub fn check(&mut self, config: &LabConfig, req: &Message) -> Verdict {
-        let Some(value) = req.header("Authorization") else { return Verdict::Answer(self.challenge(config, req)) };
-        let Ok(auth) = AuthHeader::parse("Authorization", value) else {
+        let name = self.credentials_header();
+        let Some(value) = req.header(name) else { return Verdict::Answer(self.challenge(config, req)) };
+        let Ok(auth) = AuthHeader::parse(name, value) else {
             return Verdict::Answer(self.challenge(config, req));
         };
         if auth.param("targetname").as_deref() != Some(config.pool_fqdn.as_str()) {
@@ -138,13 +188,13 @@ impl ConnAuth {
     /// The first 401: one `WWW-Authenticate` per scheme offered (NTLM, and TLS-DSK with the
     /// certificate provisioning URL in `sts-uri`, unless the fault `ntlm-only` is on).
     fn challenge(&self, config: &LabConfig, req: &Message) -> Message {
-        let mut resp = unauthorized(req).with_header(
-            "WWW-Authenticate",
+        let mut resp = self.unauthorized(req).with_header(
+            self.challenge_header(),
             &format!("NTLM realm=\"{REALM}\", targetname=\"{}\", version={VERSION}", config.pool_fqdn),
         );
         if self.tlsdsk.is_some() {
             resp.headers.push(
-                "WWW-Authenticate",
+                self.challenge_header(),
                 &format!(
                     "TLS-DSK realm=\"{REALM}\", targetname=\"{}\", version={VERSION}, sts-uri=\"{}\"",
                     config.pool_fqdn, self.certprov_url
@@ -181,7 +231,7 @@ impl ConnAuth {
                 }
                 let value = header(&out);
                 self.tunnels.insert(opaque, server);
-                Verdict::Answer(unauthorized(req).with_header("WWW-Authenticate", &value))
+                Verdict::Answer(self.unauthorized(req).with_header(self.challenge_header(), &value))
             }
             Ok(ServerStep::Done { flight: out, keys }) => {
                 let sip_uri = format!("sip:{}", keys.client_subject_cn);
@@ -193,7 +243,7 @@ impl ConnAuth {
                     sip_uri,
                     snum: 0,
                 });
-                Verdict::Answer(unauthorized(req).with_header("WWW-Authenticate", &value))
+                Verdict::Answer(self.unauthorized(req).with_header(self.challenge_header(), &value))
             }
             Err(e) => {
                 tracing::info!(error = %e, "lab pool: TLS-DSK handshake failed");
@@ -204,8 +254,14 @@ impl ConnAuth {
 
     /// The second 401: the CHALLENGE_MESSAGE and the opaque naming this association.
     fn ntlm_challenge(&mut self, config: &LabConfig, req: &Message) -> Message {
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        let challenge = self.ntlm.challenge(rand::random::<[u8; 8]>(), filetime(now));
+        let now = self.now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let mut challenge = self.ntlm.challenge(rand::random::<[u8; 8]>(), filetime(now));
+        if !self.clock_behind.is_zero() {
+            // `clock-skew`: no MsvAvTimestamp, so the client's own clock goes into its NTLMv2 blob
+            // (see the module comment) and the timestamp check below can see the skew.
+            challenge.av_pairs.retain(|p| p.id != av::TIMESTAMP);
+            challenge.target_info = write_av_pairs(&challenge.av_pairs);
+        }
         let opaque = format!("{:08X}", rand::random::<u32>());
         let token = encode_token(&challenge.to_bytes());
         // A client that never finishes must not grow this without bound.
@@ -213,8 +269,8 @@ impl ConnAuth {
             self.pending.clear();
         }
         self.pending.insert(opaque.clone(), challenge);
-        unauthorized(req).with_header(
-            "WWW-Authenticate",
+        self.unauthorized(req).with_header(
+            self.challenge_header(),
             &format!(
                 "NTLM opaque=\"{opaque}\", gssapi-data=\"{token}\", targetname=\"{}\", realm=\"{REALM}\", version={VERSION}",
                 config.pool_fqdn
@@ -247,6 +303,10 @@ impl ConnAuth {
             tracing::info!(%account, "lab pool: NTLM credentials refused");
             return Verdict::Answer(self.challenge(config, req));
         };
+        if !self.timestamp_ok(&message) {
+            tracing::info!(%account, "lab pool: NTLMv2 timestamp too far from the pool's clock");
+            return Verdict::Answer(self.challenge(config, req));
+        }
         let sa = Association {
             scheme: "NTLM",
             opaque,
@@ -263,6 +323,18 @@ impl ConnAuth {
         verdict
     }
 
+    /// The NTLMv2 blob's timestamp (NTProofStr(16), then RespType, HiRespType, Reserved(6),
+    /// TimeStamp(8), [MS-NLMP] 2.2.2.7) within [`NTLM_TOLERANCE`] of the pool's clock.
+    fn timestamp_ok(&self, message: &AuthenticateMessage) -> bool {
+        let Some(bytes) = message.nt_response.get(24..32).and_then(|b| <[u8; 8]>::try_from(b).ok()) else {
+            return false;
+        };
+        let theirs = u64::from_le_bytes(bytes);
+        let ours = filetime(self.now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO));
+        // FILETIME counts 100 ns units.
+        theirs.abs_diff(ours) <= NTLM_TOLERANCE.as_secs() * 10_000_000
+    }
+
     fn verify_signed(&mut self, config: &LabConfig, req: &Message, auth: &AuthHeader) -> Verdict {
         let Some(sa) = &self.sa else { return Verdict::Answer(self.challenge(config, req)) };
         if !auth.scheme.eq_ignore_ascii_case(sa.scheme)
@@ -277,6 +349,7 @@ impl ConnAuth {
 
     /// Signs a response (or a request the pool sends) once the association exists.
     pub fn sign(&mut self, config: &LabConfig, msg: &mut Message) {
+        let info = self.info_header();
         let Some(sa) = self.sa.as_mut() else { return };
         sa.snum = sa.snum.wrapping_add(1);
         let srand = format!("{:08X}", rand::random::<u32>());
@@ -292,7 +365,7 @@ impl ConnAuth {
         let rspauth = sa.sign_hex(buffer.as_bytes());
         let scheme = sa.scheme;
         msg.headers.push(
-            "Authentication-Info",
+            info,
             &format!(
                 "{scheme} rspauth=\"{rspauth}\", srand=\"{srand}\", snum=\"{}\", opaque=\"{}\", qop=\"auth\", targetname=\"{}\", realm=\"{REALM}\"",
                 sa.snum, sa.opaque, config.pool_fqdn
@@ -321,10 +394,6 @@ fn from_matches(req: &Message, sip_uri: &str) -> bool {
     aor.is_some_and(|a| a.eq_ignore_ascii_case(sip_uri.strip_prefix("sip:").unwrap_or(sip_uri)))
 }
 
-fn unauthorized(req: &Message) -> Message {
-    Message::response_to(req, 401, "Unauthorized", Some(&tag()))
-}
-
 fn forbidden(config: &LabConfig, req: &Message, reason: &str) -> Message {
     Message::response_to(req, 403, "Forbidden", Some(&tag()))
         .with_header("ms-diagnostics", &format!("4003;reason=\"{reason}\";source=\"{}\"", config.pool_fqdn))
@@ -332,4 +401,83 @@ fn forbidden(config: &LabConfig, req: &Message, reason: &str) -> Message {
 
 fn tag() -> String {
     format!("{:010x}", rand::random::<u64>() & 0xff_ffff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sfbkit::auth::sa::{Challenge, NtlmHandshake, ntlm_credentials};
+    use sfbkit::sip::{Limits, parse_message};
+
+    fn register(auth: Option<(&str, &str)>) -> Message {
+        let auth = auth.map(|(n, v)| format!("{n}: {v}\r\n")).unwrap_or_default();
+        let text = format!(
+            "REGISTER sip:contoso.lab SIP/2.0\r\nVia: SIP/2.0/TLS 10.0.0.1:5061;branch=z9hG4bK1\r\nFrom: <sip:alice@contoso.lab>;tag=1\r\nTo: <sip:alice@contoso.lab>\r\nCall-ID: c1\r\nCSeq: 1 REGISTER\r\n{auth}Content-Length: 0\r\n\r\n"
+        );
+        parse_message(text.as_bytes(), &Limits::default()).unwrap().message
+    }
+
+    fn answer(v: Verdict) -> Message {
+        match v {
+            Verdict::Answer(m) => m,
+            Verdict::Proceed => panic!("expected a challenge"),
+        }
+    }
+
+    /// Runs NTLM against the pool with the client's clock at `client_now`; the final verdict.
+    fn ntlm_with_clock(config: &LabConfig, client_now: SystemTime) -> (Message, Verdict) {
+        let mut auth = ConnAuth::new(config, None, "https://pool01.contoso.lab/CertProv");
+        let first = answer(auth.check(config, &register(None)));
+        let challenges = Challenge::all(&first);
+        let header = challenges[0].credentials_header_name();
+        let h =
+            NtlmHandshake::new(&challenges[0], ntlm_credentials("alice@contoso.lab", crate::config::DEFAULT_PASSWORD))
+                .unwrap();
+        let second = answer(auth.check(config, &register(Some((header, &h.first_leg())))));
+        let mut sa = h.answer(&Challenge::all(&second)[0], client_now).unwrap();
+        let mut last = register(None);
+        sa.authorize_final_leg(&mut last).unwrap();
+        (first, auth.check(config, &last))
+    }
+
+    #[test]
+    fn challenges_carry_the_pools_date() {
+        let config = LabConfig::default().with_fault(Fault::NtlmOnly);
+        let (first, verdict) = ntlm_with_clock(&config, SystemTime::now());
+        assert!(matches!(verdict, Verdict::Proceed));
+        let date = sfbkit::auth::clock::parse_date(first.header("Date").unwrap()).unwrap();
+        let off = SystemTime::now().duration_since(date).unwrap_or_default();
+        assert!(off < Duration::from_secs(5), "{off:?}");
+    }
+
+    #[test]
+    fn clock_skew_dates_an_hour_back_and_refuses_a_timestamp_from_the_real_clock() {
+        let config = LabConfig::default().with_fault(Fault::NtlmOnly).with_fault(Fault::ClockSkew);
+        let (first, verdict) = ntlm_with_clock(&config, SystemTime::now());
+        let refused = answer(verdict);
+        assert_eq!(refused.status(), Some(401));
+        let date = sfbkit::auth::clock::parse_date(first.header("Date").unwrap()).unwrap();
+        let behind = SystemTime::now().duration_since(date).unwrap();
+        assert!(behind >= CLOCK_SKEW - Duration::from_secs(1) && behind < CLOCK_SKEW + Duration::from_secs(5));
+        // A client whose clock agrees with the pool's gets in.
+        let (_, verdict) = ntlm_with_clock(&config, SystemTime::now() - CLOCK_SKEW);
+        assert!(matches!(verdict, Verdict::Proceed));
+    }
+
+    #[test]
+    fn proxy_auth_challenges_with_407_and_signs_in_proxy_authentication_info() {
+        let config = LabConfig::default().with_fault(Fault::NtlmOnly).with_fault(Fault::ProxyAuth);
+        let mut auth = ConnAuth::new(&config, None, "https://pool01.contoso.lab/CertProv");
+        let first = answer(auth.check(&config, &register(None)));
+        assert_eq!(first.status(), Some(407));
+        assert!(first.header("WWW-Authenticate").is_none() && first.header("Proxy-Authenticate").is_some());
+        assert!(first.header("Date").is_some());
+        // Credentials in the registrar's header are not the proxy's: challenged again.
+        let h = NtlmHandshake::new(&Challenge::all(&first)[0], ntlm_credentials("alice@contoso.lab", "x")).unwrap();
+        assert_eq!(answer(auth.check(&config, &register(Some(("Authorization", &h.first_leg()))))).status(), Some(407));
+        let second = answer(auth.check(&config, &register(Some(("Proxy-Authorization", &h.first_leg())))));
+        assert!(Challenge::all(&second)[0].gssapi_data.is_some(), "the CHALLENGE, in Proxy-Authenticate");
+        let (_, verdict) = ntlm_with_clock(&config, SystemTime::now());
+        assert!(matches!(verdict, Verdict::Proceed));
+    }
 }

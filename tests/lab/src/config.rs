@@ -212,6 +212,12 @@ pub enum Fault {
     /// A second after signing in, each user is disabled by an administrator: a deregistration
     /// NOTIFY (`event=rejected`, `ms-diagnostics-public: 4141`), and REGISTER refused from then on.
     DisabledAfterSignin,
+    /// The registrar's clock is an hour behind: its challenges' `Date` says so and its NTLM
+    /// refuses AUTHENTICATE timestamps more than 15 minutes off (TLS-DSK is unaffected).
+    ClockSkew,
+    /// The pool authenticates as an Edge's access proxy: 407 with `Proxy-Authenticate`,
+    /// `Proxy-Authorization` answers, signatures in `Proxy-Authentication-Info` (NTLM and TLS-DSK).
+    ProxyAuth,
 }
 
 impl Fault {
@@ -234,6 +240,8 @@ impl Fault {
         ("drop-connection", Fault::DropConnection),
         ("restart", Fault::Restart),
         ("disabled-after-signin", Fault::DisabledAfterSignin),
+        ("clock-skew", Fault::ClockSkew),
+        ("proxy-auth", Fault::ProxyAuth),
     ];
 }
 

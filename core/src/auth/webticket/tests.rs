@@ -98,3 +98,38 @@ fn hostile_documents_are_refused() {
     );
     assert!(parse_rstr(&[0xff, 0xfe]).is_err());
 }
+
+#[test]
+fn references_in_mex_addresses_are_expanded() {
+    // quick-xml 0.42 hands `&amp;` over as its own event; the shared reader expands it.
+    let mex = r#"<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:wsu="x">
+<wsp:Policy wsu:Id="P_policy"><sp:EndorsingSupportingTokens><wsp:Policy><sp:IssuedToken><sp:Issuer><wsa:Address>https://pool01.contoso.lab/WebTicket/WebTicketService.svc/Auth?a=1&amp;b=2&#x26;c=3</wsa:Address></sp:Issuer></sp:IssuedToken></wsp:Policy></sp:EndorsingSupportingTokens></wsp:Policy>
+<wsdl:service name="S"><wsdl:port name="P" binding="b"><soap:address location="https://pool01.contoso.lab/CertProv/CertProvisioningService.svc/WebTicket_Proof?x=1&amp;y=2"/></wsdl:port></wsdl:service></wsdl:definitions>"#;
+    let info = parse_mex(mex.as_bytes(), "P_policy").unwrap();
+    assert_eq!(
+        info.sts_address.as_deref(),
+        Some("https://pool01.contoso.lab/WebTicket/WebTicketService.svc/Auth?a=1&b=2&c=3")
+    );
+    assert!(info.requires_proof);
+    assert_eq!(
+        info.ports.get("P").map(String::as_str),
+        Some("https://pool01.contoso.lab/CertProv/CertProvisioningService.svc/WebTicket_Proof?x=1&y=2")
+    );
+}
+
+#[test]
+fn references_in_the_rstr_are_expanded_and_the_assertion_stays_verbatim() {
+    let rstr = RSTR
+        .replace(
+            "sip:alice@contoso.lab</saml:NameIdentifier>",
+            "sip:alice@contoso.lab?x=1&amp;y=2</saml:NameIdentifier>",
+        )
+        .replace(">2026-11-22T10:00:00.000Z</wsu:Created>", ">2026-11-22T10&#x3A;00:00.000Z</wsu:Created>")
+        .replace("AAECAwQFBgcICQoLDA0ODxAREhMU", "AAECAwQFBgcICQoLDA0ODxAREhMU&#xD;&#xA;");
+    let t = parse_rstr(rstr.as_bytes()).unwrap();
+    assert!(t.assertion_xml().contains("sip:alice@contoso.lab?x=1&amp;y=2</saml:NameIdentifier>"), "as sent");
+    assert!(rstr.contains(t.assertion_xml()));
+    assert_eq!(t.created.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), 1_795_341_600);
+    let expected: Vec<u8> = (0u8..32).collect();
+    assert_eq!(t.server_entropy.as_deref(), Some(&expected[..]));
+}
