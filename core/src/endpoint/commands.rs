@@ -18,6 +18,18 @@ use crate::sip::{Message, Method};
 /// How often a publication is retried after version conflicts before the command fails.
 pub const MAX_PUBLISH_ATTEMPTS: u8 = 3;
 
+/// Which publication a SERVICE carries, so a retry after a version conflict is rebuilt from the
+/// state the user wants *now* (a newer command may have changed it meanwhile), not resent as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PublishWhat {
+    /// Device, machine state and what the user chose (after sign-in or a reconnect).
+    Initial,
+    UserState,
+    Note,
+    /// Sign-out: this endpoint's publications deleted.
+    Unpublish,
+}
+
 /// A request to a signed-in endpoint.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -149,25 +161,16 @@ impl Endpoint {
                 }
                 self.state.desired.availability = Some(availability);
                 self.state.desired.activity = activity;
-                let pubs = self.user_state_publications();
-                self.publish(pubs, Some(id), 1, now);
+                self.publish(PublishWhat::UserState, Some(id), 1, now);
             }
             Command::ClearPresence => {
                 self.state.desired.availability = None;
                 self.state.desired.activity = None;
-                let pubs = self.user_state_publications();
-                self.publish(pubs, Some(id), 1, now);
+                self.publish(PublishWhat::UserState, Some(id), 1, now);
             }
             Command::SetNote { text } => {
-                let text = text.filter(|t| !t.trim().is_empty());
-                self.state.desired.note = text.clone();
-                let pubs = presence::note(
-                    text.as_deref().unwrap_or(""),
-                    NoteKind::Personal,
-                    Instances::NOTE,
-                    &self.state.versions,
-                );
-                self.publish(pubs, Some(id), 1, now);
+                self.state.desired.note = text.filter(|t| !t.trim().is_empty());
+                self.publish(PublishWhat::Note, Some(id), 1, now);
             }
             other => self.contact_change(id, other, now),
         }
@@ -188,40 +191,49 @@ impl Endpoint {
         }
     }
 
-    /// The first publication after sign-in (or a reconnect): device and machine state, plus what
-    /// the user chose (CLIENT-NOTES §8.3: "Initial publication = device + machineState + userState").
+    /// The first publication after sign-in (or a reconnect).
     pub(super) fn publish_desired(&mut self, command: Option<CommandId>, now: Instant) {
-        let instances = Instances::from_epid(&self.cfg.epid);
-        let aor = self.cfg.aor.as_str().to_string();
-        let versions = &self.state.versions;
-        let mut pubs = vec![presence::device(&self.cfg.epid, &aor, "00:00:00Z", "sfbkit", versions)];
-        let online = Availability::Available.publish_value().unwrap_or(3500);
-        pubs.extend(presence::machine_state(&instances, online, versions));
-        if self.state.desired.availability.is_some() {
-            pubs.extend(self.user_state_publications());
-        }
-        if let Some(note) = self.state.desired.note.clone() {
-            pubs.extend(presence::note(&note, NoteKind::Personal, Instances::NOTE, &self.state.versions));
-        }
-        self.publish(pubs, command, 1, now);
+        self.publish(PublishWhat::Initial, command, 1, now);
     }
 
     /// Sign-out: delete this endpoint's device and machine state, and the manual state it set.
     pub(super) fn unpublish_endpoint(&mut self, now: Instant) {
+        self.publish(PublishWhat::Unpublish, None, MAX_PUBLISH_ATTEMPTS, now);
+    }
+
+    /// The publications for `what`, from the desired state and the current versions.
+    fn publications(&self, what: PublishWhat) -> Vec<Publication> {
         let instances = Instances::from_epid(&self.cfg.epid);
         let aor = self.cfg.aor.as_str().to_string();
         let versions = &self.state.versions;
-        let mut pubs = vec![presence::device(&self.cfg.epid, &aor, "00:00:00Z", "sfbkit", versions)];
-        pubs.extend(presence::machine_state(&instances, 0, versions));
-        if self.state.desired.availability.is_some() {
-            pubs.extend(self.user_state_publications());
+        let note = || {
+            let text = self.state.desired.note.as_deref().unwrap_or("");
+            presence::note(text, NoteKind::Personal, Instances::NOTE, versions)
+        };
+        match what {
+            PublishWhat::UserState => self.user_state_publications(),
+            PublishWhat::Note => note(),
+            // CLIENT-NOTES §8.3: "Initial publication = device + machineState + userState".
+            PublishWhat::Initial | PublishWhat::Unpublish => {
+                let mut pubs = vec![presence::device(&self.cfg.epid, &aor, "00:00:00Z", "sfbkit", versions)];
+                let online = Availability::Available.publish_value().unwrap_or(3500);
+                pubs.extend(presence::machine_state(&instances, online, versions));
+                if self.state.desired.availability.is_some() {
+                    pubs.extend(self.user_state_publications());
+                }
+                if what == PublishWhat::Unpublish {
+                    return pubs.into_iter().map(|p| Publication { value_xml: None, expires: Some(0), ..p }).collect();
+                }
+                if self.state.desired.note.is_some() {
+                    pubs.extend(note());
+                }
+                pubs
+            }
         }
-        let pubs: Vec<Publication> =
-            pubs.into_iter().map(|p| Publication { value_xml: None, expires: Some(0), ..p }).collect();
-        self.publish(pubs, None, MAX_PUBLISH_ATTEMPTS, now);
     }
 
-    fn publish(&mut self, publications: Vec<Publication>, command: Option<CommandId>, attempt: u8, now: Instant) {
+    fn publish(&mut self, what: PublishWhat, command: Option<CommandId>, attempt: u8, now: Instant) {
+        let publications = self.publications(what);
         if publications.is_empty() {
             if let Some(id) = command {
                 self.completions.push_back((id, Ok(CommandOutput::Done)));
@@ -231,13 +243,14 @@ impl Endpoint {
         let aor = self.cfg.aor.as_str().to_string();
         let body = presence::publish_body(&aor, &publications);
         let req = self.self_request(Method::Service).with_body(presence::CONTENT_TYPE_PUBLISH, body);
-        self.send_request(req, Pending::Publish { attempt, command, publications }, now);
+        self.send_request(req, Pending::Publish { attempt, command, what, publications }, now);
     }
 
     pub(super) fn on_publish_response(
         &mut self,
         attempt: u8,
         command: Option<CommandId>,
+        what: PublishWhat,
         publications: Vec<Publication>,
         resp: &Message,
         now: Instant,
@@ -268,8 +281,8 @@ impl Endpoint {
                 match adopted {
                     Ok(n) => {
                         tracing::info!(conflicts = n, attempt, "publication versions were stale; publishing again");
-                        let again = self.state.versions.republish(&publications);
-                        self.publish(again, command, attempt + 1, now);
+                        // Rebuilt, not resent: a newer command may have changed what to publish.
+                        self.publish(what, command, attempt + 1, now);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "unreadable 409 fault");
@@ -294,6 +307,12 @@ impl Endpoint {
     }
 
     fn contact_change(&mut self, id: CommandId, command: Command, now: Instant) {
+        // The deltaNum is known once this connection's contact list arrived: until then the change
+        // waits with those queued while disconnected (sent by `send_queued`).
+        if !self.contacts_seen && self.subscriptions.iter().any(|s| s.kind == super::SubKind::Contacts) {
+            self.state.queued.push((id, command));
+            return;
+        }
         if self.state.contacts.is_ucs_migrated() {
             self.completions.push_back((id, Err(CommandError::ContactsInExchange)));
             return;

@@ -111,6 +111,10 @@ impl Endpoint {
             // Exchange (Unified Contact Store).
             if kind == SubKind::Contacts && code == 488 {
                 self.events.push_back(Event::ContactsInExchange);
+                // Changes waiting for the list can never be made over SIP.
+                for (id, _) in std::mem::take(&mut self.state.queued) {
+                    self.completions.push_back((id, Err(super::CommandError::ContactsInExchange)));
+                }
             }
             return;
         }
@@ -201,7 +205,10 @@ impl Endpoint {
                 return;
             }
         };
-        let first = !self.state.contacts_known;
+        // The first list on this connection (after a reconnect too): queued changes go out and
+        // the presence subscription is (re)opened even when the list itself did not change.
+        let first = !self.contacts_seen;
+        self.contacts_seen = true;
         self.state.contacts_known = true;
         if self.state.contacts.is_ucs_migrated() && !was_migrated {
             self.events.push_back(Event::ContactsInExchange);

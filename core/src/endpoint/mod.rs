@@ -109,10 +109,20 @@ struct Subscription {
 enum Pending {
     Register,
     Unregister,
-    Subscribe { call_id: String },
+    Subscribe {
+        call_id: String,
+    },
     Unsubscribe,
-    Publish { attempt: u8, command: Option<CommandId>, publications: Vec<crate::presence::Publication> },
-    Contacts { command: CommandId, request: Command },
+    Publish {
+        attempt: u8,
+        command: Option<CommandId>,
+        what: commands::PublishWhat,
+        publications: Vec<crate::presence::Publication>,
+    },
+    Contacts {
+        command: CommandId,
+        request: Command,
+    },
     LocationProfile,
 }
 
@@ -142,6 +152,8 @@ pub(crate) struct Endpoint {
     pub invalid_messages: u64,
     /// Whether the first roaming-self document (our publications' versions) has arrived.
     self_data_seen: bool,
+    /// Whether a contact list arrived on this connection.
+    contacts_seen: bool,
     next_presence_action: u32,
     /// The sign-out command, completed when sign-out ends, with the unregister's outcome.
     sign_out_cmd: Option<CommandId>,
@@ -196,6 +208,7 @@ impl Endpoint {
             bad_signatures: 0,
             invalid_messages: 0,
             self_data_seen: false,
+            contacts_seen: false,
             next_presence_action: 1,
             sign_out_cmd: None,
             unregister: None,
@@ -258,6 +271,11 @@ impl Endpoint {
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed.is_some() {
             return None;
+        }
+        // While signing out, handle_timeout runs only these: offering the refresh and keep-alive
+        // timers too would have the driver wake for them again and again until the grace ends.
+        if let Some(deadline) = self.closing {
+            return [Some(deadline), self.pong_deadline, self.transactions.poll_timeout()].into_iter().flatten().min();
         }
         let mut next = vec![self.refresh_at];
         match self.pong_deadline {
@@ -460,8 +478,8 @@ impl Endpoint {
             }
             Pending::Unsubscribe => {}
             Pending::Subscribe { call_id } => self.on_subscribe_response(&call_id, &resp, now),
-            Pending::Publish { attempt, command, publications } => {
-                self.on_publish_response(attempt, command, publications, &resp, now)
+            Pending::Publish { attempt, command, what, publications } => {
+                self.on_publish_response(attempt, command, what, publications, &resp, now)
             }
             Pending::Contacts { command, request } => self.on_contacts_response(command, request, &resp, now),
             Pending::LocationProfile => self.on_location_profile(&resp),
