@@ -15,8 +15,8 @@ pub struct SigninArgs {
     /// The lab pool's configuration (TOML; see tests/lab/lab.example.toml).
     #[arg(long, requires = "lab")]
     lab_config: Option<std::path::PathBuf>,
-    /// Switch on a lab fault (repeatable): no-lyncdiscover, no-lyncdiscover-no-srv, wrong-cert-name,
-    /// expired-cert, redirect-loop, unknown-user, refuse-sip, slow.
+    /// Switch on a lab fault (repeatable), e.g. no-lyncdiscover, wrong-cert-name, ntlm-only,
+    /// tls10-only, drop-connection, restart; every name is listed in tests/lab/lab.example.toml.
     #[arg(long = "lab-fault", requires = "lab")]
     lab_faults: Vec<Fault>,
     /// Delay every lab DNS, HTTP and SIP response by this many milliseconds.
@@ -51,6 +51,11 @@ pub struct SigninArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Stay signed in this many seconds before signing out, printing what the endpoint learns
+    /// (provisioning, dial plan, contacts, presence, reconnects) as it happens: one line per event,
+    /// or one JSON object per line with --json. The report follows.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    stay: u64,
 }
 
 /// `--keystore`.
@@ -80,7 +85,12 @@ pub async fn run(args: SigninArgs) -> ExitCode {
     match prepare(&args).await {
         Ok((client, _pool)) => {
             let mut report = client.sign_in().await;
-            if report.is_success() {
+            if report.is_success() && args.stay > 0 {
+                watch(&client, std::time::Duration::from_secs(args.stay), args.json).await;
+            }
+            if report.is_success() && !client.is_signed_in() {
+                report.record_sign_out_not_needed("not needed: the registrar ended the registration (see the events)");
+            } else if report.is_success() {
                 let started = std::time::Instant::now();
                 let result = client.sign_out().await;
                 report.record_sign_out(started.elapsed(), result.as_ref().err().map(|e| e.to_string()));
@@ -144,6 +154,68 @@ async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>), String>
     }
     let client = builder.build().map_err(|e| e.to_string())?;
     Ok((client, None))
+}
+
+/// Prints the endpoint's events for `how_long` (`--stay`).
+async fn watch(client: &Client, how_long: std::time::Duration, json: bool) {
+    let until = tokio::time::Instant::now() + how_long;
+    while let Ok(event) = tokio::time::timeout_at(until, client.next_event()).await {
+        if json {
+            match serde_json::to_string(&event) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("sfbkit signin: cannot encode an event: {e}"),
+            }
+        } else {
+            println!("event: {}", describe(&event));
+        }
+    }
+}
+
+/// One line per event, as an admin reads a client log.
+fn describe(event: &sfbkit::Event) -> String {
+    use sfbkit::Event as E;
+    match event {
+        E::Registered { registrar, expires_s } => format!("registered at {registrar} for {expires_s} s"),
+        E::RegistrationRefreshed { expires_s } => format!("registration refreshed for {expires_s} s"),
+        E::Deregistered { reason, diagnostics_code, diagnostics_reason, reconnecting } => {
+            format!(
+                "deregistered by the registrar: {reason:?}{}{}",
+                diagnostics_code.map(|c| format!(", ms-diagnostics {c}")).unwrap_or_default(),
+                diagnostics_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+            ) + if *reconnecting { "; signing in again" } else { "" }
+        }
+        E::ConnectionLost { error } => format!("connection lost: {error}"),
+        E::Reconnecting { attempt, delay_ms, .. } => format!("reconnect attempt {attempt} in {delay_ms} ms"),
+        E::ConnectionRestored { attempts, downtime_ms } => {
+            format!("connection restored after {downtime_ms} ms ({attempts} attempt(s))")
+        }
+        E::SignInFailed { class, error, .. } => format!("gave up signing in again: {class}: {error}"),
+        E::ProvisioningUpdated { location_profile } => format!(
+            "in-band provisioning received (location profile {})",
+            location_profile.as_deref().unwrap_or("none")
+        ),
+        E::LocationProfileLoaded { name, rules } => format!("dial plan {name} loaded ({rules} rules)"),
+        E::LocationProfileRefused { error } => format!("dial plan refused: {error}"),
+        E::ContactAdded { contact } => {
+            format!("contact {} ({}) in groups {:?}", contact.uri, contact.name, contact.groups)
+        }
+        E::ContactRemoved { uri } => format!("contact {uri} removed"),
+        E::ContactModified { after, .. } => format!("contact {} changed (groups {:?})", after.uri, after.groups),
+        E::GroupAdded { group } => format!("group {} ({})", group.id, group.display_name()),
+        E::GroupRemoved { id, name } => format!("group {id} ({name}) removed"),
+        E::GroupModified { after, .. } => format!("group {} renamed to {}", after.id, after.display_name()),
+        E::ContactsInExchange => "contacts are kept in Exchange (Unified Contact Store)".into(),
+        E::PresenceChanged { presence } => format!(
+            "presence of {}: {}{}",
+            presence.uri,
+            presence.availability.map(|a| format!("{a:?}")).unwrap_or_else(|| "unknown".into()),
+            presence.activity.as_ref().map(|a| format!(" ({a})")).unwrap_or_default()
+        ),
+        E::NoteChanged { uri, note } => format!("note of {uri}: {}", note.as_deref().unwrap_or("(cleared)")),
+        E::PresencePublished { categories } => format!("published {}", categories.join(", ")),
+        E::Lagged { missed } => format!("{missed} events dropped (reader too slow)"),
+        E::SignedOut => "signed out".into(),
+    }
 }
 
 fn print(report: &SignInReport, json: bool) {

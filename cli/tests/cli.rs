@@ -176,3 +176,35 @@ fn second_signin_uses_the_certificate_in_the_os_keystore() {
     );
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn signin_lab_stay_prints_the_events_then_the_report() {
+    let state = state_dir("stay");
+    let out = sfbkit()
+        .args(["signin", "--lab", "--json", "--stay", "4", "--keystore", "memory", "--lab-fault", "drop-connection"])
+        .arg("--lab-state")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // One JSON object per event line, then the report (pretty-printed).
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .take_while(|l| l.starts_with('{') && l.ends_with('}'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    for wanted in
+        ["registered", "provisioning_updated", "contact_added", "location_profile_loaded", "presence_published"]
+    {
+        assert!(kinds.contains(&wanted), "{wanted} missing from {kinds:?}");
+    }
+    // drop-connection strikes a second after sign-in: lost, then restored within the 4 s stay (first retry after 1 s ± 20 %).
+    let lost = kinds.iter().position(|k| *k == "connection_lost").expect("the fault drops the connection");
+    assert!(kinds[lost..].contains(&"connection_restored"), "{kinds:?}");
+    let report_start = text.find("\n{\n").map(|i| i + 1).unwrap_or(0);
+    let report: serde_json::Value = serde_json::from_str(&text[report_start..]).expect("the report follows");
+    assert_eq!(report["result"], "Success");
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -370,6 +370,12 @@ impl Client {
             if let Some(registration) = report.registration.clone() {
                 let first = Registered { session, registration, registrar: report.target.clone() };
                 let policy = self.inner.config.reconnect;
+                // Signed in from now on, before the driver's first turn, so a caller that asks at
+                // once is not told otherwise.
+                if let Ok(mut snap) = self.snapshot.lock() {
+                    snap.signed_in = true;
+                    snap.registration = report.registration.clone();
+                }
                 *driver =
                     Some(driver::spawn(self.inner.clone(), first, policy, self.events.clone(), self.snapshot.clone()));
             }

@@ -272,6 +272,19 @@ fn ms(d: Duration) -> f64 {
 impl SignInReport {
     /// Adds the sign-out step (REGISTER with `Expires: 0`) after a successful sign-in; a failed
     /// sign-out is recorded but does not turn a successful sign-in into a failure.
+    /// Records that sign-out had nothing to do: the registrar had already ended the registration
+    /// (a deregistration NOTIFY while signed in).
+    pub fn record_sign_out_not_needed(&mut self, why: &str) {
+        let host = self
+            .stages
+            .iter()
+            .rev()
+            .find(|s| s.name == Stage::Authentication)
+            .map(|s| s.host.clone())
+            .unwrap_or_default();
+        self.step(Stage::SignOut, "REGISTER Expires: 0", &host, Duration::ZERO, Outcome::Skipped, why);
+    }
+
     pub fn record_sign_out(&mut self, took: Duration, error: Option<String>) {
         let host = self
             .stages
