@@ -64,6 +64,7 @@ pub(crate) struct Snapshot {
     pub contacts: ContactList,
     pub presence: BTreeMap<String, ContactPresence>,
     pub provisioning: Option<Provisioning>,
+    pub self_data: Option<crate::presence::SelfData>,
     pub location_profile: Option<Arc<LocationProfile>>,
     pub bad_signatures: u64,
     pub reconnects: u64,
@@ -365,6 +366,7 @@ fn publish(ctx: &mut Ctx, ep: &mut Endpoint) {
             snap.contacts = ep.state.contacts.clone();
             snap.presence = ep.state.presence.clone();
             snap.provisioning = ep.state.provisioning.clone();
+            snap.self_data = ep.state.self_data.clone();
             snap.location_profile = ep.state.location_profile.clone();
             snap.bad_signatures = ep.bad_signatures;
         }

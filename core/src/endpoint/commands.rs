@@ -317,8 +317,9 @@ impl Endpoint {
             self.completions.push_back((id, Err(CommandError::ContactsInExchange)));
             return;
         }
-        // deltaNum = the last one seen + 1 (CLIENT-NOTES §9.2).
-        let delta = self.state.contacts.request_delta_num();
+        // deltaNum = the server's current one, counted up for changes still on their way
+        // (ContactList::request_delta_num; pidgin-sipe `(*deltanum)++`).
+        let delta = self.state.contacts.request_delta_num().max(self.next_delta_num);
         let body = match &command {
             Command::AddContact { uri, name, group_ids } => {
                 let contact = contacts::Contact {
@@ -351,6 +352,7 @@ impl Endpoint {
             _ => return,
         };
         let req = self.self_request(Method::Service).with_body(contacts::soap::CONTENT_TYPE, body);
+        self.next_delta_num = delta.wrapping_add(1);
         self.send_request(req, Pending::Contacts { command: id, request: command }, now);
     }
 
@@ -364,7 +366,11 @@ impl Endpoint {
                 }),
                 Err(e) => Err(CommandError::ContactListFault(e.to_string())),
             },
-            _ => Err(refused(resp)),
+            _ => {
+                // The server did not count this change: number the next from its list again.
+                self.next_delta_num = 0;
+                Err(refused(resp))
+            }
         };
         self.completions.push_back((id, result));
     }

@@ -32,6 +32,7 @@ impl Endpoint {
         let remote = match &kind {
             // MS-PRES 3.4.5.1.3: the resubscription goes to the pool that serves the contacts.
             SubKind::Presence { pool: Some(pool) } => Uri::parse(&format!("sip:{pool}")).ok(),
+            SubKind::PresenceOf { uri } => Uri::parse(uri).ok(),
             _ => None,
         }
         .unwrap_or_else(|| self.cfg.aor.clone());
@@ -60,7 +61,9 @@ impl Endpoint {
             SubKind::Provisioning => (provisioning::EVENT, provisioning::ACCEPT),
             SubKind::Contacts => (CONTACTS_EVENT, CONTACTS_ACCEPT),
             SubKind::SelfData => (presence::EVENT_ROAMING_SELF, presence::CONTENT_TYPE_ROAMING_SELF),
-            SubKind::Presence { .. } => (presence::EVENT_PRESENCE, presence::BATCH_SUBSCRIBE_ACCEPT),
+            SubKind::Presence { .. } | SubKind::PresenceOf { .. } => {
+                (presence::EVENT_PRESENCE, presence::BATCH_SUBSCRIBE_ACCEPT)
+            }
         };
         req = req.with_header("Event", event).with_header("Accept", accept);
         for s in SUBSCRIBE_SUPPORTED {
@@ -79,7 +82,7 @@ impl Endpoint {
             SubKind::SelfData => {
                 req = req.with_body(presence::CONTENT_TYPE_ROAMING_SELF, presence::roaming_self_request_body())
             }
-            SubKind::Presence { .. } => {
+            SubKind::Presence { .. } | SubKind::PresenceOf { .. } => {
                 req = req.with_header("Require", presence::BATCH_SUBSCRIBE_REQUIRE);
                 for s in presence::BATCH_SUBSCRIBE_SUPPORTED {
                     req = req.with_header("Supported", s);
@@ -127,8 +130,9 @@ impl Endpoint {
         if !resp.body.is_empty() {
             self.on_content(&kind, resp.content_type().unwrap_or(""), &resp.body, now);
         }
-        if kind == SubKind::Provisioning {
-            // One-shot (Expires: 0): nothing to keep.
+        if kind == SubKind::Provisioning && !resp.body.is_empty() {
+            // One-shot (Expires: 0): nothing to keep once the document is in. Without a piggy-backed
+            // body it comes in a NOTIFY (RFC 6665 §4.4.3), which must still find this dialog.
             self.subscriptions.retain(|s| s.dialog.call_id != call_id);
         }
     }
@@ -141,6 +145,7 @@ impl Endpoint {
             SubKind::SelfData => match presence::parse_roaming_self(body) {
                 Ok(data) => {
                     self.state.versions.record_self(&data);
+                    self.state.self_data = Some(data);
                     if !self.self_data_seen {
                         // CLIENT-NOTES §7.3: the first roaming-self triggers the initial publication.
                         self.self_data_seen = true;
@@ -149,7 +154,7 @@ impl Endpoint {
                 }
                 Err(e) => tracing::warn!(error = %e, "unreadable roaming-self document"),
             },
-            SubKind::Presence { .. } => self.on_presence(content_type, body, now),
+            SubKind::Presence { .. } | SubKind::PresenceOf { .. } => self.on_presence(content_type, body, now),
         }
     }
 
@@ -271,7 +276,9 @@ impl Endpoint {
         };
         for presentity in notification.presentities {
             let uri = presentity.uri.clone();
-            let view = self.state.presence.entry(uri.clone()).or_insert_with(|| ContactPresence::new(&uri));
+            let domain = self.cfg.aor.as_sip().map(|s| s.host().to_string()).unwrap_or_default();
+            let view =
+                self.state.presence.entry(uri.clone()).or_insert_with(|| ContactPresence::for_contact(&uri, &domain));
             let change = view.apply(&presentity.categories);
             let note = view.note.as_ref().map(|n| n.text.clone());
             let snapshot = view.clone();
@@ -289,9 +296,12 @@ impl Endpoint {
                     self.subscriptions.retain(|s| s.kind != kind);
                     self.subscribe(kind, directive.uris, now);
                 }
+                // Without a pool: one SUBSCRIBE to each contact itself (CLIENT-NOTES §9.4).
                 None => {
                     for uri in directive.uris {
-                        self.subscribe(SubKind::Presence { pool: None }, vec![uri], now);
+                        let kind = SubKind::PresenceOf { uri: uri.clone() };
+                        self.subscriptions.retain(|s| s.kind != kind);
+                        self.subscribe(kind, vec![uri], now);
                     }
                 }
             }

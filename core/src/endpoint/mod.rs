@@ -46,6 +46,8 @@ pub type CommandId = u64;
 
 /// How long a keep-alive ping may go unanswered before the connection counts as dead.
 pub const PONG_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long after an unanswered SUBSCRIBE it is sent again.
+pub const SUBSCRIBE_RETRY: Duration = Duration::from_secs(60);
 /// How long sign-out waits for the server to confirm unpublish, unsubscribe and unregister.
 pub const SIGN_OUT_GRACE: Duration = Duration::from_secs(5);
 
@@ -91,6 +93,9 @@ pub(crate) enum SubKind {
     /// `presence`, batched for every contact; `pool` is set for a resubscription through another
     /// pool (`poolFqdn` in rlmi, MS-PRES 3.4.5.1.3).
     Presence { pool: Option<String> },
+    /// `presence` for one contact, subscribed at the contact itself (an rlmi `resubscribe` without
+    /// `poolFqdn`, CLIENT-NOTES §9.4).
+    PresenceOf { uri: String },
 }
 
 #[derive(Debug)]
@@ -154,6 +159,9 @@ pub(crate) struct Endpoint {
     self_data_seen: bool,
     /// Whether a contact list arrived on this connection.
     contacts_seen: bool,
+    /// The deltaNum the next contact change carries at least: changes sent before the server's
+    /// contactDelta for the previous one count up from the list's (0: use the list's).
+    next_delta_num: u32,
     next_presence_action: u32,
     /// The sign-out command, completed when sign-out ends, with the unregister's outcome.
     sign_out_cmd: Option<CommandId>,
@@ -209,6 +217,7 @@ impl Endpoint {
             invalid_messages: 0,
             self_data_seen: false,
             contacts_seen: false,
+            next_delta_num: 0,
             next_presence_action: 1,
             sign_out_cmd: None,
             unregister: None,
@@ -296,7 +305,7 @@ impl Endpoint {
         for (key, event) in self.transactions.handle_timeout(now) {
             if event == TransactionEvent::TimedOut {
                 if let Some(p) = self.pending.remove(&key) {
-                    self.on_timeout(p);
+                    self.on_timeout(p, now);
                 }
             }
         }
@@ -443,8 +452,12 @@ impl Endpoint {
     fn on_deregistration(&mut self, req: &Message) -> Message {
         let body = String::from_utf8_lossy(&req.body);
         let preferred = req.header("P-Preferred-Registrar");
-        let reason = DeregistrationReason::parse(&body, preferred)
-            .unwrap_or(DeregistrationReason::Other { event: body.trim().chars().take(64).collect() });
+        // Only `deregistered;...` ends the registration; other registration notices (e.g. the
+        // presence service going away, [MS-SIPREGE] 3.5.1.4) are acknowledged and logged.
+        let Some(reason) = DeregistrationReason::parse(&body, preferred) else {
+            tracing::info!(body = %body.chars().take(120).collect::<String>(), "registration notice (not a deregistration)");
+            return Message::response_to(req, 200, "OK", None);
+        };
         let diag =
             req.header("ms-diagnostics-public").or_else(|| req.header("ms-diagnostics")).and_then(Diagnostics::parse);
         self.events.push_back(Event::Deregistered {
@@ -486,7 +499,7 @@ impl Endpoint {
         }
     }
 
-    fn on_timeout(&mut self, pending: Pending) {
+    fn on_timeout(&mut self, pending: Pending, now: Instant) {
         match pending {
             Pending::Register => {
                 self.close(Closed::ConnectionDead("the registrar did not answer a REGISTER refresh".into()))
@@ -498,8 +511,14 @@ impl Endpoint {
             Pending::Publish { command: Some(id), .. } | Pending::Contacts { command: id, .. } => {
                 self.completions.push_back((id, Err(CommandError::TimedOut)))
             }
-            Pending::Subscribe { .. } => {
-                tracing::warn!("a SUBSCRIBE got no answer; it is sent again after a reconnect")
+            Pending::Subscribe { call_id } => {
+                // Tried again in a while rather than left to lapse (the transaction layer already
+                // waited Timer F).
+                tracing::warn!("a SUBSCRIBE got no answer; trying again in {SUBSCRIBE_RETRY:?}");
+                let at = now + SUBSCRIBE_RETRY;
+                if let Some(sub) = self.subscriptions.iter_mut().find(|s| s.dialog.call_id == call_id) {
+                    sub.refresh_at = Some(at);
+                }
             }
             _ => {}
         }
@@ -519,7 +538,7 @@ impl Endpoint {
         if let Some(sa) = self.sa.as_mut() {
             if let Err(e) = sa.sign(&mut req) {
                 tracing::warn!(error = %e, "a request could not be signed; not sent");
-                self.on_timeout(purpose);
+                self.on_timeout(purpose, now);
                 return;
             }
         }
@@ -533,7 +552,7 @@ impl Endpoint {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "a request could not be started");
-                self.on_timeout(purpose);
+                self.on_timeout(purpose, now);
             }
         }
     }
@@ -628,6 +647,9 @@ impl Endpoint {
                 self.state.queued.push((command, request));
             }
         }
+        // `pending` has no order: put the changes back in the order they were issued (the driver
+        // numbers commands upwards), so e.g. a group is added again before a contact moves into it.
+        self.state.queued.sort_by_key(|(id, _)| *id);
         self.state
     }
 }

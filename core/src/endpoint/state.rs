@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::{Command, CommandId};
 use crate::contacts::ContactList;
 use crate::dialplan::LocationProfile;
-use crate::presence::{Availability, ContactPresence, VersionTable};
+use crate::presence::{Availability, ContactPresence, SelfData, VersionTable};
 use crate::provisioning::Provisioning;
 
 /// The presence this endpoint publishes (and republishes after a reconnect).
@@ -32,6 +32,9 @@ pub(crate) struct EndpointState {
     pub versions: VersionTable,
     pub desired: DesiredPresence,
     pub provisioning: Option<Provisioning>,
+    /// The user's own data from roaming-self: publications, containers (who sees what) and
+    /// watchers (`subscribers`).
+    pub self_data: Option<SelfData>,
     /// Shared, not copied: its compiled rules are immutable.
     pub location_profile: Option<Arc<LocationProfile>>,
     /// Contact-list commands sent but not confirmed, or received while disconnected: sent again on

@@ -60,6 +60,9 @@ pub struct ContactPresence {
     pub title: Option<String>,
     pub company: Option<String>,
     pub phones: Vec<Phone>,
+    /// A contact outside the user's own SIP domain (federated, [`is_federated`]): such a watcher
+    /// sees the External container (100), a colleague the Company one (200).
+    pub federated: bool,
     #[serde(skip)]
     states: Vec<HeldState>,
     #[serde(skip)]
@@ -81,9 +84,15 @@ impl ContactPresence {
             title: None,
             company: None,
             phones: Vec::new(),
+            federated: false,
             states: Vec::new(),
             notes: Vec::new(),
         }
+    }
+
+    /// A view for `uri`, marked federated when its domain is not `own_domain`.
+    pub fn for_contact(uri: &str, own_domain: &str) -> ContactPresence {
+        ContactPresence { federated: is_federated(uri, own_domain), ..ContactPresence::new(uri) }
     }
 
     /// Folds a notification's categories for this contact into the view and says what visibly changed.

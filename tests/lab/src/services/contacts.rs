@@ -11,10 +11,12 @@
 //!   `Body/addGroup/groupID` that SIPE's `process_add_group_response` reads) and the `contactDelta` document
 //!   ([MS-SIP] 3.7: added/modified groups, added/modified contacts, deleted groups, deleted contacts) that the SIP
 //!   loop NOTIFYs to every roaming-contacts subscriber of that user.
-//! - The list's version, `deltaNum`, goes up by one per change ([MS-SIP] 3.7.1). A client sends "last seen + 1".
-//!   What a real server answers to another value is not documented anywhere we could read, so by default a
-//!   mismatch is **accepted** (and logged); [`ContactStore::set_strict_delta_num`] makes the lab refuse it with a
-//!   409 `Client.BadCall.WrongDelta` fault shaped like [MS-PRES] 2.2.2.10.4's version-conflict body.
+//! - The list's version, `deltaNum`, goes up by one per change ([MS-SIP] 3.7.1). A change carries the version it
+//!   was made against, the list's current `deltaNum` ([MS-SIP] 2.2.4.2 and Appendix D: it must match the server's;
+//!   pidgin-sipe sends `(*deltanum)++`, i.e. the current value). What a real server answers to another value is
+//!   not documented anywhere we could read, so a bare store accepts a mismatch (and logs it);
+//!   [`ContactStore::set_strict_delta_num`] makes it refuse one with a 409 `Client.BadCall.WrongDelta` fault
+//!   shaped like [MS-PRES] 2.2.2.10.4's version-conflict body. The running lab pool is strict.
 //! - "Contacts must be in at least one group" ([MS-SIP] 3.7): a contact set with no groups (the 4.6 example
 //!   sends `<m:groups />`) goes into the default group `~` ("Other Contacts", CLIENT-NOTES.md §9.1), which always
 //!   exists and cannot be deleted; contacts left without a group by `deleteGroup` move there too.
@@ -178,7 +180,7 @@ impl SoapFault {
     /// (`faultcode` `SOAP-ENV:Client` / `SOAP-ENV:Server`) with this error's text.
     pub fn fault_body(&self) -> String {
         if let SoapFault::WrongDeltaNum { expected, got } = self {
-            let current = expected.saturating_sub(1);
+            let current = *expected;
             return format!(
                 "<Fault><Faultcode>Client.BadCall.WrongDelta</Faultcode><details>\
                  <operation index=\"1\" version=\"{got}\" curVersion=\"{current}\"></operation></details></Fault>"
@@ -286,7 +288,7 @@ impl ContactStore {
             .ok_or_else(|| SoapFault::Malformed(format!("{} has no deltaNum", op.name)))?
             .parse::<u64>()
             .map_err(|_| SoapFault::Malformed("deltaNum is not a non-negative integer".into()))?;
-        let expected = list.delta_num.saturating_add(1);
+        let expected = list.delta_num;
         if got != expected {
             if self.strict_delta_num {
                 return Err(SoapFault::WrongDeltaNum { expected, got });
@@ -310,11 +312,12 @@ impl ContactStore {
             "deleteGroup" => delete_group(&mut list, op, &mut delta)?,
             other => return Err(SoapFault::UnknownOperation(other.to_string())),
         }
-        list.delta_num = expected;
+        list.delta_num = expected.saturating_add(1);
         self.persist(&key, &list)?;
         let delta_document = delta.document(list.delta_num);
+        let list_delta = list.delta_num;
         self.lists.insert(key, list);
-        Ok(SoapOutcome { reply_body, delta_document, delta_num: expected })
+        Ok(SoapOutcome { reply_body, delta_document, delta_num: list_delta })
     }
 
     fn set_contact(
