@@ -61,7 +61,8 @@ pub struct SigninArgs {
 /// `--keystore`.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum KeystoreChoice {
-    /// The OS keystore (Linux: kernel keyutils), kept between runs.
+    /// The OS keystore (Linux: the Secret Service when a desktop session offers one, else kernel
+    /// keyutils), kept between runs.
     Os,
     /// This process's memory: every run provisions afresh.
     Memory,

@@ -7,12 +7,34 @@
 //! - [`StoredCertificate`]: the certificate chain and PKCS#8 key as one compact blob, so that one
 //!   keystore entry holds them (keyutils caps an entry at 32 767 bytes; ours is about 2 KB).
 //!
-//! Platform notes (DEPENDENCIES.md §3): on headless Linux the kernel keyutils store is used. It is
-//! a RAM cache, lost at reboot, and its first write in a fresh process fails unless the persistent
-//! keyring is fetched first, which [`OsKeystore::new`] does.
+//! # Backends per platform (DEPENDENCIES.md §3)
+//!
+//! | platform | what [`OsKeystore`] uses | kept across reboot | evidence |
+//! |---|---|---|---|
+//! | Linux desktop (session bus + `org.freedesktop.secrets`, login keyring unlocked) | [`Backend::SecretService`]: gnome-keyring or KWallet via `zbus-secret-service-keyring-store` | yes, in the login keyring, encrypted on disk by the daemon | `core/tests/secret_service.rs` runs a real gnome-keyring-daemon on a private dbus-daemon |
+//! | Linux headless (no session bus, or no secrets service) | [`Backend::KernelKeyutils`]: kernel persistent keyring via `linux-keyutils-keyring-store` | no: a RAM cache, lost at reboot and expiring when unused | `os::tests::kernel_keyutils_round_trip`; DEPENDENCIES.md §3 (root and `nobody`, size limits, first-write quirk) |
+//! | macOS / iOS | **not wired**: [`OsKeystore::new`] returns `Unavailable` | — | — |
+//! | Windows | **not wired** (no Credential Manager backend) | — | — |
+//! | Android | **not wired** (no Android Keystore backend) | — | — |
+//!
+//! Where a platform is not wired, the host app passes its own [`SecretStore`] (for example one
+//! backed by the Apple Keychain, Windows Credential Manager or Android Keystore through its own
+//! bindings); sfbkit never falls back to writing the key to a file. On Linux, [`OsKeystore::new`]
+//! picks the Secret Service when `DBUS_SESSION_BUS_ADDRESS` is set, `org.freedesktop.secrets`
+//! answers within [`PROBE_TIMEOUT`] and its login keyring is unlocked, else kernel keyutils, and
+//! logs the choice and the reason
+//! (tracing, info); [`OsKeystore::with_backend`] forces one and fails with
+//! [`KeystoreError::BackendUnavailable`] instead of falling back. Secrets never appear in logs,
+//! errors or `Debug` output.
+//!
+//! keyutils quirk: its first write in a fresh process fails unless the persistent keyring is
+//! fetched first, which the keyutils backend does when it is opened.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+
+mod os;
+pub use os::{Backend, OPERATION_TIMEOUT, OsKeystore, PROBE_TIMEOUT, Unavailability};
 
 /// The keystore service name every sfbkit entry uses.
 pub const SERVICE: &str = "sfbkit";
@@ -23,6 +45,9 @@ pub enum KeystoreError {
     /// No keystore is available on this platform or in this session.
     #[error("no OS keystore is available: {0}")]
     Unavailable(String),
+    /// The backend asked for with [`OsKeystore::with_backend`] cannot be used here.
+    #[error("the {backend} keystore cannot be used: {reason}")]
+    BackendUnavailable { backend: Backend, reason: Unavailability },
     /// The keystore refused (locked, permission, quota).
     #[error("the keystore refused the operation: {0}")]
     Refused(String),
@@ -71,78 +96,6 @@ impl SecretStore for MemoryStore {
     }
     fn describe(&self) -> String {
         "memory (this process only)".into()
-    }
-}
-
-/// The platform's keystore through keyring-core.
-pub struct OsKeystore {
-    store: Arc<keyring_core::CredentialStore>,
-    name: &'static str,
-}
-
-impl std::fmt::Debug for OsKeystore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OsKeystore").field("store", &self.name).finish()
-    }
-}
-
-impl OsKeystore {
-    /// The keystore of this platform. Linux: kernel keyutils (works headless; see the module doc).
-    pub fn new() -> Result<OsKeystore, KeystoreError> {
-        #[cfg(target_os = "linux")]
-        {
-            // DEPENDENCIES.md §3: the store creates the persistent keyring lazily inside the first
-            // entry, and that first write is refused; fetching it once here avoids that.
-            let _ = linux_keyutils::KeyRing::get_persistent(linux_keyutils::KeyRingIdentifier::Session);
-            let store =
-                linux_keyutils_keyring_store::Store::new().map_err(|e| KeystoreError::Unavailable(e.to_string()))?;
-            Ok(OsKeystore { store, name: "Linux kernel keyutils" })
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            Err(KeystoreError::Unavailable(
-                "this build has no keystore backend for this platform yet: supply a SecretStore".into(),
-            ))
-        }
-    }
-
-    fn entry(&self, service: &str, account: &str) -> Result<keyring_core::Entry, KeystoreError> {
-        self.store.build(service, account, None).map_err(map_err)
-    }
-}
-
-fn map_err(e: keyring_core::Error) -> KeystoreError {
-    use keyring_core::Error as E;
-    match e {
-        E::NoStorageAccess(p) => KeystoreError::Refused(p.to_string()),
-        E::BadDataFormat(_, p) => KeystoreError::Damaged(p.to_string()),
-        E::BadEncoding(_) => KeystoreError::Damaged("not the expected encoding".into()),
-        E::NoDefaultStore => KeystoreError::Unavailable("no default store".into()),
-        // Debug/Display of other variants carry no secret bytes.
-        other => KeystoreError::Refused(other.to_string()),
-    }
-}
-
-impl SecretStore for OsKeystore {
-    fn get(&self, service: &str, account: &str) -> Result<Option<Vec<u8>>, KeystoreError> {
-        match self.entry(service, account)?.get_secret() {
-            Ok(s) => Ok(Some(s)),
-            Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) => Err(map_err(e)),
-        }
-    }
-    fn set(&self, service: &str, account: &str, secret: &[u8]) -> Result<(), KeystoreError> {
-        self.entry(service, account)?.set_secret(secret).map_err(map_err)
-    }
-    fn delete(&self, service: &str, account: &str) -> Result<bool, KeystoreError> {
-        match self.entry(service, account)?.delete_credential() {
-            Ok(()) => Ok(true),
-            Err(keyring_core::Error::NoEntry) => Ok(false),
-            Err(e) => Err(map_err(e)),
-        }
-    }
-    fn describe(&self) -> String {
-        self.name.to_string()
     }
 }
 
@@ -298,21 +251,5 @@ mod tests {
         store.set(SERVICE, &StoredCertificate::account("bob@contoso.lab", "p"), b"garbage").unwrap();
         assert_eq!(StoredCertificate::load(&store, "bob@contoso.lab", "p").unwrap(), None);
         assert_eq!(store.get(SERVICE, &StoredCertificate::account("bob@contoso.lab", "p")).unwrap(), None, "removed");
-    }
-
-    /// The real kernel keystore of this machine (DEPENDENCIES.md §3: works headless, as root and as
-    /// other users, for entries below 32 767 bytes).
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn kernel_keyutils_round_trip() {
-        let store = OsKeystore::new().expect("keyutils store");
-        let account = format!("test-{}|pool", rand::random::<u64>());
-        let blob = sample().encode();
-        store.set(SERVICE, &account, &blob).expect("first write in this process succeeds");
-        assert_eq!(store.get(SERVICE, &account).unwrap(), Some(blob));
-        assert!(store.delete(SERVICE, &account).unwrap());
-        assert_eq!(store.get(SERVICE, &account).unwrap(), None);
-        assert!(!store.delete(SERVICE, &account).unwrap());
-        assert_eq!(store.describe(), "Linux kernel keyutils");
     }
 }
