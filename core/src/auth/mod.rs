@@ -9,6 +9,7 @@
 pub mod certprov;
 pub mod clock;
 pub mod ntlm;
+pub mod orgid;
 pub mod provision;
 pub mod sa;
 pub mod signature;

@@ -1,13 +1,13 @@
 //! Certificate provisioning end to end ([MS-OCAUTHWS] 3.1, REFERENCE.md §2.4; seed 000's steps
 //! "MEX → certificate"): a web ticket for the Certificate Provisioning Service (HTTP NTLM against
-//! the Web Ticket Service), an RSA-2048 key and CSR, GetAndPublishCert, and the certificate with
+//! the Web Ticket Service, or for Office 365 an Org ID token at its WsFedBearer port), an RSA-2048 key and CSR, GetAndPublishCert, and the certificate with
 //! its key into the keystore, keyed by user and pool, for this and every later sign-in.
 
 use std::time::SystemTime;
 
 use super::certprov::{CertificateRequest, GET_AND_PUBLISH_CERT_ACTION, get_and_publish_cert, parse_certificate};
 use super::webticket::{WebTicket, ticket_rejected};
-use super::webticket_client::{WebTicketAcquireError, acquire};
+use super::webticket_client::{TicketRoute, WebTicketAcquireError, acquire_for_service};
 use crate::http::{HttpClient, HttpError, HttpResponse};
 use crate::keystore::{KeystoreError, SecretStore, StoredCertificate};
 
@@ -55,6 +55,8 @@ pub struct Provisioned {
     pub certificate: StoredCertificate,
     pub ticket_expires: SystemTime,
     pub sts_url: String,
+    /// Which Web Ticket Service port (Windows, or Org ID + WsFedBearer) issued the ticket.
+    pub route: TicketRoute,
 }
 
 /// The Web Ticket Service next to a Certificate Provisioning Service URL (same host and port), for
@@ -66,7 +68,9 @@ pub fn default_sts_url(certprov_url: &str) -> Option<String> {
     Some(format!("https://{host}{port}/WebTicket/WebTicketService.svc/Auth"))
 }
 
-/// Gets a certificate for `sip_address` from `certprov_url` and stores it under (user, `pool`).
+/// Gets a certificate for `sip_address` from `certprov_url` and stores it under (user, `pool`). The web ticket
+/// comes from the Windows port, or for Office 365 through the Org ID STS at `org_id_sts`
+/// ([`acquire_for_service`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn provision(
     http: &HttpClient,
@@ -78,6 +82,7 @@ pub async fn provision(
     device_id: &str,
     store: &dyn SecretStore,
     pool: &str,
+    org_id_sts: &str,
 ) -> Result<Provisioned, ProvisionError> {
     let sip_uri = if sip_address.starts_with("sip:") { sip_address.to_string() } else { format!("sip:{sip_address}") };
     let request = CertificateRequest::generate(&sip_uri)?;
@@ -85,8 +90,9 @@ pub async fn provision(
     // 28033, 28072) is dropped and a new one fetched, once; then the refusal stands.
     let mut retried = false;
     loop {
-        let (ticket, _entropy): (WebTicket, _) =
-            acquire(http, sts_url, certprov_url, &sip_uri, account, password).await?;
+        let acquired =
+            acquire_for_service(http, sts_url, certprov_url, &sip_uri, account, password, org_id_sts).await?;
+        let (ticket, route): (WebTicket, _) = (acquired.ticket, acquired.route);
         match publish(http, certprov_url, &sip_uri, device_id, &request, &ticket).await {
             Err(ProvisionError::Refused { code: Some(code), .. }) if !retried && ticket_rejected(code) => {
                 tracing::info!(code, "web ticket refused by certificate provisioning; fetching a new one once");
@@ -97,7 +103,12 @@ pub async fn provision(
                 let certificate =
                     StoredCertificate { cert_chain_der: vec![cert], key_pkcs8_der: request.key_pkcs8_der().to_vec() };
                 certificate.save(store, &sip_uri, pool)?;
-                return Ok(Provisioned { certificate, ticket_expires: ticket.expires, sts_url: sts_url.to_string() });
+                return Ok(Provisioned {
+                    certificate,
+                    ticket_expires: ticket.expires,
+                    sts_url: sts_url.to_string(),
+                    route,
+                });
             }
         }
     }

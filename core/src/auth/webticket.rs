@@ -44,14 +44,54 @@ pub enum WebTicketError {
 
 /// The body of an IssueToken request (RST) for a ticket to `applies_to` on behalf of `sip_uri`,
 /// with 32 bytes of client entropy (REFERENCE.md §2.3; the RequestType keeps the 2005/02 URI, as
-/// working clients send it).
+/// working clients send it). No SOAP header: the Windows port authenticates the HTTP POST itself.
 pub fn rst_request(applies_to: &str, sip_uri: &str, client_entropy: &[u8; 32], context: &str) -> String {
+    format!(
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>{}</s:Body></s:Envelope>"#,
+        rst_body(applies_to, sip_uri, client_entropy, context)
+    )
+}
+
+/// The same RST for a port that authenticates the message rather than the connection (the Office 365
+/// `WsFedBearer` port, seed 000 step 9): a SOAP header with `wsa:To` = `to` (the port's URL), an anonymous
+/// `wsa:ReplyTo`, `wsa:MessageID` = `uuid:<message_id>`, `wsa:Action` = IssueToken, and `wsse:Security` holding
+/// `security` verbatim (the Org ID STS's Timestamp and token, [`super::orgid::OrgIdToken::wsse_security`]).
+/// The shape is pidgin-sipe's `sipe_svc_wsdl_request` with `new_soap_req`'s namespaces (CLIENT-NOTES.md §6.3).
+pub fn rst_request_with_security(
+    to: &str,
+    security: &str,
+    applies_to: &str,
+    sip_uri: &str,
+    client_entropy: &[u8; 32],
+    context: &str,
+    message_id: &str,
+) -> String {
+    format!(
+        concat!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" "#,
+            r#"xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:wsse="{wsse}" xmlns:wsu="{wsu}" "#,
+            r#"xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion">"#,
+            r#"<s:Header><wsa:To>{to}</wsa:To>"#,
+            r#"<wsa:ReplyTo><wsa:Address>http://www.w3.org/2005/08/addressing/anonymous</wsa:Address></wsa:ReplyTo>"#,
+            r#"<wsa:MessageID>uuid:{id}</wsa:MessageID><wsa:Action>{action}</wsa:Action>"#,
+            r#"<wsse:Security>{security}</wsse:Security></s:Header>"#,
+            r#"<s:Body>{body}</s:Body></s:Envelope>"#
+        ),
+        wsse = super::orgid::WSSE,
+        wsu = super::orgid::WSU,
+        to = xml_escape(to),
+        id = xml_escape(message_id),
+        action = RST_ISSUE_ACTION,
+        security = security,
+        body = rst_body(applies_to, sip_uri, client_entropy, context),
+    )
+}
+
+fn rst_body(applies_to: &str, sip_uri: &str, client_entropy: &[u8; 32], context: &str) -> String {
     let entropy = base64::engine::general_purpose::STANDARD.encode(client_entropy);
     let sip = if sip_uri.starts_with("sip:") { sip_uri.to_string() } else { format!("sip:{sip_uri}") };
     format!(
         concat!(
-            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">"#,
-            r#"<s:Body>"#,
             r#"<wst:RequestSecurityToken xmlns:wst="{trust}" Context="{ctx}">"#,
             r#"<wst:TokenType>http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1</wst:TokenType>"#,
             r#"<wst:RequestType>http://schemas.xmlsoap.org/ws/2005/02/trust/Issue</wst:RequestType>"#,
@@ -64,7 +104,7 @@ pub fn rst_request(applies_to: &str, sip_uri: &str, client_entropy: &[u8; 32], c
             r#"<auth:Value>{sip}</auth:Value></auth:ClaimType></wst:Claims>"#,
             r#"<wst:Entropy><wst:BinarySecret>{entropy}</wst:BinarySecret></wst:Entropy>"#,
             r#"<wst:KeyType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/SymmetricKey</wst:KeyType>"#,
-            r#"</wst:RequestSecurityToken></s:Body></s:Envelope>"#
+            r#"</wst:RequestSecurityToken>"#
         ),
         trust = WS_TRUST_13,
         ctx = xml_escape(context),
@@ -205,8 +245,8 @@ fn outside_assertion<'a>(root: &'a Element, name: &str) -> Vec<&'a Element> {
     out
 }
 
-/// `2026-11-22T10:00:00Z` / `...00.123Z` (xs:dateTime in UTC, as STSs write it).
-fn parse_time(s: &str, what: &'static str) -> Result<SystemTime, WebTicketError> {
+/// `2026-11-22T10:00:00Z` / `...00.123Z` (xs:dateTime in UTC, as STSs write it). Shared with [`super::orgid`].
+pub(crate) fn parse_time(s: &str, what: &'static str) -> Result<SystemTime, WebTicketError> {
     let bad = || WebTicketError::BadTime(what);
     let s = s.strip_suffix('Z').ok_or_else(bad)?;
     let (date, time) = s.split_once('T').ok_or_else(bad)?;
@@ -269,6 +309,52 @@ pub fn parse_mex(xml: &[u8], policy_id: &str) -> Result<MexInfo, WebTicketError>
             .map(|a| a.text.trim().to_string());
     }
     Ok(info)
+}
+
+/// The Web Ticket Service's Integrated Windows authentication port (REFERENCE.md §2.2).
+pub const WIN_NEGOTIATE_PORT: &str = "WebTicketServiceWinNegotiate";
+/// The Web Ticket Service's WS-Federation bearer port (Office 365 / ADFS): pidgin-sipe matches this name
+/// (`sipe-webticket.c`, `webticket_metadata`); its address ends in `/WsFed_bearer` (seed 000), a spelling
+/// [`WebTicketPorts::from_mex`] accepts as a port name too.
+pub const WS_FED_BEARER_PORT: &str = "WsFedBearer";
+
+/// The authentication ports a Web Ticket Service's MEX offers (CLIENT-NOTES.md §6.2 step 4).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebTicketPorts {
+    /// `WebTicketServiceWinNegotiate`: HTTP Negotiate/NTLM.
+    pub win_negotiate: Option<String>,
+    /// `WsFedBearer` (or `WsFed_bearer`): a SAML token from the Org ID STS (or ADFS) in `wsse:Security`.
+    pub ws_fed_bearer: Option<String>,
+}
+
+impl WebTicketPorts {
+    /// The ports in parsed MEX metadata (names compared case-insensitively, as SIPE does).
+    pub fn from_mex(info: &MexInfo) -> WebTicketPorts {
+        let find = |names: &[&str]| {
+            let mut found: Vec<(&String, &String)> =
+                info.ports.iter().filter(|(n, _)| names.iter().any(|w| n.eq_ignore_ascii_case(w))).collect();
+            found.sort();
+            found.first().map(|(_, location)| (*location).clone())
+        };
+        WebTicketPorts {
+            win_negotiate: find(&[WIN_NEGOTIATE_PORT]),
+            ws_fed_bearer: find(&[WS_FED_BEARER_PORT, "WsFed_bearer"]),
+        }
+    }
+}
+
+/// The MEX address of the Web Ticket Service at `sts_url`: `<service>.svc/mex`, whether the URL names the
+/// service (`.../WebTicketService.svc`, as Office 365's `X-MS-WebTicketURL` does) or one of its ports
+/// (`.../WebTicketService.svc/Auth`, as an on-premises pool's does). `None` when the URL has no `.svc` segment.
+pub fn mex_url(sts_url: &str) -> Option<String> {
+    let (without_query, _) = sts_url.split_once(['?', '#']).unwrap_or((sts_url, ""));
+    let lower = without_query.to_ascii_lowercase();
+    let end = lower.find(".svc")? + ".svc".len();
+    let rest = &lower[end..];
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    Some(format!("{}/mex", &without_query[..end]))
 }
 
 /// `X-Ms-diagnostics` codes meaning "drop the ticket and get a new one once" (REFERENCE.md §2.3).

@@ -11,6 +11,14 @@
 //! `Negotiate` scheme, as Windows SSPI sends them when Kerberos is unavailable (no SPNEGO wrapping, and no
 //! Kerberos: a server that insists on SPNEGO or Kerberos is reported as offering no usable scheme).
 //!
+//! Office 365 (seed 000 steps 6–10; [`acquire_for_service`]): the service's MEX names a `WsFedBearer` port
+//! (`.../WebTicketAdvancedService.svc/WsFed_bearer`) and no Windows port, or the Windows port refuses the
+//! credentials with 401. Then the client gets a token from the Org ID STS ([`super::orgid`], a WS-Trust
+//! UsernameToken request to `login.microsoftonline.com/RST2.srf`) and presents it in the `wsse:Security` header of
+//! the RST it posts to the bearer port, which answers with the same RSTR. This is pidgin-sipe's order
+//! (`sipe-webticket.c`, `webticket_metadata` → `initiate_fedbearer` → `sipe_svc_webticket_lmc`), minus its
+//! `getuserrealm.srf` / ADFS detour (federated tenants are not supported here).
+//!
 //! The wire format (RST, RSTR) is [`super::webticket`]; the decisions on each response are plain functions
 //! ([`choose_scheme`], [`challenge_token`], [`final_verdict`]) so they are testable without sockets.
 
@@ -20,8 +28,15 @@ use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
 use super::ntlm::{ClientOptions, ClientRandom, NtlmClient, NtlmError, decode_token, encode_token};
+use super::orgid::{
+    ORG_ID_CONTENT_TYPE, ORG_ID_ISSUE_ACTION, OrgIdError, check_sts_url, org_id_request, org_id_username,
+    parse_org_id_response,
+};
 use super::sa::ntlm_credentials;
-use super::webticket::{RST_ISSUE_ACTION, WebTicket, WebTicketError, parse_rstr, rst_request};
+use super::webticket::{
+    MexInfo, RST_ISSUE_ACTION, WebTicket, WebTicketError, WebTicketPorts, mex_url, parse_mex, parse_rstr, rst_request,
+    rst_request_with_security,
+};
 use crate::http::{HttpClient, HttpError, HttpResponse, Method};
 
 /// `Content-Type` of the RST (SOAP 1.1).
@@ -113,6 +128,21 @@ pub enum WebTicketAcquireError {
         /// The HTTP status.
         status: u16,
     },
+    /// Getting a token from the Org ID STS failed (Office 365 path).
+    #[error(transparent)]
+    OrgId(#[from] OrgIdError),
+    /// The `WsFedBearer` port refused the Org ID token (HTTP 500 after a successful Org ID sign-in is the
+    /// symptom of tieto/sipe #165).
+    #[error("{url}: the Web Ticket Service's WsFed_bearer port answered {status} to the Org ID token{}",
+        fault.as_ref().map(|f| format!(": {f}")).unwrap_or_default())]
+    WsFedBearerRefused {
+        /// The bearer port's URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The SOAP fault text, when there is one.
+        fault: Option<String>,
+    },
     /// A 200 whose body is not an RSTR with an assertion, lifetime and entropy.
     #[error("{url}: the Web Ticket Service's response is not a usable RSTR: {error}")]
     MalformedRstr {
@@ -144,6 +174,8 @@ impl WebTicketAcquireError {
             WebTicketAcquireError::Diagnostics { .. } => "ms-diagnostics",
             WebTicketAcquireError::UnexpectedStatus { .. } => "unexpected-status",
             WebTicketAcquireError::MalformedRstr { .. } => "malformed-rstr",
+            WebTicketAcquireError::OrgId(e) => e.class(),
+            WebTicketAcquireError::WsFedBearerRefused { .. } => "wsfed-bearer-refused",
         }
     }
 
@@ -167,6 +199,16 @@ impl WebTicketAcquireError {
             WebTicketAcquireError::Diagnostics { code, .. } => {
                 format!("The server explained the refusal with code {code}; look it up in the Front End's logs.")
             }
+            WebTicketAcquireError::OrgId(e) => e.hint(),
+            WebTicketAcquireError::WsFedBearerRefused { status: 500, .. } => "Office 365 accepted the sign-in but \
+                 the Web Ticket Service's WsFed_bearer port failed on the Org ID token (HTTP 500, as in tieto/sipe \
+                 #165): the tenant probably no longer accepts legacy WS-Trust tokens for Skype for Business Online \
+                 (modern authentication only), or the token was issued for another audience; read the fault text \
+                 and check the tenant's authentication policy."
+                .to_owned(),
+            WebTicketAcquireError::WsFedBearerRefused { .. } => "The Web Ticket Service's WsFed_bearer port refused \
+                 the Org ID token: check that the account is homed in this tenant and the SIP address is its own."
+                .to_owned(),
             WebTicketAcquireError::UnexpectedStatus { .. } | WebTicketAcquireError::MalformedRstr { .. } => {
                 "The URL does not lead to a working Web Ticket Service: check the X-MS-WebTicketURL the pool \
                  names and any proxy in front of it."
@@ -237,6 +279,172 @@ async fn send_with(
 ) -> Result<HttpResponse, HttpError> {
     let headers = [base[0], base[1], ("Authorization", authorization)];
     conn.send(Method::POST, url, &headers, rst.to_vec()).await
+}
+
+/// How a web ticket was obtained, for the sign-in report (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketRoute {
+    /// HTTP NTLM (or raw NTLM under Negotiate) at the Windows port.
+    Windows {
+        /// The port's URL.
+        port: String,
+    },
+    /// A token from the Org ID STS, presented at the `WsFedBearer` port.
+    OrgId {
+        /// The Org ID STS URL.
+        org_id_sts: String,
+        /// The bearer port's URL.
+        bearer_port: String,
+        /// How long the Org ID STS took.
+        org_id_elapsed: Duration,
+        /// True when the Windows port was tried first and refused the credentials (401).
+        windows_refused: bool,
+    },
+}
+
+/// A web ticket, the client entropy of its RST, and how it was obtained.
+#[derive(Debug, Clone)]
+pub struct Acquired {
+    /// The ticket.
+    pub ticket: WebTicket,
+    /// The 32 bytes of client entropy sent in the RST (for the proof key).
+    pub entropy: [u8; 32],
+    /// Which port and credentials issued it.
+    pub route: TicketRoute,
+}
+
+/// Gets a web ticket for `applies_to` from the Web Ticket Service at `sts_url` the way pidgin-sipe does: read the
+/// service's MEX ([`mex_url`]); use the `WebTicketServiceWinNegotiate` port with HTTP NTLM when it is offered;
+/// when it is not, or it refuses the credentials with 401 and a `WsFedBearer` port is offered, get a token from
+/// the Org ID STS at `org_id_sts` and present it at the bearer port ([`acquire_with_org_id`]).
+///
+/// When the MEX cannot be read, `sts_url` is taken as the Windows port (what an on-premises pool's
+/// `X-MS-WebTicketURL` names), so pools without metadata work as before.
+pub async fn acquire_for_service(
+    http: &HttpClient,
+    sts_url: &str,
+    applies_to: &str,
+    sip_uri: &str,
+    account: &str,
+    password: &str,
+    org_id_sts: &str,
+) -> Result<Acquired, WebTicketAcquireError> {
+    let mut ports = match discover_ports(http, sts_url).await {
+        Some(p) if p.win_negotiate.is_some() || p.ws_fed_bearer.is_some() => p,
+        _ => WebTicketPorts { win_negotiate: Some(sts_url.to_owned()), ws_fed_bearer: None },
+    };
+    // The URL the pool named for this very port is kept: behind a reverse proxy, MEX may spell the host
+    // differently (its internal name).
+    if ports.win_negotiate.as_deref().is_some_and(|p| same_path(p, sts_url)) {
+        ports.win_negotiate = Some(sts_url.to_owned());
+    }
+    let mut windows_refused = false;
+    if let Some(port) = &ports.win_negotiate {
+        match acquire(http, port, applies_to, sip_uri, account, password).await {
+            Ok((ticket, entropy)) => {
+                return Ok(Acquired { ticket, entropy, route: TicketRoute::Windows { port: port.clone() } });
+            }
+            Err(e) if ports.ws_fed_bearer.is_some() && windows_refused_with_401(&e) => {
+                tracing::info!(class = e.class(), "Windows port refused; trying the Org ID STS and WsFedBearer");
+                windows_refused = true;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(bearer) = ports.ws_fed_bearer else {
+        return Err(WebTicketAcquireError::NoUsableScheme { url: sts_url.to_owned(), offered: Vec::new() });
+    };
+    let started = std::time::Instant::now();
+    let (ticket, entropy, org_id_elapsed) =
+        acquire_with_org_id(http, &bearer, org_id_sts, applies_to, sip_uri, account, password).await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "web ticket from the WsFedBearer port");
+    let route =
+        TicketRoute::OrgId { org_id_sts: org_id_sts.to_owned(), bearer_port: bearer, org_id_elapsed, windows_refused };
+    Ok(Acquired { ticket, entropy, route })
+}
+
+/// True when two URLs have the same path (case-insensitive, as IIS matches paths).
+fn same_path(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.path().trim_end_matches('/').eq_ignore_ascii_case(b.path().trim_end_matches('/')),
+        _ => false,
+    }
+}
+
+/// True for the refusals after which Office 365's bearer port is worth trying: 401 on the Windows port.
+pub fn windows_refused_with_401(e: &WebTicketAcquireError) -> bool {
+    matches!(e, WebTicketAcquireError::WrongCredentials { .. } | WebTicketAcquireError::NoUsableScheme { .. })
+}
+
+/// The Web Ticket Service's ports from its MEX; `None` when there is no MEX to read.
+async fn discover_ports(http: &HttpClient, sts_url: &str) -> Option<WebTicketPorts> {
+    let url = mex_url(sts_url)?;
+    let response = match http.get(&url, &[]).await {
+        Ok(r) if r.status == 200 => r,
+        Ok(r) => {
+            tracing::debug!(%url, status = r.status, "no Web Ticket Service metadata");
+            return None;
+        }
+        Err(e) => {
+            tracing::debug!(%url, class = e.class(), "Web Ticket Service metadata unreachable");
+            return None;
+        }
+    };
+    let info: MexInfo = parse_mex(&response.body, "").ok()?;
+    Some(WebTicketPorts::from_mex(&info))
+}
+
+/// The Office 365 path: a token from the Org ID STS at `org_id_sts` for the bearer port `bearer_url` (the
+/// `AppliesTo`, as SIPE's `sipe_svc_webticket_lmc` asks), then the RST with that token in `wsse:Security` posted
+/// to the bearer port. Returns the ticket, the RST's client entropy, and how long the Org ID STS took.
+pub async fn acquire_with_org_id(
+    http: &HttpClient,
+    bearer_url: &str,
+    org_id_sts: &str,
+    applies_to: &str,
+    sip_uri: &str,
+    account: &str,
+    password: &str,
+) -> Result<(WebTicket, [u8; 32], Duration), WebTicketAcquireError> {
+    check_sts_url(org_id_sts)?;
+    let started = std::time::Instant::now();
+    let username = org_id_username(account, sip_uri);
+    let request = org_id_request(org_id_sts, bearer_url, &username, password, &super::orgid::random_uuid());
+    let action = format!("\"{ORG_ID_ISSUE_ACTION}\"");
+    let headers = [("Content-Type", ORG_ID_CONTENT_TYPE), ("SOAPAction", action.as_str())];
+    let answer = http
+        .send(Method::POST, org_id_sts, &headers, request.into_bytes())
+        .await
+        .map_err(|error| OrgIdError::Unreachable { sts: org_id_sts.to_owned(), error })?;
+    let token = parse_org_id_response(org_id_sts, answer.status, &answer.body)?;
+    let org_id_elapsed = started.elapsed();
+
+    let entropy: [u8; 32] = rand::random();
+    let rst = rst_request_with_security(
+        bearer_url,
+        token.wsse_security(),
+        applies_to,
+        sip_uri,
+        &entropy,
+        &random_uuid(),
+        &super::orgid::random_uuid(),
+    );
+    let soap_action = format!("\"{RST_ISSUE_ACTION}\"");
+    let headers = [("Content-Type", RST_CONTENT_TYPE), ("SOAPAction", soap_action.as_str())];
+    let response = http.send(Method::POST, bearer_url, &headers, rst.into_bytes()).await?;
+    bearer_verdict(bearer_url, &response).map(|t| (t, entropy, org_id_elapsed))
+}
+
+/// What the bearer port's answer means: the ticket, a typed refusal, or (for any 5xx) the tieto/sipe #165 case.
+pub fn bearer_verdict(url: &str, response: &HttpResponse) -> Result<WebTicket, WebTicketAcquireError> {
+    if response.status >= 500 {
+        return Err(WebTicketAcquireError::WsFedBearerRefused {
+            url: url.to_owned(),
+            status: response.status,
+            fault: soap_fault_text(&response.body),
+        });
+    }
+    final_verdict(url, response)
 }
 
 /// GETs autodiscover's User resource with the ticket in `X-MS-WebTicket` (`opaque=<base64 assertion>`),
@@ -361,59 +569,4 @@ fn random_uuid() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn r(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
-        HttpResponse::new(status, headers, body)
-    }
-
-    #[test]
-    fn ntlm_is_preferred_and_negotiate_carries_ntlm() {
-        let both = r(401, &[("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")], "");
-        assert_eq!(choose_scheme(&both), Some(HttpAuthScheme::Ntlm));
-        let nego = r(401, &[("WWW-Authenticate", "Negotiate")], "");
-        assert_eq!(choose_scheme(&nego), Some(HttpAuthScheme::Negotiate));
-        let other = r(401, &[("WWW-Authenticate", "Bearer trusted_issuers=\"x\"")], "");
-        assert_eq!(choose_scheme(&other), None);
-    }
-
-    #[test]
-    fn challenge_is_read_from_the_chosen_scheme_only() {
-        let resp = r(401, &[("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM TlRMTVNTUAACAAAA")], "");
-        assert_eq!(challenge_token(&resp, HttpAuthScheme::Ntlm).as_deref(), Some(&b"NTLMSSP\0\x02\0\0\0"[..]));
-        assert_eq!(challenge_token(&resp, HttpAuthScheme::Negotiate), None);
-        assert_eq!(challenge_token(&r(200, &[("WWW-Authenticate", "NTLM TlRM")], ""), HttpAuthScheme::Ntlm), None);
-    }
-
-    #[test]
-    fn refusals_are_typed_with_their_evidence() {
-        let url = "https://pool/WebTicket/WebTicketService.svc/Auth";
-        let wrong = final_verdict(url, &r(401, &[("WWW-Authenticate", "NTLM")], "")).unwrap_err();
-        assert_eq!(wrong.class(), "wrong-credentials");
-        assert!(wrong.hint().ends_with('.'));
-        let fault = "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault>\
-                     <faultcode>s:Sender</faultcode><faultstring xml:lang=\"en-US\">No &amp; way</faultstring>\
-                     </s:Fault></s:Body></s:Envelope>";
-        match final_verdict(url, &r(500, &[], fault)).unwrap_err() {
-            WebTicketAcquireError::SoapFault { status: 500, fault, .. } => assert_eq!(fault, "No & way"),
-            other => panic!("{other:?}"),
-        }
-        let diag = r(403, &[("X-Ms-diagnostics", "28029;source=\"pool\";reason=\"Not allowed.\"")], "");
-        match final_verdict(url, &diag).unwrap_err() {
-            WebTicketAcquireError::Diagnostics { code: 28029, reason: Some(reason), .. } => {
-                assert_eq!(reason, "Not allowed.")
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(final_verdict(url, &r(200, &[], "<x/>")).unwrap_err().class(), "malformed-rstr");
-        assert_eq!(final_verdict(url, &r(502, &[], "")).unwrap_err().class(), "unexpected-status");
-    }
-
-    #[test]
-    fn context_is_a_uuid() {
-        let u = random_uuid();
-        assert_eq!(u.len(), 5 + 36);
-        assert_eq!(u.as_bytes()[5 + 14], b'4');
-    }
-}
+mod tests;

@@ -35,6 +35,8 @@ pub struct DiscoveryConfig {
     pub max_hops: u32,
     /// The port to assume for A-record fallbacks instead of [`A_RECORDS`]' (labs, odd deployments).
     pub a_record_port: Option<u16>,
+    /// The Office 365 Org ID STS, for a Web Ticket Service that only offers `WsFed_bearer`.
+    pub org_id_sts: String,
 }
 
 impl DiscoveryConfig {
@@ -50,6 +52,7 @@ impl DiscoveryConfig {
             trusted_domains: Vec::new(),
             max_hops: autodiscover::DEFAULT_MAX_HOPS,
             a_record_port: None,
+            org_id_sts: crate::auth::orgid::DEFAULT_ORG_ID_STS.to_string(),
         }
     }
 }
@@ -160,14 +163,12 @@ async fn autodiscover_method(
         // and read User, which names the user's own home pool ([MS-OCDISCWS] 3.1.5.3).
         if let (Ok(found), Some(ticket_url), Some(user_url), Some(creds)) =
             (&outcome.result, &outcome.web_ticket_url, &outcome.user_url, credentials)
+            && found.resource == autodiscover::Resource::Domain
+            && let Some(candidates) = user_with_ticket(cfg, http, source, ticket_url, user_url, creds, d).await
         {
-            if found.resource == autodiscover::Resource::Domain {
-                if let Some(candidates) = user_with_ticket(cfg, http, source, ticket_url, user_url, creds, d).await {
-                    d.web_ticket_url = Some(ticket_url.to_string());
-                    d.user_url = Some(user_url.to_string());
-                    return Some(candidates);
-                }
-            }
+            d.web_ticket_url = Some(ticket_url.to_string());
+            d.user_url = Some(user_url.to_string());
+            return Some(candidates);
         }
         d.web_ticket_url = d.web_ticket_url.take().or(outcome.web_ticket_url);
         d.user_url = d.user_url.take().or(outcome.user_url);
@@ -203,17 +204,29 @@ async fn user_with_ticket(
     creds: TicketCredentials<'_>,
     d: &mut Discovered,
 ) -> Option<Vec<Candidate>> {
-    use crate::auth::webticket_client::{acquire, get_user_with_ticket};
+    use crate::auth::webticket_client::{acquire_for_service, get_user_with_ticket};
     let label = source_name(source);
     let sip_uri = format!("sip:{}", cfg.sip_address);
     let t = Instant::now();
-    let ticket = match acquire(http, ticket_url, user_url, &sip_uri, creds.account, creds.password).await {
-        Ok((ticket, _)) => {
+    // The Windows (NTLM) port, or Org ID + WsFed_bearer when that is all the service offers (Online).
+    let acquired =
+        acquire_for_service(http, ticket_url, user_url, &sip_uri, creds.account, creds.password, &cfg.org_id_sts).await;
+    let ticket = match acquired {
+        Ok(a) => {
+            let how = match &a.route {
+                crate::auth::webticket_client::TicketRoute::Windows { .. } => {
+                    "web ticket issued (NTLM over HTTP)".to_string()
+                }
+                crate::auth::webticket_client::TicketRoute::OrgId { bearer_port, .. } => {
+                    format!("web ticket issued at {bearer_port} for an Org ID token")
+                }
+            };
+            let ticket = a.ticket;
             d.attempts.push(Attempt {
                 step: format!("{label} web ticket"),
                 target: ticket_url.to_string(),
                 duration: t.elapsed(),
-                outcome: AttemptOutcome::Found { detail: "web ticket issued (NTLM over HTTP)".into() },
+                outcome: AttemptOutcome::Found { detail: how },
             });
             ticket
         }

@@ -33,13 +33,32 @@ impl Inner {
             &device_id,
             self.keystore.as_ref(),
             &target,
+            &self.config.org_id_sts,
         )
         .await
         {
             Ok(p) => {
+                let how = match &p.route {
+                    crate::auth::webticket_client::TicketRoute::Windows { port } => format!("{port} (NTLM over HTTP)"),
+                    crate::auth::webticket_client::TicketRoute::OrgId {
+                        org_id_sts,
+                        bearer_port,
+                        org_id_elapsed,
+                        ..
+                    } => {
+                        report.step(
+                            Stage::Authentication,
+                            "Org ID token",
+                            org_id_sts,
+                            *org_id_elapsed,
+                            Outcome::Success,
+                            format!("Org ID STS token for {bearer_port} (WS-Trust UsernameToken)"),
+                        );
+                        format!("{bearer_port} (WsFed_bearer, Org ID token)")
+                    }
+                };
                 let detail = format!(
-                    "web ticket from {} (NTLM over HTTP), certificate from GetAndPublishCert, stored in {}",
-                    p.sts_url,
+                    "web ticket from {how}, certificate from GetAndPublishCert, stored in {}",
                     self.keystore.describe()
                 );
                 report.step(

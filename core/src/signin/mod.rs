@@ -226,6 +226,7 @@ impl Inner {
             format: self.config.autodiscover_format,
             trusted_domains: self.config.trusted_domains.clone(),
             a_record_port: self.config.a_record_port,
+            org_id_sts: self.config.org_id_sts.clone(),
             ..DiscoveryConfig::new(&self.aor.as_sip().map(|s| s.aor()).unwrap_or_default(), &self.domain)
         };
         let creds = self

@@ -140,12 +140,12 @@ impl Inner {
                                             let _ = StoredCertificate::delete(self.keystore.as_ref(), &user, target);
                                         }
                                         report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Failure, format!("the pool refused the stored certificate ({e}); deleted, provisioning a new one"));
-                                        if self.provision_certificate(report, &challenges).await.is_ok() {
-                                            if let Some(mut h) = self.tls_dsk_start(&challenges) {
-                                                let header = h.first_leg();
-                                                leg = Leg::TlsDsk(Box::new(h), header);
-                                                continue;
-                                            }
+                                        if self.provision_certificate(report, &challenges).await.is_ok()
+                                            && let Some(mut h) = self.tls_dsk_start(&challenges)
+                                        {
+                                            let header = h.first_leg();
+                                            leg = Leg::TlsDsk(Box::new(h), header);
+                                            continue;
                                         }
                                     }
                                     report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
@@ -282,11 +282,11 @@ impl Inner {
                 }
                 RegisterOutcome::Redirect { contact } => {
                     // After authentication the 301 is signed like any answer: verify it first.
-                    if let Some(sa) = &final_sa {
-                        if let Err(e) = sa.verify(&response) {
-                            report.fail(Stage::Redirection, step, &host, t.elapsed(), auth_failure(&e));
-                            return RegisterEnd::Failed;
-                        }
+                    if let Some(sa) = &final_sa
+                        && let Err(e) = sa.verify(&response)
+                    {
+                        report.fail(Stage::Redirection, step, &host, t.elapsed(), auth_failure(&e));
+                        return RegisterEnd::Failed;
                     }
                     let detail = format!("301: the user is homed on {contact}; signing in there");
                     report.step(Stage::Redirection, step, &host, t.elapsed(), Outcome::Success, detail);

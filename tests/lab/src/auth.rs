@@ -96,6 +96,9 @@ pub struct ConnAuth {
     proxy: bool,
     /// How far behind real time the pool's clock is (`clock-skew`).
     clock_behind: Duration,
+    /// Whether NTLM is offered on SIP: not under `online`, where, as in Office 365, only a
+    /// certificate (TLS-DSK) gets a user in.
+    ntlm_offered: bool,
 }
 
 impl std::fmt::Debug for ConnAuth {
@@ -128,6 +131,7 @@ impl ConnAuth {
             sa: None,
             proxy: config.has(Fault::ProxyAuth),
             clock_behind: if config.has(Fault::ClockSkew) { CLOCK_SKEW } else { Duration::ZERO },
+            ntlm_offered: !config.has(Fault::Online),
         }
     }
 
@@ -175,7 +179,7 @@ impl ConnAuth {
                 None => self.verify_signed(config, req, &auth),
             };
         }
-        if !auth.scheme.eq_ignore_ascii_case("NTLM") {
+        if !auth.scheme.eq_ignore_ascii_case("NTLM") || !self.ntlm_offered {
             return Verdict::Answer(self.challenge(config, req));
         }
         match auth.param("gssapi-data").map(|g| g.into_owned()) {
@@ -188,10 +192,13 @@ impl ConnAuth {
     /// The first 401: one `WWW-Authenticate` per scheme offered (NTLM, and TLS-DSK with the
     /// certificate provisioning URL in `sts-uri`, unless the fault `ntlm-only` is on).
     fn challenge(&self, config: &LabConfig, req: &Message) -> Message {
-        let mut resp = self.unauthorized(req).with_header(
-            self.challenge_header(),
-            &format!("NTLM realm=\"{REALM}\", targetname=\"{}\", version={VERSION}", config.pool_fqdn),
-        );
+        let mut resp = self.unauthorized(req);
+        if self.ntlm_offered {
+            resp = resp.with_header(
+                self.challenge_header(),
+                &format!("NTLM realm=\"{REALM}\", targetname=\"{}\", version={VERSION}", config.pool_fqdn),
+            );
+        }
         if self.tlsdsk.is_some() {
             resp.headers.push(
                 self.challenge_header(),

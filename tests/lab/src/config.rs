@@ -218,6 +218,10 @@ pub enum Fault {
     /// The pool authenticates as an Edge's access proxy: 407 with `Proxy-Authenticate`,
     /// `Proxy-Authorization` answers, signatures in `Proxy-Authentication-Info` (NTLM and TLS-DSK).
     ProxyAuth,
+    /// The pool is Office 365's: the Web Ticket Service's MEX names only its `WsFedBearer` port (no Windows
+    /// port, whose address answers 404), so a client must get a token from the lab's Org ID STS (`/RST2.srf`,
+    /// checked against the user directory) and present it there (seed 000).
+    Online,
 }
 
 impl Fault {
@@ -242,6 +246,7 @@ impl Fault {
         ("disabled-after-signin", Fault::DisabledAfterSignin),
         ("clock-skew", Fault::ClockSkew),
         ("proxy-auth", Fault::ProxyAuth),
+        ("online", Fault::Online),
     ];
 }
 

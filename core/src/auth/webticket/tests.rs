@@ -133,3 +133,50 @@ fn references_in_the_rstr_are_expanded_and_the_assertion_stays_verbatim() {
     let expected: Vec<u8> = (0u8..32).collect();
     assert_eq!(t.server_entropy.as_deref(), Some(&expected[..]));
 }
+
+#[test]
+fn mex_url_is_next_to_the_service() {
+    let on_prem = "https://pool01.contoso.lab:4443/WebTicket/WebTicketService.svc/Auth";
+    assert_eq!(mex_url(on_prem).as_deref(), Some("https://pool01.contoso.lab:4443/WebTicket/WebTicketService.svc/mex"));
+    let online = "https://webdir2a.online.lync.com/WebTicket/WebTicketService.svc";
+    assert_eq!(mex_url(online).as_deref(), Some("https://webdir2a.online.lync.com/WebTicket/WebTicketService.svc/mex"));
+    assert_eq!(
+        mex_url("https://h/WebTicket/WebTicketService.SVC/Auth?x=1").as_deref(),
+        Some("https://h/WebTicket/WebTicketService.SVC/mex")
+    );
+    assert_eq!(mex_url("https://h/no/service/here"), None);
+    assert_eq!(mex_url("https://h/a.svcx/b"), None);
+}
+
+#[test]
+fn web_ticket_ports_are_found_by_name_case_insensitively() {
+    let mex = r#"<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"><wsdl:service name="WebTicketService">
+<wsdl:port name="WsFedBearer" binding="b"><soap:address location="https://webdir/WebTicket/WebTicketAdvancedService.svc/WsFed_bearer"/></wsdl:port>
+<wsdl:port name="WebTicketServiceWinNegotiate" binding="b"><soap:address location="https://webdir/WebTicket/WebTicketService.svc/Auth"/></wsdl:port>
+</wsdl:service></wsdl:definitions>"#;
+    let ports = WebTicketPorts::from_mex(&parse_mex(mex.as_bytes(), "").unwrap());
+    assert_eq!(ports.win_negotiate.as_deref(), Some("https://webdir/WebTicket/WebTicketService.svc/Auth"));
+    assert_eq!(
+        ports.ws_fed_bearer.as_deref(),
+        Some("https://webdir/WebTicket/WebTicketAdvancedService.svc/WsFed_bearer")
+    );
+    let online_only =
+        mex.replace("WebTicketServiceWinNegotiate", "SomethingElse").replace("WsFedBearer", "wsfed_BEARER");
+    let ports = WebTicketPorts::from_mex(&parse_mex(online_only.as_bytes(), "").unwrap());
+    assert_eq!(ports.win_negotiate, None);
+    assert!(ports.ws_fed_bearer.is_some(), "the URL's spelling is accepted as a port name");
+}
+
+#[test]
+fn the_bearer_rst_escapes_its_values() {
+    let rst =
+        rst_request_with_security("https://h/x?a=1&b=2", "<wsu:Timestamp/>", "https://a", "bob", &[0; 32], "c", "m<");
+    assert!(rst.contains("<wsa:To>https://h/x?a=1&amp;b=2</wsa:To>"));
+    assert!(rst.contains("<wsa:MessageID>uuid:m&lt;</wsa:MessageID>"));
+    assert!(rst.contains("<wsse:Security><wsu:Timestamp/></wsse:Security>"), "security is copied verbatim");
+    assert!(rst.contains("<auth:Value>sip:bob</auth:Value>"));
+    // The header-less RST is unchanged in its body.
+    let plain = rst_request("https://a", "bob", &[0; 32], "c");
+    let body = |s: &str| s[s.find("<wst:RequestSecurityToken").unwrap()..s.find("</s:Body>").unwrap()].to_string();
+    assert_eq!(body(&plain), body(&rst));
+}

@@ -152,10 +152,10 @@ impl Walk {
     }
 
     fn on_document(&mut self, p: &Pending, url: &str, doc: AutodiscoverDocument, elapsed: Duration) {
-        if matches!(doc.resource, Resource::Root | Resource::User) {
-            if let Some(href) = doc.link("Redirect") {
-                return self.follow_redirect(p, url, doc.resource, href, elapsed);
-            }
+        if matches!(doc.resource, Resource::Root | Resource::User)
+            && let Some(href) = doc.link("Redirect")
+        {
+            return self.follow_redirect(p, url, doc.resource, href, elapsed);
         }
         if doc.resource != Resource::Root {
             return self.on_access_points(p, url, &doc, elapsed);

@@ -4,12 +4,14 @@
 //! tokio-rustls, as IIS serves the Front End's web services. The HTTP Root only redirects to HTTPS (as the spec
 //! requires); Root links to User and Domain on the host the client asked for; User answers 401 naming the Web
 //! Ticket Service unless it is shown a web ticket this pool issued; Domain names the pool's SIP access points.
-//! The Web Ticket Service itself ([`sts`]) and the Certificate Provisioning Service ([`certprov`], when
-//! [`WebConfig::user_ca`] is set) listen on the same HTTPS port.
+//! The Web Ticket Service itself ([`sts`]), the Certificate Provisioning Service ([`certprov`], when
+//! [`WebConfig::user_ca`] is set), and Office 365's Org ID STS and WsFedBearer port ([`online`]) listen on the
+//! same HTTPS port.
 //! Tests can add redirect hops, a redirect loop and a delay. The answers themselves are in `routes.rs`.
 
 pub mod certprov;
 mod documents;
+pub mod online;
 mod routes;
 mod soap;
 pub mod sts;
@@ -73,6 +75,9 @@ pub struct WebConfig {
     /// The Certificate Provisioning Service issues certificates that have already expired: the
     /// `expired-user-cert` fault.
     pub expired_user_cert: bool,
+    /// Office 365's Web Ticket Service: no Windows port, its MEX names only `WsFedBearer`, tickets come through
+    /// the Org ID STS at `/RST2.srf` ([`online`]): the `online` fault.
+    pub online: bool,
 }
 
 impl WebConfig {
@@ -90,6 +95,7 @@ impl WebConfig {
             invalid_ticket: false,
             user_ca: None,
             expired_user_cert: false,
+            online: false,
             pool_fqdn: pool,
             tls,
             redirect_hops: 0,
@@ -215,6 +221,14 @@ where
                 let (parts, body) = req.into_parts();
                 let body = Limited::new(body, sts::MAX_RST).collect().await.ok().map(|b| b.to_bytes());
                 sts::respond(&site, &conn, tls, &parts.method, &parts.headers, body)
+            } else if uri.path().trim_end_matches('/').eq_ignore_ascii_case(online::ORG_ID_PATH) {
+                let (parts, body) = req.into_parts();
+                let body = Limited::new(body, online::MAX_REQUEST).collect().await.ok().map(|b| b.to_bytes());
+                online::respond_org_id(&site, tls, &parts.method, body)
+            } else if uri.path().trim_end_matches('/').eq_ignore_ascii_case(online::BEARER_PATH) {
+                let (parts, body) = req.into_parts();
+                let body = Limited::new(body, online::MAX_REQUEST).collect().await.ok().map(|b| b.to_bytes());
+                online::respond_bearer(&site, tls, &parts.method, body)
             } else if uri.path().trim_end_matches('/').eq_ignore_ascii_case(certprov::CERTPROV_PATH) {
                 let (parts, body) = req.into_parts();
                 let body = Limited::new(body, certprov::MAX_REQUEST).collect().await.ok().map(|b| b.to_bytes());

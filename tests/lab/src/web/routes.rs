@@ -4,6 +4,7 @@
 //! Paths follow IIS (matched case-insensitively, as IIS does): `/` and
 //! `/Autodiscover/AutodiscoverService.svc/root` are Root, `.../root/user` is User, `.../root/domain` is Domain,
 //! `/WebTicket/WebTicketService.svc/mex` is the Web Ticket Service's metadata (its Auth port is `sts.rs`),
+//! (under `online`, naming only the `WsFedBearer` port of [`super::online`]),
 //! and `/redirect/<n>` are the extra Root hops [`WebConfig::redirect_hops`](super::WebConfig) asks for.
 
 use bytes::Bytes;
@@ -13,7 +14,11 @@ use http_body_util::Full;
 
 use super::WebConfig;
 use super::documents::{self, XML_CONTENT_TYPE};
+use super::online;
 use super::sts::{self, AUTH_LINK, INVALID_TICKET_REASON, Issued, MEX_PATH, ticket_assertion_id};
+
+/// The Web Ticket Service itself (what Office 365's `X-MS-WebTicketURL` names; its MEX is under it).
+const SERVICE_LINK: &str = "/WebTicket/WebTicketService.svc";
 
 /// Root's path, lower-cased for matching.
 const ROOT_PATH: &str = "/autodiscover/autodiscoverservice.svc/root";
@@ -26,18 +31,22 @@ pub(crate) struct Site {
     pub cfg: WebConfig,
     pub https_port: u16,
     pub issued: Issued,
+    /// The tokens the Org ID STS issued ([`super::online`]), by AssertionID.
+    pub org_id: Issued,
 }
 
 impl Site {
     /// A site whose HTTPS listener is on `https_port`.
     pub fn new(cfg: WebConfig, https_port: u16) -> Site {
-        Site { cfg, https_port, issued: Issued::default() }
+        Site { cfg, https_port, issued: Issued::default(), org_id: Issued::default() }
     }
 
-    /// `X-MS-WebTicketURL`: the configured URL, else this site's own Auth port on the pool's name.
+    /// `X-MS-WebTicketURL`: the configured URL, else this site's own Auth port on the pool's name (under
+    /// `online`, the service itself, as Office 365 names it: `.../WebTicket/WebTicketService.svc`).
     pub fn web_ticket_url(&self) -> String {
         match &self.cfg.web_ticket_url {
             Some(url) => url.clone(),
+            None if self.cfg.online => format!("https://{}:{}{SERVICE_LINK}", self.cfg.pool_fqdn, self.https_port),
             None => format!("https://{}:{}{AUTH_LINK}", self.cfg.pool_fqdn, self.https_port),
         }
     }
@@ -81,7 +90,12 @@ pub(crate) fn respond(
         };
     }
     if path == MEX_PATH {
-        let body = sts::mex(&format!("{}{AUTH_LINK}", req.base(site)));
+        let base = req.base(site);
+        let body = if site.cfg.online {
+            online::online_mex(&format!("{base}{}", online::BEARER_LINK), &format!("{base}{}", online::ORG_ID_LINK))
+        } else {
+            sts::mex(&format!("{base}{AUTH_LINK}"))
+        };
         return reply(site, StatusCode::OK, "text/xml; charset=utf-8", body);
     }
     match path.strip_prefix(ROOT_PATH) {

@@ -7,6 +7,9 @@
 //! holding a SAML 1.1 assertion. Raw NTLM tokens are accepted under either scheme (what Windows sends under
 //! `Negotiate` without Kerberos); SPNEGO and Kerberos are not spoken. The assertion is not XML-signed.
 //!
+//! Under the `online` fault the Auth port answers 404 and the MEX names only the `WsFedBearer` port
+//! ([`super::online`]), as Office 365's Web Ticket Service does.
+//!
 //! Issued AssertionIDs are remembered ([`Issued`]) so the User resource can tell a ticket this pool issued
 //! from a forged or expired one. The RST is read with quick-xml here rather than with sfbkit's types, so a
 //! client bug in writing it is not mirrored by the same bug in reading it.
@@ -73,10 +76,10 @@ impl Issued {
     pub fn remember_for(&self, assertion_id: &str, sip_uri: &str, expires: SystemTime, now: SystemTime) {
         let mut map = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, (exp, _)| *exp > now);
-        if map.len() >= MAX_ISSUED {
-            if let Some(oldest) = map.iter().min_by_key(|(_, (exp, _))| *exp).map(|(id, _)| id.clone()) {
-                map.remove(&oldest);
-            }
+        if map.len() >= MAX_ISSUED
+            && let Some(oldest) = map.iter().min_by_key(|(_, (exp, _))| *exp).map(|(id, _)| id.clone())
+        {
+            map.remove(&oldest);
         }
         map.insert(assertion_id.to_owned(), (expires, sip_uri.to_owned()));
     }
@@ -292,7 +295,7 @@ pub fn xs_datetime(t: SystemTime) -> String {
 }
 
 /// Whole seconds: the ticket's times travel as xs:dateTime without fractions.
-fn whole_seconds(t: SystemTime) -> SystemTime {
+pub(crate) fn whole_seconds(t: SystemTime) -> SystemTime {
     let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
 }
@@ -308,6 +311,10 @@ pub(crate) fn respond(
 ) -> Response<Full<Bytes>> {
     if !tls {
         return reply(site, StatusCode::FORBIDDEN, "text/plain", "SSL is required (403.4).".into());
+    }
+    // `online`: Office 365 has no Windows port (its MEX names only WsFedBearer).
+    if site.cfg.online {
+        return reply(site, StatusCode::NOT_FOUND, "text/plain", "Not Found".into());
     }
     if method != Method::POST {
         let mut r = reply(site, StatusCode::METHOD_NOT_ALLOWED, "text/plain", "POST only".into());
@@ -406,8 +413,9 @@ fn authenticate(site: &Site, state: &mut ConnAuth, bytes: &[u8]) -> bool {
     }
 }
 
-/// Checks the RST against the authenticated user and issues the ticket.
-fn issue(site: &Site, user: &LabUser, body: &[u8], now: SystemTime) -> Response<Full<Bytes>> {
+/// Checks the RST against the authenticated user and issues the ticket (also for the `WsFedBearer` port,
+/// [`super::online`], once the Org ID token names the user).
+pub(crate) fn issue(site: &Site, user: &LabUser, body: &[u8], now: SystemTime) -> Response<Full<Bytes>> {
     let Some(rst) = parse_rst(body) else {
         return fault(site, "The request is not a WS-Trust RequestSecurityToken.");
     };
@@ -438,7 +446,7 @@ fn fault(site: &Site, text: &str) -> Response<Full<Bytes>> {
     reply(site, StatusCode::INTERNAL_SERVER_ERROR, "text/xml; charset=utf-8", soap_fault(text))
 }
 
-fn uuid() -> String {
+pub(crate) fn uuid() -> String {
     let b: [u8; 16] = rand::random();
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
