@@ -47,11 +47,11 @@ pub async fn run(args: LabArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some(path) = &args.ca_out {
-        if let Err(e) = std::fs::write(path, pool.ca_pem()) {
-            eprintln!("sfbkit lab: cannot write {}: {e}", path.display());
-            return ExitCode::from(1);
-        }
+    if let Some(path) = &args.ca_out
+        && let Err(e) = std::fs::write(path, pool.ca_pem())
+    {
+        eprintln!("sfbkit lab: cannot write {}: {e}", path.display());
+        return ExitCode::from(1);
     }
     let c = pool.config();
     println!("lab pool {} for domain {} is running", c.pool_fqdn, c.domain);

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use std::sync::Mutex as StdMutex;
 
-use tokio::sync::{Mutex, broadcast, oneshot};
+use tokio::sync::{Mutex, oneshot};
 
 use crate::contacts::ContactList;
 use crate::dialplan::{LocationProfile, Normalized};
 use crate::driver::{self, Driver, ReconnectPolicy, Registered, Request, Snapshot};
 use crate::endpoint::{Command, CommandError, CommandOutput};
-use crate::events::Event;
+use crate::events::{Event, EventHub, EventQueue};
 use crate::presence::{Availability, ContactPresence};
 use crate::provisioning::Provisioning;
 
@@ -82,6 +82,7 @@ pub struct ClientBuilder {
     pub(crate) credentials: Option<(String, Password)>,
     pub(crate) keystore: Option<Arc<dyn SecretStore>>,
     pub(crate) reconnect: ReconnectPolicy,
+    pub(crate) org_id_sts: String,
 }
 
 /// A password that never prints (Debug and Display are redacted).
@@ -129,6 +130,7 @@ impl ClientBuilder {
             credentials: None,
             keystore: None,
             reconnect: ReconnectPolicy::default(),
+            org_id_sts: crate::auth::orgid::DEFAULT_ORG_ID_STS.to_string(),
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -141,6 +143,12 @@ impl ClientBuilder {
     /// kept in memory only and never appears in logs, errors or reports.
     pub fn credentials(mut self, account: &str, password: &str) -> ClientBuilder {
         self.credentials = Some((account.to_string(), Password(password.to_string())));
+        self
+    }
+    /// The Office 365 Org ID STS (default `https://login.microsoftonline.com/RST2.srf`), used only when the
+    /// Web Ticket Service offers a `WsFedBearer` port and its Windows port is absent or refuses the credentials.
+    pub fn org_id_sts(mut self, url: &str) -> ClientBuilder {
+        self.org_id_sts = url.to_string();
         self
     }
     /// Use these DNS servers instead of the system's (a lab pool's, a split-DNS test).
@@ -283,12 +291,13 @@ impl ClientBuilder {
             config: self,
             web_ticket_url: std::sync::Mutex::new(None),
         };
-        let (events, primary) = broadcast::channel(EVENT_BUFFER);
+        let events = Arc::new(EventHub::default());
+        let primary = events.listen();
         Ok(Client {
             inner: Arc::new(inner),
             driver: Mutex::new(None),
             events,
-            primary: Mutex::new(primary),
+            primary,
             snapshot: Arc::new(StdMutex::new(Snapshot::default())),
         })
     }
@@ -299,31 +308,26 @@ impl ClientBuilder {
 pub struct Client {
     inner: Arc<Inner>,
     driver: Mutex<Option<Driver>>,
-    events: broadcast::Sender<Event>,
+    events: Arc<EventHub>,
     /// The stream [`Client::next_event`] reads: opened at build time, so no event is missed.
-    primary: Mutex<broadcast::Receiver<Event>>,
+    primary: Arc<EventQueue>,
     snapshot: Arc<StdMutex<Snapshot>>,
 }
 
-/// How many events wait for a slow reader before the oldest are dropped (and an
-/// [`Event::Lagged`] says how many).
-pub const EVENT_BUFFER: usize = 4096;
+pub use crate::events::EVENT_BUFFER;
 
 /// An extra listener on a client's events (see [`Client::subscribe_events`]).
-pub struct EventStream(broadcast::Receiver<Event>);
+pub struct EventStream(Arc<EventQueue>);
 
 impl EventStream {
-    /// The next event; `None` once the client is gone.
-    pub async fn next(&mut self) -> Option<Event> {
-        next_from(&mut self.0).await
+    /// The next event (waits for one).
+    pub async fn next(&mut self) -> Event {
+        self.0.next().await
     }
-}
 
-async fn next_from(rx: &mut broadcast::Receiver<Event>) -> Option<Event> {
-    match rx.recv().await {
-        Ok(e) => Some(e),
-        Err(broadcast::error::RecvError::Lagged(missed)) => Some(Event::Lagged { missed }),
-        Err(broadcast::error::RecvError::Closed) => None,
+    /// The next event if one is waiting.
+    pub fn try_next(&mut self) -> Option<Event> {
+        self.0.try_next()
     }
 }
 
@@ -386,27 +390,17 @@ impl Client {
 
     /// The next event of the signed-in endpoint, in order (waits for one).
     pub async fn next_event(&self) -> Event {
-        let mut rx = self.primary.lock().await;
-        loop {
-            if let Some(e) = next_from(&mut rx).await {
-                return e;
-            }
-        }
+        self.primary.next().await
     }
 
     /// The next event if one is waiting.
     pub async fn try_next_event(&self) -> Option<Event> {
-        let mut rx = self.primary.lock().await;
-        match rx.try_recv() {
-            Ok(e) => Some(e),
-            Err(broadcast::error::TryRecvError::Lagged(missed)) => Some(Event::Lagged { missed }),
-            Err(_) => None,
-        }
+        self.primary.try_next()
     }
 
     /// Another listener on the events, from now on (the primary stream is unaffected).
     pub fn subscribe_events(&self) -> EventStream {
-        EventStream(self.events.subscribe())
+        EventStream(self.events.listen())
     }
 
     async fn send(&self, command: Command) -> Result<CommandOutput, ClientError> {
@@ -526,6 +520,11 @@ impl Client {
     /// In-band provisioning (server configuration and policies), once received.
     pub fn provisioning(&self) -> Option<Provisioning> {
         self.view().provisioning.clone()
+    }
+
+    /// The user's own data from roaming-self (containers, watchers, own publications), once received.
+    pub fn self_data(&self) -> Option<crate::presence::SelfData> {
+        self.view().self_data.clone()
     }
 
     /// The user's location profile (dial plan), once received.

@@ -8,14 +8,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::contacts::ContactList;
 use crate::dialplan::LocationProfile;
 use crate::endpoint::{
     Closed, Command, CommandError, CommandId, CommandOutput, Endpoint, EndpointConfig, EndpointState,
 };
-use crate::events::Event;
+use crate::events::{Event, EventHub};
 use crate::presence::ContactPresence;
 use crate::provisioning::Provisioning;
 use crate::registration::Registration;
@@ -94,7 +94,7 @@ pub(crate) fn spawn(
     inner: Arc<Inner>,
     first: Registered,
     policy: ReconnectPolicy,
-    events: broadcast::Sender<Event>,
+    events: Arc<EventHub>,
     snapshot: Arc<StdMutex<Snapshot>>,
 ) -> Driver {
     let (tx, rx) = mpsc::channel(256);
@@ -104,7 +104,7 @@ pub(crate) fn spawn(
 
 struct Ctx {
     inner: Arc<Inner>,
-    events: broadcast::Sender<Event>,
+    events: Arc<EventHub>,
     snapshot: Arc<StdMutex<Snapshot>>,
     requests: mpsc::Receiver<Request>,
     waiting: HashMap<CommandId, oneshot::Sender<Result<CommandOutput, CommandError>>>,
@@ -117,7 +117,7 @@ async fn run(
     inner: Arc<Inner>,
     first: Registered,
     policy: ReconnectPolicy,
-    events: broadcast::Sender<Event>,
+    events: Arc<EventHub>,
     snapshot: Arc<StdMutex<Snapshot>>,
     requests: mpsc::Receiver<Request>,
 ) {
@@ -139,14 +139,14 @@ async fn run(
             Closed::Deregistered(reason) if !reason.reconnects() => break,
             Closed::Deregistered(_) => {}
             Closed::ConnectionDead(error) => {
-                let _ = ctx.events.send(Event::ConnectionLost { error });
+                ctx.events.send(Event::ConnectionLost { error });
             }
             Closed::RefreshRefused { code, diagnostics } => {
                 let error = format!(
                     "the registrar refused a registration refresh ({code}{}); signing in again",
                     diagnostics.map(|d| format!(", ms-diagnostics {d}")).unwrap_or_default()
                 );
-                let _ = ctx.events.send(Event::ConnectionLost { error });
+                ctx.events.send(Event::ConnectionLost { error });
             }
         }
         if ctx.stop {
@@ -178,7 +178,7 @@ async fn reconnect(ctx: &mut Ctx, policy: &ReconnectPolicy, state: &mut Endpoint
     let mut last_error: Option<String> = None;
     for attempt in 1u32.. {
         let delay = policy.delay(attempt);
-        let _ = ctx.events.send(Event::Reconnecting {
+        ctx.events.send(Event::Reconnecting {
             attempt,
             delay_ms: delay.as_millis() as u64,
             last_error: last_error.clone(),
@@ -204,7 +204,7 @@ async fn reconnect(ctx: &mut Ctx, policy: &ReconnectPolicy, state: &mut Endpoint
                 if let Ok(mut snap) = ctx.snapshot.lock() {
                     snap.reconnects += 1;
                 }
-                let _ = ctx.events.send(Event::ConnectionRestored {
+                ctx.events.send(Event::ConnectionRestored {
                     attempts: attempt,
                     downtime_ms: lost_at.elapsed().as_millis() as u64,
                 });
@@ -216,7 +216,7 @@ async fn reconnect(ctx: &mut Ctx, policy: &ReconnectPolicy, state: &mut Endpoint
                 let error = report.error.clone().unwrap_or_else(|| "sign-in failed".into());
                 let hint = report.hint.clone().unwrap_or_default();
                 if fatal(&class) {
-                    let _ = ctx.events.send(Event::SignInFailed { class, error, hint });
+                    ctx.events.send(Event::SignInFailed { class, error, hint });
                     return None;
                 }
                 last_error = Some(error);
@@ -234,7 +234,7 @@ fn queue_offline(ctx: &mut Ctx, state: &mut EndpointState, req: Request) -> bool
     match req.command {
         Command::SignOut => {
             let _ = req.done.send(Ok(CommandOutput::Done));
-            let _ = ctx.events.send(Event::SignedOut);
+            ctx.events.send(Event::SignedOut);
             ctx.stop = true;
             true
         }
@@ -359,21 +359,21 @@ fn drain_parser(parser: &mut StreamParser, ep: &mut Endpoint) {
 /// application that reads the contact list on an event sees the list that event describes.
 fn publish(ctx: &mut Ctx, ep: &mut Endpoint) {
     let events: Vec<Event> = std::iter::from_fn(|| ep.poll_event()).collect();
-    if !events.is_empty() || ep.closed().is_some() {
-        if let Ok(mut snap) = ctx.snapshot.lock() {
-            snap.signed_in = ep.closed().is_none();
-            snap.registration = Some(ep.registration().clone());
-            snap.contacts = ep.state.contacts.clone();
-            snap.presence = ep.state.presence.clone();
-            snap.provisioning = ep.state.provisioning.clone();
-            snap.self_data = ep.state.self_data.clone();
-            snap.location_profile = ep.state.location_profile.clone();
-            snap.bad_signatures = ep.bad_signatures;
-        }
+    if (!events.is_empty() || ep.closed().is_some())
+        && let Ok(mut snap) = ctx.snapshot.lock()
+    {
+        snap.signed_in = ep.closed().is_none();
+        snap.registration = Some(ep.registration().clone());
+        snap.contacts = ep.state.contacts.clone();
+        snap.presence = ep.state.presence.clone();
+        snap.provisioning = ep.state.provisioning.clone();
+        snap.self_data = ep.state.self_data.clone();
+        snap.location_profile = ep.state.location_profile.clone();
+        snap.bad_signatures = ep.bad_signatures;
     }
     for event in events {
         // No receiver is not an error: the application may not listen.
-        let _ = ctx.events.send(event);
+        ctx.events.send(event);
     }
     while let Some((id, result)) = ep.poll_completion() {
         if let Some(done) = ctx.waiting.remove(&id) {

@@ -165,6 +165,24 @@ pub enum Event {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_slow_listener_loses_the_oldest_events_and_is_told_how_many() {
+        let hub = EventHub::default();
+        let q = hub.listen();
+        for i in 0..(EVENT_BUFFER as u32 + 3) {
+            hub.send(Event::RegistrationRefreshed { expires_s: i });
+        }
+        assert_eq!(q.next().await, Event::Lagged { missed: 3 });
+        assert_eq!(q.try_next(), Some(Event::RegistrationRefreshed { expires_s: 3 }), "the oldest kept");
+        let late = hub.listen();
+        hub.send(Event::SignedOut);
+        assert_eq!(late.try_next(), Some(Event::SignedOut), "a new listener sees events from then on");
+        assert_eq!(late.try_next(), None);
+        drop(late);
+        hub.send(Event::SignedOut);
+        assert_eq!(hub.listeners.lock().unwrap().iter().filter(|w| w.strong_count() > 0).count(), 1);
+    }
+
     #[test]
     fn parses_every_deregistration_reason() {
         let p = |b: &str| DeregistrationReason::parse(b, Some("pool02.contoso.lab"));
@@ -180,5 +198,93 @@ mod tests {
         assert!(!DeregistrationReason::Rejected.reconnects());
         assert!(!DeregistrationReason::Unregistered.reconnects());
         assert!(DeregistrationReason::Deactivated.reconnects());
+    }
+}
+
+/// The queues events are delivered to: one per listener, each growing only with the events waiting
+/// in it (a preallocated ring per client would cost its full capacity for every endpoint, idle or
+/// not) and capped at [`EVENT_BUFFER`]; beyond that the oldest are dropped and the listener's next
+/// read is an [`Event::Lagged`] saying how many.
+#[derive(Default)]
+pub(crate) struct EventHub {
+    listeners: std::sync::Mutex<Vec<std::sync::Weak<EventQueue>>>,
+}
+
+/// How many events wait for a slow reader before the oldest are dropped.
+pub const EVENT_BUFFER: usize = 4096;
+
+/// One listener's queue.
+#[derive(Default)]
+pub(crate) struct EventQueue {
+    state: std::sync::Mutex<QueueState>,
+    ready: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct QueueState {
+    events: std::collections::VecDeque<Event>,
+    missed: u64,
+}
+
+impl EventHub {
+    /// A new listener that sees every event from now on.
+    pub fn listen(&self) -> std::sync::Arc<EventQueue> {
+        let q = std::sync::Arc::new(EventQueue::default());
+        let mut listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+        listeners.retain(|w| w.strong_count() > 0);
+        listeners.push(std::sync::Arc::downgrade(&q));
+        q
+    }
+
+    /// Delivers `event` to every listener still there.
+    pub fn send(&self, event: Event) {
+        let listeners: Vec<_> = {
+            let l = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+            l.iter().filter_map(|w| w.upgrade()).collect()
+        };
+        for q in listeners {
+            q.push(event.clone());
+        }
+    }
+}
+
+impl EventQueue {
+    fn push(&self, event: Event) {
+        {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if s.events.len() >= EVENT_BUFFER {
+                s.events.pop_front();
+                s.missed += 1;
+            }
+            s.events.push_back(event);
+        }
+        self.ready.notify_one();
+    }
+
+    /// The next event if one waits (a pending [`Event::Lagged`] first).
+    pub fn try_next(&self) -> Option<Event> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.missed > 0 {
+            let missed = std::mem::take(&mut s.missed);
+            return Some(Event::Lagged { missed });
+        }
+        let e = s.events.pop_front();
+        if s.events.capacity() > 64 && s.events.len() < s.events.capacity() / 4 {
+            // Give back what a burst took.
+            let keep = s.events.len().max(16);
+            s.events.shrink_to(keep);
+        }
+        e
+    }
+
+    /// Waits for the next event.
+    pub async fn next(&self) -> Event {
+        loop {
+            let notified = self.ready.notified();
+            if let Some(e) = self.try_next() {
+                return e;
+            }
+            notified.await;
+        }
     }
 }

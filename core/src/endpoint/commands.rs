@@ -262,10 +262,10 @@ impl Endpoint {
                 for p in &publications {
                     self.state.versions.set(&p.category, p.instance, p.container, p.version.wrapping_add(1));
                 }
-                if resp.content_type().is_some_and(|c| c.starts_with(presence::CONTENT_TYPE_ROAMING_SELF)) {
-                    if let Ok(data) = presence::parse_roaming_self(&resp.body) {
-                        self.state.versions.record_self(&data);
-                    }
+                if resp.content_type().is_some_and(|c| c.starts_with(presence::CONTENT_TYPE_ROAMING_SELF))
+                    && let Ok(data) = presence::parse_roaming_self(&resp.body)
+                {
+                    self.state.versions.record_self(&data);
                 }
                 let mut categories: Vec<String> = publications.iter().map(|p| p.category.clone()).collect();
                 categories.dedup();

@@ -91,10 +91,10 @@ impl Endpoint {
                 req = req.with_body(presence::CONTENT_TYPE_BATCH_SUBSCRIBE, body);
             }
         }
-        if let Some(e) = expires {
-            if sub.kind != SubKind::Provisioning {
-                req = req.with_header("Expires", &e.to_string());
-            }
+        if let Some(e) = expires
+            && sub.kind != SubKind::Provisioning
+        {
+            req = req.with_header("Expires", &e.to_string());
         }
         req
     }

@@ -61,10 +61,10 @@ impl Dialog {
 
     /// Takes the remote tag and target from a 2xx to the dialog-creating request.
     pub fn confirm(&mut self, response: &Message) {
-        if let Ok(to) = response.to_header() {
-            if let Some(tag) = to.tag() {
-                self.remote_tag = Some(tag.to_string());
-            }
+        if let Ok(to) = response.to_header()
+            && let Some(tag) = to.tag()
+        {
+            self.remote_tag = Some(tag.to_string());
         }
         if let Some(contact) = response.contacts().ok().and_then(|c| c.into_iter().next()) {
             self.target = contact.uri;

@@ -303,10 +303,10 @@ impl Endpoint {
             return;
         }
         for (key, event) in self.transactions.handle_timeout(now) {
-            if event == TransactionEvent::TimedOut {
-                if let Some(p) = self.pending.remove(&key) {
-                    self.on_timeout(p, now);
-                }
+            if event == TransactionEvent::TimedOut
+                && let Some(p) = self.pending.remove(&key)
+            {
+                self.on_timeout(p, now);
             }
         }
         if self.pong_deadline.is_some_and(|d| now >= d) {
@@ -535,12 +535,12 @@ impl Endpoint {
 
     /// Signs and starts a client transaction; its bytes go to the outbox.
     fn send_request(&mut self, mut req: Message, purpose: Pending, now: Instant) {
-        if let Some(sa) = self.sa.as_mut() {
-            if let Err(e) = sa.sign(&mut req) {
-                tracing::warn!(error = %e, "a request could not be signed; not sent");
-                self.on_timeout(purpose, now);
-                return;
-            }
+        if let Some(sa) = self.sa.as_mut()
+            && let Err(e) = sa.sign(&mut req)
+        {
+            tracing::warn!(error = %e, "a request could not be signed; not sent");
+            self.on_timeout(purpose, now);
+            return;
         }
         match self.transactions.start(req, now) {
             Ok(key) => {
@@ -558,11 +558,11 @@ impl Endpoint {
     }
 
     fn send_response(&mut self, mut resp: Message) {
-        if let Some(sa) = self.sa.as_mut() {
-            if let Err(e) = sa.sign(&mut resp) {
-                tracing::warn!(error = %e, "a response could not be signed; not sent");
-                return;
-            }
+        if let Some(sa) = self.sa.as_mut()
+            && let Err(e) = sa.sign(&mut resp)
+        {
+            tracing::warn!(error = %e, "a response could not be signed; not sent");
+            return;
         }
         self.outbox.push_back(resp.to_bytes());
     }

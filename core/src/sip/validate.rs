@@ -42,10 +42,10 @@ pub fn validate(msg: &Message) -> Result<(), ParseError> {
         if cseq.method != req.method {
             return Err(ParseError::CSeqMismatch { method: req.method.to_string(), cseq: cseq.method.to_string() });
         }
-        if let Some(sip) = req.uri.as_sip() {
-            if sip.headers().is_some() {
-                return Err(ParseError::Uri { reason: "a Request-URI must not carry escaped headers ('?...')".into() });
-            }
+        if let Some(sip) = req.uri.as_sip()
+            && sip.headers().is_some()
+        {
+            return Err(ParseError::Uri { reason: "a Request-URI must not carry escaped headers ('?...')".into() });
         }
     }
     if let Some(mf) = msg.header("Max-Forwards") {
@@ -56,10 +56,10 @@ pub fn validate(msg: &Message) -> Result<(), ParseError> {
     }
     msg.expires()?;
     for contact in msg.contacts()? {
-        if let Some(e) = contact.params.value("expires") {
-            if parse_u32(&e).is_none() {
-                return Err(ParseError::value("Contact", "expires parameter is not a number of seconds below 2^32"));
-            }
+        if let Some(e) = contact.params.value("expires")
+            && parse_u32(&e).is_none()
+        {
+            return Err(ParseError::value("Contact", "expires parameter is not a number of seconds below 2^32"));
         }
     }
     for name in ["Route", "Record-Route"] {

@@ -144,15 +144,19 @@ impl LabPool {
         let (ca_cert_pem, ca_key_pem) = ca.to_pem_pair();
         web_cfg.user_ca = Some(Arc::new(ca::LabCa::from_pem_pair(&ca_cert_pem, &ca_key_pem)?));
         web_cfg.expired_user_cert = config.has(Fault::ExpiredUserCert);
+        web_cfg.online = config.has(Fault::Online);
         let web = web::LabWeb::start(web_cfg).await?;
         let certprov_url =
             format!("https://{}:{}/CertProv/CertProvisioningService.svc", config.pool_fqdn, web.https_port());
         // Presence and contact lists are the enterprise's, shared by every pool of the lab; the
         // lists persist in the state directory when there is one.
         let contacts_dir = state_dir.map(|d| d.join("contacts"));
+        let mut contacts = services::contacts::ContactStore::with_defaults(&config.users, contacts_dir)?;
+        // A change made against a stale list is refused, so the tests see a client that keeps count.
+        contacts.set_strict_delta_num(true);
         let services = Arc::new(sip_services::LabServices::new(
             services::presence::PresenceStore::with_users(&config.domain, &config.users),
-            services::contacts::ContactStore::with_defaults(&config.users, contacts_dir)?,
+            contacts,
         ));
         let mut tasks = Vec::new();
         let mut states = Vec::new();
@@ -354,6 +358,7 @@ impl LabPool {
             .dns_servers(vec![self.dns_addr()])
             .autodiscover_ports(https, http)
             .a_record_port(self.sip_addr.port())
+            .org_id_sts(&format!("https://{}:{https}{}", self.config().pool_fqdn, web::online::ORG_ID_LINK))
             .trust(sfbkit::transport::TrustConfig::empty().with_extra_ca_pem(self.ca_pem.as_bytes().to_vec()))
     }
 }

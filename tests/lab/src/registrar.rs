@@ -62,10 +62,10 @@ impl Registrar {
         if from.uri.as_sip().map(|u| u.aor().to_ascii_lowercase()) != Some(aor.to_ascii_lowercase()) {
             return Err(Reject::new(403, "Forbidden", 4001, "From and To must name the same user when registering"));
         }
-        if let Some(ev) = req.header("Event") {
-            if !ev.trim().eq_ignore_ascii_case("registration") {
-                return Err(Reject::new(489, "Bad Event", 4055, "Event header must be registration"));
-            }
+        if let Some(ev) = req.header("Event")
+            && !ev.trim().eq_ignore_ascii_case("registration")
+        {
+            return Err(Reject::new(489, "Bad Event", 4055, "Event header must be registration"));
         }
         let supported: Vec<String> = req.headers.list("Supported").map(|s| s.to_ascii_lowercase()).collect();
         if supported.iter().any(|s| s == "msrtc-event-categories") && !supported.iter().any(|s| s == "gruu-10") {

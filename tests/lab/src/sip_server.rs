@@ -133,10 +133,10 @@ fn answer(
     if matches!(req.method()?, Method::Ack | Method::Benotify) {
         return None;
     }
-    if state.config.auth.required {
-        if let crate::auth::Verdict::Answer(challenge) = auth.check(&state.config, req) {
-            return Some(challenge);
-        }
+    if state.config.auth.required
+        && let crate::auth::Verdict::Answer(challenge) = auth.check(&state.config, req)
+    {
+        return Some(challenge);
     }
     let mut resp = respond(state, req, peer, conn)?;
     auth.sign(&state.config, &mut resp);
@@ -144,10 +144,10 @@ fn answer(
 }
 
 fn respond(state: &PoolState, req: &Message, peer: SocketAddr, conn: u64) -> Option<Message> {
-    if req.method() == Some(&Method::Register) {
-        if let Some(redirect) = home_pool_redirect(state, req) {
-            return Some(redirect);
-        }
+    if req.method() == Some(&Method::Register)
+        && let Some(redirect) = home_pool_redirect(state, req)
+    {
+        return Some(redirect);
     }
     match req.method()? {
         Method::Register => Some(register(state, req, peer, conn)),
