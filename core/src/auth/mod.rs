@@ -10,6 +10,7 @@ pub mod certprov;
 pub mod clock;
 pub mod ntlm;
 pub mod orgid;
+pub mod proof;
 pub mod provision;
 pub mod sa;
 pub mod signature;

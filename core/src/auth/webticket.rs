@@ -318,6 +318,26 @@ pub const WIN_NEGOTIATE_PORT: &str = "WebTicketServiceWinNegotiate";
 /// [`WebTicketPorts::from_mex`] accepts as a port name too.
 pub const WS_FED_BEARER_PORT: &str = "WsFedBearer";
 
+/// How pidgin-sipe's proof-key port names end (`CertProvisioningServiceWebTicketProof_SHA1`, `sipe-certificate.c`):
+/// ports whose policy uses EndorsingSupportingTokens, where the request is signed with an earlier ticket's proof key
+/// ([`super::proof`]). The lab's Web Ticket Service names its own `WebTicketServiceWebTicketProof_SHA1`.
+pub const PROOF_PORT_SUFFIX: &str = "WebTicketProof_SHA1";
+/// The other proof-port spelling seen in URLs (`.../CertProvisioningService.svc/WebTicket_Proof`, REFERENCE.md §2.2).
+pub const PROOF_PORT_ALT: &str = "WebTicket_Proof";
+
+/// The address of a proof-key port in parsed MEX metadata (name ending in [`PROOF_PORT_SUFFIX`] or equal to
+/// [`PROOF_PORT_ALT`], case-insensitively; the first by name when there are several).
+pub fn proof_port(info: &MexInfo) -> Option<String> {
+    let suffix = PROOF_PORT_SUFFIX.to_ascii_lowercase();
+    let mut found: Vec<(&String, &String)> = info
+        .ports
+        .iter()
+        .filter(|(n, _)| n.to_ascii_lowercase().ends_with(&suffix) || n.eq_ignore_ascii_case(PROOF_PORT_ALT))
+        .collect();
+    found.sort();
+    found.first().map(|(_, location)| (*location).clone())
+}
+
 /// The authentication ports a Web Ticket Service's MEX offers (CLIENT-NOTES.md §6.2 step 4).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct WebTicketPorts {

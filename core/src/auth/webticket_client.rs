@@ -19,6 +19,10 @@
 //! (`sipe-webticket.c`, `webticket_metadata` → `initiate_fedbearer` → `sipe_svc_webticket_lmc`), minus its
 //! `getuserrealm.srf` / ADFS detour (federated tenants are not supported here).
 //!
+//! Proof key ([`renew_for_service`], [`acquire_with_proof`]): when the MEX names a proof-key port
+//! ([`super::webticket::proof_port`]) and the client holds a fresh earlier ticket with its RST's entropy, the new
+//! ticket is requested with a request signed by that ticket's proof key ([`super::proof`]) and no credentials.
+//!
 //! The wire format (RST, RSTR) is [`super::webticket`]; the decisions on each response are plain functions
 //! ([`choose_scheme`], [`challenge_token`], [`final_verdict`]) so they are testable without sockets.
 
@@ -32,10 +36,11 @@ use super::orgid::{
     ORG_ID_CONTENT_TYPE, ORG_ID_ISSUE_ACTION, OrgIdError, check_sts_url, org_id_request, org_id_username,
     parse_org_id_response,
 };
+use super::proof::{ProofError, ProofKey, proof_rst_request};
 use super::sa::ntlm_credentials;
 use super::webticket::{
-    MexInfo, RST_ISSUE_ACTION, WebTicket, WebTicketError, WebTicketPorts, mex_url, parse_mex, parse_rstr, rst_request,
-    rst_request_with_security,
+    MexInfo, RST_ISSUE_ACTION, WebTicket, WebTicketError, WebTicketPorts, mex_url, parse_mex, parse_rstr, proof_port,
+    rst_request, rst_request_with_security,
 };
 use crate::http::{HttpClient, HttpError, HttpResponse, Method};
 
@@ -143,6 +148,9 @@ pub enum WebTicketAcquireError {
         /// The SOAP fault text, when there is one.
         fault: Option<String>,
     },
+    /// The earlier ticket cannot sign a request (no proof key or no AssertionID).
+    #[error("the earlier web ticket cannot sign a proof-key request: {0}")]
+    Proof(#[from] ProofError),
     /// A 200 whose body is not an RSTR with an assertion, lifetime and entropy.
     #[error("{url}: the Web Ticket Service's response is not a usable RSTR: {error}")]
     MalformedRstr {
@@ -174,6 +182,7 @@ impl WebTicketAcquireError {
             WebTicketAcquireError::Diagnostics { .. } => "ms-diagnostics",
             WebTicketAcquireError::UnexpectedStatus { .. } => "unexpected-status",
             WebTicketAcquireError::MalformedRstr { .. } => "malformed-rstr",
+            WebTicketAcquireError::Proof(_) => "proof-key",
             WebTicketAcquireError::OrgId(e) => e.class(),
             WebTicketAcquireError::WsFedBearerRefused { .. } => "wsfed-bearer-refused",
         }
@@ -200,6 +209,9 @@ impl WebTicketAcquireError {
                 format!("The server explained the refusal with code {code}; look it up in the Front End's logs.")
             }
             WebTicketAcquireError::OrgId(e) => e.hint(),
+            WebTicketAcquireError::Proof(_) => "The earlier ticket cannot be used to sign a request: get a new \
+                 ticket with credentials."
+                .to_owned(),
             WebTicketAcquireError::WsFedBearerRefused { status: 500, .. } => "Office 365 accepted the sign-in but \
                  the Web Ticket Service's WsFed_bearer port failed on the Org ID token (HTTP 500, as in tieto/sipe \
                  #165): the tenant probably no longer accepts legacy WS-Trust tokens for Skype for Business Online \
@@ -378,6 +390,11 @@ pub fn windows_refused_with_401(e: &WebTicketAcquireError) -> bool {
 
 /// The Web Ticket Service's ports from its MEX; `None` when there is no MEX to read.
 async fn discover_ports(http: &HttpClient, sts_url: &str) -> Option<WebTicketPorts> {
+    discover_mex(http, sts_url).await.map(|info| WebTicketPorts::from_mex(&info))
+}
+
+/// The Web Ticket Service's MEX, parsed; `None` when there is none to read.
+async fn discover_mex(http: &HttpClient, sts_url: &str) -> Option<MexInfo> {
     let url = mex_url(sts_url)?;
     let response = match http.get(&url, &[]).await {
         Ok(r) if r.status == 200 => r,
@@ -390,8 +407,98 @@ async fn discover_ports(http: &HttpClient, sts_url: &str) -> Option<WebTicketPor
             return None;
         }
     };
-    let info: MexInfo = parse_mex(&response.body, "").ok()?;
-    Some(WebTicketPorts::from_mex(&info))
+    parse_mex(&response.body, "").ok()
+}
+
+/// Gets a new web ticket for `applies_to` / `sip_uri` from the proof-key port at `port_url` without credentials:
+/// the RST carries `earlier` (the assertion as received) and a Signature over a Timestamp made with its proof key,
+/// P_SHA1(`earlier_entropy`, the earlier RSTR's server entropy) ([`super::proof`]). The Timestamp is `earlier`'s
+/// lifetime, as pidgin-sipe copies the RSTR's `Lifetime` (`sipe-webticket.c`, `generate_sha1_proof_wsse`).
+///
+/// Returns the new ticket and the client entropy of this RST (its own proof key's half).
+pub async fn acquire_with_proof(
+    http: &HttpClient,
+    port_url: &str,
+    earlier: &WebTicket,
+    earlier_entropy: &[u8; 32],
+    applies_to: &str,
+    sip_uri: &str,
+) -> Result<(WebTicket, [u8; 32]), WebTicketAcquireError> {
+    let key = ProofKey::for_ticket(earlier, earlier_entropy)?;
+    let entropy: [u8; 32] = rand::random();
+    let rst = proof_rst_request(
+        port_url,
+        earlier,
+        &key,
+        earlier.created,
+        earlier.expires,
+        applies_to,
+        sip_uri,
+        &entropy,
+        &random_uuid(),
+        &super::orgid::random_uuid(),
+    )?;
+    let soap_action = format!("\"{RST_ISSUE_ACTION}\"");
+    let headers = [("Content-Type", RST_CONTENT_TYPE), ("SOAPAction", soap_action.as_str())];
+    let response = http.send(Method::POST, port_url, &headers, rst.into_bytes()).await?;
+    final_verdict(port_url, &response).map(|t| (t, entropy))
+}
+
+/// How [`renew_for_service`] got its ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenewedVia {
+    /// Signed with the earlier ticket's proof key at this proof port; no credentials were sent.
+    ProofKey {
+        /// The proof port's URL.
+        port: String,
+    },
+    /// With credentials, as [`acquire_for_service`] does.
+    Credentials(TicketRoute),
+}
+
+/// A ticket from [`renew_for_service`]. `Debug` leaves out the entropy (half of the proof key).
+#[derive(Clone)]
+pub struct Renewed {
+    /// The new ticket.
+    pub ticket: WebTicket,
+    /// The client entropy of the RST that got it (for its own proof key).
+    pub entropy: [u8; 32],
+    /// Which way it was obtained.
+    pub via: RenewedVia,
+}
+
+impl std::fmt::Debug for Renewed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renewed").field("ticket", &self.ticket).field("via", &self.via).finish_non_exhaustive()
+    }
+}
+
+/// Gets a web ticket for `applies_to`, preferring the proof key of `earlier` (a ticket and the client entropy of
+/// the RST that got it) when the Web Ticket Service's MEX names a proof port ([`proof_port`]) and `earlier` is
+/// still fresh and has a proof key; otherwise, or when the proof port refuses, the credential paths of
+/// [`acquire_for_service`].
+#[allow(clippy::too_many_arguments)]
+pub async fn renew_for_service(
+    http: &HttpClient,
+    sts_url: &str,
+    applies_to: &str,
+    sip_uri: &str,
+    earlier: Option<(&WebTicket, &[u8; 32])>,
+    account: &str,
+    password: &str,
+    org_id_sts: &str,
+) -> Result<Renewed, WebTicketAcquireError> {
+    let usable = earlier.filter(|(t, e)| t.is_fresh(SystemTime::now()) && t.proof_key(e).is_some());
+    if let Some((ticket, entropy)) = usable
+        && let Some(port) = discover_mex(http, sts_url).await.as_ref().and_then(proof_port)
+    {
+        match acquire_with_proof(http, &port, ticket, entropy, applies_to, sip_uri).await {
+            Ok((ticket, entropy)) => return Ok(Renewed { ticket, entropy, via: RenewedVia::ProofKey { port } }),
+            Err(e) => tracing::info!(class = e.class(), "proof port refused; falling back to credentials"),
+        }
+    }
+    let acquired = acquire_for_service(http, sts_url, applies_to, sip_uri, account, password, org_id_sts).await?;
+    Ok(Renewed { ticket: acquired.ticket, entropy: acquired.entropy, via: RenewedVia::Credentials(acquired.route) })
 }
 
 /// The Office 365 path: a token from the Org ID STS at `org_id_sts` for the bearer port `bearer_url` (the

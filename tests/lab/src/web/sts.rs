@@ -11,7 +11,15 @@
 //! ([`super::online`]), as Office 365's Web Ticket Service does.
 //!
 //! Issued AssertionIDs are remembered ([`Issued`]) so the User resource can tell a ticket this pool issued
-//! from a forged or expired one. The RST is read with quick-xml here rather than with sfbkit's types, so a
+//! from a forged or expired one; with them the proof key each ticket's RST and RSTR entropies make (WS-Trust
+//! `CK/PSHA1`), for the proof-key port.
+//!
+//! The proof-key port ([`PROOF_PORT`], module [`proof`]) issues a new ticket without credentials to a request
+//! signed with an earlier ticket's proof key (REFERENCE.md §2.3, CLIENT-NOTES.md §6.3). Real pools put such
+//! ports on the consuming services (pidgin-sipe's `CertProvisioningServiceWebTicketProof_SHA1`); the lab's Web
+//! Ticket Service offers one itself so the signing can be exercised end to end. Its MEX names it at the Auth
+//! port's address: the lab's router sends only that path here, and a POST with no `Authorization` header whose
+//! `wsse:Security` holds a `Signature` is taken as a proof-port request. The RST is read with quick-xml here rather than with sfbkit's types, so a
 //! client bug in writing it is not mirrored by the same bug in reading it.
 
 use std::collections::HashMap;
@@ -39,6 +47,8 @@ pub(crate) const AUTH_LINK: &str = "/WebTicket/WebTicketService.svc/Auth";
 pub(crate) const MEX_PATH: &str = "/webticket/webticketservice.svc/mex";
 /// The name of the Integrated Windows authentication port in the metadata (REFERENCE.md §2.2).
 pub const WIN_NEGOTIATE_PORT: &str = "WebTicketServiceWinNegotiate";
+/// The name of the proof-key port in the metadata, after pidgin-sipe's `CertProvisioningServiceWebTicketProof_SHA1`.
+pub const PROOF_PORT: &str = "WebTicketServiceWebTicketProof_SHA1";
 /// How long an issued ticket is valid (a Lync pool's default web ticket lifetime is 8 hours).
 pub const TICKET_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 /// Largest RST body read.
@@ -56,7 +66,14 @@ pub const INVALID_TICKET_REASON: &str = "The web ticket is invalid.";
 /// Service alike.
 #[derive(Default)]
 pub struct Issued {
-    tickets: Mutex<HashMap<String, (SystemTime, String)>>,
+    tickets: Mutex<HashMap<String, IssuedTicket>>,
+}
+
+/// One issued ticket: when it expires, its holder ("" for none) and its proof key (a secret: never shown).
+struct IssuedTicket {
+    expires: SystemTime,
+    user: String,
+    proof_key: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Issued {
@@ -74,27 +91,56 @@ impl Issued {
 
     /// Remembers a ticket issued to `sip_uri`, forgetting expired ones (and the soonest-expiring one when full).
     pub fn remember_for(&self, assertion_id: &str, sip_uri: &str, expires: SystemTime, now: SystemTime) {
+        self.remember_ticket(assertion_id, sip_uri, expires, now, None);
+    }
+
+    /// Remembers a ticket issued to `sip_uri` with its proof key (P_SHA1 of the RST's and RSTR's entropies).
+    pub fn remember_with_key(
+        &self,
+        assertion_id: &str,
+        sip_uri: &str,
+        expires: SystemTime,
+        now: SystemTime,
+        proof_key: [u8; 32],
+    ) {
+        self.remember_ticket(assertion_id, sip_uri, expires, now, Some(proof_key));
+    }
+
+    fn remember_ticket(
+        &self,
+        assertion_id: &str,
+        sip_uri: &str,
+        expires: SystemTime,
+        now: SystemTime,
+        proof_key: Option<[u8; 32]>,
+    ) {
         let mut map = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, (exp, _)| *exp > now);
+        map.retain(|_, t| t.expires > now);
         if map.len() >= MAX_ISSUED
-            && let Some(oldest) = map.iter().min_by_key(|(_, (exp, _))| *exp).map(|(id, _)| id.clone())
+            && let Some(oldest) = map.iter().min_by_key(|(_, t)| t.expires).map(|(id, _)| id.clone())
         {
             map.remove(&oldest);
         }
-        map.insert(assertion_id.to_owned(), (expires, sip_uri.to_owned()));
+        map.insert(assertion_id.to_owned(), IssuedTicket { expires, user: sip_uri.to_owned(), proof_key });
+    }
+
+    /// The proof key of a valid (issued, unexpired) ticket; `None` for any other, or one issued without entropy.
+    pub fn proof_key(&self, assertion_id: &str, now: SystemTime) -> Option<[u8; 32]> {
+        let map = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(assertion_id).filter(|t| t.expires > now).and_then(|t| t.proof_key)
     }
 
     /// True when this pool issued `assertion_id` and it has not expired at `now`.
     pub fn is_valid(&self, assertion_id: &str, now: SystemTime) -> bool {
         let map = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(assertion_id).is_some_and(|(exp, _)| *exp > now)
+        map.get(assertion_id).is_some_and(|t| t.expires > now)
     }
 
     /// The SIP URI a valid (issued, unexpired) ticket was issued to; `None` for any other ticket, and for one
     /// remembered without a user.
     pub fn holder(&self, assertion_id: &str, now: SystemTime) -> Option<String> {
         let map = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(assertion_id).filter(|(exp, user)| *exp > now && !user.is_empty()).map(|(_, user)| user.clone())
+        map.get(assertion_id).filter(|t| t.expires > now && !t.user.is_empty()).map(|t| t.user.clone())
     }
 
     /// How many tickets are remembered.
@@ -126,6 +172,8 @@ pub struct Rst {
     pub applies_to: Option<String>,
     /// `Claims/ClaimType/Value`: the SIP URI the ticket is for.
     pub claim: Option<String>,
+    /// `Entropy/BinarySecret`: the client's entropy, base64 (half of the proof key).
+    pub entropy: Option<String>,
 }
 
 /// Reads an RST; `None` when the body is not XML with a `RequestSecurityToken`.
@@ -152,6 +200,7 @@ pub fn parse_rst(body: &[u8]) -> Option<Rst> {
         match path.as_slice() {
             [.., a, b] if a == "ClaimType" && b == "Value" => rst.claim = Some(value),
             [.., a, b] if a == "EndpointReference" && b == "Address" => rst.applies_to = Some(value),
+            [.., a, b] if a == "Entropy" && b == "BinarySecret" => rst.entropy = Some(value),
             _ => {}
         }
     }
@@ -246,7 +295,8 @@ pub fn rstr(issue: &Issue<'_>) -> String {
 }
 
 /// The service's WS-MEX metadata (REFERENCE.md §2.2), reduced to what clients read: the
-/// `WebTicketServiceWinNegotiate` port, its policy (HTTP Negotiate over TLS) and its address `auth_url`.
+/// `WebTicketServiceWinNegotiate` port, its policy (HTTP Negotiate over TLS) and its address `auth_url`; and the
+/// proof-key port [`PROOF_PORT`] at the same address, whose policy's EndorsingSupportingTokens name this service.
 pub fn mex(auth_url: &str) -> String {
     format!(
         concat!(
@@ -259,11 +309,19 @@ pub fn mex(auth_url: &str) -> String {
             r#"<wsp:Policy wsu:Id="{port}_policy"><wsp:ExactlyOne><wsp:All>"#,
             r#"<http:NegotiateAuthentication xmlns:http="http://schemas.microsoft.com/ws/06/2004/policy/http"/>"#,
             r#"</wsp:All></wsp:ExactlyOne></wsp:Policy>"#,
+            r#"<wsp:Policy wsu:Id="{proof}_policy"><wsp:ExactlyOne><wsp:All>"#,
+            r#"<sp:EndorsingSupportingTokens xmlns:sp="http://schemas.xmlsoap.org/ws/2005/07/securitypolicy">"#,
+            r#"<wsp:Policy><sp:IssuedToken><sp:Issuer><wsa:Address xmlns:wsa="http://www.w3.org/2005/08/addressing">"#,
+            r#"{auth}</wsa:Address></sp:Issuer></sp:IssuedToken></wsp:Policy></sp:EndorsingSupportingTokens>"#,
+            r#"</wsp:All></wsp:ExactlyOne></wsp:Policy>"#,
             r#"<wsdl:service name="WebTicketService"><wsdl:port name="{port}" binding="tns:{port}">"#,
-            r#"<soap:address location="{auth}"/></wsdl:port></wsdl:service>"#,
+            r#"<soap:address location="{auth}"/></wsdl:port>"#,
+            r#"<wsdl:port name="{proof}" binding="tns:{proof}"><soap:address location="{auth}"/></wsdl:port>"#,
+            r#"</wsdl:service>"#,
             r#"</wsdl:definitions></wsx:MetadataSection></wsx:Metadata>"#
         ),
         port = WIN_NEGOTIATE_PORT,
+        proof = PROOF_PORT,
         auth = quick_xml::escape::escape(auth_url),
     )
 }
@@ -324,8 +382,11 @@ pub(crate) fn respond(
     let Some(body) = body else {
         return reply(site, StatusCode::PAYLOAD_TOO_LARGE, "text/plain", "Request too large".into());
     };
-    let mut state = conn.lock().unwrap_or_else(|e| e.into_inner());
     let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if authorization.is_none() && proof::is_signed(&body) {
+        return respond_proof(site, &body, SystemTime::now());
+    }
+    let mut state = conn.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(value) = authorization {
         let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
         if !(scheme.eq_ignore_ascii_case("NTLM") || scheme.eq_ignore_ascii_case("Negotiate")) {
@@ -437,9 +498,33 @@ pub(crate) fn issue(site: &Site, user: &LabUser, body: &[u8], now: SystemTime) -
         server_entropy: rand::random(),
     };
     let body = rstr(&issue);
-    site.issued.remember_for(&id, &user.sip_uri, now + TICKET_LIFETIME, now);
+    let client_entropy =
+        rst.entropy.as_deref().and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok());
+    match client_entropy {
+        Some(client) => {
+            let key = proof::p_sha1(&client, &issue.server_entropy);
+            site.issued.remember_with_key(&id, &user.sip_uri, now + TICKET_LIFETIME, now, key);
+        }
+        None => site.issued.remember_for(&id, &user.sip_uri, now + TICKET_LIFETIME, now),
+    }
     tracing::info!(sip_uri = %user.sip_uri, assertion_id = %id, "lab web ticket service: ticket issued");
     reply(site, StatusCode::OK, "text/xml; charset=utf-8", body)
+}
+
+/// The proof-key port: a request signed with an earlier ticket's proof key gets a ticket for that ticket's holder
+/// (the claim must still name them); anything else gets a SOAP fault.
+pub(crate) fn respond_proof(site: &Site, body: &[u8], now: SystemTime) -> Response<Full<Bytes>> {
+    let holder = match proof::verify(&site.issued, body, now) {
+        Ok(holder) => holder,
+        Err(refusal) => {
+            tracing::info!(?refusal, "lab web ticket service: proof-key request refused");
+            return fault(site, &refusal.text());
+        }
+    };
+    let Some(user) = site.cfg.users.iter().find(|u| u.sip_uri.eq_ignore_ascii_case(&holder)).cloned() else {
+        return fault(site, &proof::Refusal::UnknownTicket.text());
+    };
+    issue(site, &user, body, now)
 }
 
 fn fault(site: &Site, text: &str) -> Response<Full<Bytes>> {
@@ -451,6 +536,8 @@ pub(crate) fn uuid() -> String {
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
+
+pub mod proof;
 
 #[cfg(test)]
 mod tests {
@@ -522,6 +609,16 @@ mod tests {
             sfbkit::auth::webticket::parse_mex(mex(url).as_bytes(), "WebTicketServiceWinNegotiate_policy").unwrap();
         assert_eq!(info.ports.get(WIN_NEGOTIATE_PORT).map(String::as_str), Some(url));
         assert!(!info.requires_proof);
+    }
+
+    #[test]
+    fn mex_names_the_proof_port_with_an_endorsing_policy() {
+        let url = "https://pool01.contoso.lab:4443/WebTicket/WebTicketService.svc/Auth";
+        let policy = format!("{PROOF_PORT}_policy");
+        let info = sfbkit::auth::webticket::parse_mex(mex(url).as_bytes(), &policy).unwrap();
+        assert!(info.requires_proof);
+        assert_eq!(info.sts_address.as_deref(), Some(url));
+        assert_eq!(sfbkit::auth::webticket::proof_port(&info).as_deref(), Some(url));
     }
 
     #[test]
