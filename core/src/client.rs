@@ -83,6 +83,7 @@ pub struct ClientBuilder {
     pub(crate) keystore: Option<Arc<dyn SecretStore>>,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) org_id_sts: String,
+    pub(crate) shared: Arc<crate::SharedResources>,
 }
 
 /// A password that never prints (Debug and Display are redacted).
@@ -131,6 +132,7 @@ impl ClientBuilder {
             keystore: None,
             reconnect: ReconnectPolicy::default(),
             org_id_sts: crate::auth::orgid::DEFAULT_ORG_ID_STS.to_string(),
+            shared: crate::SharedResources::new(),
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -236,6 +238,13 @@ impl ClientBuilder {
         self.limits = limits;
         self
     }
+    /// Resources to share with other clients of this process (compiled dial plans): build one
+    /// [`crate::SharedResources`] and pass it to every client of a many-endpoint host.
+    pub fn shared(mut self, shared: Arc<crate::SharedResources>) -> ClientBuilder {
+        self.shared = shared;
+        self
+    }
+
     /// How to retry after a lost connection (default: 1 s doubling to 60 s, ±20 % jitter).
     pub fn reconnect_policy(mut self, policy: ReconnectPolicy) -> ClientBuilder {
         self.reconnect = policy;

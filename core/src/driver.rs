@@ -278,6 +278,7 @@ async fn connection(ctx: &mut Ctx, registered: Registered, state: EndpointState)
         register_params: ctx.inner.register_params(local, None),
         registration,
         registrar,
+        shared: ctx.inner.config.shared.clone(),
     };
     let mut ep = Endpoint::new(cfg, factory, sa, state, Instant::now());
     let (mut reader, mut writer) = conn.into_split();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::dialog::Dialog;
 use super::{Endpoint, Pending, SubKind, Subscription};
 use crate::contacts::ContactChange;
-use crate::dialplan::{self, LocationProfile};
+use crate::dialplan;
 use crate::events::Event;
 use crate::presence::{self, ContactPresence};
 use crate::provisioning;
@@ -191,11 +191,11 @@ impl Endpoint {
             tracing::info!(code, "no location profile for this user; numbers are dialled as entered");
             return;
         }
-        match LocationProfile::parse(&resp.body) {
+        match self.cfg.shared.location_profile(&resp.body) {
             Ok(profile) => {
                 self.events
                     .push_back(Event::LocationProfileLoaded { name: profile.name.clone(), rules: profile.rules.len() });
-                self.state.location_profile = Some(std::sync::Arc::new(profile));
+                self.state.location_profile = Some(profile);
             }
             Err(e) => self.events.push_back(Event::LocationProfileRefused { error: e.to_string() }),
         }

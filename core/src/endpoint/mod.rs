@@ -64,6 +64,8 @@ pub(crate) struct EndpointConfig {
     pub register_params: RegisterParams,
     /// The registrar's FQDN (for events and reports).
     pub registrar: String,
+    /// What this endpoint shares with the other clients of the process (compiled dial plans).
+    pub shared: std::sync::Arc<crate::SharedResources>,
 }
 
 /// Why the endpoint stopped.

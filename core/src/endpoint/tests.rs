@@ -74,6 +74,7 @@ fn config(allow_events: &[&str]) -> EndpointConfig {
         epid: Epid::parse(EPID).unwrap(),
         sent_by: SENT_BY.into(),
         registration: registration(allow_events),
+        shared: crate::SharedResources::new(),
         register_params: RegisterParams {
             domain: "contoso.lab".into(),
             local_addr: SENT_BY.parse().unwrap(),

@@ -74,6 +74,8 @@ pub struct LabPool {
     web: web::LabWeb,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     services: Arc<sip_services::LabServices>,
+    /// Shared by every client [`LabPool::client_builder`] sets up, as a many-endpoint host would.
+    shared: Arc<sfbkit::SharedResources>,
 }
 
 impl LabPool {
@@ -194,7 +196,8 @@ impl LabPool {
         let dns = dns::LabDns::start(zone::zone_for(&config, sip_addr.port()), delay).await?;
         tracing::info!(%sip_addr, dns = %dns.addr(), https = web.https_port(), pool = %config.pool_fqdn, "lab pool started");
         let ca_pem = ca.ca_pem().to_string();
-        Ok(LabPool { sip_addr, ca_pem, ca, state, others: states.split_off(1), dns, web, tasks, services })
+        let shared = sfbkit::SharedResources::new();
+        Ok(LabPool { sip_addr, ca_pem, ca, state, others: states.split_off(1), dns, web, tasks, services, shared })
     }
 
     /// Where the registrar listens (SIP over TLS). Under `refuse-sip` nothing listens there.
@@ -355,6 +358,7 @@ impl LabPool {
         }
         .keystore(store);
         builder
+            .shared(self.shared.clone())
             .dns_servers(vec![self.dns_addr()])
             .autodiscover_ports(https, http)
             .a_record_port(self.sip_addr.port())

@@ -1,0 +1,83 @@
+//! What many clients of one process can share: compiled dial plans today.
+//!
+//! A pool's users share a handful of location profiles, and one compiled profile costs about half a
+//! megabyte once its rules have run (fancy-regex programs and their lazy DFA caches; measured with
+//! the seed 003 plan, 507 KiB per copy). A host running many endpoints builds one
+//! [`SharedResources`] and hands it to every [`crate::ClientBuilder`] (`.shared(...)`); identical
+//! documents then compile once. Without it each client has its own, so nothing is global.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use sha1::{Digest, Sha1};
+
+use crate::dialplan::{DialPlanError, LocationProfile};
+
+/// Resources shared by the clients built with it (see the module docs).
+#[derive(Default)]
+pub struct SharedResources {
+    /// Compiled location profiles by the SHA-1 of their document; weak, so a profile no endpoint
+    /// uses any more is freed.
+    profiles: Mutex<HashMap<[u8; 20], Weak<LocationProfile>>>,
+}
+
+impl std::fmt::Debug for SharedResources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedResources").field("profiles", &self.profiles_in_use()).finish()
+    }
+}
+
+impl SharedResources {
+    pub fn new() -> Arc<SharedResources> {
+        Arc::new(SharedResources::default())
+    }
+
+    /// The compiled profile for this document: the one already in use when another endpoint got
+    /// the same bytes, else freshly parsed (and refused exactly as [`LocationProfile::parse`] would).
+    pub fn location_profile(&self, xml: &[u8]) -> Result<Arc<LocationProfile>, DialPlanError> {
+        let key: [u8; 20] = Sha1::digest(xml).into();
+        if let Some(p) = self.lock().get(&key).and_then(Weak::upgrade) {
+            return Ok(p);
+        }
+        let profile = Arc::new(LocationProfile::parse(xml)?);
+        let mut profiles = self.lock();
+        profiles.retain(|_, w| w.strong_count() > 0);
+        // Two endpoints may have parsed the same document at once: keep the first.
+        if let Some(p) = profiles.get(&key).and_then(Weak::upgrade) {
+            return Ok(p);
+        }
+        profiles.insert(key, Arc::downgrade(&profile));
+        Ok(profile)
+    }
+
+    /// How many distinct compiled profiles are in use.
+    pub fn profiles_in_use(&self) -> usize {
+        self.lock().values().filter(|w| w.strong_count() > 0).count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 20], Weak<LocationProfile>>> {
+        self.profiles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UK: &[u8] = include_bytes!("../../tests/fixtures/location-profiles/uk-seed003.xml");
+    const AREA999: &[u8] = include_bytes!("../../tests/fixtures/location-profiles/area999.xml");
+
+    #[test]
+    fn identical_documents_compile_once_and_are_freed_when_unused() {
+        let shared = SharedResources::new();
+        let a = shared.location_profile(UK).unwrap();
+        let b = shared.location_profile(UK).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = shared.location_profile(AREA999).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(shared.profiles_in_use(), 2);
+        drop((a, b));
+        assert_eq!(shared.profiles_in_use(), 1);
+        assert!(shared.location_profile(b"<LocationProfileDescription/>").is_err(), "refused as parse refuses");
+    }
+}
