@@ -29,7 +29,7 @@ use crate::local::{DeviceProvider, NetworkInfo, SystemNetwork, default_provider}
 use crate::report::{SignInReport, SignInResult};
 use crate::signin::Inner;
 use crate::sip::{Limits, Uri};
-use crate::transport::{TlsConnector, TrustConfig};
+use crate::transport::TrustConfig;
 
 /// Where the registrar is, when the caller already knows (server discovery is then skipped).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,8 +275,8 @@ impl ClientBuilder {
             }
             _ => resolver,
         };
-        let connector = TlsConnector::new(&self.trust).map_err(ClientError::Trust)?;
-        let (anchors, _) = self.trust.root_store().map_err(ClientError::Trust)?;
+        // Shared with every client built with the same SharedResources and TrustConfig.
+        let (connector, anchors) = self.shared.trust(&self.trust).map_err(ClientError::Trust)?;
         let keystore = match &self.keystore {
             Some(k) => k.clone(),
             None => match OsKeystore::new() {
@@ -289,7 +289,7 @@ impl ClientBuilder {
         };
         let inner = Inner {
             connector,
-            anchors: Arc::new(anchors),
+            anchors,
             keystore,
             epid: self.epid.clone().unwrap_or_else(Epid::generate),
             aor,

@@ -1,10 +1,13 @@
-//! What many clients of one process can share: compiled dial plans today.
+//! What many clients of one process can share: compiled dial plans and TLS trust.
 //!
 //! A pool's users share a handful of location profiles, and one compiled profile costs about half a
 //! megabyte once its rules have run (fancy-regex programs and their lazy DFA caches; measured with
 //! the seed 003 plan, 507 KiB per copy). A host running many endpoints builds one
 //! [`SharedResources`] and hands it to every [`crate::ClientBuilder`] (`.shared(...)`); identical
-//! documents then compile once. Without it each client has its own, so nothing is global.
+//! documents then compile once. The same goes for trust: loading the system's roots parses every
+//! certificate of the OS store (103 KiB per client, measured); clients with the same [`TrustConfig`]
+//! share one TLS configuration and one root store. Without it each client has its own, so nothing
+//! is global.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -12,6 +15,11 @@ use std::sync::{Arc, Mutex, Weak};
 use sha1::{Digest, Sha1};
 
 use crate::dialplan::{DialPlanError, LocationProfile};
+use crate::transport::{TlsConnector, TrustConfig, TrustError};
+
+/// One trust configuration, built: the connector (its rustls configuration) and the same anchors
+/// for verifying a pool inside the TLS-DSK tunnel.
+type BuiltTrust = (TrustConfig, TlsConnector, Arc<rustls::RootCertStore>);
 
 /// Resources shared by the clients built with it (see the module docs).
 #[derive(Default)]
@@ -19,6 +27,8 @@ pub struct SharedResources {
     /// Compiled location profiles by the SHA-1 of their document; weak, so a profile no endpoint
     /// uses any more is freed.
     profiles: Mutex<HashMap<[u8; 20], Weak<LocationProfile>>>,
+    /// Built trust configurations (a process has one or two).
+    trust: Mutex<Vec<BuiltTrust>>,
 }
 
 impl std::fmt::Debug for SharedResources {
@@ -50,6 +60,20 @@ impl SharedResources {
         Ok(profile)
     }
 
+    /// The connector and anchors for `trust`, built once per distinct configuration.
+    pub(crate) fn trust(&self, trust: &TrustConfig) -> Result<(TlsConnector, Arc<rustls::RootCertStore>), TrustError> {
+        let mut built = self.trust.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, connector, anchors)) = built.iter().find(|(t, _, _)| t == trust) {
+            return Ok((connector.clone(), anchors.clone()));
+        }
+        let (config, summary) = trust.client_config()?;
+        let (anchors, _) = trust.root_store()?;
+        let entry = (trust.clone(), TlsConnector::from_config(config, summary), Arc::new(anchors));
+        let out = (entry.1.clone(), entry.2.clone());
+        built.push(entry);
+        Ok(out)
+    }
+
     /// How many distinct compiled profiles are in use.
     pub fn profiles_in_use(&self) -> usize {
         self.lock().values().filter(|w| w.strong_count() > 0).count()
@@ -79,5 +103,20 @@ mod tests {
         drop((a, b));
         assert_eq!(shared.profiles_in_use(), 1);
         assert!(shared.location_profile(b"<LocationProfileDescription/>").is_err(), "refused as parse refuses");
+    }
+
+    #[test]
+    fn one_trust_configuration_is_built_once() {
+        let shared = SharedResources::new();
+        let ca = crate::transport::test_pki::TestCa::new("shared trust test CA");
+        let trust = TrustConfig::empty().with_extra_ca_pem(ca.pem());
+        let (_, a) = shared.trust(&trust).unwrap();
+        let (_, b) = shared.trust(&trust).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.len(), 1);
+        let other = TrustConfig::empty().with_extra_ca_pem(ca.pem()).with_extra_ca_pem(ca.pem());
+        let (_, c) = shared.trust(&other).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(shared.trust(&TrustConfig::empty()).is_err(), "no anchors is refused as TlsConnector::new refuses");
     }
 }

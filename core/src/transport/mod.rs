@@ -19,7 +19,7 @@ mod tls;
 mod trust;
 
 #[cfg(test)]
-mod test_pki;
+pub(crate) mod test_pki;
 #[cfg(test)]
 mod tests;
 
