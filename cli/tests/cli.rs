@@ -15,7 +15,7 @@ fn state_dir(name: &str) -> std::path::PathBuf {
 }
 
 fn vectors(name: &str) -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors").join(name)
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors").join(name)
 }
 
 #[test]

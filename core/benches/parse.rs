@@ -319,7 +319,7 @@ ms-diagnostics: 4000;reason="Credentials expected";source="fe01.contoso.com"
 ms-diagnostics-public: 4000;reason="Credentials expected"
 Server: RTC/6.0"#;
 
-/// Shaped like shared/vectors/MS-SIPREGE_200ok-register-client-update.txt, signed in a Kerberos SA.
+/// Shaped like tests/vectors/MS-SIPREGE_200ok-register-client-update.txt, signed in a Kerberos SA.
 const REGISTER_OK: &str = r#"SIP/2.0 200 OK
 ms-keep-alive: UAS; tcp=no; hop-hop=yes; end-end=no; timeout=300
 Authentication-Info: Kerberos rspauth="602306092A864886F71201020201011100FFFFFFFF104A8EDFA12CC095AAA663DF55824DCB", srand="5E058A82", snum="1", opaque="E0DA4F74", qop="auth", targetname="sip/fe01.contoso.com", realm="SIP Communications Service"

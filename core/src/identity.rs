@@ -124,7 +124,7 @@ const INSTANCE_NAMESPACE: [u8; 16] =
 /// A name-based (version 5) UUID over a Windows-ordered namespace: SHA-1 of the namespace bytes followed by the
 /// ASCII epid, the first 16 bytes kept, version and variant bits set, and the first three fields printed
 /// byte-reversed as a Windows GUID would be. The server recomputes this and rejects a mismatch, so there is no
-/// freedom here; the test vectors in `shared/vectors/MS-SIPRE_3.2.3_sip-instance-vectors.txt` pin it down.
+/// freedom here; the test vectors in `tests/vectors/MS-SIPRE_3.2.3_sip-instance-vectors.txt` pin it down.
 pub fn sip_instance(epid: &Epid) -> SipInstance {
     let mut sha = Sha1::new();
     sha.update(INSTANCE_NAMESPACE);
@@ -251,7 +251,7 @@ mod tests {
     use std::collections::HashSet;
 
     const VECTORS: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/MS-SIPRE_3.2.3_sip-instance-vectors.txt");
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/MS-SIPRE_3.2.3_sip-instance-vectors.txt");
 
     /// `(epid, uuid)` pairs from the vectors file: non-comment lines, first two whitespace-separated fields.
     fn vector_pairs() -> Vec<(String, String)> {

@@ -1,5 +1,5 @@
 //! RFC 4475 (SIP torture messages) and RFC 5118 (IPv6 torture messages): every file in
-//! `../shared/vectors/rfc4475` and `../shared/vectors/rfc5118` is parsed the way a receiving
+//! `tests/vectors/rfc4475` and `tests/vectors/rfc5118` is parsed the way a receiving
 //! element parses a datagram or file. Expectations come from each directory's README.
 
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use sfbkit::sip::{Limits, Message, ParseError, parse_message};
 
 fn vectors(dir: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors").join(dir)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors").join(dir)
 }
 
 fn read(dir: &str, name: &str) -> Vec<u8> {

@@ -1,7 +1,7 @@
 use super::*;
 
 const ADD_CONTACT_VECTOR: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/MS-SIP_4.6_addcontact.txt"));
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/MS-SIP_4.6_addcontact.txt"));
 
 /// The full list of the [MS-SIP] 3.7.5.2 example (piggy-backed on the 200 OK to the SUBSCRIBE), with its
 /// quirks: no namespace, `uri` without `sip:` and with a trailing space, `groups="1 3 "`.

@@ -8,9 +8,9 @@ use crate::auth::signature::{BufferParams, read_client_signature, read_server_si
 use crate::sip::{Limits, Message, parse_message};
 
 const MS_SIP_4_2: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/MS-SIP_4.2_register-ntlm.txt"));
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/MS-SIP_4.2_register-ntlm.txt"));
 const MS_SIP_3_1_4_2: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/MS-SIP_3.1.4.2_signature-buffer.txt"));
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/MS-SIP_3.1.4.2_signature-buffer.txt"));
 
 /// The message whose first line follows `marker`, up to the first blank line (or the end).
 fn sipe_message(marker: &str) -> Message {

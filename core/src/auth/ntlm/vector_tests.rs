@@ -1,5 +1,5 @@
 //! Bit-exact checks against the [MS-NLMP] 4.2 vectors and SIPE's captured NTLM-over-SIP
-//! exchange (shared/vectors), read from the files as published.
+//! exchange (tests/vectors), read from the files as published.
 
 use super::crypto::{self, Direction, Rc4Handle, SealKey};
 use super::messages::{AuthenticateMessage, ChallengeMessage};
@@ -7,15 +7,15 @@ use super::signing::{self, NtlmSession, Role};
 use super::{ClientOptions, ClientRandom, Credentials, NtlmClient, decode_token, flags};
 
 const COMMON: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/MS-NLMP_4.2.1_common-values.txt"));
-const V1: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/MS-NLMP_4.2.2_ntlmv1.txt"));
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/MS-NLMP_4.2.1_common-values.txt"));
+const V1: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/MS-NLMP_4.2.2_ntlmv1.txt"));
 const V1_ESS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/vectors/MS-NLMP_4.2.3_ntlmv1-client-challenge.txt"
+    "/../tests/vectors/MS-NLMP_4.2.3_ntlmv1-client-challenge.txt"
 ));
-const V2: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/MS-NLMP_4.2.4_ntlmv2.txt"));
+const V2: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/MS-NLMP_4.2.4_ntlmv2.txt"));
 pub(super) const SIPE: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/sipe-ntlm-sip-signatures.txt"));
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/sipe-ntlm-sip-signatures.txt"));
 
 /// True for a 2-digit hex token.
 fn hex_pair(t: &str) -> Option<u8> {

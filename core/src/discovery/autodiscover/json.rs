@@ -79,7 +79,7 @@ mod tests {
 
     const URL: &str = "https://lyncdiscover.contoso.com/";
 
-    /// Step 2 of the UCWA vector, verbatim (shared/vectors/UCWA_lyncdiscover-json-flow.txt).
+    /// Step 2 of the UCWA vector, verbatim (tests/vectors/UCWA_lyncdiscover-json-flow.txt).
     const VECTOR_ROOT: &str = r#"{
         "_links":{
         "self":{"href":"https://lyncweb.contoso.com/Autodiscover/AutodiscoverService.svc/root?originalDomain=contoso.com"},
