@@ -383,12 +383,6 @@ impl Client {
             if let Some(registration) = report.registration.clone() {
                 let first = Registered { session, registration, registrar: report.target.clone() };
                 let policy = self.inner.config.reconnect;
-                // Signed in from now on, before the driver's first turn, so a caller that asks at
-                // once is not told otherwise.
-                if let Ok(mut snap) = self.snapshot.lock() {
-                    snap.signed_in = true;
-                    snap.registration = report.registration.clone();
-                }
                 *driver =
                     Some(driver::spawn(self.inner.clone(), first, policy, self.events.clone(), self.snapshot.clone()));
             }
@@ -457,7 +451,7 @@ impl Client {
 
     /// Adds a contact (`sip:` optional) to the named group (`None`: the default group).
     pub async fn add_contact(&self, uri: &str, name: &str, group: Option<&str>) -> Result<(), ClientError> {
-        let uri = with_sip(uri);
+        let uri = crate::contacts::normalize_uri(uri);
         let group_ids = match group {
             Some(g) => vec![self.group_id(g)?],
             None => self.default_group().into_iter().collect(),
@@ -467,13 +461,15 @@ impl Client {
 
     /// Removes a contact.
     pub async fn remove_contact(&self, uri: &str) -> Result<(), ClientError> {
-        self.send(Command::RemoveContact { uri: with_sip(uri) }).await.map(|_| ())
+        self.send(Command::RemoveContact { uri: crate::contacts::normalize_uri(uri) }).await.map(|_| ())
     }
 
     /// Moves a contact to the named group (out of the groups it was in).
     pub async fn move_contact(&self, uri: &str, group: &str) -> Result<(), ClientError> {
         let group_ids = Some(vec![self.group_id(group)?]);
-        self.send(Command::UpdateContact { uri: with_sip(uri), name: None, group_ids }).await.map(|_| ())
+        self.send(Command::UpdateContact { uri: crate::contacts::normalize_uri(uri), name: None, group_ids })
+            .await
+            .map(|_| ())
     }
 
     /// Creates a group; returns the id the server gave it.
@@ -523,7 +519,7 @@ impl Client {
 
     /// The presence of one contact, as last notified.
     pub fn presence_of(&self, uri: &str) -> Option<ContactPresence> {
-        self.view().presence.get(&with_sip(uri)).cloned()
+        self.view().presence.get(&crate::contacts::normalize_uri(uri)).cloned()
     }
 
     /// In-band provisioning (server configuration and policies), once received.
@@ -565,10 +561,6 @@ impl Client {
             other => other,
         })
     }
-}
-
-fn with_sip(uri: &str) -> String {
-    if uri.starts_with("sip:") { uri.to_string() } else { format!("sip:{uri}") }
 }
 
 impl Drop for Client {

@@ -97,6 +97,12 @@ pub(crate) fn spawn(
     events: Arc<EventHub>,
     snapshot: Arc<StdMutex<Snapshot>>,
 ) -> Driver {
+    // Signed in from now on, before the driver's first turn, so a caller that asks at once is not
+    // told otherwise.
+    if let Ok(mut snap) = snapshot.lock() {
+        snap.signed_in = true;
+        snap.registration = Some(first.registration.clone());
+    }
     let (tx, rx) = mpsc::channel(256);
     let task = tokio::spawn(run(inner, first, policy, events, snapshot, rx));
     Driver { requests: tx, task }

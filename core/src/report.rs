@@ -275,24 +275,17 @@ impl SignInReport {
     /// Records that sign-out had nothing to do: the registrar had already ended the registration
     /// (a deregistration NOTIFY while signed in).
     pub fn record_sign_out_not_needed(&mut self, why: &str) {
-        let host = self
-            .stages
-            .iter()
-            .rev()
-            .find(|s| s.name == Stage::Authentication)
-            .map(|s| s.host.clone())
-            .unwrap_or_default();
+        let host = self.registrar_host();
         self.step(Stage::SignOut, "REGISTER Expires: 0", &host, Duration::ZERO, Outcome::Skipped, why);
     }
 
+    /// The host the last authentication step talked to: the registrar sign-out goes to.
+    fn registrar_host(&self) -> String {
+        self.stages.iter().rev().find(|s| s.name == Stage::Authentication).map(|s| s.host.clone()).unwrap_or_default()
+    }
+
     pub fn record_sign_out(&mut self, took: Duration, error: Option<String>) {
-        let host = self
-            .stages
-            .iter()
-            .rev()
-            .find(|s| s.name == Stage::Authentication)
-            .map(|s| s.host.clone())
-            .unwrap_or_default();
+        let host = self.registrar_host();
         match error {
             None => self.step(
                 Stage::SignOut,

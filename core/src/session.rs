@@ -135,15 +135,7 @@ impl SipSession {
     /// With an established association, a message from the server counts only when its signature
     /// verifies; others are dropped, logged and counted ([MS-SIPAE] 3.2.5.2).
     fn signature_ok(&mut self, m: &Message) -> bool {
-        let Some(sa) = &self.sa else { return true };
-        match sa.verify(m) {
-            Ok(()) => true,
-            Err(e) => {
-                self.bad_signatures += 1;
-                tracing::warn!(error = %e, "dropped a message whose signature did not verify");
-                false
-            }
-        }
+        crate::auth::sa::admit(self.sa.as_ref(), m, &mut self.bad_signatures)
     }
 
     /// Requests from the server while we wait: OPTIONS and NOTIFY get 200, BENOTIFY nothing

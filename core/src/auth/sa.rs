@@ -470,6 +470,21 @@ impl SecurityAssociation {
     }
 }
 
+/// [MS-SIPAE] 3.2.5.2: once an association exists, a message from the server counts only when
+/// its signature verifies; one that does not is dropped, logged and counted in `dropped`. Without
+/// an association (before authentication) everything counts.
+pub fn admit(sa: Option<&SecurityAssociation>, msg: &Message, dropped: &mut u64) -> bool {
+    let Some(sa) = sa else { return true };
+    match sa.verify(msg) {
+        Ok(()) => true,
+        Err(e) => {
+            *dropped += 1;
+            tracing::warn!(error = %e, "dropped a message whose signature did not verify");
+            false
+        }
+    }
+}
+
 /// NTLM credentials from an account name as users type it: `DOMAIN\user` or `user@domain` (kept
 /// whole, with an empty domain, as Windows does for UPNs).
 pub fn ntlm_credentials(account: &str, password: &str) -> Credentials {

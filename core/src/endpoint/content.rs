@@ -14,11 +14,7 @@ use crate::presence::{self, ContactPresence};
 use crate::provisioning;
 use crate::sip::{Message, Method, Uri};
 
-/// Options every self subscription announces (CLIENT-NOTES §7.1); each on its own line, as SIPE
-/// and Lync send them (SIPE compares whole header values).
-const SUBSCRIBE_SUPPORTED: [&str; 3] = ["com.microsoft.autoextend", "ms-benotify", "ms-piggyback-first-notify"];
-const CONTACTS_EVENT: &str = "vnd-microsoft-roaming-contacts";
-const CONTACTS_ACCEPT: &str = "application/vnd-microsoft-roaming-contacts+xml";
+use crate::contacts;
 
 /// When to refresh a subscription granted for `expires` seconds: SIPE refreshes 120 s early when
 /// it lasts longer than 240 s, else at half its life.
@@ -36,7 +32,7 @@ impl Endpoint {
             _ => None,
         }
         .unwrap_or_else(|| self.cfg.aor.clone());
-        let dialog = Dialog::new(self.cfg.aor.clone(), remote, self.cfg.epid.clone());
+        let dialog = Dialog::new(self.cfg.aor.clone(), remote, self.cfg.epid.clone(), &self.cfg.sent_by);
         self.subscriptions.push(Subscription { kind, dialog, refresh_at: None, resources, confirmed: false });
         let i = self.subscriptions.len() - 1;
         self.send_subscribe(i, None, now);
@@ -44,7 +40,7 @@ impl Endpoint {
 
     fn send_subscribe(&mut self, i: usize, expires: Option<u32>, now: Instant) {
         let req = self.subscribe_request(i, expires);
-        let call_id = self.subscriptions[i].dialog.call_id.clone();
+        let call_id = self.subscriptions[i].dialog.call_id().to_string();
         self.send_request(req, Pending::Subscribe { call_id }, now);
     }
 
@@ -54,22 +50,25 @@ impl Endpoint {
         self.next_presence_action = self.next_presence_action.wrapping_add(1);
         let aor = self.cfg.aor.as_str().to_string();
         let contact = self.contact.clone();
-        let sent_by = self.cfg.sent_by.clone();
         let sub = &mut self.subscriptions[i];
-        let mut req = sub.dialog.request(Method::Subscribe, &sent_by).with_header("Contact", &contact);
-        let (event, accept) = match &sub.kind {
-            SubKind::Provisioning => (provisioning::EVENT, provisioning::ACCEPT),
-            SubKind::Contacts => (CONTACTS_EVENT, CONTACTS_ACCEPT),
-            SubKind::SelfData => (presence::EVENT_ROAMING_SELF, presence::CONTENT_TYPE_ROAMING_SELF),
+        let mut req = sub.dialog.request(Method::Subscribe).with_header("Contact", &contact);
+        // Each option tag on its own line, as SIPE and Lync send them (SIPE compares whole header
+        // values; CLIENT-NOTES §7.1). Roaming-self announces the options every self subscription does.
+        let (event, accept, supported) = match &sub.kind {
+            SubKind::Provisioning => (provisioning::EVENT, provisioning::ACCEPT, provisioning::SUPPORTED),
+            SubKind::Contacts => (contacts::EVENT, contacts::ACCEPT, contacts::SUPPORTED),
+            SubKind::SelfData => {
+                (presence::EVENT_ROAMING_SELF, presence::CONTENT_TYPE_ROAMING_SELF, provisioning::SUPPORTED)
+            }
             SubKind::Presence { .. } | SubKind::PresenceOf { .. } => {
-                (presence::EVENT_PRESENCE, presence::BATCH_SUBSCRIBE_ACCEPT)
+                (presence::EVENT_PRESENCE, presence::BATCH_SUBSCRIBE_ACCEPT, presence::BATCH_SUBSCRIBE_SUPPORTED)
             }
         };
         req = req.with_header("Event", event).with_header("Accept", accept);
-        for s in SUBSCRIBE_SUPPORTED {
+        for s in supported {
             req = req.with_header("Supported", s);
         }
-        req = req.with_header("Proxy-Require", "ms-benotify");
+        req = req.with_header("Proxy-Require", presence::BATCH_SUBSCRIBE_PROXY_REQUIRE);
         match &sub.kind {
             SubKind::Provisioning => {
                 let groups: Vec<&str> = provisioning::DEFAULT_GROUPS.to_vec();
@@ -77,16 +76,13 @@ impl Endpoint {
                     .with_header("Expires", &provisioning::EXPIRES.to_string())
                     .with_body(provisioning::CONTENT_TYPE, provisioning::request_body(&groups));
             }
-            // Lync 2013 announces that it can read a Unified Contact Store answer (CLIENT-NOTES §7.1).
-            SubKind::Contacts => req = req.with_header("Supported", "ms-ucs"),
+            // Its Supported list includes `ms-ucs`: Lync 2013 can read a Unified Contact Store answer.
+            SubKind::Contacts => {}
             SubKind::SelfData => {
                 req = req.with_body(presence::CONTENT_TYPE_ROAMING_SELF, presence::roaming_self_request_body())
             }
             SubKind::Presence { .. } | SubKind::PresenceOf { .. } => {
                 req = req.with_header("Require", presence::BATCH_SUBSCRIBE_REQUIRE);
-                for s in presence::BATCH_SUBSCRIBE_SUPPORTED {
-                    req = req.with_header("Supported", s);
-                }
                 let body = presence::batch_subscribe_body(&aor, &sub.resources, action_id);
                 req = req.with_body(presence::CONTENT_TYPE_BATCH_SUBSCRIBE, body);
             }
@@ -104,7 +100,7 @@ impl Endpoint {
     }
 
     pub(super) fn on_subscribe_response(&mut self, call_id: &str, resp: &Message, now: Instant) {
-        let Some(i) = self.subscriptions.iter().position(|s| s.dialog.call_id == call_id) else { return };
+        let Some(i) = self.subscriptions.iter().position(|s| s.dialog.call_id() == call_id) else { return };
         let code = resp.status().unwrap_or(0);
         let kind = self.subscriptions[i].kind.clone();
         if !(200..300).contains(&code) {
@@ -133,7 +129,7 @@ impl Endpoint {
         if kind == SubKind::Provisioning && !resp.body.is_empty() {
             // One-shot (Expires: 0): nothing to keep once the document is in. Without a piggy-backed
             // body it comes in a NOTIFY (RFC 6665 §4.4.3), which must still find this dialog.
-            self.subscriptions.retain(|s| s.dialog.call_id != call_id);
+            self.subscriptions.retain(|s| s.dialog.call_id() != call_id);
         }
     }
 
@@ -177,9 +173,9 @@ impl Endpoint {
     fn request_location_profile(&mut self, name: Option<&str>, now: Instant) {
         let aor = self.cfg.aor.as_str().to_string();
         let Ok(target) = Uri::parse(&dialplan::location_profile_request_uri(&aor, name)) else { return };
-        let mut dialog = Dialog::new(self.cfg.aor.clone(), target, self.cfg.epid.clone());
+        let mut dialog = Dialog::new(self.cfg.aor.clone(), target, self.cfg.epid.clone(), &self.cfg.sent_by);
         let req = dialog
-            .request(Method::Service, &self.cfg.sent_by)
+            .request(Method::Service)
             .with_header("Contact", &self.contact.clone())
             .with_header("Accept", dialplan::LOCATION_PROFILE_CONTENT_TYPE);
         self.send_request(req, Pending::LocationProfile, now);
@@ -214,7 +210,6 @@ impl Endpoint {
         // the presence subscription is (re)opened even when the list itself did not change.
         let first = !self.contacts_seen;
         self.contacts_seen = true;
-        self.state.contacts_known = true;
         if self.state.contacts.is_ucs_migrated() && !was_migrated {
             self.events.push_back(Event::ContactsInExchange);
         }

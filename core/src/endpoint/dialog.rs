@@ -6,57 +6,49 @@
 //! whose Call-ID and tags it carries (its To tag is ours, its From tag the server's). Requests
 //! carry `;epid=` on From like every request of this endpoint ([MS-SIPRE] 3.2.3.1).
 
-use crate::identity::{Epid, new_branch, new_call_id, new_tag};
-use crate::sip::transaction::MAX_FORWARDS;
+use crate::identity::Epid;
+use crate::sip::transaction::RequestFactory;
 use crate::sip::{Message, Method, Uri};
 
-/// One dialog of ours.
+/// One dialog of ours: a [`RequestFactory`] (our Call-ID, tag, CSeq count and epid) plus what the
+/// server's 2xx tells us.
 #[derive(Debug, Clone)]
 pub(crate) struct Dialog {
-    pub call_id: String,
-    pub local_tag: String,
+    factory: RequestFactory,
     pub remote_tag: Option<String>,
     /// Where in-dialog requests go: the server's Contact once known, else the original target.
     pub target: Uri,
-    /// Our address of record (From).
-    local: Uri,
     /// The resource subscribed to (To).
     remote: Uri,
-    epid: Epid,
-    next_cseq: u32,
 }
 
 impl Dialog {
-    /// A new dialog towards `remote` (the first request goes to `remote` itself).
-    pub fn new(local: Uri, remote: Uri, epid: Epid) -> Dialog {
+    /// A new dialog from `local` (our AOR) towards `remote`; requests name `sent_by` in Via.
+    pub fn new(local: Uri, remote: Uri, epid: Epid, sent_by: &str) -> Dialog {
         Dialog {
-            call_id: new_call_id(),
-            local_tag: new_tag(),
+            factory: RequestFactory::with_sent_by(sent_by, local, epid),
             remote_tag: None,
             target: remote.clone(),
-            local,
             remote,
-            epid,
-            next_cseq: 1,
         }
     }
 
-    /// A request in this dialog (or the one that creates it): Via with a fresh branch, From with our
-    /// tag and epid, To with the remote tag once known, Call-ID and the next CSeq.
-    pub fn request(&mut self, method: Method, sent_by: &str) -> Message {
-        let cseq = self.next_cseq;
-        self.next_cseq = self.next_cseq.wrapping_add(1);
-        let to = match &self.remote_tag {
-            Some(tag) => format!("<{}>;tag={tag}", self.remote),
-            None => format!("<{}>", self.remote),
-        };
-        Message::request(method.clone(), self.target.clone())
-            .with_header("Via", &format!("SIP/2.0/TLS {sent_by};branch={}", new_branch()))
-            .with_header("Max-Forwards", &MAX_FORWARDS.to_string())
-            .with_header("From", &format!("<{}>;tag={};epid={}", self.local, self.local_tag, self.epid))
-            .with_header("To", &to)
-            .with_header("Call-ID", &self.call_id)
-            .with_header("CSeq", &format!("{cseq} {method}"))
+    pub fn call_id(&self) -> &str {
+        self.factory.call_id()
+    }
+
+    pub fn local_tag(&self) -> &str {
+        self.factory.from_tag()
+    }
+
+    /// A request in this dialog (or the one that creates it): the factory's Via, From, Call-ID and
+    /// next CSeq, To with the remote tag once known, sent to the remote target.
+    pub fn request(&mut self, method: Method) -> Message {
+        let mut m = self.factory.request(method, self.target.clone(), &self.remote);
+        if let Some(tag) = &self.remote_tag {
+            m.headers.set("To", &format!("<{}>;tag={tag}", self.remote));
+        }
+        m
     }
 
     /// Takes the remote tag and target from a 2xx to the dialog-creating request.
@@ -74,10 +66,10 @@ impl Dialog {
     /// Whether a request from the server (NOTIFY, BENOTIFY) belongs to this dialog: same Call-ID,
     /// its To tag is ours, and its From tag is the server's once we know it.
     pub fn owns(&self, request: &Message) -> bool {
-        if request.call_id() != Some(self.call_id.as_str()) {
+        if request.call_id() != Some(self.call_id()) {
             return false;
         }
-        let to_ok = request.to_header().ok().and_then(|t| t.tag().map(|t| t == self.local_tag)).unwrap_or(false);
+        let to_ok = request.to_header().ok().and_then(|t| t.tag().map(|t| t == self.local_tag())).unwrap_or(false);
         let from_tag = request.from_header().ok().and_then(|f| f.tag().map(|t| t.to_string()));
         let from_ok = match (&self.remote_tag, from_tag) {
             (Some(ours), Some(theirs)) => *ours == theirs,
@@ -100,15 +92,15 @@ mod tests {
     #[test]
     fn requests_share_call_id_and_tags_and_count_cseq() {
         let epid = Epid::parse("01010101aa").unwrap();
-        let mut d = Dialog::new(uri("sip:alice@contoso.lab"), uri("sip:alice@contoso.lab"), epid);
-        let first = d.request(Method::Subscribe, "127.0.0.1:5000");
+        let mut d = Dialog::new(uri("sip:alice@contoso.lab"), uri("sip:alice@contoso.lab"), epid, "127.0.0.1:5000");
+        let first = d.request(Method::Subscribe);
         assert_eq!(first.cseq().unwrap().seq, 1);
         assert!(first.to_header().unwrap().tag().is_none());
         assert!(first.header("From").unwrap().contains(";epid=01010101aa"));
         let ok = Message::response_to(&first, 200, "OK", Some("srv1"))
             .with_header("Contact", "<sip:pool01.contoso.lab:5061;transport=tls>");
         d.confirm(&ok);
-        let refresh = d.request(Method::Subscribe, "127.0.0.1:5000");
+        let refresh = d.request(Method::Subscribe);
         assert_eq!(refresh.call_id(), first.call_id());
         assert_eq!(refresh.cseq().unwrap().seq, 2);
         assert_eq!(refresh.to_header().unwrap().tag().as_deref(), Some("srv1"));
@@ -118,8 +110,8 @@ mod tests {
     #[test]
     fn owns_only_its_notifies() {
         let epid = Epid::parse("01010101aa").unwrap();
-        let mut d = Dialog::new(uri("sip:alice@contoso.lab"), uri("sip:alice@contoso.lab"), epid);
-        let sub = d.request(Method::Subscribe, "127.0.0.1:5000");
+        let mut d = Dialog::new(uri("sip:alice@contoso.lab"), uri("sip:alice@contoso.lab"), epid, "127.0.0.1:5000");
+        let sub = d.request(Method::Subscribe);
         d.confirm(&Message::response_to(&sub, 200, "OK", Some("srv1")));
         let notify = |call_id: &str, to_tag: &str, from_tag: &str| {
             Message::request(Method::Notify, uri("sip:127.0.0.1:5000;transport=tls"))
@@ -127,8 +119,8 @@ mod tests {
                 .with_header("To", &format!("<sip:alice@contoso.lab>;tag={to_tag}"))
                 .with_header("Call-ID", call_id)
         };
-        let call_id = d.call_id.clone();
-        let local = d.local_tag.clone();
+        let call_id = d.call_id().to_string();
+        let local = d.local_tag().to_string();
         assert!(d.owns(&notify(&call_id, &local, "srv1")));
         assert!(!d.owns(&notify(&call_id, &local, "other")));
         assert!(!d.owns(&notify(&call_id, "not-ours", "srv1")));

@@ -374,15 +374,7 @@ impl Endpoint {
     }
 
     fn signature_ok(&mut self, m: &Message) -> bool {
-        let Some(sa) = &self.sa else { return true };
-        match sa.verify(m) {
-            Ok(()) => true,
-            Err(e) => {
-                self.bad_signatures += 1;
-                tracing::warn!(error = %e, "dropped a message whose signature did not verify");
-                false
-            }
-        }
+        crate::auth::sa::admit(self.sa.as_ref(), m, &mut self.bad_signatures)
     }
 
     fn handle_response(&mut self, m: Message, now: Instant) {
@@ -518,7 +510,7 @@ impl Endpoint {
                 // waited Timer F).
                 tracing::warn!("a SUBSCRIBE got no answer; trying again in {SUBSCRIBE_RETRY:?}");
                 let at = now + SUBSCRIBE_RETRY;
-                if let Some(sub) = self.subscriptions.iter_mut().find(|s| s.dialog.call_id == call_id) {
+                if let Some(sub) = self.subscriptions.iter_mut().find(|s| s.dialog.call_id() == call_id) {
                     sub.refresh_at = Some(at);
                 }
             }
@@ -571,8 +563,9 @@ impl Endpoint {
 
     /// A request to ourselves (SUBSCRIBE to self, SERVICE): out of dialog, To = From = our AOR.
     fn self_request(&mut self, method: Method) -> Message {
-        let mut dialog = Dialog::new(self.cfg.aor.clone(), self.cfg.aor.clone(), self.cfg.epid.clone());
-        dialog.request(method, &self.cfg.sent_by).with_header("Contact", &self.contact.clone())
+        let mut dialog =
+            Dialog::new(self.cfg.aor.clone(), self.cfg.aor.clone(), self.cfg.epid.clone(), &self.cfg.sent_by);
+        dialog.request(method).with_header("Contact", &self.contact.clone())
     }
 
     fn close(&mut self, why: Closed) {

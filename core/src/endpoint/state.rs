@@ -26,8 +26,6 @@ pub struct DesiredPresence {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EndpointState {
     pub contacts: ContactList,
-    /// Whether a contact list has arrived on this or an earlier connection.
-    pub contacts_known: bool,
     pub presence: BTreeMap<String, ContactPresence>,
     pub versions: VersionTable,
     pub desired: DesiredPresence,

@@ -26,7 +26,7 @@ fn certprov_url(pool: &LabPool) -> String {
 
 async fn alice_ticket(pool: &LabPool, http: &HttpClient) -> WebTicket {
     let user = pool.config().user(ALICE).expect("alice in the directory");
-    let sts = format!("https://pool01.contoso.lab:{}/WebTicket/WebTicketService.svc/Auth", pool.web_ports().0);
+    let sts = pool.web_ticket_url();
     let (ticket, _entropy) = acquire(http, &sts, &certprov_url(pool), ALICE, &user.account(), &user.password)
         .await
         .expect("the lab issues alice a ticket");

@@ -27,10 +27,6 @@ fn service_url(pool: &LabPool) -> String {
     format!("{}/WebTicket/WebTicketService.svc", base(pool))
 }
 
-fn org_id_url(pool: &LabPool) -> String {
-    format!("{}/RST2.srf", base(pool))
-}
-
 fn certprov_url(pool: &LabPool) -> String {
     format!("{}/CertProv/CertProvisioningService.svc", base(pool))
 }
@@ -84,13 +80,13 @@ async fn the_ticket_comes_from_the_bearer_port_and_opens_certificate_provisionin
         ALICE,
         &account,
         &password,
-        &org_id_url(&pool),
+        &pool.org_id_url(),
     )
     .await
     .expect("a ticket through Org ID");
     match &got.route {
         TicketRoute::OrgId { org_id_sts, bearer_port, windows_refused, .. } => {
-            assert_eq!(org_id_sts, &org_id_url(&pool));
+            assert_eq!(org_id_sts, &pool.org_id_url());
             assert!(bearer_port.ends_with("/WebTicket/WebTicketAdvancedService.svc/WsFed_bearer"), "{bearer_port}");
             assert!(!windows_refused, "the MEX names no Windows port, so none was tried");
         }
@@ -109,7 +105,7 @@ async fn on_premises_pools_still_use_the_windows_port() {
     let http = http(&pool);
     let (account, password) = alice(&pool);
     let auth = format!("{}/Auth", service_url(&pool));
-    let got = acquire_for_service(&http, &auth, &certprov_url(&pool), ALICE, &account, &password, &org_id_url(&pool))
+    let got = acquire_for_service(&http, &auth, &certprov_url(&pool), ALICE, &account, &password, &pool.org_id_url())
         .await
         .expect("a ticket over NTLM");
     assert!(matches!(&got.route, TicketRoute::Windows { port } if port == &auth), "{:?}", got.route);
@@ -128,7 +124,7 @@ async fn a_wrong_password_is_refused_by_org_id_with_a_hint_and_without_the_passw
         ALICE,
         &account,
         wrong,
-        &org_id_url(&pool),
+        &pool.org_id_url(),
     )
     .await
     .unwrap_err();

@@ -7,36 +7,15 @@ use sfbkit::presence::Availability;
 use sfbkit::{Client, Event};
 use sfbkit_lab::{LabConfig, LabPool};
 
-/// Waits (bounded) for the first event of `client` that `pick` accepts; returns it and every
-/// event seen before it.
-async fn wait_for(client: &Client, what: &str, pick: impl Fn(&Event) -> bool) -> (Event, Vec<Event>) {
-    let mut seen = Vec::new();
-    let found = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let e = client.next_event().await;
-            if pick(&e) {
-                return e;
-            }
-            seen.push(e);
-        }
-    })
-    .await;
-    match found {
-        Ok(e) => (e, seen),
-        Err(_) => panic!("no {what} within 20 s; events seen: {seen:#?}"),
-    }
-}
+mod common;
+use common::wait_for;
 
-/// Every test ends within a minute, passing or failing.
 async fn bounded(test: impl std::future::Future<Output = ()>) {
-    tokio::time::timeout(Duration::from_secs(60), test).await.expect("the test finishes within 60 s");
+    common::bounded(Duration::from_secs(60), test).await;
 }
 
 async fn signed_in(pool: &LabPool, user: &str) -> Client {
-    let client = pool.client_builder(user).build().expect("client");
-    let report = client.sign_in().await;
-    assert!(report.is_success(), "{user} signs in: {}", report.to_text());
-    client
+    common::signed_in(pool.client_builder(user), user).await
 }
 
 fn is_bob(e: &Event, availability: Availability) -> bool {

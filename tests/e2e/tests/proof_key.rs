@@ -13,26 +13,6 @@ use sfbkit_lab::{LabConfig, LabPool};
 
 const ALICE: &str = "sip:alice@contoso.lab";
 
-fn sts_url(pool: &LabPool) -> String {
-    format!("https://pool01.contoso.lab:{}/WebTicket/WebTicketService.svc/Auth", pool.web_ports().0)
-}
-
-fn user_url(pool: &LabPool) -> String {
-    format!(
-        "https://pool01.contoso.lab:{}/Autodiscover/AutodiscoverService.svc/root/user?originalDomain=contoso.lab\
-         &sipuri=alice%40contoso.lab",
-        pool.web_ports().0
-    )
-}
-
-fn applies_to(pool: &LabPool) -> String {
-    format!("https://pool01.contoso.lab:{}/Autodiscover/AutodiscoverService.svc/root/user", pool.web_ports().0)
-}
-
-fn org_id_url(pool: &LabPool) -> String {
-    format!("https://pool01.contoso.lab:{}/RST2.srf", pool.web_ports().0)
-}
-
 fn credentials(pool: &LabPool) -> (String, String) {
     let user = pool.config().user(ALICE).expect("alice in the directory");
     (user.account(), user.password.clone())
@@ -40,7 +20,9 @@ fn credentials(pool: &LabPool) -> (String, String) {
 
 async fn first_ticket(pool: &LabPool, http: &HttpClient) -> (WebTicket, [u8; 32]) {
     let (account, password) = credentials(pool);
-    acquire(http, &sts_url(pool), &applies_to(pool), ALICE, &account, &password).await.expect("a ticket over NTLM")
+    acquire(http, &pool.web_ticket_url(), &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
+        .await
+        .expect("a ticket over NTLM")
 }
 
 #[tokio::test]
@@ -50,24 +32,39 @@ async fn a_second_ticket_comes_from_the_proof_port_without_credentials() {
     let (first, entropy) = first_ticket(&pool, &http).await;
 
     // No credentials at all: an empty account and password would fail at the Windows port.
-    let renewed =
-        renew_for_service(&http, &sts_url(&pool), &applies_to(&pool), ALICE, Some((&first, &entropy)), "", "", "")
-            .await
-            .expect("a ticket from the proof port");
-    assert!(matches!(&renewed.via, RenewedVia::ProofKey { port } if port == &sts_url(&pool)), "{renewed:?}");
+    let renewed = renew_for_service(
+        &http,
+        &pool.web_ticket_url(),
+        &pool.autodiscover_user_url(ALICE).1,
+        ALICE,
+        Some((&first, &entropy)),
+        "",
+        "",
+        "",
+    )
+    .await
+    .expect("a ticket from the proof port");
+    assert!(matches!(&renewed.via, RenewedVia::ProofKey { port } if port == &pool.web_ticket_url()), "{renewed:?}");
     assert_ne!(renewed.ticket.assertion_id, first.assertion_id);
     assert!(renewed.ticket.assertion_xml().contains(ALICE));
     assert!(!format!("{renewed:?}").contains(first.assertion_xml()));
 
     // The new ticket is a real one: it opens autodiscover's User resource.
-    let response = get_user_with_ticket(&http, &user_url(&pool), &renewed.ticket).await.expect("User answers");
+    let response =
+        get_user_with_ticket(&http, &pool.autodiscover_user_url(ALICE).0, &renewed.ticket).await.expect("User answers");
     assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
 
     // And it has a proof key of its own: it signs for a third.
-    let (third, _) =
-        acquire_with_proof(&http, &sts_url(&pool), &renewed.ticket, &renewed.entropy, &applies_to(&pool), ALICE)
-            .await
-            .expect("a third ticket, signed with the second's proof key");
+    let (third, _) = acquire_with_proof(
+        &http,
+        &pool.web_ticket_url(),
+        &renewed.ticket,
+        &renewed.entropy,
+        &pool.autodiscover_user_url(ALICE).1,
+        ALICE,
+    )
+    .await
+    .expect("a third ticket, signed with the second's proof key");
     assert!(third.assertion_xml().contains(ALICE));
 }
 
@@ -79,9 +76,10 @@ async fn a_forged_signature_is_refused_and_the_client_falls_back_to_credentials(
 
     // The wrong client entropy makes the wrong proof key: the HMAC does not verify.
     let forged = [0x5a; 32];
-    let err = acquire_with_proof(&http, &sts_url(&pool), &first, &forged, &applies_to(&pool), ALICE)
-        .await
-        .expect_err("a forged signature is refused");
+    let err =
+        acquire_with_proof(&http, &pool.web_ticket_url(), &first, &forged, &pool.autodiscover_user_url(ALICE).1, ALICE)
+            .await
+            .expect_err("a forged signature is refused");
     match &err {
         WebTicketAcquireError::SoapFault { status: 500, fault, .. } => {
             assert!(fault.contains("signature verification failed"), "{fault}")
@@ -95,13 +93,13 @@ async fn a_forged_signature_is_refused_and_the_client_falls_back_to_credentials(
     let (account, password) = credentials(&pool);
     let renewed = renew_for_service(
         &http,
-        &sts_url(&pool),
-        &applies_to(&pool),
+        &pool.web_ticket_url(),
+        &pool.autodiscover_user_url(ALICE).1,
         ALICE,
         Some((&first, &forged)),
         &account,
         &password,
-        &org_id_url(&pool),
+        &pool.org_id_url(),
     )
     .await
     .expect("a ticket over NTLM after the refusal");

@@ -8,37 +8,19 @@ use sfbkit::presence::Availability;
 use sfbkit::{Client, DeregistrationReason, Event, ReconnectPolicy};
 use sfbkit_lab::{LabConfig, LabPool};
 
-const POLICY: ReconnectPolicy =
-    ReconnectPolicy { initial: Duration::from_millis(200), max: Duration::from_secs(2), jitter: 0.2 };
+mod common;
+use common::wait_for;
 
 async fn bounded(test: impl std::future::Future<Output = ()>) {
-    tokio::time::timeout(Duration::from_secs(90), test).await.expect("the test finishes within 90 s");
-}
-
-async fn wait_for(client: &Client, what: &str, pick: impl Fn(&Event) -> bool) -> (Event, Vec<Event>) {
-    let mut seen = Vec::new();
-    let found = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let e = client.next_event().await;
-            if pick(&e) {
-                return e;
-            }
-            seen.push(e);
-        }
-    })
-    .await;
-    match found {
-        Ok(e) => (e, seen),
-        Err(_) => panic!("no {what} within 20 s; events seen: {seen:#?}"),
-    }
+    common::bounded(Duration::from_secs(90), test).await;
 }
 
 async fn signed_in(pool: &LabPool, user: &str) -> Client {
-    let client = pool.client_builder(user).reconnect_policy(POLICY).build().expect("client");
-    let report = client.sign_in().await;
-    assert!(report.is_success(), "{user} signs in: {}", report.to_text());
-    client
+    common::signed_in(pool.client_builder(user).reconnect_policy(POLICY), user).await
 }
+
+const POLICY: ReconnectPolicy =
+    ReconnectPolicy { initial: Duration::from_millis(200), max: Duration::from_secs(2), jitter: 0.2 };
 
 fn sees(e: &Event, uri: &str, availability: Availability) -> bool {
     matches!(e, Event::PresenceChanged { presence } if presence.uri == uri && presence.availability == Some(availability))

@@ -17,22 +17,6 @@ fn http_client(pool: &LabPool) -> HttpClient {
     pool.http_client().expect("an HTTP client for the lab pool")
 }
 
-fn sts_url(pool: &LabPool) -> String {
-    format!("https://pool01.contoso.lab:{}/WebTicket/WebTicketService.svc/Auth", pool.web_ports().0)
-}
-
-fn user_url(pool: &LabPool) -> String {
-    format!(
-        "https://pool01.contoso.lab:{}/Autodiscover/AutodiscoverService.svc/root/user?originalDomain=contoso.lab\
-         &sipuri=alice%40contoso.lab",
-        pool.web_ports().0
-    )
-}
-
-fn applies_to(pool: &LabPool) -> String {
-    format!("https://pool01.contoso.lab:{}/Autodiscover/AutodiscoverService.svc/root/user", pool.web_ports().0)
-}
-
 fn password(pool: &LabPool, sip_uri: &str) -> (String, String) {
     let user = pool.config().user(sip_uri).expect("user in the directory");
     (user.account(), user.password.clone())
@@ -40,9 +24,10 @@ fn password(pool: &LabPool, sip_uri: &str) -> (String, String) {
 
 async fn alice_ticket(pool: &LabPool, http: &HttpClient) -> WebTicket {
     let (account, password) = password(pool, ALICE);
-    let (ticket, _entropy) = acquire(http, &sts_url(pool), &applies_to(pool), ALICE, &account, &password)
-        .await
-        .expect("the lab issues alice a ticket");
+    let (ticket, _entropy) =
+        acquire(http, &pool.web_ticket_url(), &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
+            .await
+            .expect("the lab issues alice a ticket");
     ticket
 }
 
@@ -63,9 +48,10 @@ async fn a_ticket_for_alice_opens_the_user_resource() {
     assert!(ticket.expires > ticket.created && ticket.is_fresh(std::time::SystemTime::now()));
     assert!(ticket.assertion_xml().contains("sip:alice@contoso.lab"));
 
-    let response = get_user_with_ticket(&http, &user_url(&pool), &ticket).await.expect("User answers");
+    let response =
+        get_user_with_ticket(&http, &pool.autodiscover_user_url(ALICE).0, &ticket).await.expect("User answers");
     assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
-    let doc = autodiscover::xml::parse(&response.body, &user_url(&pool)).expect("a User document");
+    let doc = autodiscover::xml::parse(&response.body, &pool.autodiscover_user_url(ALICE).0).expect("a User document");
     assert_eq!(doc.resource, Resource::User);
     assert_eq!(doc.access_location, Some(AccessLocation::Internal));
     let internal = doc.sip_client_internal.expect("SipClientInternalAccess");
@@ -73,9 +59,9 @@ async fn a_ticket_for_alice_opens_the_user_resource() {
     assert!(doc.sip_client_external.is_some());
 
     // Without the ticket, User still names the Web Ticket Service, at a URL that works.
-    let denied = http.get(&user_url(&pool), &[]).await.expect("User answers");
+    let denied = http.get(&pool.autodiscover_user_url(ALICE).0, &[]).await.expect("User answers");
     assert_eq!(denied.status, 401);
-    assert_eq!(denied.header("x-ms-webticketurl"), Some(sts_url(&pool).as_str()));
+    assert_eq!(denied.header("x-ms-webticketurl"), Some(pool.web_ticket_url().as_str()));
 }
 
 #[tokio::test]
@@ -86,7 +72,7 @@ async fn the_metadata_names_the_auth_port() {
     let response = http.get(&url, &[]).await.expect("mex answers");
     assert_eq!(response.status, 200);
     let info = sfbkit::auth::webticket::parse_mex(&response.body, "WebTicketServiceWinNegotiate_policy").expect("mex");
-    assert_eq!(info.ports.get("WebTicketServiceWinNegotiate"), Some(&sts_url(&pool)));
+    assert_eq!(info.ports.get("WebTicketServiceWinNegotiate"), Some(&pool.web_ticket_url()));
 }
 
 #[tokio::test]
@@ -95,7 +81,9 @@ async fn a_wrong_password_is_a_typed_refusal_without_the_password() {
     let http = http_client(&pool);
     let (account, _) = password(&pool, ALICE);
     let wrong = "Not-The-Passw0rd!";
-    let err = acquire(&http, &sts_url(&pool), &applies_to(&pool), ALICE, &account, wrong).await.unwrap_err();
+    let err = acquire(&http, &pool.web_ticket_url(), &pool.autodiscover_user_url(ALICE).1, ALICE, &account, wrong)
+        .await
+        .unwrap_err();
     assert!(matches!(err, WebTicketAcquireError::WrongCredentials { .. }), "{err:?}");
     assert_eq!(err.class(), "wrong-credentials");
     assert_no_secrets(&err, &[wrong]);
@@ -106,7 +94,9 @@ async fn a_claim_for_another_user_is_a_soap_fault() {
     let pool = LabPool::start(LabConfig::default()).await.expect("lab pool starts");
     let http = http_client(&pool);
     let (account, password) = password(&pool, ALICE);
-    let err = acquire(&http, &sts_url(&pool), &applies_to(&pool), BOB, &account, &password).await.unwrap_err();
+    let err = acquire(&http, &pool.web_ticket_url(), &pool.autodiscover_user_url(ALICE).1, BOB, &account, &password)
+        .await
+        .unwrap_err();
     match &err {
         WebTicketAcquireError::SoapFault { status, fault, .. } => {
             assert_eq!(*status, 500);
@@ -122,7 +112,8 @@ async fn under_invalid_ticket_the_user_resource_answers_28032() {
     let pool = LabPool::start(LabConfig::default().with_fault(Fault::InvalidTicket)).await.expect("lab pool starts");
     let http = http_client(&pool);
     let ticket = alice_ticket(&pool, &http).await;
-    let response = get_user_with_ticket(&http, &user_url(&pool), &ticket).await.expect("User answers");
+    let response =
+        get_user_with_ticket(&http, &pool.autodiscover_user_url(ALICE).0, &ticket).await.expect("User answers");
     assert_eq!(response.status, 401);
     let diagnostics = response.diagnostics().expect("X-Ms-diagnostics");
     assert_eq!(diagnostics.code, 28032);
@@ -140,7 +131,10 @@ async fn a_ticket_the_pool_never_issued_is_invalid() {
     let http = http_client(&pool);
     let forged = "opaque=PHNhbWw6QXNzZXJ0aW9uIEFzc2VydGlvbklEPSJmb3JnZWQiLz4=";
     let accept = ("Accept", "application/vnd.microsoft.rtc.autodiscover+xml;v=1");
-    let response = http.get(&user_url(&pool), &[("X-MS-WebTicket", forged), accept]).await.expect("User answers");
+    let response = http
+        .get(&pool.autodiscover_user_url(ALICE).0, &[("X-MS-WebTicket", forged), accept])
+        .await
+        .expect("User answers");
     assert_eq!(response.status, 401);
     assert_eq!(response.diagnostics().map(|d| d.code), Some(28032));
 }
@@ -150,7 +144,9 @@ async fn under_wrong_password_the_web_ticket_service_refuses_too() {
     let pool = LabPool::start(LabConfig::default().with_fault(Fault::WrongPassword)).await.expect("lab pool starts");
     let http = http_client(&pool);
     let (account, password) = password(&pool, ALICE);
-    let err = acquire(&http, &sts_url(&pool), &applies_to(&pool), ALICE, &account, &password).await.unwrap_err();
+    let err = acquire(&http, &pool.web_ticket_url(), &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
+        .await
+        .unwrap_err();
     assert_eq!(err.class(), "wrong-credentials", "{err:?}");
     assert_no_secrets(&err, &[&password]);
 }

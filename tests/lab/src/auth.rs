@@ -24,6 +24,7 @@ use sfbkit::auth::ntlm::messages::{av, write_av_pairs};
 use sfbkit::auth::ntlm::server::{NtlmServer, ServerCredentials, ServerIdentity};
 use sfbkit::auth::ntlm::{AuthenticateMessage, ChallengeMessage, NtlmSession, decode_token, encode_token};
 use sfbkit::auth::signature::{BufferParams, read_client_signature, signature_buffer};
+use sfbkit::identity::new_tag as tag;
 use sfbkit::sip::{AuthHeader, Message};
 
 use crate::config::{Fault, LabConfig};
@@ -404,10 +405,6 @@ fn from_matches(req: &Message, sip_uri: &str) -> bool {
 fn forbidden(config: &LabConfig, req: &Message, reason: &str) -> Message {
     Message::response_to(req, 403, "Forbidden", Some(&tag()))
         .with_header("ms-diagnostics", &format!("4003;reason=\"{reason}\";source=\"{}\"", config.pool_fqdn))
-}
-
-fn tag() -> String {
-    format!("{:010x}", rand::random::<u64>() & 0xff_ffff_ffff)
 }
 
 #[cfg(test)]

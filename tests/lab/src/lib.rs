@@ -212,6 +212,31 @@ impl LabPool {
     pub fn web_ports(&self) -> (u16, u16) {
         (self.web.https_port(), self.web.http_port())
     }
+
+    /// `https://<pool>:<port><path>` on the pool's web services.
+    fn web_url(&self, path: &str) -> String {
+        format!("https://{}:{}{path}", self.config().pool_fqdn, self.web.https_port())
+    }
+
+    /// The Web Ticket Service's Windows (HTTP NTLM) port.
+    pub fn web_ticket_url(&self) -> String {
+        self.web_url(web::sts::AUTH_LINK)
+    }
+
+    /// The lab's Org ID STS (the `online` fault's `login.microsoftonline.com/RST2.srf`).
+    pub fn org_id_url(&self) -> String {
+        self.web_url(web::online::ORG_ID_LINK)
+    }
+
+    /// Autodiscover's User resource for `user@domain` on the pool itself, and the web ticket
+    /// audience (`AppliesTo`) that resource accepts.
+    pub fn autodiscover_user_url(&self, sip_address: &str) -> (String, String) {
+        let user = sip_address.strip_prefix("sip:").unwrap_or(sip_address);
+        let applies_to = self.web_url("/Autodiscover/AutodiscoverService.svc/root/user");
+        let domain = user.rsplit_once('@').map(|(_, d)| d).unwrap_or(&self.config().domain).to_string();
+        let url = format!("{applies_to}?originalDomain={domain}&sipuri={}", user.replace('@', "%40"));
+        (url, applies_to)
+    }
     /// Queries the DNS server answered, HTTP requests the web service answered.
     pub fn counters(&self) -> (u64, u64) {
         (self.dns.queries(), self.web.requests())
@@ -362,7 +387,7 @@ impl LabPool {
             .dns_servers(vec![self.dns_addr()])
             .autodiscover_ports(https, http)
             .a_record_port(self.sip_addr.port())
-            .org_id_sts(&format!("https://{}:{https}{}", self.config().pool_fqdn, web::online::ORG_ID_LINK))
+            .org_id_sts(&self.org_id_url())
             .trust(sfbkit::transport::TrustConfig::empty().with_extra_ca_pem(self.ca_pem.as_bytes().to_vec()))
     }
 }

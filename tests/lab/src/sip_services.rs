@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use sfbkit::identity::{new_branch, new_tag as tag};
 use sfbkit::sip::{Message, Method, Uri};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -85,10 +86,6 @@ pub(crate) struct LabServices {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn tag() -> String {
-    format!("{:010x}", rand::random::<u64>() & 0xff_ffff_ffff)
 }
 
 impl LabServices {
@@ -191,13 +188,9 @@ impl LabServices {
         let mut n = 0;
         for c in conns.values().filter(|c| c.aor.as_deref() == Some(&aor)) {
             let Some(uri) = target_uri(&format!("sip:{aor}"), "sip:lab.invalid") else { continue };
-            let mut req = Message::request(Method::Notify, uri)
-                .with_header("Via", &format!("SIP/2.0/TLS {}:{port};branch=z9hG4bK{}", c.pool, tag()))
-                .with_header("Max-Forwards", "70")
-                .with_header("From", &format!("<sip:{aor}>;tag={}", tag()))
-                .with_header("To", &format!("<sip:{aor}>;epid={}", c.epid.clone().unwrap_or_default()))
-                .with_header("Call-ID", &tag())
-                .with_header("CSeq", "1 NOTIFY")
+            let from = format!("<sip:{aor}>;tag={}", tag());
+            let to = format!("<sip:{aor}>;epid={}", c.epid.clone().unwrap_or_default());
+            let mut req = server_request(Method::Notify, uri, (&c.pool, port), (&from, &to), (&tag(), 1))
                 .with_header("Event", "registration-notify")
                 .with_header("Subscription-State", "terminated;expires=0");
             if let Some((code, text)) = diagnostics {
@@ -524,13 +517,9 @@ impl LabServices {
             let left = s.expires_at.saturating_duration_since(now).as_secs();
             let method = if s.benotify { Method::Benotify } else { Method::Notify };
             let Some(uri) = target_uri(&s.target, &format!("sip:{}", s.watcher)) else { continue };
-            let req = Message::request(method.clone(), uri)
-                .with_header("Via", &format!("SIP/2.0/TLS {pool}:{port};branch=z9hG4bK{}", tag()))
-                .with_header("Max-Forwards", "70")
-                .with_header("From", &format!("<{}>;tag={}", s.resource, s.local_tag))
-                .with_header("To", &format!("<sip:{}>;tag={}", s.watcher, s.remote_tag))
-                .with_header("Call-ID", &s.call_id)
-                .with_header("CSeq", &format!("{} {method}", s.cseq))
+            let from = format!("<{}>;tag={}", s.resource, s.local_tag);
+            let to = format!("<sip:{}>;tag={}", s.watcher, s.remote_tag);
+            let req = server_request(method, uri, (&pool, port), (&from, &to), (&s.call_id, s.cseq))
                 .with_header("Event", &s.event)
                 .with_header("Subscription-State", &format!("active;expires={left}"))
                 .with_header("Contact", &format!("<sip:{}:{port};transport=tls>", config.pool_fqdn))
@@ -538,6 +527,23 @@ impl LabServices {
             let _ = tx.send(Outgoing::Request(Box::new(req)));
         }
     }
+}
+
+/// A request the pool sends (`pool`:`port` in Via), with From, To, Call-ID and CSeq as given.
+fn server_request(
+    method: Method,
+    uri: Uri,
+    (pool, port): (&str, u16),
+    (from, to): (&str, &str),
+    (call_id, cseq): (&str, u32),
+) -> Message {
+    Message::request(method.clone(), uri)
+        .with_header("Via", &format!("SIP/2.0/TLS {pool}:{port};branch={}", new_branch()))
+        .with_header("Max-Forwards", "70")
+        .with_header("From", from)
+        .with_header("To", to)
+        .with_header("Call-ID", call_id)
+        .with_header("CSeq", &format!("{cseq} {method}"))
 }
 
 /// The Request-URI for a NOTIFY: the subscriber's Contact, else its address of record.

@@ -9,10 +9,8 @@ use super::{ClientOptions, ClientRandom, Credentials, NtlmClient, decode_token, 
 const COMMON: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/MS-NLMP_4.2.1_common-values.txt"));
 const V1: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/MS-NLMP_4.2.2_ntlmv1.txt"));
-const V1_ESS: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/vectors/MS-NLMP_4.2.3_ntlmv1-client-challenge.txt"
-));
+const V1_ESS: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/MS-NLMP_4.2.3_ntlmv1-client-challenge.txt"));
 const V2: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/MS-NLMP_4.2.4_ntlmv2.txt"));
 pub(super) const SIPE: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/sipe-ntlm-sip-signatures.txt"));

@@ -37,8 +37,13 @@ impl RequestFactory {
     /// name the pool can reach us by); `from` is the user's URI (`sip:alice@contoso.com`); `epid` is the
     /// endpoint's stored identifier ([`Epid::generate`] once, then persisted).
     pub fn new(host: Host, port: u16, from: Uri, epid: Epid) -> RequestFactory {
+        RequestFactory::with_sent_by(&format!("{host}:{port}"), from, epid)
+    }
+
+    /// [`RequestFactory::new`] with Via's sent-by already written (`host:port`, IPv6 in brackets).
+    pub fn with_sent_by(sent_by: &str, from: Uri, epid: Epid) -> RequestFactory {
         RequestFactory {
-            sent_by: format!("{host}:{port}"),
+            sent_by: sent_by.to_string(),
             from_uri: from,
             from_tag: new_tag(),
             epid,

@@ -22,7 +22,7 @@ use quick_xml::events::BytesStart;
 use rcgen::{CertificateParams, DnType, DnValue, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose};
 use rcgen::{CertificateSigningRequestParams, SerialNumber};
 
-use super::routes::{Site, add, reply};
+use super::routes::{Site, add, reply, soap_post};
 use super::sts::{INVALID_TICKET_REASON, soap_fault, ticket_assertion_id};
 use crate::ca::{CaError, LabCa, Validity};
 
@@ -240,16 +240,9 @@ pub(crate) fn respond(
     headers: &HeaderMap,
     body: Option<Bytes>,
 ) -> Response<Full<Bytes>> {
-    if !tls {
-        return reply(site, StatusCode::FORBIDDEN, "text/plain", "SSL is required (403.4).".into());
-    }
-    if method != Method::POST {
-        let mut r = reply(site, StatusCode::METHOD_NOT_ALLOWED, "text/plain", "POST only".into());
-        r.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
-        return r;
-    }
-    let Some(body) = body else {
-        return reply(site, StatusCode::PAYLOAD_TOO_LARGE, "text/plain", "Request too large".into());
+    let body = match soap_post(site, tls, method, body) {
+        Ok(b) => b,
+        Err(refusal) => return *refusal,
     };
     let Some(ca) = site.cfg.user_ca.as_deref() else {
         return reply(site, StatusCode::NOT_FOUND, "text/plain", "Not Found".into());

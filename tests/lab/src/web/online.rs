@@ -23,7 +23,7 @@ use http::{Method, Response, StatusCode};
 use http_body_util::Full;
 use sfbkit::xml::{Document, Element, escape};
 
-use super::routes::{Site, reply};
+use super::routes::{Site, reply, soap_post};
 use super::sts::{self, TICKET_LIFETIME, xs_datetime};
 use crate::config::LabUser;
 
@@ -176,10 +176,10 @@ pub fn online_mex(bearer_url: &str, org_id_url: &str) -> String {
 
 /// Answers one request to the Org ID STS.
 pub(crate) fn respond_org_id(site: &Site, tls: bool, method: &Method, body: Option<Bytes>) -> Response<Full<Bytes>> {
-    if let Some(refusal) = precheck(site, tls, method, body.is_some()) {
-        return refusal;
-    }
-    let body = body.unwrap_or_default();
+    let body = match soap_post(site, tls, method, body) {
+        Ok(b) => b,
+        Err(refusal) => return *refusal,
+    };
     let Some(req) = parse_org_id_request(&body) else {
         return fault12(site, "wst:InvalidRequest", "The request is not a WS-Trust RequestSecurityToken.");
     };
@@ -207,10 +207,10 @@ pub fn bearer_token_id(body: &[u8]) -> Option<String> {
 
 /// Answers one request to the `WsFedBearer` port.
 pub(crate) fn respond_bearer(site: &Site, tls: bool, method: &Method, body: Option<Bytes>) -> Response<Full<Bytes>> {
-    if let Some(refusal) = precheck(site, tls, method, body.is_some()) {
-        return refusal;
-    }
-    let body = body.unwrap_or_default();
+    let body = match soap_post(site, tls, method, body) {
+        Ok(b) => b,
+        Err(refusal) => return *refusal,
+    };
     let now = SystemTime::now();
     let holder = bearer_token_id(&body).and_then(|id| site.org_id.holder(&id, now));
     let user = holder.and_then(|sip| site.cfg.users.iter().find(|u| u.sip_uri.eq_ignore_ascii_case(&sip)).cloned());
@@ -224,19 +224,6 @@ pub(crate) fn respond_bearer(site: &Site, tls: bool, method: &Method, body: Opti
         );
     };
     sts::issue(site, &user, &body, now)
-}
-
-/// The answer IIS gives unless the request came over TLS, is a POST and has a body of bounded size.
-fn precheck(site: &Site, tls: bool, method: &Method, has_body: bool) -> Option<Response<Full<Bytes>>> {
-    if !tls {
-        return Some(reply(site, StatusCode::FORBIDDEN, "text/plain", "SSL is required (403.4).".into()));
-    }
-    if method != Method::POST {
-        let mut r = reply(site, StatusCode::METHOD_NOT_ALLOWED, "text/plain", "POST only".into());
-        r.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
-        return Some(r);
-    }
-    (!has_body).then(|| reply(site, StatusCode::PAYLOAD_TOO_LARGE, "text/plain", "Request too large".into()))
 }
 
 fn fault12(site: &Site, code: &str, text: &str) -> Response<Full<Bytes>> {

@@ -254,6 +254,26 @@ fn document(site: &Site, body: String, json: bool) -> Response<Full<Bytes>> {
     reply(site, StatusCode::OK, if json { "application/json" } else { XML_CONTENT_TYPE }, body)
 }
 
+/// What IIS answers a SOAP service unless the request came over TLS, is a POST and has a body of bounded
+/// size (`None`: it was too large or broken); the body when it passes. Every SOAP port of the lab (the
+/// web ticket service's ports, the Org ID STS, certificate provisioning) checks this first.
+pub(crate) fn soap_post(
+    site: &Site,
+    tls: bool,
+    method: &http::Method,
+    body: Option<Bytes>,
+) -> Result<Bytes, Box<Response<Full<Bytes>>>> {
+    if !tls {
+        return Err(Box::new(reply(site, StatusCode::FORBIDDEN, "text/plain", "SSL is required (403.4).".into())));
+    }
+    if method != http::Method::POST {
+        let mut r = reply(site, StatusCode::METHOD_NOT_ALLOWED, "text/plain", "POST only".into());
+        r.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+        return Err(Box::new(r));
+    }
+    body.ok_or_else(|| Box::new(reply(site, StatusCode::PAYLOAD_TOO_LARGE, "text/plain", "Request too large".into())))
+}
+
 /// A response with the headers every answer carries (`X-MS-Server-Fqdn` names the answering front end).
 pub(crate) fn reply(
     site: &Site,

@@ -36,7 +36,7 @@ use sfbkit::auth::ntlm::crypto::filetime;
 use sfbkit::auth::ntlm::server::{NtlmServer, OCS_CHALLENGE_FLAGS, ServerCredentials, ServerIdentity};
 use sfbkit::auth::ntlm::{AuthenticateMessage, ChallengeMessage, decode_token, encode_token, flags};
 
-use super::routes::{Site, add, reply};
+use super::routes::{Site, add, reply, soap_post};
 use crate::config::LabUser;
 
 /// The Auth port's path, lower-cased for matching.
@@ -367,20 +367,13 @@ pub(crate) fn respond(
     headers: &HeaderMap,
     body: Option<Bytes>,
 ) -> Response<Full<Bytes>> {
-    if !tls {
-        return reply(site, StatusCode::FORBIDDEN, "text/plain", "SSL is required (403.4).".into());
-    }
     // `online`: Office 365 has no Windows port (its MEX names only WsFedBearer).
-    if site.cfg.online {
+    if tls && site.cfg.online {
         return reply(site, StatusCode::NOT_FOUND, "text/plain", "Not Found".into());
     }
-    if method != Method::POST {
-        let mut r = reply(site, StatusCode::METHOD_NOT_ALLOWED, "text/plain", "POST only".into());
-        r.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
-        return r;
-    }
-    let Some(body) = body else {
-        return reply(site, StatusCode::PAYLOAD_TOO_LARGE, "text/plain", "Request too large".into());
+    let body = match soap_post(site, tls, method, body) {
+        Ok(b) => b,
+        Err(refusal) => return *refusal,
     };
     let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if authorization.is_none() && proof::is_signed(&body) {

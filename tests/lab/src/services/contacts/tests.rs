@@ -2,7 +2,8 @@ use super::*;
 use crate::config::LabConfig;
 
 /// [MS-SIP] 4.6's AddContact SERVICE (the repository's copy in `tests/vectors/`): its SOAP envelope, as sent.
-const ADD_CONTACT_VECTOR: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/MS-SIP_4.6_addcontact.txt"));
+const ADD_CONTACT_VECTOR: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/MS-SIP_4.6_addcontact.txt"));
 
 fn vector_envelope() -> &'static str {
     let start = ADD_CONTACT_VECTOR.find("<SOAP-ENV:Envelope").expect("vector has an envelope");

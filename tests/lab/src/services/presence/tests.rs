@@ -2,10 +2,13 @@ use super::*;
 use crate::config::LabConfig;
 
 /// The Lync SDK's note publication and deletion (the repository's copy in `tests/vectors/`).
-const PUBLISH_NOTE_VECTOR: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/LYNCSDK_presence-publish-note_SERVICE.txt"));
-const DELETE_NOTE_VECTOR: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/LYNCSDK_presence-delete-note_SERVICE.txt"));
+const PUBLISH_NOTE_VECTOR: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/LYNCSDK_presence-publish-note_SERVICE.txt"));
+const DELETE_NOTE_VECTOR: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/LYNCSDK_presence-delete-note_SERVICE.txt"));
 /// [MS-SIP] 4.3: the legacy batched SUBSCRIBE and its multipart NOTIFY.
-const BATCH_VECTOR: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/MS-SIP_4.3_batched-subscribe.txt"));
+const BATCH_VECTOR: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/MS-SIP_4.3_batched-subscribe.txt"));
 
 fn cut<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
     let start = text.find(open).expect("opening found");
