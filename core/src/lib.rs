@@ -23,6 +23,10 @@ pub mod discovery;
 mod driver;
 pub mod endpoint;
 pub mod events;
+/// Crate-private readers for the fuzz targets in `fuzz/` (only under `--cfg fuzzing`; not API).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod keystore;

@@ -26,6 +26,8 @@
 //!
 //! The wire request for the profile is [`location_profile_request_uri`] (see its evidence).
 
+#[cfg(fuzzing)]
+pub(crate) mod fuzzing;
 mod pattern;
 mod translation;
 

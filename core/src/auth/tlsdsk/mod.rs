@@ -42,6 +42,8 @@
 mod client;
 mod codec;
 mod error;
+#[cfg(fuzzing)]
+pub(crate) mod fuzzing;
 mod inbound;
 mod prf;
 mod record;
