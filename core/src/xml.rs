@@ -120,7 +120,10 @@ impl Document {
 
     /// Parses `body`, refusing documents deeper or larger than `limits`.
     pub fn parse_with(body: &[u8], limits: XmlLimits) -> Result<Document, XmlError> {
-        let source = std::str::from_utf8(body).map_err(|_| XmlError::NotUtf8)?.to_owned();
+        let source = std::str::from_utf8(body).map_err(|_| XmlError::NotUtf8)?;
+        // quick-xml skips a byte-order mark and counts positions from after it, so the source kept for
+        // `outer_xml` must not hold one either (with it, every span pointed three bytes early: found by fuzzing).
+        let source = source.strip_prefix('\u{feff}').unwrap_or(source).to_owned();
         let root = build_tree(&source, limits)?;
         Ok(Document { source, root })
     }
@@ -305,6 +308,18 @@ mod tests {
         assert_eq!(empty.outer_xml(&empty.root.children[0]), "<b x=\"1>\"/>");
         assert_eq!(empty.inner_xml(&empty.root.children[0]), "");
         assert_eq!(empty.outer_xml(&empty.root), "<a><b x=\"1>\"/></a>");
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_shift_element_sources() {
+        // fuzz/regressions/provisioning/bom-shifted-spans, as the fuzzer found it: the root's source came out
+        // three bytes early (`bar/></`), so a provisioning group's raw XML or a web ticket's assertion was wrong.
+        let doc = Document::parse(b"\xef\xbb\xbf<bar/></b1rs:root>").unwrap();
+        assert_eq!(doc.outer_xml(&doc.root), "<bar/>");
+        let doc = Document::parse("\u{feff}<a x=\"1\"><b>t</b></a>".as_bytes()).unwrap();
+        assert_eq!(doc.outer_xml(&doc.root.children[0]), "<b>t</b>");
+        assert_eq!(doc.inner_xml(&doc.root), "<b>t</b>");
+        assert_eq!(doc.source(), "<a x=\"1\"><b>t</b></a>");
     }
 
     #[test]
