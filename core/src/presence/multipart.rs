@@ -137,8 +137,14 @@ fn parse_part(raw: &[u8]) -> Result<Part, PresenceError> {
             let Some((_, value)) = headers.last_mut() else {
                 return Err(PresenceError::Multipart { reason: "a part starts with a continuation line" });
             };
-            value.push(' ');
-            value.push_str(line.trim());
+            // Values are kept trimmed: a first line with no value or a blank continuation adds no space.
+            let more = line.trim();
+            if !more.is_empty() {
+                if !value.is_empty() {
+                    value.push(' ');
+                }
+                value.push_str(more);
+            }
             continue;
         }
         let (name, value) =
@@ -176,6 +182,17 @@ mod tests {
         assert_eq!(parts[1].headers, vec![]);
         assert_eq!(parts[1].media_type(), "text/plain");
         assert_eq!(parts[1].body, b"no headers");
+    }
+
+    #[test]
+    fn folded_values_stay_trimmed() {
+        // fuzz/regressions/multipart/folded-empty-first-line, as the fuzzer found it: the value read " t".
+        // The target reads the boundary up to the first line break: "b1", then this body.
+        let body = b"\r\n--b1\r\nContent-Type:\n t  \r\n\r\nno headers\r\n--b1--\r\nepilogue";
+        let parts = parse_multipart(body, "b1").unwrap();
+        assert_eq!(parts[0].headers, vec![("Content-Type".to_owned(), "t".to_owned())]);
+        let parts = parse_multipart(b"--b\r\nA: x\r\n \r\n\r\nbody\r\n--b--", "b").unwrap();
+        assert_eq!(parts[0].header("a"), Some("x"));
     }
 
     #[test]
