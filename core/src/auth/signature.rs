@@ -195,22 +195,38 @@ pub struct AuthorizationParams {
 
 /// Formats the header value in SIPE's parameter order:
 /// `NTLM qop="auth", opaque="…", realm="…", targetname="…", gssapi-data="…", version=4,
-/// crand="…", cnum="…", response="…"` (absent parts omitted).
+/// crand="…", cnum="…", response="…"` (absent parts omitted). Values come from the server's challenge, so each
+/// is written as a quoted string with `"` and `\` escaped (RFC 3261 quoted-pair): a realm holding a quote
+/// must not end the parameter early (found by fuzzing, fuzz/regressions/auth_header).
 pub fn credentials_header(p: &AuthorizationParams) -> String {
     let mut out = format!("{} qop=\"auth\"", p.scheme);
     if let Some(o) = &p.opaque {
-        out.push_str(&format!(", opaque=\"{o}\""));
+        out.push_str(&format!(", opaque={}", quoted(o)));
     }
-    out.push_str(&format!(", realm=\"{}\", targetname=\"{}\"", p.realm, p.targetname));
+    out.push_str(&format!(", realm={}, targetname={}", quoted(&p.realm), quoted(&p.targetname)));
     if let Some(g) = &p.gssapi_data {
-        out.push_str(&format!(", gssapi-data=\"{g}\""));
+        out.push_str(&format!(", gssapi-data={}", quoted(g)));
     }
     if let Some(v) = p.version {
         out.push_str(&format!(", version={v}"));
     }
     if let Some(s) = &p.signed {
-        out.push_str(&format!(", crand=\"{}\", cnum=\"{}\", response=\"{}\"", s.crand, s.cnum, s.response));
+        out.push_str(&format!(", crand={}, cnum=\"{}\", response={}", quoted(&s.crand), s.cnum, quoted(&s.response)));
     }
+    out
+}
+
+/// `value` as a quoted string, `"` and `\` escaped.
+fn quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
     out
 }
 
@@ -374,5 +390,32 @@ mod tests {
         let (bp, response) = read_client_signature(&m, 4).unwrap();
         assert_eq!((bp.rand.as_str(), bp.num.as_str(), response.as_str()), ("13317733", "1", "0100"));
         assert!(read_server_signature(&m).is_none());
+    }
+
+    #[test]
+    fn values_with_quotes_are_escaped() {
+        // fuzz/regressions/auth_header/quote-in-realm, as the fuzzer found it: the realm `Contoso RTC Serv"e
+        // Provider` (sent as `\"`) ended the quoted string early and our Authorization header did not parse.
+        let value = br#"NTLM realm="Contoso RTC Serv\"e Provider", targetname="hs1.contoso.com", qop="auth", opaque="ACDC123", srand="3453453", snum=1, rspauth="23423acfdee2""#;
+        let challenge = crate::sip::AuthHeader::parse("WWW-Authenticate", std::str::from_utf8(value).unwrap()).unwrap();
+        let realm = challenge.param("realm").unwrap().into_owned();
+        assert_eq!(realm, r#"Contoso RTC Serv"e Provider"#);
+        let p = AuthorizationParams {
+            scheme: "NTLM".into(),
+            opaque: None,
+            realm: realm.clone(),
+            targetname: r"back\slash".into(),
+            gssapi_data: Some(String::new()),
+            version: Some(4),
+            signed: None,
+        };
+        let h = credentials_header(&p);
+        assert_eq!(
+            h,
+            r#"NTLM qop="auth", realm="Contoso RTC Serv\"e Provider", targetname="back\\slash", gssapi-data="", version=4"#
+        );
+        let read = crate::sip::AuthHeader::parse("Authorization", &h).unwrap();
+        assert_eq!(read.param("realm").as_deref(), Some(realm.as_str()));
+        assert_eq!(read.param("targetname").as_deref(), Some(r"back\slash"));
     }
 }
