@@ -141,7 +141,8 @@ fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
         return Err(bad("the method is not a token"));
     }
     if !version.eq_ignore_ascii_case("SIP/2.0") {
-        if version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/") {
+        // `get`, not `[..4]`: the version is peer text and a multi-byte character may straddle byte 4.
+        if version.len() > 4 && version.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/")) {
             return Err(ParseError::Version { version: version.to_string() });
         }
         return Err(bad("the request line does not end with SIP/2.0"));
@@ -210,4 +211,21 @@ pub fn parse_message(data: &[u8], limits: &Limits) -> Result<Parsed, ParseError>
     validate(&message)?;
     let consumed = lead + end.body_start + body_len;
     Ok(Parsed { message, consumed, trailing: data.len() - consumed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multibyte_character_in_the_version_is_an_error_not_a_panic() {
+        // fuzz/regressions/sip_message/multibyte-version, as the fuzzer found it: slicing the version `SI:\u{feff}…`
+        // at byte 4 panicked inside the byte-order mark.
+        let data: &[u8] = b"!interesting-Method0123456789_*+`.%indead'~ sip\x01\x00\x001:1_unusual.URb-~(oIt!sure)&isn't+it$/crazy?,/;;*2&it+h@as=1,weird;branch=z9hG4bK!*pas$wo~d_too.(doesn't-it)@example.com SI:\xef\xbb\xbf\xe5\xa4\xa7\xe5\x81\x9c\xe9\x9b\xbb\r\nContent-Length: 0\r\n\r\n";
+        assert!(matches!(parse_message(data, &Limits::default()), Err(ParseError::StartLine { .. })));
+        let wide = "INVITE sip:a@b SIP\u{e9}/2.0\r\nContent-Length: 0\r\n\r\n";
+        assert!(matches!(parse_message(wide.as_bytes(), &Limits::default()), Err(ParseError::StartLine { .. })));
+        let other = "INVITE sip:a@b sip/3.0\r\nContent-Length: 0\r\n\r\n";
+        assert!(matches!(parse_message(other.as_bytes(), &Limits::default()), Err(ParseError::Version { .. })));
+    }
 }
