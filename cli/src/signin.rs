@@ -45,6 +45,12 @@ pub struct SigninArgs {
     /// Connect to this address instead of resolving the registrar's name (the certificate must still name it).
     #[arg(long)]
     addr: Option<std::net::SocketAddr>,
+    /// A domain whose servers may receive the credentials besides the SIP domain (repeatable; Lync's
+    /// TrustModelData). Without it the Microsoft client's defaults apply (lync.com, outlook.com,
+    /// lync.glbdns.microsoft.com, microsoftonline.com); giving any replaces them. See README "Where your
+    /// credentials go".
+    #[arg(long = "trusted-domain", value_name = "DOMAIN")]
+    trusted_domains: Vec<String>,
     /// Extra CA certificate(s) to trust, PEM (system roots are trusted too).
     #[arg(long)]
     ca_file: Vec<std::path::PathBuf>,
@@ -135,26 +141,45 @@ async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>), String>
             (None, None) => return Err("the lab pool has no users; pass --user".into()),
         };
         // The pool's DNS, autodiscover ports and CA: discovery finds the registrar as on a real network.
-        let client = pool.client_builder(&user).keystore(keystore(args.keystore)).build().map_err(|e| e.to_string())?;
+        let mut builder = pool.client_builder(&user).keystore(keystore(args.keystore));
+        if !args.trusted_domains.is_empty() {
+            builder = builder.trusted_domains(args.trusted_domains.clone());
+        }
+        let client = builder.build().map_err(|e| e.to_string())?;
         return Ok((client, Some(pool)));
     }
     let user = args.user.clone().ok_or("--user is required without --lab")?;
     let mut builder =
         ClientBuilder::new(&user).trust(trust).dns_servers(args.dns.clone()).keystore(keystore(args.keystore));
+    if !args.trusted_domains.is_empty() {
+        builder = builder.trusted_domains(args.trusted_domains.clone());
+    }
     if let Some(account) = &args.account {
         let password = std::env::var("SFBKIT_PASSWORD")
             .map_err(|_| "--account needs the password in the SFBKIT_PASSWORD environment variable".to_string())?;
         builder = builder.credentials(account, &password);
     }
     if let Some(server) = &args.server {
-        let (fqdn, port) = match server.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| format!("bad port in --server {server}"))?),
-            None => (server.clone(), 5061),
-        };
+        let (fqdn, port) = parse_server(server)?;
         builder = builder.server(ServerTarget { fqdn, port, addr: args.addr });
     }
     let client = builder.build().map_err(|e| e.to_string())?;
     Ok((client, None))
+}
+
+/// `--server FQDN[:PORT]` (port 5061 by default); the host itself is checked by `ClientBuilder::build`.
+fn parse_server(server: &str) -> Result<(String, u16), String> {
+    let (host, port) = match server.rsplit_once(':') {
+        Some((h, p)) => {
+            let port = p.parse::<u16>().ok().filter(|p| *p != 0);
+            (h, port.ok_or_else(|| format!("--server {server:?}: the port must be a number from 1 to 65535"))?)
+        }
+        None => (server, 5061),
+    };
+    if host.trim().is_empty() {
+        return Err(format!("--server {server:?} names no host: give the registrar's FQDN, e.g. pool01.contoso.com:5061"));
+    }
+    Ok((host.to_string(), port))
 }
 
 /// Prints the endpoint's events for `how_long` (`--stay`).

@@ -208,3 +208,25 @@ fn signin_lab_stay_prints_the_events_then_the_report() {
     assert_eq!(report["result"], "Success");
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn bad_server_and_empty_account_are_refused_before_anything_is_sent() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--server", ":5061"], "names no host"),
+        (&["--server", "pool01.contoso.com:0"], "port must be a number"),
+        (&["--server", "pool..contoso.com"], "not a host name"),
+        (&["--account", ""], "account name is empty"),
+    ];
+    for (args, expected) in cases {
+        let out = sfbkit()
+            .args(["signin", "--user", "alice@contoso.com", "--keystore", "memory", "--dns", "127.0.0.1:9"])
+            .args(args)
+            .env("SFBKIT_PASSWORD", "Not-Shown-1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Not-Shown-1"));
+    }
+}

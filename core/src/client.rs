@@ -30,6 +30,7 @@ use crate::report::{SignInReport, SignInResult};
 use crate::signin::Inner;
 use crate::sip::{Limits, Uri};
 use crate::transport::TrustConfig;
+use crate::trust::{TrustDecider, TrustModel};
 
 /// Where the registrar is, when the caller already knows (server discovery is then skipped).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,10 @@ pub struct ServerTarget {
 pub enum ClientError {
     #[error("{0:?} is not a SIP URI of the form sip:user@domain")]
     InvalidSipUri(String),
+    #[error("the registrar {0:?} is not a host name: give its FQDN (pool01.contoso.com), optionally with :port")]
+    InvalidServer(String),
+    #[error("the account name is empty: give DOMAIN\\user or user@domain, or no credentials at all")]
+    EmptyAccount,
     #[error("the DNS resolver could not be set up: {0}")]
     Resolver(DnsError),
     #[error("no certificate authority to trust: {0}")]
@@ -74,7 +79,8 @@ pub struct ClientBuilder {
     pub(crate) autodiscover_ports: (Option<u16>, Option<u16>),
     pub(crate) autodiscover_format: Format,
     pub(crate) try_http: bool,
-    pub(crate) trusted_domains: Vec<String>,
+    pub(crate) trusted_domains: Option<Vec<String>>,
+    pub(crate) trust_decider: Option<Arc<dyn TrustDecider>>,
     pub(crate) a_record_port: Option<u16>,
     pub(crate) devices: Option<Arc<dyn DeviceProvider>>,
     pub(crate) network: Option<Arc<dyn NetworkInfo>>,
@@ -84,6 +90,7 @@ pub struct ClientBuilder {
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) org_id_sts: String,
     pub(crate) shared: Arc<crate::SharedResources>,
+    pub(crate) lockout: crate::auth::lockout::LockoutPolicy,
 }
 
 /// A password that never prints (Debug and Display are redacted).
@@ -123,7 +130,8 @@ impl ClientBuilder {
             autodiscover_ports: (None, None),
             autodiscover_format: Format::Xml,
             try_http: true,
-            trusted_domains: Vec::new(),
+            trusted_domains: None,
+            trust_decider: None,
             a_record_port: None,
             devices: None,
             network: None,
@@ -132,7 +140,8 @@ impl ClientBuilder {
             keystore: None,
             reconnect: ReconnectPolicy::default(),
             org_id_sts: crate::auth::orgid::DEFAULT_ORG_ID_STS.to_string(),
-            shared: crate::SharedResources::new(),
+            shared: crate::SharedResources::process(),
+            lockout: crate::auth::lockout::LockoutPolicy::default(),
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -178,9 +187,19 @@ impl ClientBuilder {
         self.try_http = enabled;
         self
     }
-    /// Domains autodiscover may redirect into besides the SIP domain (Lync's TrustModelData).
+    /// Domains besides the SIP domain whose servers are trusted with the credentials and that autodiscover may
+    /// redirect into (Lync's TrustModelData). Without this list the Microsoft client's defaults apply
+    /// ([`crate::trust::MICROSOFT_DEFAULT_TRUSTED`]: Office 365's domains); a list replaces them, as the
+    /// policy does. See README "Where your credentials go".
     pub fn trusted_domains(mut self, domains: Vec<String>) -> ClientBuilder {
-        self.trusted_domains = domains;
+        self.trusted_domains = Some(domains);
+        self
+    }
+    /// Who decides when a server outside the trusted domains asks for credentials (the Microsoft client
+    /// asks the user "cannot verify that the server is trusted for your sign-in address"). Without one such
+    /// servers are refused. Never asked about addresses that came over plain http.
+    pub fn trust_decider(mut self, decider: Arc<dyn TrustDecider>) -> ClientBuilder {
+        self.trust_decider = Some(decider);
         self
     }
     /// The port to use for A-record fallbacks instead of 5061/443 (labs, unusual deployments).
@@ -245,10 +264,28 @@ impl ClientBuilder {
         self
     }
 
+    /// How many refused passwords an account may collect, and how refused ones are retried (default: 3
+    /// refusals per 30 minutes, the same password again after 1 minute, then 2): see
+    /// [`crate::auth::lockout`]. The record is kept in the [`crate::SharedResources`] the client uses.
+    pub fn lockout_policy(mut self, policy: crate::auth::lockout::LockoutPolicy) -> ClientBuilder {
+        self.lockout = policy;
+        self
+    }
+
     /// How to retry after a lost connection (default: 1 s doubling to 60 s, ±20 % jitter).
     pub fn reconnect_policy(mut self, policy: ReconnectPolicy) -> ClientBuilder {
         self.reconnect = policy;
         self
+    }
+
+    /// The trust model: the SIP domain, the trusted domains, and the hosts this configuration names
+    /// itself (the registrar, the Org ID STS).
+    fn trust_model(&self, domain: &str) -> TrustModel {
+        let mut named: Vec<String> = self.server.iter().map(|s| s.fqdn.clone()).collect();
+        if let Some(host) = url::Url::parse(&self.org_id_sts).ok().and_then(|u| u.host_str().map(str::to_string)) {
+            named.push(host);
+        }
+        TrustModel::new(domain, self.trusted_domains.as_deref(), &named, self.trust_decider.clone())
     }
 
     /// Checks the configuration and builds the client.
@@ -260,6 +297,14 @@ impl ClientBuilder {
             Some(s) if s.user().is_some() && s.params().is_empty() && s.port().is_none() => s.host().to_string(),
             _ => return Err(ClientError::InvalidSipUri(self.sip_uri.clone())),
         };
+        if let Some(server) = &self.server
+            && !is_host_name(&server.fqdn)
+        {
+            return Err(ClientError::InvalidServer(server.fqdn.clone()));
+        }
+        if self.credentials.as_ref().is_some_and(|(account, _)| account.trim().is_empty()) {
+            return Err(ClientError::EmptyAccount);
+        }
         let resolver: Arc<dyn DnsResolver> = match (&self.resolver, self.dns_servers.is_empty()) {
             (Some(r), _) => r.clone(),
             (None, false) => Arc::new(
@@ -287,7 +332,9 @@ impl ClientBuilder {
                 }
             },
         };
+        let trust = self.trust_model(&domain);
         let inner = Inner {
+            trust,
             connector,
             anchors,
             keystore,
@@ -310,6 +357,24 @@ impl ClientBuilder {
             snapshot: Arc::new(StdMutex::new(Snapshot::default())),
         })
     }
+}
+
+/// A DNS name (labels of letters, digits, `-` inside, `_`; dots between non-empty labels) or an IP address: what a
+/// certificate can name and a resolver can look up.
+fn is_host_name(host: &str) -> bool {
+    if host.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// One Skype for Business endpoint. Cheap: no thread of its own; all I/O on the caller's tokio
@@ -569,5 +634,38 @@ impl Drop for Client {
         if let Ok(mut d) = self.driver.try_lock() {
             d.take();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(fqdn: &str) -> ServerTarget {
+        ServerTarget { fqdn: fqdn.into(), port: 5061, addr: None }
+    }
+
+    #[test]
+    fn a_registrar_without_a_host_name_is_refused() {
+        for bad in ["", " ", "pool..contoso.com", "-", "pool01.contoso.com:5061", "a b.example", ".", "[::1]"] {
+            let err = ClientBuilder::new("alice@contoso.com").server(target(bad)).build().err();
+            assert!(matches!(err, Some(ClientError::InvalidServer(_))), "{bad:?}: {err:?}");
+        }
+        for good in ["pool01.contoso.com", "POOL01.contoso.com.", "127.0.0.1", "::1", "localhost", "sip_edge.x"] {
+            let built = ClientBuilder::new("alice@contoso.com").server(target(good)).build();
+            assert!(built.is_ok(), "{good:?}: {:?}", built.err());
+        }
+        let err = ClientBuilder::new("alice@contoso.com").server(target("")).build().err().unwrap();
+        assert!(err.to_string().contains("FQDN"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_account_is_refused_and_no_password_is_shown() {
+        for account in ["", "   "] {
+            let err = ClientBuilder::new("alice@contoso.com").credentials(account, "Pa55-Secret").build().err();
+            assert!(matches!(err, Some(ClientError::EmptyAccount)), "{account:?}: {err:?}");
+        }
+        let builder = ClientBuilder::new("alice@contoso.com").credentials("CONTOSO\\alice", "Pa55-Secret");
+        assert!(!format!("{builder:?}").contains("Pa55-Secret"));
     }
 }

@@ -174,7 +174,16 @@ async fn run(
 
 /// Failure classes where signing in again cannot help (FIELD-NOTES §2.2 / issue 4's typed errors).
 fn fatal(class: &str) -> bool {
-    matches!(class, "disabled-user" | "unknown-user" | "wrong-credentials" | "authentication-required")
+    matches!(
+        class,
+        "disabled-user"
+            | "unknown-user"
+            | "wrong-credentials"
+            | "org-id-refused"
+            | "credentials-withheld"
+            | "untrusted-server"
+            | "authentication-required"
+    )
 }
 
 /// Signs in again until it works, the failure is one retrying cannot fix, or the application

@@ -11,6 +11,7 @@
 //! - [`identity`]: the endpoint identity: epid and the `+sip.instance` derived from it ([MS-SIPRE] 3.2.3).
 //! - [`transport`]: SIP over TLS on tokio + rustls (the only module here that does I/O besides the facade).
 //! - [`registration`]: building REGISTER and reading the registrar's 200 OK ([MS-SIPREGE]).
+//! - [`trust`]: where credentials may go (the SIP domain, trusted domains, verified TLS only).
 //!
 //! Data flows one way: discovery → connect → authenticate → register → provision → subscribe/publish.
 
@@ -40,6 +41,7 @@ mod shared;
 mod signin;
 pub mod sip;
 pub mod transport;
+pub mod trust;
 pub mod xml;
 
 pub use client::{Client, ClientBuilder, ClientError, EVENT_BUFFER, EventStream, ServerTarget};

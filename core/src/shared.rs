@@ -1,4 +1,5 @@
-//! What many clients of one process can share: compiled dial plans and TLS trust.
+//! What many clients of one process can share: compiled dial plans, TLS trust, and the record of refused
+//! passwords ([`crate::auth::lockout`]).
 //!
 //! A pool's users share a handful of location profiles, and one compiled profile costs about half a
 //! megabyte once its rules have run (fancy-regex programs and their lazy DFA caches; measured with
@@ -6,8 +7,12 @@
 //! [`SharedResources`] and hands it to every [`crate::ClientBuilder`] (`.shared(...)`); identical
 //! documents then compile once. The same goes for trust: loading the system's roots parses every
 //! certificate of the OS store (103 KiB per client, measured); clients with the same [`TrustConfig`]
-//! share one TLS configuration and one root store. Without it each client has its own, so nothing
-//! is global.
+//! share one TLS configuration and one root store.
+//!
+//! Clients built without `.shared(...)` use one [`SharedResources`] for the whole process
+//! ([`SharedResources::process`]): refused passwords must be remembered per account whichever client sent
+//! them (the directory counts them that way), so a script that builds a new client for each try cannot lock
+//! an account out. That instance is the only process-wide state sfbkit keeps.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -29,6 +34,8 @@ pub struct SharedResources {
     profiles: Mutex<HashMap<[u8; 20], Weak<LocationProfile>>>,
     /// Built trust configurations (a process has one or two).
     trust: Mutex<Vec<BuiltTrust>>,
+    /// Refused passwords per account.
+    refusals: crate::auth::lockout::RefusalLedger,
 }
 
 impl std::fmt::Debug for SharedResources {
@@ -40,6 +47,17 @@ impl std::fmt::Debug for SharedResources {
 impl SharedResources {
     pub fn new() -> Arc<SharedResources> {
         Arc::new(SharedResources::default())
+    }
+
+    /// The process's own instance, which clients built without [`crate::ClientBuilder::shared`] use.
+    pub fn process() -> Arc<SharedResources> {
+        static PROCESS: std::sync::OnceLock<Arc<SharedResources>> = std::sync::OnceLock::new();
+        PROCESS.get_or_init(SharedResources::new).clone()
+    }
+
+    /// The refused passwords of the clients sharing this (see [`crate::auth::lockout`]).
+    pub fn refusals(&self) -> &crate::auth::lockout::RefusalLedger {
+        &self.refusals
     }
 
     /// The compiled profile for this document: the one already in use when another endpoint got

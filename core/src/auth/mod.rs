@@ -5,9 +5,11 @@
 //! - [`tlsdsk`]: the TLS-DSK inner handshake and its derived signing keys.
 //! - [`signature`]: the signature buffer and the `Authorization` / `Authentication-Info` headers.
 //! - [`clock`]: the registrar's `Date` against the local clock (NTLM and Kerberos tolerate little skew).
+//! - [`lockout`]: account safety: refused passwords are counted and never replayed.
 
 pub mod certprov;
 pub mod clock;
+pub mod lockout;
 pub mod ntlm;
 pub mod orgid;
 pub mod proof;

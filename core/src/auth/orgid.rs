@@ -61,12 +61,6 @@ pub enum OrgIdError {
         /// The fault's reason or `internalerror/text`, when given.
         reason: Option<String>,
     },
-    /// The configured URL is not `https://`: the password would travel in clear, so nothing is sent.
-    #[error("{sts}: the Org ID STS URL is not https://; the password is not sent over it")]
-    InsecureUrl {
-        /// The Org ID STS URL as configured.
-        sts: String,
-    },
     /// No HTTP answer: DNS, TCP, TLS or timeout.
     #[error("{sts}: the Org ID STS could not be reached: {error}")]
     Unreachable {
@@ -112,7 +106,6 @@ impl OrgIdError {
     pub fn class(&self) -> &'static str {
         match self {
             OrgIdError::FailedAuthentication { .. } => "org-id-refused",
-            OrgIdError::InsecureUrl { .. } => "org-id-insecure-url",
             OrgIdError::Unreachable { .. } => "org-id-unreachable",
             OrgIdError::Fault { .. } => "org-id-fault",
             OrgIdError::Status { .. } => "org-id-status",
@@ -127,9 +120,6 @@ impl OrgIdError {
                  user's Office 365 sign-in name (user@tenant.onmicrosoft.com or the UPN) and password; accounts that \
                  require multi-factor or modern authentication cannot use this (WS-Trust username) path."
                 .to_owned(),
-            OrgIdError::InsecureUrl { .. } => {
-                "Give ClientBuilder::org_id_sts an https:// URL (the UsernameToken carries the password).".to_owned()
-            }
             OrgIdError::Unreachable { error, .. } => format!(
                 "The Org ID STS could not be reached ({}); check the proxy and firewall towards \
                  login.microsoftonline.com, or the URL given to ClientBuilder::org_id_sts.",
@@ -179,11 +169,6 @@ pub fn org_id_request(sts_url: &str, applies_to: &str, username: &str, password:
     )
 }
 
-/// Refuses an Org ID STS URL that is not `https://` (case-insensitive), before any password is written.
-pub fn check_sts_url(sts_url: &str) -> Result<(), OrgIdError> {
-    let https = sts_url.get(..8).is_some_and(|p| p.eq_ignore_ascii_case("https://"));
-    if https { Ok(()) } else { Err(OrgIdError::InsecureUrl { sts: sts_url.to_owned() }) }
-}
 
 /// The Org ID user name for an account: a `user@domain` account as it is; for a `DOMAIN\user` account (which
 /// Office 365 does not know) the SIP address, as SIPE falls back to its user name when no auth user is set.

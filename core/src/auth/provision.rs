@@ -10,6 +10,7 @@ use super::webticket::{WebTicket, ticket_rejected};
 use super::webticket_client::{TicketRoute, WebTicketAcquireError, acquire_for_service};
 use crate::http::{HttpClient, HttpError, HttpResponse};
 use crate::keystore::{KeystoreError, SecretStore, StoredCertificate};
+use crate::trust::{TrustModel, TrustedUrl};
 
 /// Why provisioning failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,11 @@ pub enum ProvisionError {
 }
 
 impl ProvisionError {
+    /// True when the sign-in must end here (see [`WebTicketAcquireError::ends_sign_in`]).
+    pub fn ends_sign_in(&self) -> bool {
+        matches!(self, ProvisionError::WebTicket(e) if e.ends_sign_in())
+    }
+
     /// A short class for reports.
     pub fn class(&self) -> &'static str {
         match self {
@@ -68,14 +74,15 @@ pub fn default_sts_url(certprov_url: &str) -> Option<String> {
     Some(format!("https://{host}{port}/WebTicket/WebTicketService.svc/Auth"))
 }
 
-/// Gets a certificate for `sip_address` from `certprov_url` and stores it under (user, `pool`). The web ticket
-/// comes from the Windows port, or for Office 365 through the Org ID STS at `org_id_sts`
-/// ([`acquire_for_service`]).
+/// Gets a certificate for `sip_address` from `certprov` and stores it under (user, `pool`). The web ticket
+/// comes from the Web Ticket Service at `sts`: its Windows port, or for Office 365 through the Org ID STS at
+/// `org_id_sts` ([`acquire_for_service`], which admits every port it learns with `trust`).
 #[allow(clippy::too_many_arguments)]
 pub async fn provision(
     http: &HttpClient,
-    sts_url: &str,
-    certprov_url: &str,
+    trust: &TrustModel,
+    sts: &TrustedUrl,
+    certprov: &TrustedUrl,
     sip_address: &str,
     account: &str,
     password: &str,
@@ -91,9 +98,9 @@ pub async fn provision(
     let mut retried = false;
     loop {
         let acquired =
-            acquire_for_service(http, sts_url, certprov_url, &sip_uri, account, password, org_id_sts).await?;
+            acquire_for_service(http, trust, sts, certprov.as_str(), &sip_uri, account, password, org_id_sts).await?;
         let (ticket, route): (WebTicket, _) = (acquired.ticket, acquired.route);
-        match publish(http, certprov_url, &sip_uri, device_id, &request, &ticket).await {
+        match publish(http, certprov, &sip_uri, device_id, &request, &ticket).await {
             Err(ProvisionError::Refused { code: Some(code), .. }) if !retried && ticket_rejected(code) => {
                 tracing::info!(code, "web ticket refused by certificate provisioning; fetching a new one once");
                 retried = true;
@@ -106,7 +113,7 @@ pub async fn provision(
                 return Ok(Provisioned {
                     certificate,
                     ticket_expires: ticket.expires,
-                    sts_url: sts_url.to_string(),
+                    sts_url: sts.to_string(),
                     route,
                 });
             }
@@ -117,7 +124,7 @@ pub async fn provision(
 /// GetAndPublishCert with `ticket`: the certificate (DER) the service issued for `request`.
 async fn publish(
     http: &HttpClient,
-    certprov_url: &str,
+    certprov: &TrustedUrl,
     sip_uri: &str,
     device_id: &str,
     request: &CertificateRequest,
@@ -132,7 +139,8 @@ async fn publish(
         ("SOAPAction", soap_action.as_str()),
         ("X-MS-WebTicket", ticket_header.as_str()),
     ];
-    let response: HttpResponse = http.send(http::Method::POST, certprov_url, &headers, body.into_bytes()).await?;
+    let response: HttpResponse =
+        http.send_trusted(http::Method::POST, certprov, &headers, body.into_bytes()).await?;
     if response.status != 200 {
         let d = response.diagnostics();
         return Err(ProvisionError::Refused {

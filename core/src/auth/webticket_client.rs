@@ -23,6 +23,10 @@
 //! ([`super::webticket::proof_port`]) and the client holds a fresh earlier ticket with its RST's entropy, the new
 //! ticket is requested with a request signed by that ticket's proof key ([`super::proof`]) and no credentials.
 //!
+//! Trust: every URL a credential goes to is a [`TrustedUrl`] the caller's [`TrustModel`] admitted; the ports a
+//! MEX names are admitted here before use (an https port in the SIP domain or a trusted domain, never plain
+//! http), so a pool, a MEX or a man in the middle cannot steer the password elsewhere ([`crate::trust`]).
+//!
 //! The wire format (RST, RSTR) is [`super::webticket`]; the decisions on each response are plain functions
 //! ([`choose_scheme`], [`challenge_token`], [`final_verdict`]) so they are testable without sockets.
 
@@ -33,8 +37,7 @@ use quick_xml::reader::Reader;
 
 use super::ntlm::{ClientOptions, ClientRandom, NtlmClient, NtlmError, decode_token, encode_token};
 use super::orgid::{
-    ORG_ID_CONTENT_TYPE, ORG_ID_ISSUE_ACTION, OrgIdError, check_sts_url, org_id_request, org_id_username,
-    parse_org_id_response,
+    ORG_ID_CONTENT_TYPE, ORG_ID_ISSUE_ACTION, OrgIdError, org_id_request, org_id_username, parse_org_id_response,
 };
 use super::proof::{ProofError, ProofKey, proof_rst_request};
 use super::sa::ntlm_credentials;
@@ -43,6 +46,7 @@ use super::webticket::{
     rst_request, rst_request_with_security,
 };
 use crate::http::{HttpClient, HttpError, HttpResponse, Method};
+use crate::trust::{Learned, Purpose, TrustModel, TrustedUrl, Untrusted};
 
 /// `Content-Type` of the RST (SOAP 1.1).
 pub const RST_CONTENT_TYPE: &str = "text/xml; charset=utf-8";
@@ -76,6 +80,10 @@ pub enum WebTicketAcquireError {
     /// The request did not get a usable HTTP response (DNS, TCP, TLS, timeout, broken HTTP).
     #[error(transparent)]
     Http(#[from] HttpError),
+    /// A port or service the credentials would go to is not trusted for the user's SIP domain: nothing was sent
+    /// (boxed: it is large, and every result carrying this error would be as large).
+    #[error(transparent)]
+    Untrusted(Box<Untrusted>),
     /// The service's 401 offers neither NTLM nor Negotiate (e.g. only certificate or OAuth).
     #[error("{url}: the Web Ticket Service offers no scheme this client speaks (offered: {offered:?})")]
     NoUsableScheme {
@@ -102,6 +110,19 @@ pub enum WebTicketAcquireError {
         code: Option<u32>,
         /// `X-Ms-diagnostics` reason, when the server sent one.
         reason: Option<String>,
+    },
+    /// The AUTHENTICATE was refused and the service's `Date` is further from this computer's clock than NTLM
+    /// tolerates: the timestamps were refused, which no password change would fix.
+    #[error("{url}: the Web Ticket Service refused the NTLM answer, and its clock says {server_date} while this computer's is {apart} {direction}; NTLM tolerates at most 15 min")]
+    ClockSkew {
+        /// The STS URL.
+        url: String,
+        /// The service's `Date`.
+        server_date: String,
+        /// How far apart the clocks are, in words.
+        apart: String,
+        /// `behind` or `ahead` (this computer relative to the service).
+        direction: &'static str,
     },
     /// The service answered with a SOAP fault (for example a claim for another user's SIP URI).
     #[error("{url}: the Web Ticket Service answered {status} with a SOAP fault: {fault}")]
@@ -161,6 +182,12 @@ pub enum WebTicketAcquireError {
     },
 }
 
+impl From<Untrusted> for WebTicketAcquireError {
+    fn from(e: Untrusted) -> WebTicketAcquireError {
+        WebTicketAcquireError::Untrusted(Box::new(e))
+    }
+}
+
 fn diag_suffix(code: Option<u32>, reason: &Option<String>) -> String {
     match (code, reason) {
         (Some(c), Some(r)) => format!(" ({c}: {r})"),
@@ -171,13 +198,32 @@ fn diag_suffix(code: Option<u32>, reason: &Option<String>) -> String {
 }
 
 impl WebTicketAcquireError {
+    /// True when the service refused the password itself (a failed logon the directory counts), as opposed
+    /// to the service being unreachable or broken: the sign-in must stop there (account lockout).
+    pub fn refused_credentials(&self) -> bool {
+        matches!(
+            self,
+            WebTicketAcquireError::WrongCredentials { .. }
+                | WebTicketAcquireError::OrgId(OrgIdError::FailedAuthentication { .. })
+        )
+    }
+
+    /// True when no other route can do better with the same credentials, so the sign-in ends: the
+    /// password was refused, the clocks are too far apart, or a server is not trusted with them.
+    pub fn ends_sign_in(&self) -> bool {
+        self.refused_credentials()
+            || matches!(self, WebTicketAcquireError::ClockSkew { .. } | WebTicketAcquireError::Untrusted(_))
+    }
+
     /// A short class for reports and tests: `wrong-credentials`, `soap-fault`, `ms-diagnostics`, ...
     pub fn class(&self) -> &'static str {
         match self {
             WebTicketAcquireError::Http(e) => e.class(),
+            WebTicketAcquireError::Untrusted(e) => e.class(),
             WebTicketAcquireError::NoUsableScheme { .. } => "no-usable-auth-scheme",
             WebTicketAcquireError::Handshake { .. } => "ntlm-handshake",
             WebTicketAcquireError::WrongCredentials { .. } => "wrong-credentials",
+            WebTicketAcquireError::ClockSkew { .. } => "clock-skew",
             WebTicketAcquireError::SoapFault { .. } => "soap-fault",
             WebTicketAcquireError::Diagnostics { .. } => "ms-diagnostics",
             WebTicketAcquireError::UnexpectedStatus { .. } => "unexpected-status",
@@ -192,6 +238,7 @@ impl WebTicketAcquireError {
     pub fn hint(&self) -> String {
         match self {
             WebTicketAcquireError::Http(e) => e.hint(),
+            WebTicketAcquireError::Untrusted(e) => e.hint(),
             WebTicketAcquireError::NoUsableScheme { .. } => "The Web Ticket Service does not offer Windows \
                  authentication (NTLM or Negotiate) here: enable Windows authentication on the WebTicket virtual \
                  directory, or sign in with a certificate."
@@ -202,6 +249,9 @@ impl WebTicketAcquireError {
             WebTicketAcquireError::WrongCredentials { .. } => {
                 "Check the account name (DOMAIN\\user or user@domain) and the password.".to_owned()
             }
+            WebTicketAcquireError::ClockSkew { .. } => "Synchronise this computer's clock with the domain \
+                 (Windows: w32tm /resync; Linux: chrony or another NTP client) and check its time zone."
+                .to_owned(),
             WebTicketAcquireError::SoapFault { .. } => "The Web Ticket Service refused the request itself: check \
                  that the SIP address belongs to the account signing in."
                 .to_owned(),
@@ -231,24 +281,26 @@ impl WebTicketAcquireError {
 }
 
 /// Gets a web ticket for `applies_to` (the service the ticket is for) on behalf of `sip_uri` from the Web
-/// Ticket Service at `sts_url`, authenticating as `account` (`DOMAIN\user` or `user@domain`) with HTTP NTLM.
+/// Ticket Service at `sts` (admitted by the trust model), authenticating as `account` (`DOMAIN\user` or
+/// `user@domain`) with HTTP NTLM.
 ///
 /// Returns the ticket and the 32 bytes of client entropy sent in the RST (with the server's entropy in the
 /// ticket they make the proof key, [`WebTicket::proof_key`]).
 pub async fn acquire(
     http: &HttpClient,
-    sts_url: &str,
+    sts: &TrustedUrl,
     applies_to: &str,
     sip_uri: &str,
     account: &str,
     password: &str,
 ) -> Result<(WebTicket, [u8; 32]), WebTicketAcquireError> {
+    let sts_url = sts.as_str();
     let entropy: [u8; 32] = rand::random();
     let rst = rst_request(applies_to, sip_uri, &entropy, &random_uuid()).into_bytes();
     let soap_action = format!("\"{RST_ISSUE_ACTION}\"");
     let base = [("Content-Type", RST_CONTENT_TYPE), ("SOAPAction", soap_action.as_str())];
 
-    let mut conn = http.connect(sts_url).await?;
+    let mut conn = http.connect_trusted(sts).await?;
     let first = conn.send(Method::POST, sts_url, &base, rst.clone()).await?;
     if first.status != 401 {
         return final_verdict(sts_url, &first).map(|t| (t, entropy));
@@ -259,7 +311,7 @@ pub async fn acquire(
     })?;
     // The anonymous 401 may close the connection; the handshake starts here, so a fresh one is fine.
     if conn.is_closed() {
-        conn = http.connect(sts_url).await?;
+        conn = http.connect_trusted(sts).await?;
     }
 
     let mut ntlm = NtlmClient::new(ntlm_credentials(account, password), ClientOptions::http());
@@ -279,7 +331,25 @@ pub async fn acquire(
         .map_err(|e: NtlmError| handshake(format!("the server's CHALLENGE cannot be answered: {e}")))?;
     let authorization = format!("{} {}", scheme.name(), encode_token(&authenticate));
     let third = send_with(&mut conn, sts_url, &base, &authorization, &rst).await?;
+    if third.status == 401
+        && let Some(skewed) = skew_refusal(sts_url, &third, SystemTime::now())
+    {
+        return Err(skewed);
+    }
     final_verdict(sts_url, &third).map(|t| (t, entropy))
+}
+
+/// A refused AUTHENTICATE whose response `Date` is further from `local` than NTLM tolerates: the timestamps
+/// were refused, not (necessarily) the password.
+pub fn skew_refusal(url: &str, response: &HttpResponse, local: SystemTime) -> Option<WebTicketAcquireError> {
+    let date = response.header("date")?;
+    let skew = super::clock::ClockSkew { server: super::clock::parse_date(date)?, local };
+    skew.exceeds(super::clock::NTLM_TOLERANCE).then(|| WebTicketAcquireError::ClockSkew {
+        url: url.to_owned(),
+        server_date: date.trim().to_owned(),
+        apart: super::clock::human(skew.difference()),
+        direction: if skew.server < skew.local { "ahead" } else { "behind" },
+    })
 }
 
 async fn send_with(
@@ -330,31 +400,37 @@ pub struct Acquired {
 /// when it is not, or it refuses the credentials with 401 and a `WsFedBearer` port is offered, get a token from
 /// the Org ID STS at `org_id_sts` and present it at the bearer port ([`acquire_with_org_id`]).
 ///
-/// When the MEX cannot be read, `sts_url` is taken as the Windows port (what an on-premises pool's
-/// `X-MS-WebTicketURL` names), so pools without metadata work as before.
+/// When the MEX cannot be read, `sts` is taken as the Windows port (what an on-premises pool's
+/// `X-MS-WebTicketURL` names), so pools without metadata work as before. Every port the MEX names is admitted by
+/// `trust` before anything is sent to it, and so is `org_id_sts`.
+#[allow(clippy::too_many_arguments)]
 pub async fn acquire_for_service(
     http: &HttpClient,
-    sts_url: &str,
+    trust: &TrustModel,
+    sts: &TrustedUrl,
     applies_to: &str,
     sip_uri: &str,
     account: &str,
     password: &str,
     org_id_sts: &str,
 ) -> Result<Acquired, WebTicketAcquireError> {
-    let mut ports = match discover_ports(http, sts_url).await {
-        Some(p) if p.win_negotiate.is_some() || p.ws_fed_bearer.is_some() => p,
-        _ => WebTicketPorts { win_negotiate: Some(sts_url.to_owned()), ws_fed_bearer: None },
+    let sts_url = sts.as_str();
+    let (mut ports, learned) = match discover_ports(http, sts_url).await {
+        Some((p, learned)) if p.win_negotiate.is_some() || p.ws_fed_bearer.is_some() => (p, learned),
+        _ => (WebTicketPorts { win_negotiate: Some(sts_url.to_owned()), ws_fed_bearer: None }, Learned::Configuration),
     };
     // The URL the pool named for this very port is kept: behind a reverse proxy, MEX may spell the host
     // differently (its internal name).
-    if ports.win_negotiate.as_deref().is_some_and(|p| same_path(p, sts_url)) {
-        ports.win_negotiate = Some(sts_url.to_owned());
-    }
+    let windows = match ports.win_negotiate.take() {
+        Some(p) if same_path(&p, sts_url) => Some(sts.clone()),
+        Some(p) => Some(trust.admit_url(&p, Purpose::WebTicketService, &learned).await?),
+        None => None,
+    };
     let mut windows_refused = false;
-    if let Some(port) = &ports.win_negotiate {
+    if let Some(port) = &windows {
         match acquire(http, port, applies_to, sip_uri, account, password).await {
             Ok((ticket, entropy)) => {
-                return Ok(Acquired { ticket, entropy, route: TicketRoute::Windows { port: port.clone() } });
+                return Ok(Acquired { ticket, entropy, route: TicketRoute::Windows { port: port.to_string() } });
             }
             Err(e) if ports.ws_fed_bearer.is_some() && windows_refused_with_401(&e) => {
                 tracing::info!(class = e.class(), "Windows port refused; trying the Org ID STS and WsFedBearer");
@@ -366,12 +442,18 @@ pub async fn acquire_for_service(
     let Some(bearer) = ports.ws_fed_bearer else {
         return Err(WebTicketAcquireError::NoUsableScheme { url: sts_url.to_owned(), offered: Vec::new() });
     };
+    let bearer = trust.admit_url(&bearer, Purpose::WebTicketService, &learned).await?;
+    let org_id = trust.admit_url(org_id_sts, Purpose::OrgIdSts, &Learned::Configuration).await?;
     let started = std::time::Instant::now();
     let (ticket, entropy, org_id_elapsed) =
-        acquire_with_org_id(http, &bearer, org_id_sts, applies_to, sip_uri, account, password).await?;
+        acquire_with_org_id(http, &bearer, &org_id, applies_to, sip_uri, account, password).await?;
     tracing::debug!(elapsed = ?started.elapsed(), "web ticket from the WsFedBearer port");
-    let route =
-        TicketRoute::OrgId { org_id_sts: org_id_sts.to_owned(), bearer_port: bearer, org_id_elapsed, windows_refused };
+    let route = TicketRoute::OrgId {
+        org_id_sts: org_id_sts.to_owned(),
+        bearer_port: bearer.to_string(),
+        org_id_elapsed,
+        windows_refused,
+    };
     Ok(Acquired { ticket, entropy, route })
 }
 
@@ -388,14 +470,17 @@ pub fn windows_refused_with_401(e: &WebTicketAcquireError) -> bool {
     matches!(e, WebTicketAcquireError::WrongCredentials { .. } | WebTicketAcquireError::NoUsableScheme { .. })
 }
 
-/// The Web Ticket Service's ports from its MEX; `None` when there is no MEX to read.
-async fn discover_ports(http: &HttpClient, sts_url: &str) -> Option<WebTicketPorts> {
-    discover_mex(http, sts_url).await.map(|info| WebTicketPorts::from_mex(&info))
+/// The Web Ticket Service's ports from its MEX, and how they were learned; `None` when there is no MEX to read.
+async fn discover_ports(http: &HttpClient, sts_url: &str) -> Option<(WebTicketPorts, Learned)> {
+    discover_mex(http, sts_url).await.map(|(info, learned)| (WebTicketPorts::from_mex(&info), learned))
 }
 
-/// The Web Ticket Service's MEX, parsed; `None` when there is none to read.
-async fn discover_mex(http: &HttpClient, sts_url: &str) -> Option<MexInfo> {
+/// The Web Ticket Service's MEX, parsed, and how its addresses were learned (over TLS from its host, or over
+/// plain http); `None` when there is none to read.
+async fn discover_mex(http: &HttpClient, sts_url: &str) -> Option<(MexInfo, Learned)> {
     let url = mex_url(sts_url)?;
+    let host = url::Url::parse(&url).ok()?.host_str()?.to_owned();
+    let learned = if url.starts_with("https://") { Learned::Tls(host) } else { Learned::PlainHttp(host) };
     let response = match http.get(&url, &[]).await {
         Ok(r) if r.status == 200 => r,
         Ok(r) => {
@@ -407,7 +492,7 @@ async fn discover_mex(http: &HttpClient, sts_url: &str) -> Option<MexInfo> {
             return None;
         }
     };
-    parse_mex(&response.body, "").ok()
+    parse_mex(&response.body, "").ok().map(|info| (info, learned))
 }
 
 /// Gets a new web ticket for `applies_to` / `sip_uri` from the proof-key port at `port_url` without credentials:
@@ -418,12 +503,13 @@ async fn discover_mex(http: &HttpClient, sts_url: &str) -> Option<MexInfo> {
 /// Returns the new ticket and the client entropy of this RST (its own proof key's half).
 pub async fn acquire_with_proof(
     http: &HttpClient,
-    port_url: &str,
+    port: &TrustedUrl,
     earlier: &WebTicket,
     earlier_entropy: &[u8; 32],
     applies_to: &str,
     sip_uri: &str,
 ) -> Result<(WebTicket, [u8; 32]), WebTicketAcquireError> {
+    let port_url = port.as_str();
     let key = ProofKey::for_ticket(earlier, earlier_entropy)?;
     let entropy: [u8; 32] = rand::random();
     let rst = proof_rst_request(
@@ -440,7 +526,7 @@ pub async fn acquire_with_proof(
     )?;
     let soap_action = format!("\"{RST_ISSUE_ACTION}\"");
     let headers = [("Content-Type", RST_CONTENT_TYPE), ("SOAPAction", soap_action.as_str())];
-    let response = http.send(Method::POST, port_url, &headers, rst.into_bytes()).await?;
+    let response = http.send_trusted(Method::POST, port, &headers, rst.into_bytes()).await?;
     final_verdict(port_url, &response).map(|t| (t, entropy))
 }
 
@@ -480,7 +566,8 @@ impl std::fmt::Debug for Renewed {
 #[allow(clippy::too_many_arguments)]
 pub async fn renew_for_service(
     http: &HttpClient,
-    sts_url: &str,
+    trust: &TrustModel,
+    sts: &TrustedUrl,
     applies_to: &str,
     sip_uri: &str,
     earlier: Option<(&WebTicket, &[u8; 32])>,
@@ -490,14 +577,19 @@ pub async fn renew_for_service(
 ) -> Result<Renewed, WebTicketAcquireError> {
     let usable = earlier.filter(|(t, e)| t.is_fresh(SystemTime::now()) && t.proof_key(e).is_some());
     if let Some((ticket, entropy)) = usable
-        && let Some(port) = discover_mex(http, sts_url).await.as_ref().and_then(proof_port)
+        && let Some((mex, learned)) = discover_mex(http, sts.as_str()).await
+        && let Some(port) = proof_port(&mex)
     {
+        let port = trust.admit_url(&port, Purpose::WebTicketService, &learned).await?;
         match acquire_with_proof(http, &port, ticket, entropy, applies_to, sip_uri).await {
-            Ok((ticket, entropy)) => return Ok(Renewed { ticket, entropy, via: RenewedVia::ProofKey { port } }),
+            Ok((ticket, entropy)) => {
+                return Ok(Renewed { ticket, entropy, via: RenewedVia::ProofKey { port: port.to_string() } });
+            }
             Err(e) => tracing::info!(class = e.class(), "proof port refused; falling back to credentials"),
         }
     }
-    let acquired = acquire_for_service(http, sts_url, applies_to, sip_uri, account, password, org_id_sts).await?;
+    let acquired =
+        acquire_for_service(http, trust, sts, applies_to, sip_uri, account, password, org_id_sts).await?;
     Ok(Renewed { ticket: acquired.ticket, entropy: acquired.entropy, via: RenewedVia::Credentials(acquired.route) })
 }
 
@@ -506,21 +598,21 @@ pub async fn renew_for_service(
 /// to the bearer port. Returns the ticket, the RST's client entropy, and how long the Org ID STS took.
 pub async fn acquire_with_org_id(
     http: &HttpClient,
-    bearer_url: &str,
-    org_id_sts: &str,
+    bearer: &TrustedUrl,
+    org_id: &TrustedUrl,
     applies_to: &str,
     sip_uri: &str,
     account: &str,
     password: &str,
 ) -> Result<(WebTicket, [u8; 32], Duration), WebTicketAcquireError> {
-    check_sts_url(org_id_sts)?;
+    let (bearer_url, org_id_sts) = (bearer.as_str(), org_id.as_str());
     let started = std::time::Instant::now();
     let username = org_id_username(account, sip_uri);
     let request = org_id_request(org_id_sts, bearer_url, &username, password, &super::orgid::random_uuid());
     let action = format!("\"{ORG_ID_ISSUE_ACTION}\"");
     let headers = [("Content-Type", ORG_ID_CONTENT_TYPE), ("SOAPAction", action.as_str())];
     let answer = http
-        .send(Method::POST, org_id_sts, &headers, request.into_bytes())
+        .send_trusted(Method::POST, org_id, &headers, request.into_bytes())
         .await
         .map_err(|error| OrgIdError::Unreachable { sts: org_id_sts.to_owned(), error })?;
     let token = parse_org_id_response(org_id_sts, answer.status, &answer.body)?;
@@ -538,7 +630,7 @@ pub async fn acquire_with_org_id(
     );
     let soap_action = format!("\"{RST_ISSUE_ACTION}\"");
     let headers = [("Content-Type", RST_CONTENT_TYPE), ("SOAPAction", soap_action.as_str())];
-    let response = http.send(Method::POST, bearer_url, &headers, rst.into_bytes()).await?;
+    let response = http.send_trusted(Method::POST, bearer, &headers, rst.into_bytes()).await?;
     bearer_verdict(bearer_url, &response).map(|t| (t, entropy, org_id_elapsed))
 }
 
@@ -558,11 +650,12 @@ pub fn bearer_verdict(url: &str, response: &HttpResponse) -> Result<WebTicket, W
 /// asking for the XML flavour, which carries the SIP access points.
 pub async fn get_user_with_ticket(
     http: &HttpClient,
-    user_url: &str,
+    user: &TrustedUrl,
     ticket: &WebTicket,
 ) -> Result<HttpResponse, HttpError> {
     let value = ticket.header_value();
-    http.get(user_url, &[("X-MS-WebTicket", value.as_str()), ("Accept", AUTODISCOVER_XML_ACCEPT)]).await
+    let headers = [("X-MS-WebTicket", value.as_str()), ("Accept", AUTODISCOVER_XML_ACCEPT)];
+    http.send_trusted(Method::GET, user, &headers, Vec::new()).await
 }
 
 /// The scheme to answer a 401 with: NTLM when offered, else Negotiate (carrying raw NTLM tokens).

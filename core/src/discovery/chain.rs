@@ -8,6 +8,7 @@ use super::autodiscover::{self, Format, Scheme, Walk, WalkConfig, entry_url};
 use super::dns::{order_srv, usable_srv};
 use super::{Attempt, AttemptOutcome, Candidate, DnsError, DnsResolver, Source};
 use crate::http::HttpClient;
+use crate::trust::{Learned, Purpose, TrustModel};
 
 /// A-record fallbacks and their ports (Microsoft KB 2619522; the order: `sipinternal`,
 /// `sip`, `sipexternal`). A records carry no port, so these are the ports a client assumes.
@@ -29,8 +30,6 @@ pub struct DiscoveryConfig {
     pub try_http: bool,
     /// XML (default; the only flavour carrying SIP access points) or JSON.
     pub format: Format,
-    /// Domains autodiscover redirects may lead into besides the SIP domain (Lync's TrustModelData).
-    pub trusted_domains: Vec<String>,
     /// Most autodiscover `Redirect` hops followed.
     pub max_hops: u32,
     /// The port to assume for A-record fallbacks instead of [`A_RECORDS`]' (labs, odd deployments).
@@ -49,7 +48,6 @@ impl DiscoveryConfig {
             autodiscover_http_port: None,
             try_http: true,
             format: Format::Xml,
-            trusted_domains: Vec::new(),
             max_hops: autodiscover::DEFAULT_MAX_HOPS,
             a_record_port: None,
             org_id_sts: crate::auth::orgid::DEFAULT_ORG_ID_STS.to_string(),
@@ -66,10 +64,22 @@ pub struct Discovered {
     pub winner: Option<Source>,
     /// Every attempt, skipped ones included, in order.
     pub attempts: Vec<Attempt>,
-    /// `X-MS-WebTicketURL` seen on the User resource: the authentication stage's starting point.
-    pub web_ticket_url: Option<String>,
+    /// `X-MS-WebTicketURL` seen on the User resource (the authentication stage's starting point), and how
+    /// it was learned (for the trust model).
+    pub web_ticket_url: Option<(String, Learned)>,
     /// The User resource's URL.
     pub user_url: Option<String>,
+    /// Set when discovery ended the sign-in instead of moving on: a server not trusted with the
+    /// credentials, or credentials the Web Ticket Service refused (one failed logon is enough).
+    pub stop: Option<Stop>,
+}
+
+/// Why discovery ended the sign-in (see [`Discovered::stop`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop {
+    pub class: String,
+    pub error: String,
+    pub hint: String,
 }
 
 /// The account and password to fetch a web ticket with when autodiscover's User resource asks
@@ -80,12 +90,14 @@ pub struct TicketCredentials<'a> {
     pub password: &'a str,
 }
 
-/// Runs the chain.
+/// Runs the chain. Autodiscover redirects stay within `trust`'s domains, and a web ticket is fetched (and
+/// presented) only where `trust` admits it.
 pub async fn discover(
     cfg: &DiscoveryConfig,
     http: &HttpClient,
     resolver: &dyn DnsResolver,
     credentials: Option<TicketCredentials<'_>>,
+    trust: &TrustModel,
 ) -> Discovered {
     let mut d = Discovered::default();
     let methods: [(Source, &str); 5] = [
@@ -98,11 +110,14 @@ pub async fn discover(
     for (idx, (source, _)) in methods.iter().enumerate() {
         let found = match source {
             Source::LyncDiscoverInternal | Source::LyncDiscover => {
-                autodiscover_method(cfg, http, *source, &mut d, credentials).await
+                autodiscover_method(cfg, http, *source, &mut d, credentials, trust).await
             }
             Source::SrvInternal | Source::SrvExternal => srv_method(cfg, resolver, *source, &mut d).await,
             _ => a_method(cfg, resolver, &mut d).await,
         };
+        if d.stop.is_some() {
+            return d;
+        }
         if let Some(candidates) = found {
             d.candidates = candidates;
             d.winner = Some(*source);
@@ -129,6 +144,7 @@ async fn autodiscover_method(
     source: Source,
     d: &mut Discovered,
     credentials: Option<TicketCredentials<'_>>,
+    trust: &TrustModel,
 ) -> Option<Vec<Candidate>> {
     let schemes: &[Scheme] = if cfg.try_http { &[Scheme::Https, Scheme::Http] } else { &[Scheme::Https] };
     for scheme in schemes {
@@ -153,7 +169,7 @@ async fn autodiscover_method(
             WalkConfig {
                 format: cfg.format,
                 max_hops: cfg.max_hops,
-                trusted_domains: cfg.trusted_domains.clone(),
+                trusted_domains: trust.domains().to_vec(),
                 ..WalkConfig::new(cfg.domain.clone(), source)
             },
         );
@@ -164,13 +180,19 @@ async fn autodiscover_method(
         if let (Ok(found), Some(ticket_url), Some(user_url), Some(creds)) =
             (&outcome.result, &outcome.web_ticket_url, &outcome.user_url, credentials)
             && found.resource == autodiscover::Resource::Domain
-            && let Some(candidates) = user_with_ticket(cfg, http, source, ticket_url, user_url, creds, d).await
         {
-            d.web_ticket_url = Some(ticket_url.to_string());
-            d.user_url = Some(user_url.to_string());
-            return Some(candidates);
+            let place = TicketPlace { ticket_url, user_url, learned: &outcome.learned };
+            if let Some(candidates) = user_with_ticket(cfg, http, source, place, creds, trust, d).await {
+                d.web_ticket_url = Some((ticket_url.to_string(), outcome.learned.clone()));
+                d.user_url = Some(user_url.to_string());
+                return Some(candidates);
+            }
+            if d.stop.is_some() {
+                return None;
+            }
         }
-        d.web_ticket_url = d.web_ticket_url.take().or(outcome.web_ticket_url);
+        let named = outcome.web_ticket_url.map(|u| (u, outcome.learned.clone()));
+        d.web_ticket_url = d.web_ticket_url.take().or(named);
         d.user_url = d.user_url.take().or(outcome.user_url);
         match outcome.result {
             Ok(found) if !found.candidates.is_empty() => return Some(found.candidates),
@@ -193,24 +215,54 @@ async fn autodiscover_method(
     None
 }
 
+/// Where a walk says a web ticket is needed: the Web Ticket Service (`X-MS-WebTicketURL`), the User resource,
+/// and how the walk learned them.
+struct TicketPlace<'a> {
+    ticket_url: &'a str,
+    user_url: &'a str,
+    learned: &'a Learned,
+}
+
 /// Gets a web ticket (HTTP NTLM against the Web Ticket Service) and reads the User resource with
-/// it; `None` (with the attempts recorded) when either step fails, so Domain's answer stands.
+/// it; `None` (with the attempts recorded) when either step fails, so Domain's answer stands — unless the
+/// service or the User resource is not trusted with the credentials, or the password was refused: then
+/// [`Discovered::stop`] ends the sign-in (no credential goes anywhere else, no second failed logon).
 async fn user_with_ticket(
     cfg: &DiscoveryConfig,
     http: &HttpClient,
     source: Source,
-    ticket_url: &str,
-    user_url: &str,
+    place: TicketPlace<'_>,
     creds: TicketCredentials<'_>,
+    trust: &TrustModel,
     d: &mut Discovered,
 ) -> Option<Vec<Candidate>> {
     use crate::auth::webticket_client::{acquire_for_service, get_user_with_ticket};
+    let TicketPlace { ticket_url, user_url, learned } = place;
     let label = source_name(source);
     let sip_uri = format!("sip:{}", cfg.sip_address);
     let t = Instant::now();
+    let admitted = match trust.admit_url(ticket_url, Purpose::WebTicketService, learned).await {
+        Ok(sts) => trust.admit_url(user_url, Purpose::AutodiscoverUser, learned).await.map(|user| (sts, user)),
+        Err(e) => Err(e),
+    };
+    let (sts, user) = match admitted {
+        Ok(pair) => pair,
+        Err(e) => {
+            let step = format!("{label} web ticket");
+            d.attempts.push(Attempt {
+                step,
+                target: ticket_url.to_string(),
+                duration: t.elapsed(),
+                outcome: AttemptOutcome::Failed { class: e.class().into(), detail: e.to_string(), hint: e.hint() },
+            });
+            d.stop = Some(Stop { class: e.class().into(), error: e.to_string(), hint: e.hint() });
+            return None;
+        }
+    };
     // The Windows (NTLM) port, or Org ID + WsFed_bearer when that is all the service offers (Online).
     let acquired =
-        acquire_for_service(http, ticket_url, user_url, &sip_uri, creds.account, creds.password, &cfg.org_id_sts).await;
+        acquire_for_service(http, trust, &sts, user_url, &sip_uri, creds.account, creds.password, &cfg.org_id_sts)
+            .await;
     let ticket = match acquired {
         Ok(a) => {
             let how = match &a.route {
@@ -237,6 +289,9 @@ async fn user_with_ticket(
                 duration: t.elapsed(),
                 outcome: AttemptOutcome::Failed { class: e.class().into(), detail: e.to_string(), hint: e.hint() },
             });
+            if e.ends_sign_in() {
+                d.stop = Some(Stop { class: e.class().into(), error: e.to_string(), hint: e.hint() });
+            }
             return None;
         }
     };
@@ -252,7 +307,7 @@ async fn user_with_ticket(
             hint: "the User resource refused the web ticket; the Domain resource's registrar is used instead".into(),
         },
     };
-    let response = match get_user_with_ticket(http, user_url, &ticket).await {
+    let response = match get_user_with_ticket(http, &user, &ticket).await {
         Ok(r) => r,
         Err(e) => {
             d.attempts.push(fail(e.class(), e.to_string()));
@@ -277,7 +332,7 @@ async fn user_with_ticket(
             return None;
         }
     };
-    let candidates = autodiscover::candidates_from(&doc, source);
+    let candidates = autodiscover::candidates_from(&doc, source, learned.clone());
     if candidates.is_empty() {
         d.attempts.push(fail("no-access-points", "the User resource names no SIP access point".into()));
         return None;
@@ -340,7 +395,15 @@ async fn srv_method(
                 duration: t.elapsed(),
                 outcome: AttemptOutcome::Found { detail: list.join(", ") },
             });
-            Some(records.into_iter().map(|r| Candidate { fqdn: r.target, port: r.port, source, internal }).collect())
+            let learned = crate::trust::Learned::Dns;
+            let candidates = records.into_iter().map(|r| Candidate {
+                fqdn: r.target,
+                port: r.port,
+                source,
+                internal,
+                learned: learned.clone(),
+            });
+            Some(candidates.collect())
         }
         Err(e) => {
             d.attempts.push(dns_failure(&step, &name, t, &e));
@@ -365,7 +428,8 @@ async fn a_method(cfg: &DiscoveryConfig, resolver: &dyn DnsResolver, d: &mut Dis
                     duration: t.elapsed(),
                     outcome: AttemptOutcome::Found { detail: format!("{} → port {port}", list.join(", ")) },
                 });
-                found.push(Candidate { fqdn: name, port, source: Source::ARecord, internal: *internal });
+                let learned = crate::trust::Learned::Dns;
+                found.push(Candidate { fqdn: name, port, source: Source::ARecord, internal: *internal, learned });
             }
             Ok(_) => d.attempts.push(not_found(&step, &name, t, "no-records", format!("{name} has no addresses"))),
             Err(e) => d.attempts.push(dns_failure(&step, &name, t, &e)),

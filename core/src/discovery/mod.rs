@@ -8,7 +8,7 @@ pub mod chain;
 pub mod dns;
 pub mod resolver;
 
-pub use chain::{Discovered, DiscoveryConfig, TicketCredentials, discover};
+pub use chain::{Discovered, DiscoveryConfig, Stop, TicketCredentials, discover};
 pub use resolver::{BoxFuture, DnsError, DnsResolver, SrvTarget};
 
 use std::time::Duration;
@@ -40,6 +40,9 @@ pub struct Candidate {
     pub source: Source,
     /// True for internal access points (`SipClientInternalAccess`, `_sipinternaltls`, `sipinternal`).
     pub internal: bool,
+    /// Where the name came from, for the trust model before credentials go there ([`crate::trust`]).
+    #[serde(skip)]
+    pub learned: crate::trust::Learned,
 }
 
 /// How one discovery attempt ended.

@@ -11,6 +11,7 @@ use super::error::HttpError;
 use super::response::HttpResponse;
 use super::target::Target;
 use crate::discovery::{DnsError, DnsResolver};
+use crate::trust::TrustedUrl;
 use crate::transport::{TlsConnector, connect_tcp};
 
 /// Sends HTTP/1.1 requests to web services over connections it opens itself.
@@ -58,7 +59,8 @@ impl HttpClient {
     }
 
     /// Sends one request on a fresh connection and closes it afterwards. For several requests on one
-    /// connection (HTTP NTLM/Negotiate legs), use [`HttpClient::connect`].
+    /// connection (HTTP NTLM/Negotiate legs), use [`HttpClient::connect`]. Credential headers
+    /// (`Authorization`, `X-MS-WebTicket`, ...) are refused here: they go through [`HttpClient::send_trusted`].
     pub async fn send(
         &self,
         method: http::Method,
@@ -66,22 +68,52 @@ impl HttpClient {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<HttpResponse, HttpError> {
+        self.send_checked(method, url, headers, body, false).await
+    }
+
+    /// [`HttpClient::send`] to a URL the trust model admitted: the only way a request carries credentials
+    /// (a web ticket, a token in the body).
+    pub async fn send_trusted(
+        &self,
+        method: http::Method,
+        url: &TrustedUrl,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<HttpResponse, HttpError> {
+        self.send_checked(method, url.as_str(), headers, body, true).await
+    }
+
+    async fn send_checked(
+        &self,
+        method: http::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        trusted: bool,
+    ) -> Result<HttpResponse, HttpError> {
         let deadline = Instant::now() + self.timeout;
         let target = Target::parse(url)?;
         // Built first, so a bad header fails before any packet leaves.
-        let request = build_request(method, &target, headers, body)?;
-        let mut conn = self.open(&target, deadline).await?;
+        let request = build_request(method, &target, headers, body, trusted)?;
+        let mut conn = self.open(&target, deadline, trusted).await?;
         conn.exchange(request, &target, deadline).await
     }
 
     /// Opens a connection to `url`'s origin (scheme, host, port) within the time budget, for
-    /// [`HttpConnection::send`] to use as often as the server keeps it open.
+    /// [`HttpConnection::send`] to use as often as the server keeps it open (no credential headers).
     pub async fn connect(&self, url: &str) -> Result<HttpConnection, HttpError> {
         let target = Target::parse(url)?;
-        self.open(&target, Instant::now() + self.timeout).await
+        self.open(&target, Instant::now() + self.timeout, false).await
     }
 
-    async fn open(&self, target: &Target, deadline: Instant) -> Result<HttpConnection, HttpError> {
+    /// [`HttpClient::connect`] to a URL the trust model admitted: requests on it may carry credentials
+    /// (the legs of HTTP NTLM), to that origin only.
+    pub async fn connect_trusted(&self, url: &TrustedUrl) -> Result<HttpConnection, HttpError> {
+        let target = Target::parse(url.as_str())?;
+        self.open(&target, Instant::now() + self.timeout, true).await
+    }
+
+    async fn open(&self, target: &Target, deadline: Instant, trusted: bool) -> Result<HttpConnection, HttpError> {
         let addrs = self.resolve(target, deadline).await?;
         let left = || deadline.saturating_duration_since(Instant::now());
         // Addresses are tried in the resolver's order; once TCP is up, a TLS verdict is final (a certificate
@@ -91,9 +123,9 @@ impl HttpClient {
         if target.tls {
             let tls = self.connector.handshake_tcp(tcp, addr, &target.host, left()).await?;
             let (stream, info) = tls.into_inner();
-            HttpConnection::handshake(stream, target, Some(info), addr, self.timeout, self.max_body).await
+            HttpConnection::handshake(stream, target, Some(info), addr, self.timeout, self.max_body, trusted).await
         } else {
-            HttpConnection::handshake(tcp, target, None, addr, self.timeout, self.max_body).await
+            HttpConnection::handshake(tcp, target, None, addr, self.timeout, self.max_body, trusted).await
         }
     }
 

@@ -34,6 +34,8 @@ pub struct HttpConnection {
     peer_addr: SocketAddr,
     timeout: Duration,
     max_body: usize,
+    /// Opened for a URL the trust model admitted: requests may carry credential headers.
+    trusted: bool,
 }
 
 impl std::fmt::Debug for HttpConnection {
@@ -55,6 +57,7 @@ impl HttpConnection {
         peer_addr: SocketAddr,
         timeout: Duration,
         max_body: usize,
+        trusted: bool,
     ) -> Result<HttpConnection, HttpError>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -68,7 +71,7 @@ impl HttpConnection {
                 tracing::debug!(%host, %err, "http connection ended with an error");
             }
         });
-        Ok(HttpConnection { sender, driver, origin: origin.clone(), tls, peer_addr, timeout, max_body })
+        Ok(HttpConnection { sender, driver, origin: origin.clone(), tls, peer_addr, timeout, max_body, trusted })
     }
 
     /// What TLS negotiated, `None` for plain http.
@@ -106,7 +109,7 @@ impl HttpConnection {
             let reason = format!("this connection goes to {}", self.origin.host_header);
             return Err(HttpError::BadUrl { url: url.to_owned(), reason });
         }
-        let request = build_request(method, &target, headers, body)?;
+        let request = build_request(method, &target, headers, body, self.trusted)?;
         self.exchange(request, &target, Instant::now() + self.timeout).await
     }
 
@@ -148,13 +151,21 @@ impl Drop for HttpConnection {
     }
 }
 
-/// The request for `target`: origin-form request line, `Host` from the URL, then the caller's headers.
+/// Headers that carry credentials: only on requests to a URL the trust model admitted.
+const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "x-ms-webticket", "cookie"];
+
+/// The request for `target`: origin-form request line, `Host` from the URL, then the caller's headers
+/// (credential headers only when `trusted`).
 pub(crate) fn build_request(
     method: http::Method,
     target: &Target,
     headers: &[(&str, &str)],
     body: Vec<u8>,
+    trusted: bool,
 ) -> Result<http::Request<Full<Bytes>>, HttpError> {
+    if !trusted && let Some((name, _)) = headers.iter().find(|(n, _)| CREDENTIAL_HEADERS.contains(&n.to_ascii_lowercase().as_str())) {
+        return Err(HttpError::CredentialsWithheld { url: target.url.clone(), name: (*name).to_owned() });
+    }
     let mut request = http::Request::builder()
         .method(method)
         .uri(target.path_and_query.as_str())

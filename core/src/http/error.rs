@@ -25,6 +25,15 @@ pub enum HttpError {
         /// The header's name as given.
         name: String,
     },
+    /// A credential header (`Authorization`, `X-MS-WebTicket`...) on a request whose URL did not pass the
+    /// trust model: refused before anything is sent ([`crate::trust`]).
+    #[error("{url}: the {name} header is only sent to a trusted https URL")]
+    CredentialsWithheld {
+        /// The URL as given.
+        url: String,
+        /// The header's name.
+        name: String,
+    },
     /// The host name did not resolve.
     #[error(transparent)]
     Resolve(DnsError),
@@ -65,6 +74,7 @@ impl HttpError {
         match self {
             HttpError::BadUrl { .. } => "bad-url",
             HttpError::InvalidHeader { .. } => "bad-request",
+            HttpError::CredentialsWithheld { .. } => "untrusted-server",
             HttpError::Resolve(e) => e.class(),
             HttpError::Transport(e) => e.class(),
             HttpError::Timeout { .. } => "timeout",
@@ -93,6 +103,11 @@ impl HttpError {
             }
             HttpError::InvalidHeader { name } => {
                 format!("The {name} header carries characters HTTP does not allow; this is a bug in the caller.")
+            }
+            HttpError::CredentialsWithheld { .. } => {
+                "Credentials go only to URLs the trust model admitted (HttpClient::send_trusted); this is a bug in \
+                 the caller."
+                    .to_owned()
             }
             HttpError::Resolve(e) => dns_hint(e),
             HttpError::Transport(e) => transport_hint(e),

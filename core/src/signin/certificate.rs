@@ -1,32 +1,65 @@
 //! Certificate provisioning for TLS-DSK as part of sign-in: when to provision, when to renew,
 //! and starting the TLS-DSK handshake from the certificate in the keystore.
 
+use super::register::untrusted_failure;
 use super::*;
 
+/// Why no certificate was provisioned.
+pub(super) enum NotProvisioned {
+    /// Not applicable: no TLS-DSK challenge with an `sts-uri`, or no credentials.
+    NotApplicable,
+    /// Tried and failed (recorded in the report): NTLM may still sign in.
+    Failed(Failure),
+    /// The sign-in must end here (the failure is in the report): the password was refused (a second try
+    /// elsewhere would be another failed logon), or a server on the way is not trusted with the credentials.
+    Stop,
+}
+
 impl Inner {
-    /// Provisions a TLS-DSK certificate when the registrar offers TLS-DSK with an `sts-uri` and
-    /// credentials are configured. `Err(None)`: not applicable (no TLS-DSK, no credentials);
-    /// `Err(Some(f))`: it was tried and failed.
+    /// Provisions a TLS-DSK certificate when the registrar `registrar` offers TLS-DSK with an `sts-uri` and
+    /// credentials are configured; the step, success or failure, is recorded with its own duration.
     pub(super) async fn provision_certificate(
         &self,
         report: &mut SignInReport,
         challenges: &[Challenge],
-    ) -> Result<(), Option<Failure>> {
-        let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK")).ok_or(None)?;
-        let certprov = ch.sts_uri.clone().ok_or(None)?;
-        let target = ch.targetname.clone().ok_or(None)?;
-        let (account, password) = self.config.credentials.as_ref().ok_or(None)?;
-        let user = self.aor.as_sip().map(|s| s.aor()).ok_or(None)?;
+        registrar: &str,
+    ) -> Result<(), NotProvisioned> {
+        use NotProvisioned::NotApplicable;
+        let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK")).ok_or(NotApplicable)?;
+        let certprov = ch.sts_uri.clone().ok_or(NotApplicable)?;
+        let target = ch.targetname.clone().ok_or(NotApplicable)?;
+        let (account, password) = self.config.credentials.as_ref().ok_or(NotApplicable)?;
+        let user = self.aor.as_sip().map(|s| s.aor()).ok_or(NotApplicable)?;
+        let t = Instant::now();
+        let stop = |report: &mut SignInReport, f: Failure| {
+            report.fail(Stage::Authentication, "certificate provisioning", &certprov, t.elapsed(), f);
+            NotProvisioned::Stop
+        };
+        // The sts-uri comes from the registrar over TLS; the Web Ticket Service from autodiscover, else
+        // beside the sts-uri. Both must be trusted before any credential or ticket goes there.
+        let from_registrar = Learned::Tls(registrar.to_string());
+        let certprov_url =
+            match self.trust.admit_url(&certprov, Purpose::CertificateProvisioning, &from_registrar).await {
+                Ok(u) => u,
+                Err(e) => return Err(stop(report, untrusted_failure(&e))),
+            };
         let discovered = self.web_ticket_url.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let sts = discovered.or_else(|| crate::auth::provision::default_sts_url(&certprov)).ok_or(None)?;
+        let (sts, learned) = match discovered {
+            Some(found) => found,
+            None => (crate::auth::provision::default_sts_url(&certprov).ok_or(NotApplicable)?, from_registrar),
+        };
+        let sts = match self.trust.admit_url(&sts, Purpose::WebTicketService, &learned).await {
+            Ok(u) => u,
+            Err(e) => return Err(stop(report, untrusted_failure(&e))),
+        };
         let http =
             HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024);
         let device_id = crate::identity::sip_instance(&self.epid).uuid();
-        let t = Instant::now();
         match crate::auth::provision::provision(
             &http,
+            &self.trust,
             &sts,
-            &certprov,
+            &certprov_url,
             &user,
             account,
             &password.0,
@@ -72,7 +105,19 @@ impl Inner {
                 Ok(())
             }
             Err(e) => {
-                Err(Some(Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() }))
+                let f = Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() };
+                if e.ends_sign_in() {
+                    return Err(stop(report, f));
+                }
+                report.step(
+                    Stage::Authentication,
+                    "certificate provisioning",
+                    &certprov,
+                    t.elapsed(),
+                    Outcome::Failure,
+                    f.error.clone(),
+                );
+                Err(NotProvisioned::Failed(f))
             }
         }
     }

@@ -21,6 +21,7 @@ use crate::session::{SessionError, SipSession};
 use crate::sip::transaction::RequestFactory;
 use crate::sip::{Host, Uri};
 use crate::transport::{TlsConnection, TlsConnector, TransportError};
+use crate::trust::{Learned, Purpose, TrustModel};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -41,12 +42,36 @@ pub(crate) struct Inner {
     pub resolver: Arc<dyn DnsResolver>,
     pub devices: Arc<dyn DeviceProvider>,
     pub network: Arc<dyn NetworkInfo>,
-    /// The Web Ticket Service autodiscover named (`X-MS-WebTicketURL`), for certificate provisioning.
-    pub web_ticket_url: std::sync::Mutex<Option<String>>,
+    /// The Web Ticket Service autodiscover named (`X-MS-WebTicketURL`) and how it was learned, for
+    /// certificate provisioning.
+    pub web_ticket_url: std::sync::Mutex<Option<(String, Learned)>>,
+    /// Where credentials may go ([`crate::trust`]).
+    pub trust: TrustModel,
 }
 
 impl Inner {
+    /// One sign-in, with account safety around it ([`crate::auth::lockout`]): credentials that may not be
+    /// sent now end it before anything is sent, and a refusal is recorded for the account.
     pub(crate) async fn run_stages(&self, report: &mut SignInReport) -> Option<SipSession> {
+        let ledger = self.config.shared.refusals();
+        if let Some((account, password)) = &self.config.credentials
+            && let Err(withheld) = ledger.check(account, &password.0, &self.config.lockout, Instant::now())
+        {
+            let f = Failure { error: withheld.to_string(), class: withheld.class().into(), diagnosis: None, hint: withheld.hint() };
+            report.fail(Stage::Authentication, "account safety", account, Duration::ZERO, f);
+            return None;
+        }
+        let session = self.stages(report).await;
+        if session.is_none()
+            && let Some((account, password)) = &self.config.credentials
+            && report.error_class().is_some_and(refused_credentials_class)
+        {
+            ledger.record(account, &password.0, Instant::now());
+        }
+        session
+    }
+
+    async fn stages(&self, report: &mut SignInReport) -> Option<SipSession> {
         let mut local = self.local_discovery(report);
         let candidates = self.server_discovery(report).await?;
         if let Some(first) = candidates.first() {
@@ -82,7 +107,7 @@ impl Inner {
         };
         for hop in 0..=MAX_REDIRECTS {
             report.target = format!("{}:{}", candidate.fqdn, candidate.port);
-            let contact = match self.register(report, conn, &candidate.fqdn).await {
+            let contact = match self.register(report, conn, &candidate).await {
                 RegisterEnd::Registered(session) => return Some(*session),
                 RegisterEnd::Failed => return None,
                 RegisterEnd::Redirect(contact) => contact,
@@ -96,7 +121,7 @@ impl Inner {
                 });
                 return None;
             }
-            let Some(next) = redirect_candidate(&contact) else {
+            let Some(next) = redirect_candidate(&contact, &candidate.fqdn) else {
                 report.conclude_failure(Failure {
                     error: format!("the registrar redirected to {contact:?}, which is not a SIP URI with a host"),
                     class: "protocol".into(),
@@ -215,6 +240,7 @@ impl Inner {
                 port: server.port,
                 source: Source::Configured,
                 internal: true,
+                learned: Learned::Configuration,
             }]);
         }
         let http =
@@ -224,7 +250,6 @@ impl Inner {
             autodiscover_http_port: self.config.autodiscover_ports.1,
             try_http: self.config.try_http,
             format: self.config.autodiscover_format,
-            trusted_domains: self.config.trusted_domains.clone(),
             a_record_port: self.config.a_record_port,
             org_id_sts: self.config.org_id_sts.clone(),
             ..DiscoveryConfig::new(&self.aor.as_sip().map(|s| s.aor()).unwrap_or_default(), &self.domain)
@@ -234,11 +259,15 @@ impl Inner {
             .credentials
             .as_ref()
             .map(|(account, password)| crate::discovery::TicketCredentials { account, password: &password.0 });
-        let found = crate::discovery::discover(&cfg, &http, self.resolver.as_ref(), creds).await;
+        let found = crate::discovery::discover(&cfg, &http, self.resolver.as_ref(), creds, &self.trust).await;
         if let Some(url) = &found.web_ticket_url {
             *self.web_ticket_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
         }
         report.attempts(Stage::ServerDiscovery, &found.attempts);
+        if let Some(stop) = found.stop {
+            report.conclude_failure(Failure { error: stop.error, class: stop.class, diagnosis: None, hint: stop.hint });
+            return None;
+        }
         if found.candidates.is_empty() {
             report.conclude_failure(Failure {
                 error: format!("server discovery found no registrar for {}", self.domain),
@@ -265,6 +294,11 @@ impl Inner {
     }
 }
 
+/// Report classes meaning "the directory refused the password" (a failed logon it counts).
+fn refused_credentials_class(class: &str) -> bool {
+    matches!(class, "wrong-credentials" | "org-id-refused")
+}
+
 /// Most home-pool redirects followed in one sign-in.
 const MAX_REDIRECTS: usize = 3;
 
@@ -276,13 +310,15 @@ enum RegisterEnd {
     Failed,
 }
 
-/// The candidate a 301 Contact names (`sip:host[:port][;transport=tls]`, port 5061 by default).
-fn redirect_candidate(contact: &str) -> Option<Candidate> {
+/// The candidate a 301 Contact names (`sip:host[:port][;transport=tls]`, port 5061 by default), as learned
+/// from the registrar `from` over TLS.
+fn redirect_candidate(contact: &str, from: &str) -> Option<Candidate> {
     let uri = Uri::parse(contact).ok()?;
     let sip = uri.as_sip()?;
     let fqdn = match sip.host() {
         Host::Domain(d) => d.to_string(),
         other => other.to_string().trim_start_matches('[').trim_end_matches(']').to_string(),
     };
-    Some(Candidate { fqdn, port: sip.port().unwrap_or(5061), source: Source::Redirect, internal: true })
+    let learned = Learned::Tls(from.to_string());
+    Some(Candidate { fqdn, port: sip.port().unwrap_or(5061), source: Source::Redirect, internal: true, learned })
 }

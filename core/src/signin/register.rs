@@ -8,13 +8,19 @@
 //! is compared with the local clock: beyond what NTLM tolerates the sign-in stops with the class
 //! `clock-skew` instead of sending credentials that will be refused ([`crate::auth::clock`]).
 
+use super::certificate::NotProvisioned;
 use super::*;
 use crate::auth::clock::{ClockSkew, NTLM_TOLERANCE};
 use crate::sip::Message;
 
 impl Inner {
-    pub(super) async fn register(&self, report: &mut SignInReport, conn: TlsConnection, host: &str) -> RegisterEnd {
-        let host = host.to_string();
+    pub(super) async fn register(
+        &self,
+        report: &mut SignInReport,
+        conn: TlsConnection,
+        candidate: &Candidate,
+    ) -> RegisterEnd {
+        let host = candidate.fqdn.clone();
         let info = conn.info().clone();
         let local = info.local_addr;
         let host_of = match local.ip() {
@@ -64,12 +70,14 @@ impl Inner {
                     return RegisterEnd::Failed;
                 }
             };
+            // This exchange's own time: what runs after it (certificate provisioning) is its own step.
+            let took = t.elapsed();
             match registration::classify_response(&response, &self.epid) {
                 RegisterOutcome::Registered(reg) => {
                     let mut signed = String::new();
                     if let Some(sa) = final_sa {
                         if let Err(e) = sa.verify(&response) {
-                            report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                            report.fail(Stage::Authentication, step, &host, took, auth_failure(&e));
                             return RegisterEnd::Failed;
                         }
                         signed = format!("; signed by the registrar ({}), signature verified", sa.scheme());
@@ -81,7 +89,7 @@ impl Inner {
                         reg.keep_alive_timeout.map(|k| k.to_string()).unwrap_or_else(|| "?".into()),
                         reg.gruu.as_deref().unwrap_or("(none)")
                     );
-                    report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, detail);
+                    report.step(Stage::Authentication, step, &host, took, Outcome::Success, detail);
                     report.registration = Some(reg);
                     return RegisterEnd::Registered(Box::new(session));
                 }
@@ -96,7 +104,7 @@ impl Inner {
                         // when the registrar's Date is far from ours, the timestamps were.
                         (Some(sa), _) => {
                             let f = refused_after_final_leg(&response, sa.scheme(), skew);
-                            report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
+                            report.fail(Stage::Authentication, step, &host, took, f);
                             return RegisterEnd::Failed;
                         }
                         (None, Leg::TlsDsk(..)) => {
@@ -107,7 +115,7 @@ impl Inner {
                                     diagnosis: None,
                                     hint: "the registrar did not continue the TLS-DSK handshake".into(),
                                 };
-                                report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
+                                report.fail(Stage::Authentication, step, &host, took, f);
                                 return RegisterEnd::Failed;
                             };
                             let Leg::TlsDsk(h, _) = std::mem::replace(&mut leg, Leg::Plain) else {
@@ -119,14 +127,14 @@ impl Inner {
                                         Stage::Authentication,
                                         step,
                                         &host,
-                                        t.elapsed(),
+                                        took,
                                         Outcome::Success,
                                         format!("{code} with the pool's TLS flight"),
                                     );
                                     leg = Leg::TlsDsk(Box::new(h), header);
                                 }
                                 Ok((TlsDskStep::Established(sa), _)) => {
-                                    report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, format!("{code} with the pool's Finished: TLS-DSK tunnel complete, pool certificate verified"));
+                                    report.step(Stage::Authentication, step, &host, took, Outcome::Success, format!("{code} with the pool's Finished: TLS-DSK tunnel complete, pool certificate verified"));
                                     leg = Leg::NtlmFinal(sa);
                                 }
                                 Ok((TlsDskStep::Continue(_), None)) => return RegisterEnd::Failed,
@@ -139,23 +147,27 @@ impl Inner {
                                         if let Some(target) = ch.targetname.as_deref() {
                                             let _ = StoredCertificate::delete(self.keystore.as_ref(), &user, target);
                                         }
-                                        report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Failure, format!("the pool refused the stored certificate ({e}); deleted, provisioning a new one"));
-                                        if self.provision_certificate(report, &challenges).await.is_ok()
-                                            && let Some(mut h) = self.tls_dsk_start(&challenges)
-                                        {
-                                            let header = h.first_leg();
-                                            leg = Leg::TlsDsk(Box::new(h), header);
-                                            continue;
+                                        report.step(Stage::Authentication, step, &host, took, Outcome::Failure, format!("the pool refused the stored certificate ({e}); deleted, provisioning a new one"));
+                                        match self.provision_certificate(report, &challenges, &host).await {
+                                            Ok(()) => {
+                                                if let Some(mut h) = self.tls_dsk_start(&challenges) {
+                                                    let header = h.first_leg();
+                                                    leg = Leg::TlsDsk(Box::new(h), header);
+                                                    continue;
+                                                }
+                                            }
+                                            Err(NotProvisioned::Stop) => return RegisterEnd::Failed,
+                                            Err(_) => {}
                                         }
                                     }
-                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                                    report.fail(Stage::Authentication, step, &host, took, auth_failure(&e));
                                     return RegisterEnd::Failed;
                                 }
                             }
                         }
                         (None, Leg::NtlmFirst(_)) => {
                             if let Some(e) = skew.and_then(|s| AuthError::clock_skew("NTLM", &s, None)) {
-                                report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                                report.fail(Stage::Authentication, step, &host, took, auth_failure(&e));
                                 return RegisterEnd::Failed;
                             }
                             let Some(ch) = challenges.iter().find(|c| {
@@ -163,7 +175,7 @@ impl Inner {
                                     && c.gssapi_data.as_deref().is_some_and(|g| !g.is_empty())
                             }) else {
                                 let f = Failure { error: format!("{code} without an NTLM CHALLENGE"), class: "protocol".into(), diagnosis: None, hint: "the registrar did not continue the NTLM handshake; check its authentication settings".into() };
-                                report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
+                                report.fail(Stage::Authentication, step, &host, took, f);
                                 return RegisterEnd::Failed;
                             };
                             let Leg::NtlmFirst(h) = std::mem::replace(&mut leg, Leg::Plain) else {
@@ -175,19 +187,26 @@ impl Inner {
                                         Stage::Authentication,
                                         step,
                                         &host,
-                                        t.elapsed(),
+                                        took,
                                         Outcome::Success,
                                         format!("{code} with the NTLM CHALLENGE"),
                                     );
                                     leg = Leg::NtlmFinal(sa);
                                 }
                                 Err(e) => {
-                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                                    report.fail(Stage::Authentication, step, &host, took, auth_failure(&e));
                                     return RegisterEnd::Failed;
                                 }
                             }
                         }
                         (None, _) => {
+                            // Credentials of any kind go only to a registrar trusted for the user's domain.
+                            let purpose = Purpose::Registrar;
+                            if let Err(e) = self.trust.admit_host(&host, candidate.port, purpose, &candidate.learned).await
+                            {
+                                report.fail(Stage::Authentication, step, &host, took, untrusted_failure(&e));
+                                return RegisterEnd::Failed;
+                            }
                             // SIPE's order: TLS-DSK (with a certificate this pool issued), Kerberos, NTLM.
                             if let Some(reason) = self.renewal_due(&challenges) {
                                 report.step(
@@ -204,19 +223,13 @@ impl Inner {
                                 // HTTP NTLM, then GetAndPublishCert), as the Microsoft client does
                                 // on its first sign-in (seed 000, seed 001 step 3). If that fails,
                                 // NTLM still signs in; the failure stays in the report as a warning.
-                                if let Err(Some(f)) = self.provision_certificate(report, &challenges).await {
-                                    report.warnings.push(format!(
+                                match self.provision_certificate(report, &challenges, &host).await {
+                                    Err(NotProvisioned::Failed(f)) => report.warnings.push(format!(
                                         "certificate provisioning failed, signing in with NTLM: {}",
                                         f.error
-                                    ));
-                                    report.step(
-                                        Stage::Authentication,
-                                        "certificate provisioning",
-                                        &host,
-                                        Duration::ZERO,
-                                        Outcome::Failure,
-                                        f.error.clone(),
-                                    );
+                                    )),
+                                    Err(NotProvisioned::Stop) => return RegisterEnd::Failed,
+                                    Ok(()) | Err(NotProvisioned::NotApplicable) => {}
                                 }
                             }
                             if let Some(h) = self.tls_dsk_start(&challenges) {
@@ -227,7 +240,7 @@ impl Inner {
                                 }
                                 let mut h = h;
                                 let header = h.first_leg();
-                                report.step(Stage::Authentication, step, &host, t.elapsed(), Outcome::Success, format!("{code}: the registrar offers {offered}; using TLS-DSK with the certificate from the keystore"));
+                                report.step(Stage::Authentication, step, &host, took, Outcome::Success, format!("{code}: the registrar offers {offered}; using TLS-DSK with the certificate from the keystore"));
                                 leg = Leg::TlsDsk(Box::new(h), header);
                                 continue;
                             }
@@ -244,7 +257,7 @@ impl Inner {
                                     Stage::Authentication,
                                     step,
                                     &host,
-                                    t.elapsed(),
+                                    took,
                                     Failure {
                                         error: format!("{code}, the registrar requires authentication ({offered})"),
                                         class: "authentication-required".into(),
@@ -257,7 +270,7 @@ impl Inner {
                             if let Some(e) = skew.and_then(|s| AuthError::clock_skew("NTLM", &s, None)) {
                                 let mut f = auth_failure(&e);
                                 f.error = format!("{code}: the registrar offers {offered}; NTLM not attempted: {e}");
-                                report.fail(Stage::Authentication, step, &host, t.elapsed(), f);
+                                report.fail(Stage::Authentication, step, &host, took, f);
                                 return RegisterEnd::Failed;
                             }
                             match NtlmHandshake::new(ch, ntlm_credentials(account, &password.0)) {
@@ -266,14 +279,14 @@ impl Inner {
                                         Stage::Authentication,
                                         step,
                                         &host,
-                                        t.elapsed(),
+                                        took,
                                         Outcome::Success,
                                         format!("{code}: the registrar offers {offered}; using NTLM"),
                                     );
                                     leg = Leg::NtlmFirst(h);
                                 }
                                 Err(e) => {
-                                    report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
+                                    report.fail(Stage::Authentication, step, &host, took, auth_failure(&e));
                                     return RegisterEnd::Failed;
                                 }
                             }
@@ -285,11 +298,11 @@ impl Inner {
                     if let Some(sa) = &final_sa
                         && let Err(e) = sa.verify(&response)
                     {
-                        report.fail(Stage::Redirection, step, &host, t.elapsed(), auth_failure(&e));
+                        report.fail(Stage::Redirection, step, &host, took, auth_failure(&e));
                         return RegisterEnd::Failed;
                     }
                     let detail = format!("301: the user is homed on {contact}; signing in there");
-                    report.step(Stage::Redirection, step, &host, t.elapsed(), Outcome::Success, detail);
+                    report.step(Stage::Redirection, step, &host, took, Outcome::Success, detail);
                     let _ = session.conn.close().await;
                     return RegisterEnd::Redirect(contact);
                 }
@@ -298,7 +311,7 @@ impl Inner {
                         Stage::Authentication,
                         step,
                         &host,
-                        t.elapsed(),
+                        took,
                         Failure {
                             hint: register_hint(code, diagnostics.as_ref().map(|d| d.code)),
                             error: format!("{code}, {reason}"),
@@ -343,6 +356,11 @@ impl Leg {
             Leg::NtlmFinal(_) => "REGISTER NTLM (authenticate, signed)",
         }
     }
+}
+
+/// A server not trusted with the credentials ([`crate::trust`]).
+pub(super) fn untrusted_failure(e: &crate::trust::Untrusted) -> Failure {
+    Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() }
 }
 
 fn auth_failure(e: &AuthError) -> Failure {

@@ -46,10 +46,14 @@ async fn wrong_password_is_a_typed_failure_without_the_password() {
     let builder = pool.client_builder("alice@contoso.lab").credentials("alice@contoso.lab", secret);
     let (report, _client) = run(&pool, builder).await;
     assert!(!report.is_success());
-    // The step that ended the sign-in (discovery's web ticket fails the same way first, and says so).
-    let failed = report.stages.iter().rfind(|s| s.outcome == Outcome::Failure).unwrap();
-    assert_eq!(failed.error_class.as_deref(), Some("wrong-credentials"));
-    assert_eq!(failed.step, "REGISTER NTLM (authenticate, signed)");
+    // The first refusal ends the sign-in: discovery's web ticket is where the password goes first, and
+    // it is never presented again (to the provisioning ticket or the registrar): one failed logon.
+    let refused: Vec<_> =
+        report.stages.iter().filter(|s| s.error_class.as_deref() == Some("wrong-credentials")).collect();
+    assert_eq!(refused.len(), 1, "{}", report.to_text());
+    assert_eq!(refused[0].step, "lyncdiscoverinternal web ticket");
+    assert!(report.stages.iter().all(|s| !s.step.starts_with("REGISTER NTLM")), "{}", report.to_text());
+    assert_eq!(pool.failed_logons(), 1);
     assert!(report.hint.as_deref().unwrap().contains("password"));
     let json = serde_json::to_string(&report).unwrap();
     assert!(!json.contains(secret) && !report.to_text().contains(secret), "the password never reaches a report");

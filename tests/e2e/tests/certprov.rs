@@ -8,12 +8,18 @@ use sfbkit::auth::certprov::{
 use sfbkit::auth::webticket::WebTicket;
 use sfbkit::auth::webticket_client::acquire;
 use sfbkit::http::{HttpClient, HttpResponse, Method};
+use sfbkit::trust::{Purpose, TrustedUrl};
 use sfbkit_lab::{LabConfig, LabPool};
 use x509_parser::pem::parse_x509_pem;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 const ALICE: &str = "sip:alice@contoso.lab";
 const DEVICE: &str = "4233FD41-093B-5FD6-B5D2-651ED55969E6";
+
+/// `url` admitted by the lab's trust model (the lab domain), as sign-in would admit it.
+async fn trusted(pool: &LabPool, url: &str) -> TrustedUrl {
+    pool.admit(url, Purpose::WebTicketService).await.expect("a lab URL is trusted")
+}
 
 /// An HTTP client set up as sfbkit's own: the pool's DNS server and only the pool's CA.
 fn http_client(pool: &LabPool) -> HttpClient {
@@ -26,7 +32,7 @@ fn certprov_url(pool: &LabPool) -> String {
 
 async fn alice_ticket(pool: &LabPool, http: &HttpClient) -> WebTicket {
     let user = pool.config().user(ALICE).expect("alice in the directory");
-    let sts = pool.web_ticket_url();
+    let sts = trusted(pool, &pool.web_ticket_url()).await;
     let (ticket, _entropy) = acquire(http, &sts, &certprov_url(pool), ALICE, &user.account(), &user.password)
         .await
         .expect("the lab issues alice a ticket");
@@ -37,7 +43,8 @@ async fn post(pool: &LabPool, http: &HttpClient, ticket: &str, body: String) -> 
     let action = format!("\"{GET_AND_PUBLISH_CERT_ACTION}\"");
     let headers =
         [("Content-Type", "text/xml; charset=utf-8"), ("SOAPAction", action.as_str()), ("X-MS-WebTicket", ticket)];
-    http.send(Method::POST, &certprov_url(pool), &headers, body.into_bytes()).await.expect("the service answers")
+    let url = trusted(pool, &certprov_url(pool)).await;
+    http.send_trusted(Method::POST, &url, &headers, body.into_bytes()).await.expect("the service answers")
 }
 
 #[tokio::test]

@@ -117,9 +117,12 @@ async fn slow_pool_beyond_the_client_timeouts_is_classified_timeout() {
 async fn wrong_password_fault_is_refused_credentials() {
     let report = sign_in(Fault::WrongPassword).await;
     assert!(!report.is_success());
-    // Refused at the Web Ticket Service (discovery, provisioning) and at the registrar alike.
-    let step = report.stages.iter().rfind(|s| s.error_class.as_deref() == Some("wrong-credentials")).unwrap();
-    assert_eq!(step.name, Stage::Authentication);
+    // Refused at the first place the password goes (discovery's web ticket), and never sent again.
+    let refused: Vec<_> =
+        report.stages.iter().filter(|s| s.error_class.as_deref() == Some("wrong-credentials")).collect();
+    assert_eq!(refused.len(), 1, "{}", report.to_text());
+    assert_eq!(refused[0].name, Stage::ServerDiscovery);
+    assert_eq!(report.error_class(), Some("wrong-credentials"));
     assert!(report.hint.as_deref().unwrap().contains("password"));
 }
 

@@ -9,9 +9,15 @@ use sfbkit::auth::webticket_client::{
     renew_for_service,
 };
 use sfbkit::http::HttpClient;
+use sfbkit::trust::{Purpose, TrustedUrl};
 use sfbkit_lab::{LabConfig, LabPool};
 
 const ALICE: &str = "sip:alice@contoso.lab";
+
+/// `url` admitted by the lab's trust model (the lab domain), as sign-in would admit it.
+async fn trusted(pool: &LabPool, url: &str) -> TrustedUrl {
+    pool.admit(url, Purpose::WebTicketService).await.expect("a lab URL is trusted")
+}
 
 fn credentials(pool: &LabPool) -> (String, String) {
     let user = pool.config().user(ALICE).expect("alice in the directory");
@@ -20,7 +26,7 @@ fn credentials(pool: &LabPool) -> (String, String) {
 
 async fn first_ticket(pool: &LabPool, http: &HttpClient) -> (WebTicket, [u8; 32]) {
     let (account, password) = credentials(pool);
-    acquire(http, &pool.web_ticket_url(), &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
+    acquire(http, &trusted(pool, &pool.web_ticket_url()).await, &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
         .await
         .expect("a ticket over NTLM")
 }
@@ -34,7 +40,8 @@ async fn a_second_ticket_comes_from_the_proof_port_without_credentials() {
     // No credentials at all: an empty account and password would fail at the Windows port.
     let renewed = renew_for_service(
         &http,
-        &pool.web_ticket_url(),
+        &pool.trust(),
+        &trusted(&pool, &pool.web_ticket_url()).await,
         &pool.autodiscover_user_url(ALICE).1,
         ALICE,
         Some((&first, &entropy)),
@@ -51,13 +58,13 @@ async fn a_second_ticket_comes_from_the_proof_port_without_credentials() {
 
     // The new ticket is a real one: it opens autodiscover's User resource.
     let response =
-        get_user_with_ticket(&http, &pool.autodiscover_user_url(ALICE).0, &renewed.ticket).await.expect("User answers");
+        get_user_with_ticket(&http, &trusted(&pool, &pool.autodiscover_user_url(ALICE).0).await, &renewed.ticket).await.expect("User answers");
     assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
 
     // And it has a proof key of its own: it signs for a third.
     let (third, _) = acquire_with_proof(
         &http,
-        &pool.web_ticket_url(),
+        &trusted(&pool, &pool.web_ticket_url()).await,
         &renewed.ticket,
         &renewed.entropy,
         &pool.autodiscover_user_url(ALICE).1,
@@ -77,7 +84,7 @@ async fn a_forged_signature_is_refused_and_the_client_falls_back_to_credentials(
     // The wrong client entropy makes the wrong proof key: the HMAC does not verify.
     let forged = [0x5a; 32];
     let err =
-        acquire_with_proof(&http, &pool.web_ticket_url(), &first, &forged, &pool.autodiscover_user_url(ALICE).1, ALICE)
+        acquire_with_proof(&http, &trusted(&pool, &pool.web_ticket_url()).await, &first, &forged, &pool.autodiscover_user_url(ALICE).1, ALICE)
             .await
             .expect_err("a forged signature is refused");
     match &err {
@@ -93,7 +100,8 @@ async fn a_forged_signature_is_refused_and_the_client_falls_back_to_credentials(
     let (account, password) = credentials(&pool);
     let renewed = renew_for_service(
         &http,
-        &pool.web_ticket_url(),
+        &pool.trust(),
+        &trusted(&pool, &pool.web_ticket_url()).await,
         &pool.autodiscover_user_url(ALICE).1,
         ALICE,
         Some((&first, &forged)),

@@ -7,10 +7,16 @@ use sfbkit::auth::webticket::WebTicket;
 use sfbkit::auth::webticket_client::{WebTicketAcquireError, acquire, get_user_with_ticket};
 use sfbkit::discovery::autodiscover::{self, AccessLocation, Resource};
 use sfbkit::http::HttpClient;
+use sfbkit::trust::{Purpose, TrustedUrl};
 use sfbkit_lab::{Fault, LabConfig, LabPool};
 
 const ALICE: &str = "sip:alice@contoso.lab";
 const BOB: &str = "sip:bob@contoso.lab";
+
+/// `url` admitted by the lab's trust model (the lab domain), as sign-in would admit it.
+async fn trusted(pool: &LabPool, url: &str) -> TrustedUrl {
+    pool.admit(url, Purpose::WebTicketService).await.expect("a lab URL is trusted")
+}
 
 /// An HTTP client set up as sfbkit's own: the pool's DNS server and only the pool's CA.
 fn http_client(pool: &LabPool) -> HttpClient {
@@ -25,7 +31,7 @@ fn password(pool: &LabPool, sip_uri: &str) -> (String, String) {
 async fn alice_ticket(pool: &LabPool, http: &HttpClient) -> WebTicket {
     let (account, password) = password(pool, ALICE);
     let (ticket, _entropy) =
-        acquire(http, &pool.web_ticket_url(), &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
+        acquire(http, &trusted(pool, &pool.web_ticket_url()).await, &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
             .await
             .expect("the lab issues alice a ticket");
     ticket
@@ -49,7 +55,7 @@ async fn a_ticket_for_alice_opens_the_user_resource() {
     assert!(ticket.assertion_xml().contains("sip:alice@contoso.lab"));
 
     let response =
-        get_user_with_ticket(&http, &pool.autodiscover_user_url(ALICE).0, &ticket).await.expect("User answers");
+        get_user_with_ticket(&http, &trusted(&pool, &pool.autodiscover_user_url(ALICE).0).await, &ticket).await.expect("User answers");
     assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
     let doc = autodiscover::xml::parse(&response.body, &pool.autodiscover_user_url(ALICE).0).expect("a User document");
     assert_eq!(doc.resource, Resource::User);
@@ -81,7 +87,7 @@ async fn a_wrong_password_is_a_typed_refusal_without_the_password() {
     let http = http_client(&pool);
     let (account, _) = password(&pool, ALICE);
     let wrong = "Not-The-Passw0rd!";
-    let err = acquire(&http, &pool.web_ticket_url(), &pool.autodiscover_user_url(ALICE).1, ALICE, &account, wrong)
+    let err = acquire(&http, &trusted(&pool, &pool.web_ticket_url()).await, &pool.autodiscover_user_url(ALICE).1, ALICE, &account, wrong)
         .await
         .unwrap_err();
     assert!(matches!(err, WebTicketAcquireError::WrongCredentials { .. }), "{err:?}");
@@ -94,7 +100,7 @@ async fn a_claim_for_another_user_is_a_soap_fault() {
     let pool = LabPool::start(LabConfig::default()).await.expect("lab pool starts");
     let http = http_client(&pool);
     let (account, password) = password(&pool, ALICE);
-    let err = acquire(&http, &pool.web_ticket_url(), &pool.autodiscover_user_url(ALICE).1, BOB, &account, &password)
+    let err = acquire(&http, &trusted(&pool, &pool.web_ticket_url()).await, &pool.autodiscover_user_url(ALICE).1, BOB, &account, &password)
         .await
         .unwrap_err();
     match &err {
@@ -113,7 +119,7 @@ async fn under_invalid_ticket_the_user_resource_answers_28032() {
     let http = http_client(&pool);
     let ticket = alice_ticket(&pool, &http).await;
     let response =
-        get_user_with_ticket(&http, &pool.autodiscover_user_url(ALICE).0, &ticket).await.expect("User answers");
+        get_user_with_ticket(&http, &trusted(&pool, &pool.autodiscover_user_url(ALICE).0).await, &ticket).await.expect("User answers");
     assert_eq!(response.status, 401);
     let diagnostics = response.diagnostics().expect("X-Ms-diagnostics");
     assert_eq!(diagnostics.code, 28032);
@@ -131,8 +137,9 @@ async fn a_ticket_the_pool_never_issued_is_invalid() {
     let http = http_client(&pool);
     let forged = "opaque=PHNhbWw6QXNzZXJ0aW9uIEFzc2VydGlvbklEPSJmb3JnZWQiLz4=";
     let accept = ("Accept", "application/vnd.microsoft.rtc.autodiscover+xml;v=1");
+    let user = trusted(&pool, &pool.autodiscover_user_url(ALICE).0).await;
     let response = http
-        .get(&pool.autodiscover_user_url(ALICE).0, &[("X-MS-WebTicket", forged), accept])
+        .send_trusted(sfbkit::http::Method::GET, &user, &[("X-MS-WebTicket", forged), accept], Vec::new())
         .await
         .expect("User answers");
     assert_eq!(response.status, 401);
@@ -144,7 +151,7 @@ async fn under_wrong_password_the_web_ticket_service_refuses_too() {
     let pool = LabPool::start(LabConfig::default().with_fault(Fault::WrongPassword)).await.expect("lab pool starts");
     let http = http_client(&pool);
     let (account, password) = password(&pool, ALICE);
-    let err = acquire(&http, &pool.web_ticket_url(), &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
+    let err = acquire(&http, &trusted(&pool, &pool.web_ticket_url()).await, &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
         .await
         .unwrap_err();
     assert_eq!(err.class(), "wrong-credentials", "{err:?}");

@@ -17,6 +17,7 @@
 //!   `Date` header is the dependable evidence for a client).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use sfbkit::auth::ntlm::crypto::filetime;
@@ -100,6 +101,8 @@ pub struct ConnAuth {
     /// Whether NTLM is offered on SIP: not under `online`, where, as in Office 365, only a
     /// certificate (TLS-DSK) gets a user in.
     ntlm_offered: bool,
+    /// The directory's live state: changed passwords, failed logons.
+    directory: Arc<crate::directory::Directory>,
 }
 
 impl std::fmt::Debug for ConnAuth {
@@ -112,6 +115,12 @@ impl std::fmt::Debug for ConnAuth {
 }
 
 impl ConnAuth {
+    /// Checks passwords against, and counts refusals in, the lab's `directory` instead of a private one.
+    pub fn with_directory(mut self, directory: Arc<crate::directory::Directory>) -> ConnAuth {
+        self.directory = directory;
+        self
+    }
+
     /// A connection of the pool described by `config`.
     pub fn new(config: &LabConfig, tlsdsk: Option<TlsDskServerConfig>, certprov_url: &str) -> ConnAuth {
         let nb_domain = config.domain.split('.').next().unwrap_or("LAB").to_ascii_uppercase();
@@ -128,6 +137,7 @@ impl ConnAuth {
             pending: HashMap::new(),
             tunnels: HashMap::new(),
             tlsdsk,
+            directory: Arc::default(),
             certprov_url: certprov_url.to_string(),
             sa: None,
             proxy: config.has(Fault::ProxyAuth),
@@ -304,10 +314,11 @@ impl ConnAuth {
         let password = if config.has(crate::config::Fault::WrongPassword) {
             format!("{}-changed", user.password)
         } else {
-            user.password.clone()
+            self.directory.password_of(user)
         };
         let creds = ServerCredentials { user: message.user_name(), password };
         let Ok(accepted) = self.ntlm.accept(&[], &challenge, &bytes, &creds) else {
+            self.directory.failed_logon(&account);
             tracing::info!(%account, "lab pool: NTLM credentials refused");
             return Verdict::Answer(self.challenge(config, req));
         };

@@ -222,6 +222,20 @@ pub enum Fault {
     /// port, whose address answers 404), so a client must get a token from the lab's Org ID STS (`/RST2.srf`,
     /// checked against the user directory) and present it there (seed 000).
     Online,
+    /// Hostile plain-HTTP autodiscover: the HTTPS Root answers 503, the HTTP Root links to User and Domain over
+    /// http, and User's 401 names a Web Ticket Service on a foreign host over http
+    /// (`X-MS-WebTicketURL: http://evil.example.net:PORT/...`). No credential may reach it.
+    OffdomainWebticketUrl,
+    /// The registrar's TLS-DSK challenge names certificate provisioning on a foreign host
+    /// (`sts-uri="https://evil.example.net:PORT/CertProv/..."`, with a certificate the lab CA issued), whose
+    /// MEX names a `WebTicketServiceWinNegotiate` port over plain http. No credential may reach it.
+    StsUriElsewhere,
+    /// The pool's own Web Ticket Service MEX names its `WebTicketServiceWinNegotiate` port over plain http
+    /// (`http://webticket.<domain>:PORT/...`, a listener that records what it gets). No credential may reach it.
+    MexHttpPort,
+    /// The HTTPS autodiscover Root redirects off the domain, to a foreign host: the redirect must be refused
+    /// and discovery go on (DNS SRV).
+    OffdomainAutodiscoverRedirect,
 }
 
 impl Fault {
@@ -247,6 +261,10 @@ impl Fault {
         ("clock-skew", Fault::ClockSkew),
         ("proxy-auth", Fault::ProxyAuth),
         ("online", Fault::Online),
+        ("offdomain-webticket-url", Fault::OffdomainWebticketUrl),
+        ("sts-uri-elsewhere", Fault::StsUriElsewhere),
+        ("mex-http-port", Fault::MexHttpPort),
+        ("offdomain-autodiscover-redirect", Fault::OffdomainAutodiscoverRedirect),
     ];
 }
 
@@ -358,6 +376,13 @@ impl LabConfig {
         self.faults.contains(&fault)
     }
 
+    /// True when a fault sends clients to the foreign host ([`crate::foreign`]).
+    pub fn redirects_off_domain(&self) -> bool {
+        [Fault::OffdomainWebticketUrl, Fault::StsUriElsewhere, Fault::MexHttpPort, Fault::OffdomainAutodiscoverRedirect]
+            .iter()
+            .any(|f| self.has(*f))
+    }
+
     /// The delay before every response: `response_delay_ms`, or 1 s when `slow` is on without one.
     pub fn response_delay(&self) -> Duration {
         match (self.response_delay_ms, self.has(Fault::Slow)) {
@@ -421,6 +446,9 @@ mod tests {
         assert!(c.dns.records.iter().any(|r| matches!(r, RecordSpec::Srv { .. })));
         assert_eq!(c.faults, vec![Fault::Slow]);
         assert_eq!(c.response_delay(), Duration::from_millis(250));
+        for (name, _) in Fault::ALL {
+            assert!(text.contains(&format!("#   {name} ")), "lab.example.toml does not document the fault {name}");
+        }
     }
 
     #[test]

@@ -136,16 +136,25 @@ impl LabDns {
     /// Serves `zone` on 127.0.0.1, UDP and TCP on one OS-chosen port, delaying every response by `delay`
     /// (the lab's `slow` fault; `Duration::ZERO` for none).
     pub async fn start(zone: LabZone, delay: Duration) -> Result<LabDns, LabDnsError> {
-        let (origin, handler) = zone_handler(&zone)?;
+        LabDns::start_zones(vec![zone], delay).await
+    }
+
+    /// [`LabDns::start`] for several zones on one server (the pool's and, for the redirection faults,
+    /// the foreign host's `example.net`).
+    pub async fn start_zones(zones: Vec<LabZone>, delay: Duration) -> Result<LabDns, LabDnsError> {
         let mut catalog = Catalog::new();
-        catalog.upsert(LowerName::from(&origin), vec![Arc::new(handler)]);
+        for zone in &zones {
+            let (origin, handler) = zone_handler(zone)?;
+            catalog.upsert(LowerName::from(&origin), vec![Arc::new(handler)]);
+        }
+        let origins: Vec<&str> = zones.iter().map(|z| z.origin.as_str()).collect();
         let queries = Arc::new(AtomicU64::new(0));
         let (udp, tcp) = bind_one_port().await?;
         let addr = udp.local_addr().map_err(LabDnsError::Listen)?;
         let mut server = Server::new(LabHandler { catalog, delay, queries: queries.clone() });
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
-        tracing::info!(%addr, origin = %zone.origin, ?delay, "lab DNS started");
+        tracing::info!(%addr, origins = ?origins, ?delay, "lab DNS started");
         Ok(LabDns { addr, queries, server })
     }
 

@@ -19,8 +19,10 @@
 pub mod auth;
 pub mod ca;
 pub mod config;
+pub mod directory;
 pub mod dns;
 mod faults;
+pub mod foreign;
 pub mod registrar;
 pub mod services;
 mod sip_server;
@@ -76,6 +78,8 @@ pub struct LabPool {
     services: Arc<sip_services::LabServices>,
     /// Shared by every client [`LabPool::client_builder`] sets up, as a many-endpoint host would.
     shared: Arc<sfbkit::SharedResources>,
+    /// The host outside the domain the redirection faults point at ([`foreign`]).
+    foreign: Option<foreign::ForeignHost>,
 }
 
 impl LabPool {
@@ -104,6 +108,10 @@ impl LabPool {
         let sip_cert = ca.issue_server_cert(&config.sip_certificate_names(), validity)?;
         let web_cert = ca.issue_server_cert(&config.web_certificate_names(), validity)?;
         let delay = config.response_delay();
+        let foreign = match config.redirects_off_domain() {
+            true => Some(foreign::ForeignHost::start(&ca).await?),
+            false => None,
+        };
 
         // One registrar per pool, each with its own certificate and port; all on 127.0.0.1.
         let mut sites = vec![(config.pool_fqdn.clone(), sip_cert)];
@@ -147,19 +155,39 @@ impl LabPool {
         web_cfg.user_ca = Some(Arc::new(ca::LabCa::from_pem_pair(&ca_cert_pem, &ca_key_pem)?));
         web_cfg.expired_user_cert = config.has(Fault::ExpiredUserCert);
         web_cfg.online = config.has(Fault::Online);
+        if let Some(f) = &foreign {
+            let ticket_path = foreign::WEB_TICKET_PATH;
+            if config.has(Fault::OffdomainWebticketUrl) {
+                web_cfg.hijacked_http_ticket_url = Some(f.http_url(ticket_path));
+            }
+            if config.has(Fault::MexHttpPort) {
+                // An in-domain name, over plain http, on a listener that records what reaches it.
+                let url = f.http_url(ticket_path).replace(foreign::FOREIGN_HOST, &format!("webticket.{}", config.domain));
+                web_cfg.mex_win_negotiate = Some(url);
+            }
+            if config.has(Fault::OffdomainAutodiscoverRedirect) {
+                web_cfg.root_redirect = Some(f.https_url("/Autodiscover/AutodiscoverService.svc/root"));
+            }
+        }
+        let directory = Arc::new(directory::Directory::default());
+        web_cfg.directory = directory.clone();
         let web = web::LabWeb::start(web_cfg).await?;
-        let certprov_url =
-            format!("https://{}:{}/CertProv/CertProvisioningService.svc", config.pool_fqdn, web.https_port());
+        let certprov_url = match &foreign {
+            Some(f) if config.has(Fault::StsUriElsewhere) => f.https_url("/CertProv/CertProvisioningService.svc"),
+            _ => format!("https://{}:{}/CertProv/CertProvisioningService.svc", config.pool_fqdn, web.https_port()),
+        };
         // Presence and contact lists are the enterprise's, shared by every pool of the lab; the
         // lists persist in the state directory when there is one.
         let contacts_dir = state_dir.map(|d| d.join("contacts"));
         let mut contacts = services::contacts::ContactStore::with_defaults(&config.users, contacts_dir)?;
         // A change made against a stale list is refused, so the tests see a client that keeps count.
         contacts.set_strict_delta_num(true);
-        let services = Arc::new(sip_services::LabServices::new(
+        let mut lab_services = sip_services::LabServices::new(
             services::presence::PresenceStore::with_users(&config.domain, &config.users),
             contacts,
-        ));
+        );
+        lab_services.directory = directory;
+        let services = Arc::new(lab_services);
         let mut tasks = Vec::new();
         let mut states = Vec::new();
         for (i, (fqdn, cert, listener, addr)) in listeners.into_iter().enumerate() {
@@ -193,11 +221,16 @@ impl LabPool {
         }
         let state = states[0].clone();
 
-        let dns = dns::LabDns::start(zone::zone_for(&config, sip_addr.port()), delay).await?;
+        let mut zones = vec![zone::zone_for(&config, sip_addr.port())];
+        if foreign.is_some() {
+            zones.push(zone::foreign_zone());
+        }
+        let dns = dns::LabDns::start_zones(zones, delay).await?;
         tracing::info!(%sip_addr, dns = %dns.addr(), https = web.https_port(), pool = %config.pool_fqdn, "lab pool started");
         let ca_pem = ca.ca_pem().to_string();
         let shared = sfbkit::SharedResources::new();
-        Ok(LabPool { sip_addr, ca_pem, ca, state, others: states.split_off(1), dns, web, tasks, services, shared })
+        let others = states.split_off(1);
+        Ok(LabPool { sip_addr, ca_pem, ca, state, others, dns, web, tasks, services, shared, foreign })
     }
 
     /// Where the registrar listens (SIP over TLS). Under `refuse-sip` nothing listens there.
@@ -236,6 +269,37 @@ impl LabPool {
         let domain = user.rsplit_once('@').map(|(_, d)| d).unwrap_or(&self.config().domain).to_string();
         let url = format!("{applies_to}?originalDomain={domain}&sipuri={}", user.replace('@', "%40"));
         (url, applies_to)
+    }
+    /// The trust model of this pool's clients: the lab domain alone ([`sfbkit::trust`]).
+    pub fn trust(&self) -> sfbkit::trust::TrustModel {
+        sfbkit::trust::TrustModel::for_domain(&self.config().domain)
+    }
+
+    /// `url` admitted by [`LabPool::trust`] as a destination for credentials (for tests of the web
+    /// services that call sfbkit's credential functions directly).
+    pub async fn admit(
+        &self,
+        url: &str,
+        purpose: sfbkit::trust::Purpose,
+    ) -> Result<sfbkit::trust::TrustedUrl, sfbkit::trust::Untrusted> {
+        self.trust().admit_url(url, purpose, &sfbkit::trust::Learned::Configuration).await
+    }
+
+    /// The host outside the domain that the redirection faults send clients to, when one of them is on:
+    /// what it received is what a client gave away.
+    pub fn foreign_host(&self) -> Option<&foreign::ForeignHost> {
+        self.foreign.as_ref()
+    }
+    /// Wrong passwords for known accounts so far, at every registrar, the Web Ticket Service and the Org ID STS:
+    /// what Active Directory would count towards the accounts' lockout.
+    pub fn failed_logons(&self) -> u64 {
+        self.services.directory.failed_logons()
+    }
+
+    /// Changes `sip_uri`'s password in the lab's directory from now on (registrars, Web Ticket Service, Org
+    /// ID STS), as a password change in Active Directory would under a signed-in client.
+    pub fn change_password(&self, sip_uri: &str, password: &str) {
+        self.services.directory.change_password(sip_uri, password);
     }
     /// Queries the DNS server answered, HTTP requests the web service answered.
     pub fn counters(&self) -> (u64, u64) {

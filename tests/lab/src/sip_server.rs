@@ -59,7 +59,8 @@ async fn serve_connection(
 ) {
     let (conn, mut outgoing) = state.services.connect(&state.config.pool_fqdn);
     let mut parser = StreamParser::new(Limits::default());
-    let mut auth = crate::auth::ConnAuth::new(&state.config, state.tlsdsk.clone(), &state.certprov_url);
+    let mut auth = crate::auth::ConnAuth::new(&state.config, state.tlsdsk.clone(), &state.certprov_url)
+        .with_directory(state.services.directory.clone());
     let mut buf = vec![0u8; 16 * 1024];
     'conn: loop {
         let n = tokio::select! {

@@ -9,7 +9,7 @@
 //! `ms-benotify` ([MS-SIP] 4.4), each signed by the connection's security association.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sfbkit::identity::{new_branch, new_tag as tag};
@@ -82,6 +82,8 @@ pub(crate) struct LabServices {
     paused_until: Mutex<Option<Instant>>,
     /// Whether the `restart` fault has fired.
     pub restarted: std::sync::atomic::AtomicBool,
+    /// The directory's live state (changed passwords, failed logons), shared with the web services.
+    pub directory: Arc<crate::directory::Directory>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -99,6 +101,7 @@ impl LabServices {
             dropped_once: Mutex::new(HashSet::new()),
             paused_until: Mutex::new(None),
             restarted: std::sync::atomic::AtomicBool::new(false),
+            directory: Arc::default(),
         }
     }
 

@@ -16,6 +16,10 @@ pub fn zone_for(config: &LabConfig, sip_port: u16) -> LabZone {
     let mut records = Vec::new();
     let mut a = |name: String| records.push(LabRecord::A { name, ip: loopback });
     a(config.pool_fqdn.clone());
+    if config.has(Fault::MexHttpPort) {
+        // Where the fault's MEX sends the Windows port: an in-domain name (the foreign host's listener).
+        a(format!("webticket.{d}"));
+    }
     for other in &config.other_pools {
         a(other.clone());
     }
@@ -52,6 +56,16 @@ pub fn zone_for(config: &LabConfig, sip_port: u16) -> LabZone {
         });
     }
     LabZone { origin: d.clone(), records, ttl: config.dns.ttl }
+}
+
+/// The second zone of the redirection faults: `evil.example.net`, the foreign host, on 127.0.0.1.
+pub fn foreign_zone() -> LabZone {
+    let name = crate::foreign::FOREIGN_HOST.to_string();
+    LabZone {
+        origin: crate::foreign::FOREIGN_ZONE.to_string(),
+        records: vec![LabRecord::A { name, ip: Ipv4Addr::LOCALHOST }],
+        ttl: 60,
+    }
 }
 
 fn record_name(r: &LabRecord) -> &str {

@@ -157,13 +157,3 @@ fn message_ids_are_v4_uuids() {
     assert_eq!(u.as_bytes()[14], b'4');
     assert_ne!(u, random_uuid());
 }
-
-#[test]
-fn only_https_carries_the_password() {
-    assert!(check_sts_url(STS).is_ok());
-    assert!(check_sts_url("HTTPS://login.microsoftonline.com/RST2.srf").is_ok());
-    let err = check_sts_url("http://login.microsoftonline.com/RST2.srf").unwrap_err();
-    assert_eq!(err.class(), "org-id-insecure-url");
-    assert!(err.hint().contains("https://"));
-    assert!(check_sts_url("").is_err());
-}

@@ -80,6 +80,8 @@ pub struct WalkOutcome {
     pub web_ticket_url: Option<String>,
     /// The User resource's URL, where a web ticket would be presented.
     pub user_url: Option<String>,
+    /// How the walk learned the two URLs above (over TLS, or in a walk that began over plain http).
+    pub learned: crate::trust::Learned,
 }
 
 /// The entry URL `<scheme>://lyncdiscover[internal].<domain>[:port]/?sipuri=<address>` for `sip_address`

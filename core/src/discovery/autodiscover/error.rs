@@ -252,7 +252,7 @@ impl WalkError {
             WalkError::UntrustedRedirect { host, sip_domain, .. } => format!(
                 "Autodiscover for {sip_domain} redirects to {host}; if that server is really yours or your \
                  provider's, add its domain ({}) to trusted_domains (Lync's TrustModelData setting).",
-                parent_domain(host)
+                crate::trust::parent_domain(host)
             ),
             WalkError::InsecureRedirect { to, .. } => {
                 format!("The service links to plain http ({to}): publish the web services over https only.")
@@ -282,12 +282,4 @@ fn ticket_source(web_ticket_url: &Option<String>) -> String {
 
 fn parenthesised(text: &Option<String>) -> String {
     text.as_ref().map(|t| format!(" ({t})")).unwrap_or_default()
-}
-
-/// `webdir1a.online.lync.com` → `online.lync.com`: the domain to trust for a host, as a suggestion.
-fn parent_domain(host: &str) -> &str {
-    match host.split_once('.') {
-        Some((_, rest)) if rest.contains('.') => rest,
-        _ => host,
-    }
 }

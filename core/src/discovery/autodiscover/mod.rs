@@ -36,14 +36,17 @@ use crate::http::HttpClient;
 
 /// The registrars a User or Domain document names, in the order to try them (SIPE's rule,
 /// CLIENT-NOTES.md §2.1): internal first unless the server placed the client outside
-/// (`AccessLocation` External, then the external one only).
+/// (`AccessLocation` External, then the external one only). `learned` says how the document reached the
+/// client, for the trust model.
 pub fn candidates_from(
     doc: &AutodiscoverDocument,
     source: crate::discovery::Source,
+    learned: crate::trust::Learned,
 ) -> Vec<crate::discovery::Candidate> {
     use crate::discovery::Candidate;
     let point = |ap: &Option<AccessPoint>, internal: bool| {
-        ap.as_ref().map(|a| Candidate { fqdn: a.fqdn.clone(), port: a.port, source, internal })
+        let learned = learned.clone();
+        ap.as_ref().map(|a| Candidate { fqdn: a.fqdn.clone(), port: a.port, source, internal, learned })
     };
     let internal = point(&doc.sip_client_internal, true);
     let external = point(&doc.sip_client_external, false);

@@ -147,8 +147,10 @@ impl Walk {
     /// The outcome and the attempts. Called before the walk ended, the outcome is [`WalkError::Abandoned`].
     pub fn finish(self) -> (WalkOutcome, Vec<Attempt>) {
         let last = self.requested.last().map(Url::to_string).unwrap_or_default();
+        let learned = self.learned(self.user_url.as_deref().unwrap_or(&last));
         let result = self.result.unwrap_or(Err(WalkError::Abandoned { url: last }));
-        (WalkOutcome { result, web_ticket_url: self.web_ticket_url, user_url: self.user_url }, self.attempts)
+        let outcome = WalkOutcome { result, web_ticket_url: self.web_ticket_url, user_url: self.user_url, learned };
+        (outcome, self.attempts)
     }
 
     fn on_document(&mut self, p: &Pending, url: &str, doc: AutodiscoverDocument, elapsed: Duration) {
@@ -241,7 +243,7 @@ impl Walk {
     }
 
     fn on_access_points(&mut self, p: &Pending, url: &str, doc: &AutodiscoverDocument, elapsed: Duration) {
-        let candidates = super::candidates_from(doc, self.config.source);
+        let candidates = super::candidates_from(doc, self.config.source, self.learned(url));
         if candidates.is_empty() {
             return self.end(
                 &p.step,
@@ -278,11 +280,20 @@ impl Walk {
     }
 
     fn trusted(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        std::iter::once(&self.config.sip_domain).chain(&self.config.trusted_domains).any(|d| {
-            let d = d.trim().trim_start_matches("*.").trim_matches('.').to_ascii_lowercase();
-            !d.is_empty() && (host == d || host.strip_suffix(&d).is_some_and(|rest| rest.ends_with('.')))
-        })
+        let domains: Vec<String> =
+            std::iter::once(&self.config.sip_domain).chain(&self.config.trusted_domains).cloned().collect();
+        crate::trust::domain_covers(&domains, host)
+    }
+
+    /// How what `url` answered was learned: a walk that began over plain http vouches for nothing it
+    /// finds later, even over https ([`crate::trust`]: plain http locates, it never widens trust).
+    fn learned(&self, url: &str) -> crate::trust::Learned {
+        match self.requested.first() {
+            Some(entry) if entry.scheme() == "http" => {
+                crate::trust::Learned::PlainHttp(entry.host_str().unwrap_or_default().to_owned())
+            }
+            _ => crate::trust::Learned::from_url(url),
+        }
     }
 
     fn ensure_sipuri(&self, url: &mut Url) {

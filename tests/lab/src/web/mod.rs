@@ -78,6 +78,16 @@ pub struct WebConfig {
     /// Office 365's Web Ticket Service: no Windows port, its MEX names only `WsFedBearer`, tickets come through
     /// the Org ID STS at `/RST2.srf` ([`online`]): the `online` fault.
     pub online: bool,
+    /// The `offdomain-webticket-url` fault: over plain HTTP, Root links to User and Domain over http and User's
+    /// 401 names this Web Ticket Service (a foreign host's); the HTTPS Root answers 503.
+    pub hijacked_http_ticket_url: Option<String>,
+    /// The `mex-http-port` fault: the `WebTicketServiceWinNegotiate` address the MEX names instead of this
+    /// service's own Auth port.
+    pub mex_win_negotiate: Option<String>,
+    /// The `offdomain-autodiscover-redirect` fault: the HTTPS Root redirects here.
+    pub root_redirect: Option<String>,
+    /// The directory's live state (changed passwords, failed logons), shared with the registrars.
+    pub directory: Arc<crate::directory::Directory>,
 }
 
 impl WebConfig {
@@ -96,6 +106,10 @@ impl WebConfig {
             user_ca: None,
             expired_user_cert: false,
             online: false,
+            hijacked_http_ticket_url: None,
+            mex_win_negotiate: None,
+            root_redirect: None,
+            directory: Arc::default(),
             pool_fqdn: pool,
             tls,
             redirect_hops: 0,
@@ -130,7 +144,7 @@ impl LabWeb {
         let https_addr = https.local_addr().map_err(WebError::Listen)?;
         let http_addr = http.local_addr().map_err(WebError::Listen)?;
         let acceptor = TlsAcceptor::from(cfg.tls.clone());
-        let site = Arc::new(Site::new(cfg, https_addr.port()));
+        let site = Arc::new(Site::new(cfg, https_addr.port(), http_addr.port()));
         let requests = Arc::new(AtomicU64::new(0));
         let tasks = vec![
             tokio::spawn(serve(https, Some(acceptor), site.clone(), requests.clone())),

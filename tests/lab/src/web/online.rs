@@ -86,12 +86,14 @@ pub fn parse_org_id_request(body: &[u8]) -> Option<OrgIdRequest> {
 
 /// The directory entry a user name (the account or the SIP address) and password name, if they match.
 pub fn check_user<'a>(users: &'a [LabUser], username: &str, password: &str) -> Option<&'a LabUser> {
+    find_user(users, username).filter(|u| !u.disabled && u.password == password)
+}
+
+/// The directory entry a user name names (the account or the SIP address), whatever the password.
+pub fn find_user<'a>(users: &'a [LabUser], username: &str) -> Option<&'a LabUser> {
     let bare = |s: &str| s.strip_prefix("sip:").unwrap_or(s).to_ascii_lowercase();
     let wanted = bare(username);
-    users
-        .iter()
-        .find(|u| !u.disabled && (u.account().eq_ignore_ascii_case(username) || bare(&u.sip_uri) == wanted))
-        .filter(|u| u.password == password)
+    users.iter().find(|u| u.account().eq_ignore_ascii_case(username) || bare(&u.sip_uri) == wanted)
 }
 
 /// The Org ID STS's RSTR: a SAML 1.1 assertion for `audience` naming `sip_uri`, valid from `now` for
@@ -186,7 +188,12 @@ pub(crate) fn respond_org_id(site: &Site, tls: bool, method: &Method, body: Opti
     let (Some(username), Some(password)) = (req.username.as_deref(), req.password.as_deref()) else {
         return reply(site, StatusCode::INTERNAL_SERVER_ERROR, "application/soap+xml", failed_authentication());
     };
-    let Some(user) = check_user(&site.cfg.users, username, password) else {
+    let known = find_user(&site.cfg.users, username);
+    let current = known.map(|u| site.cfg.directory.password_of(u));
+    let Some(user) = known.filter(|u| !u.disabled && current.as_deref() == Some(password)) else {
+        if known.is_some() {
+            site.cfg.directory.failed_logon(username);
+        }
         tracing::info!(%username, "lab Org ID STS: user name or password refused");
         return reply(site, StatusCode::INTERNAL_SERVER_ERROR, "application/soap+xml", failed_authentication());
     };

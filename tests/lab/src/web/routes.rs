@@ -30,6 +30,8 @@ const ROOT_LINK: &str = "/Autodiscover/AutodiscoverService.svc/root";
 pub(crate) struct Site {
     pub cfg: WebConfig,
     pub https_port: u16,
+    /// The plain-HTTP listener's port (links of the `offdomain-webticket-url` fault's hijacked Root).
+    pub http_port: u16,
     pub issued: Issued,
     /// The tokens the Org ID STS issued ([`super::online`]), by AssertionID.
     pub org_id: Issued,
@@ -37,8 +39,8 @@ pub(crate) struct Site {
 
 impl Site {
     /// A site whose HTTPS listener is on `https_port`.
-    pub fn new(cfg: WebConfig, https_port: u16) -> Site {
-        Site { cfg, https_port, issued: Issued::default(), org_id: Issued::default() }
+    pub fn new(cfg: WebConfig, https_port: u16, http_port: u16) -> Site {
+        Site { cfg, https_port, http_port, issued: Issued::default(), org_id: Issued::default() }
     }
 
     /// `X-MS-WebTicketURL`: the configured URL, else this site's own Auth port on the pool's name (under
@@ -94,7 +96,7 @@ pub(crate) fn respond(
         let body = if site.cfg.online {
             online::online_mex(&format!("{base}{}", online::BEARER_LINK), &format!("{base}{}", online::ORG_ID_LINK))
         } else {
-            sts::mex(&format!("{base}{AUTH_LINK}"))
+            sts::mex(site.cfg.mex_win_negotiate.as_deref().unwrap_or(&format!("{base}{AUTH_LINK}")))
         };
         return reply(site, StatusCode::OK, "text/xml; charset=utf-8", body);
     }
@@ -140,6 +142,10 @@ impl Req {
     }
 
     fn base(&self, site: &Site) -> String {
+        // The hijacked plain-HTTP site of `offdomain-webticket-url` keeps its links on http.
+        if !self.tls && site.cfg.hijacked_http_ticket_url.is_some() {
+            return format!("http://{}:{}", self.host, site.http_port);
+        }
         format!("https://{}:{}", self.host, site.https_port)
     }
 }
@@ -152,9 +158,16 @@ fn root(site: &Site, req: &Req, n: u32) -> Response<Full<Bytes>> {
     };
     let q = format!("sipuri={}", encode(sipuri));
     let base = req.base(site);
-    // [MS-OCDISCWS] 3.1.5.2: the HTTP Root answers with exactly one Redirect, to HTTPS.
-    if !req.tls {
+    let hijacked = site.cfg.hijacked_http_ticket_url.is_some();
+    if req.tls && hijacked {
+        return reply(site, StatusCode::SERVICE_UNAVAILABLE, "text/plain", "Service Unavailable".into());
+    }
+    // [MS-OCDISCWS] 3.1.5.2: the HTTP Root answers with exactly one Redirect, to HTTPS (unless hijacked).
+    if !req.tls && !hijacked {
         return redirect(site, req, format!("{base}{ROOT_LINK}?{q}"));
+    }
+    if let Some(elsewhere) = site.cfg.root_redirect.as_ref().filter(|_| req.tls) {
+        return redirect(site, req, format!("{elsewhere}?{q}"));
     }
     if site.cfg.redirect_loop {
         return redirect(site, req, format!("{base}{}", req.path_and_query));
@@ -200,7 +213,10 @@ fn user(site: &Site, req: &Req) -> Response<Full<Bytes>> {
     }
     let body = "<html><head><title>401 - Unauthorized</title></head><body>401 - Unauthorized</body></html>";
     let mut r = reply(site, StatusCode::UNAUTHORIZED, "text/html", body.into());
-    add(&mut r, "x-ms-webticketurl", &site.web_ticket_url());
+    match site.cfg.hijacked_http_ticket_url.as_ref().filter(|_| !req.tls) {
+        Some(foreign) => add(&mut r, "x-ms-webticketurl", foreign),
+        None => add(&mut r, "x-ms-webticketurl", &site.web_ticket_url()),
+    }
     if req.ticket.is_some() {
         let pool = &site.cfg.pool_fqdn;
         add(&mut r, "x-ms-diagnostics", &format!("28032;source=\"{pool}\";reason=\"{INVALID_TICKET_REASON}\""));

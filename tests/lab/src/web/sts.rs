@@ -454,13 +454,14 @@ fn authenticate(site: &Site, state: &mut ConnAuth, bytes: &[u8]) -> bool {
         tracing::info!(%account, "lab web ticket service: unknown account");
         return false;
     };
-    let creds = ServerCredentials { user: message.user_name(), password: user.password.clone() };
+    let creds = ServerCredentials { user: message.user_name(), password: site.cfg.directory.password_of(user) };
     match ntlm_server(site).accept(&negotiate, &challenge, bytes, &creds) {
         Ok(_) => {
             state.user = Some(user.clone());
             true
         }
         Err(err) => {
+            site.cfg.directory.failed_logon(&account);
             tracing::info!(%account, %err, "lab web ticket service: NTLM credentials refused");
             false
         }

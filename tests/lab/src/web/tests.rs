@@ -170,7 +170,7 @@ fn site(configure: impl FnOnce(&mut WebConfig)) -> Site {
     let (_, tls) = pki(&["pool01.contoso.lab"]);
     let mut cfg = WebConfig::new(DOMAIN, tls);
     configure(&mut cfg);
-    Site::new(cfg, 4443)
+    Site::new(cfg, 4443, 8080)
 }
 
 async fn answer(

@@ -24,7 +24,7 @@ fn site(configure: impl FnOnce(&mut WebConfig)) -> Site {
     let mut cfg = WebConfig::new("contoso.lab", ca::server_config(&cert).unwrap());
     cfg.user_ca = Some(Arc::new(ca));
     configure(&mut cfg);
-    Site::new(cfg, 4443)
+    Site::new(cfg, 4443, 8080)
 }
 
 /// A ticket for `sip_uri` the site remembers: its `X-MS-WebTicket` value and its assertion XML.
