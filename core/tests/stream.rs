@@ -172,3 +172,71 @@ fn body_arriving_after_the_head_in_a_later_read() {
         assert_eq!(bodies, vec![b"<contacts/>\n".to_vec(), b"<contacts2/>".to_vec()], "split at {split}");
     }
 }
+
+/// Everything a stream yields when fed `chunks` one read at a time: the messages and the error, if any.
+fn feed(limits: Limits, chunks: &[&[u8]]) -> (Vec<StreamItem>, Option<ParseError>) {
+    let mut p = StreamParser::new(limits);
+    let mut items = Vec::new();
+    for chunk in chunks {
+        if let Err(e) = p.push(chunk) {
+            return (items, Some(e));
+        }
+        loop {
+            match p.next_item() {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => break,
+                Err(e) => return (items, Some(e)),
+            }
+        }
+    }
+    (items, None)
+}
+
+/// The outcome of a stream does not depend on where reads end (found by the `sip_stream` fuzz target:
+/// fuzz/regressions/sip_stream/error-depends-on-reads, whose first byte chose the tiny limits below). The
+/// head's line 9 is too long, and it also runs past the head limit: read whole, that was LineTooLong; cut
+/// after byte 257 it was HeadTooLarge. Now it is whichever limit a byte-by-byte reader meets first, however
+/// the bytes arrive.
+#[test]
+fn the_error_does_not_depend_on_where_reads_end() {
+    let tiny = Limits { max_line_bytes: 64, max_head_bytes: 256, max_headers: 8, max_body_bytes: 128 };
+    let input = &include_bytes!("../../fuzz/regressions/sip_stream/error-depends-on-reads")[1..];
+    let (_, whole) = feed(tiny, &[input]);
+    assert!(whole.is_some());
+    for split in 1..input.len() {
+        let (_, cut) = feed(tiny, &[&input[..split], &input[split..]]);
+        assert_eq!(cut, whole, "split at {split}");
+    }
+    let bytes: Vec<&[u8]> = input.chunks(1).collect();
+    assert_eq!(feed(tiny, &bytes).1, whole, "byte by byte");
+}
+
+/// The two limit edges a read boundary used to move: a line of exactly `max_line_bytes` whose CR ends a read
+/// is accepted, and a header section whose empty line does not fit in `max_head_bytes` is refused either way.
+#[test]
+fn limit_edges_hold_across_read_boundaries() {
+    let limits = Limits { max_line_bytes: 40, max_head_bytes: 120, max_headers: 8, max_body_bytes: 16 };
+    let line = format!("X: {}", "a".repeat(37));
+    assert_eq!(line.len(), 40);
+    let msg = format!("OPTIONS sip:a SIP/2.0\r\n{line}\r\nContent-Length: 0\r\n\r\n");
+    let at_cr = msg.find("a\r\n").unwrap() + 2;
+    let (items, err) = feed(limits, &[&msg.as_bytes()[..at_cr], &msg.as_bytes()[at_cr..]]);
+    assert_eq!((items.len(), err), (1, None), "a full-length line split after its CR");
+
+    // 118 bytes of head, then CRLF: the empty line starts at byte 118 and ends at 120, within the limit;
+    // one more byte of head and it does not fit, whole or cut.
+    for (pad, fits) in [(0, true), (1, false)] {
+        let (x, y) = ("b".repeat(33), "c".repeat(33 + pad));
+        let head = format!("OPTIONS sip:a SIP/2.0\r\nContent-Length: 0\r\nX: {x}\r\nY: {y}\r\n");
+        assert_eq!(head.len(), 118 + pad);
+        let msg = format!("{head}\r\n");
+        let whole = feed(limits, &[msg.as_bytes()]);
+        let cut = feed(limits, &[&msg.as_bytes()[..119 + pad], &msg.as_bytes()[119 + pad..]]);
+        assert_eq!(whole, cut);
+        if fits {
+            assert_eq!((whole.0.len(), whole.1), (1, None));
+        } else {
+            assert_eq!(whole.1, Some(ParseError::HeadTooLarge { limit: 120 }));
+        }
+    }
+}

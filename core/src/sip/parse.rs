@@ -10,6 +10,13 @@ use super::uri::Uri;
 use super::{Limits, Method, ParseError, grammar, validate};
 
 /// Resumable state of the search for the empty line that ends a header section.
+///
+/// The outcome does not depend on how the bytes were cut into reads: when a limit is broken, the error is the
+/// one a reader fed byte by byte would meet first (the smallest number of bytes after which the break is
+/// certain), whether the bytes came in one read or in many (checked by the `sip_stream` fuzz target). Before
+/// this, a line of exactly `max_line_bytes` whose CR ended a read was refused, a header section whose empty
+/// line began at `max_head_bytes` was accepted only when read whole, and which of two broken limits was
+/// reported depended on where a read ended.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct HeadScan {
     /// Where to continue searching for '\n'.
@@ -35,32 +42,53 @@ impl HeadScan {
     pub(crate) fn scan(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<HeadEnd>, ParseError> {
         while let Some(off) = buf[self.pos..].iter().position(|&b| b == b'\n') {
             let nl = self.pos + off;
+            if let Some(e) = self.first_broken_limit(buf, nl, true, limits) {
+                return Err(e);
+            }
             let line = &buf[self.line_start..nl];
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() && self.lines > 0 {
+            if line.strip_suffix(b"\r").unwrap_or(line).is_empty() && self.lines > 0 {
                 return Ok(Some(HeadEnd { head_len: self.line_start, body_start: nl + 1 }));
             }
             self.lines += 1;
-            if line.len() > limits.max_line_bytes {
-                return Err(ParseError::LineTooLong { line: self.lines, limit: limits.max_line_bytes });
-            }
-            if self.lines > limits.max_headers + 1 {
-                return Err(ParseError::TooManyHeaders { limit: limits.max_headers });
-            }
             self.line_start = nl + 1;
             self.pos = nl + 1;
-            if self.pos > limits.max_head_bytes {
-                return Err(ParseError::HeadTooLarge { limit: limits.max_head_bytes });
-            }
         }
         self.pos = buf.len();
-        if buf.len() - self.line_start > limits.max_line_bytes {
-            return Err(ParseError::LineTooLong { line: self.lines + 1, limit: limits.max_line_bytes });
+        match self.first_broken_limit(buf, buf.len(), false, limits) {
+            Some(e) => Err(e),
+            None => Ok(None),
         }
-        if buf.len() > limits.max_head_bytes {
-            return Err(ParseError::HeadTooLarge { limit: limits.max_head_bytes });
+    }
+
+    /// The limit the current line (from `line_start` to `end`, the index of its LF when `complete`, else the
+    /// end of the bytes so far) breaks first, counted in bytes read: a line is too long once more than
+    /// `max_line_bytes` bytes other than its line break have arrived (a CR counts only once a byte other than
+    /// LF follows it), the head is too large once `max_head_bytes` is passed without the section ending (its
+    /// empty line included), and a line past `max_headers` is one too many once its LF arrives.
+    fn first_broken_limit(&self, buf: &[u8], end: usize, complete: bool, limits: &Limits) -> Option<ParseError> {
+        let start = self.line_start;
+        let raw = &buf[start..end];
+        let content = raw.strip_suffix(b"\r").unwrap_or(raw).len();
+        let mut broken: Option<(usize, ParseError)> = None;
+        let mut consider = |at: usize, e: ParseError| {
+            if broken.as_ref().is_none_or(|(first, _)| at < *first) {
+                broken = Some((at, e));
+            }
+        };
+        if content > limits.max_line_bytes {
+            let cr_waits = buf.get(start + limits.max_line_bytes) == Some(&b'\r');
+            let at = start + limits.max_line_bytes + 1 + usize::from(cr_waits);
+            consider(at, ParseError::LineTooLong { line: self.lines + 1, limit: limits.max_line_bytes });
         }
-        Ok(None)
+        let is_end_of_head = complete && content == 0 && self.lines > 0;
+        if complete && !is_end_of_head && self.lines + 1 > limits.max_headers + 1 {
+            consider(end + 1, ParseError::TooManyHeaders { limit: limits.max_headers });
+        }
+        let read = if complete { end + 1 } else { end };
+        if read > limits.max_head_bytes {
+            consider(limits.max_head_bytes + 1, ParseError::HeadTooLarge { limit: limits.max_head_bytes });
+        }
+        broken.map(|(_, e)| e)
     }
 }
 
