@@ -22,6 +22,7 @@ use crate::provisioning::Provisioning;
 
 use crate::discovery::autodiscover::Format;
 use crate::discovery::dns::HickoryResolver;
+use crate::discovery::once::SignInResolver;
 use crate::discovery::{BoxFuture, DnsError, DnsResolver, SrvTarget};
 use crate::identity::Epid;
 use crate::keystore::{MemoryStore, OsKeystore, SecretStore};
@@ -63,6 +64,11 @@ pub enum ClientError {
     Command(CommandError),
 }
 
+/// The default bound on one whole sign-in ([`ClientBuilder::sign_in_deadline`]): above the worst case of a
+/// sign-in whose every server answers within its own time-outs (discovery 12 s against a silent DNS server,
+/// HTTP 10 s and SIP transactions 32 s per step), below what a person or a CI job waits.
+pub const DEFAULT_SIGN_IN_DEADLINE: Duration = Duration::from_secs(90);
+
 /// Configures a [`Client`].
 #[derive(Clone)]
 pub struct ClientBuilder {
@@ -91,6 +97,8 @@ pub struct ClientBuilder {
     pub(crate) org_id_sts: String,
     pub(crate) shared: Arc<crate::SharedResources>,
     pub(crate) lockout: crate::auth::lockout::LockoutPolicy,
+    pub(crate) dns_lookup_limit: Duration,
+    pub(crate) sign_in_deadline: Duration,
 }
 
 /// A password that never prints (Debug and Display are redacted).
@@ -142,6 +150,8 @@ impl ClientBuilder {
             org_id_sts: crate::auth::orgid::DEFAULT_ORG_ID_STS.to_string(),
             shared: crate::SharedResources::process(),
             lockout: crate::auth::lockout::LockoutPolicy::default(),
+            dns_lookup_limit: crate::discovery::once::LOOKUP_LIMIT,
+            sign_in_deadline: DEFAULT_SIGN_IN_DEADLINE,
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -272,6 +282,20 @@ impl ClientBuilder {
         self
     }
 
+    /// The longest one DNS lookup may take (default 6 s), whatever the system resolver's own options say;
+    /// two unanswered lookups in a row end a sign-in's DNS (see [`crate::discovery::once`]).
+    pub fn dns_lookup_limit(mut self, limit: Duration) -> ClientBuilder {
+        self.dns_lookup_limit = limit;
+        self
+    }
+
+    /// The longest a whole sign-in may take (default 90 s); past it the sign-in fails with class `deadline`,
+    /// naming the last step that finished.
+    pub fn sign_in_deadline(mut self, deadline: Duration) -> ClientBuilder {
+        self.sign_in_deadline = deadline;
+        self
+    }
+
     /// How to retry after a lost connection (default: 1 s doubling to 60 s, ±20 % jitter).
     pub fn reconnect_policy(mut self, policy: ReconnectPolicy) -> ClientBuilder {
         self.reconnect = policy;
@@ -320,6 +344,8 @@ impl ClientBuilder {
             }
             _ => resolver,
         };
+        // Each name once per sign-in, each lookup bounded, a silent server noticed (discovery::once).
+        let resolver = Arc::new(SignInResolver::new(resolver, self.dns_lookup_limit));
         // Shared with every client built with the same SharedResources and TrustConfig.
         let (connector, anchors) = self.shared.trust(&self.trust).map_err(ClientError::Trust)?;
         let keystore = match &self.keystore {

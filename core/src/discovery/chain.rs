@@ -197,14 +197,19 @@ async fn autodiscover_method(
         match outcome.result {
             Ok(found) if !found.candidates.is_empty() => return Some(found.candidates),
             Ok(_) => {}
-            // The name does not resolve: plain HTTP to the same name cannot fare better.
-            Err(e) if matches!(e.class(), "no-such-name" | "no-records") => {
+            // The name does not resolve, or DNS did not answer for it: plain HTTP to the same name cannot
+            // fare better.
+            Err(autodiscover::WalkError::Http { error: crate::http::HttpError::Resolve(dns), .. }) => {
                 if cfg.try_http && *scheme == Scheme::Https {
+                    let reason = match dns.class() {
+                        "timeout" => "DNS did not answer for the name",
+                        _ => "the name does not resolve",
+                    };
                     d.attempts.push(Attempt {
                         step: format!("{} (http)", source_name(source)),
                         target: entry.replacen("https://", "http://", 1),
                         duration: Duration::ZERO,
-                        outcome: AttemptOutcome::Skipped { reason: "the name does not resolve".into() },
+                        outcome: AttemptOutcome::Skipped { reason: reason.into() },
                     });
                 }
                 return None;

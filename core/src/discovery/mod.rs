@@ -6,6 +6,7 @@
 pub mod autodiscover;
 pub mod chain;
 pub mod dns;
+pub mod once;
 pub mod resolver;
 
 pub use chain::{Discovered, DiscoveryConfig, Stop, TicketCredentials, discover};

@@ -30,6 +30,10 @@ pub enum DnsError {
     /// No nameserver answered in time.
     #[error("no DNS answer for {name} within {after:?}")]
     Timeout { name: String, after: Duration },
+    /// Not asked: the nameservers answered none of the names before it in this sign-in
+    /// ([`super::once::SignInResolver`]).
+    #[error("{name} was not looked up: the DNS server answered none of the names before it ({unanswered})")]
+    NameserversSilent { name: String, unanswered: String },
     /// Anything else (SERVFAIL, REFUSED, malformed answers, no nameservers configured).
     #[error("DNS lookup of {name} failed: {detail}")]
     Failed { name: String, detail: String },
@@ -41,7 +45,7 @@ impl DnsError {
         match self {
             DnsError::NoSuchName { .. } => "no-such-name",
             DnsError::NoRecords { .. } => "no-records",
-            DnsError::Timeout { .. } => "timeout",
+            DnsError::Timeout { .. } | DnsError::NameserversSilent { .. } => "timeout",
             DnsError::Failed { .. } => "dns-error",
         }
     }

@@ -168,7 +168,7 @@ fn dns_hint(e: &DnsError) -> String {
             "{name} is not in DNS here: internal names (lyncdiscoverinternal, pool FQDNs) resolve only on the \
              corporate network or VPN; otherwise check the spelling and the DNS zone."
         ),
-        DnsError::Timeout { .. } => {
+        DnsError::Timeout { .. } | DnsError::NameserversSilent { .. } => {
             "No DNS server answered in time: check this machine's DNS settings and network.".to_owned()
         }
         DnsError::Failed { .. } => {

@@ -10,7 +10,7 @@ use crate::auth::sa::{
     AuthError, Challenge, NtlmHandshake, SecurityAssociation, TlsDskHandshake, TlsDskStep, ntlm_credentials,
 };
 use crate::connectivity::{self, Connected};
-use crate::discovery::{Candidate, DiscoveryConfig, DnsResolver, Source};
+use crate::discovery::{Candidate, DiscoveryConfig, Source};
 use crate::http::HttpClient;
 use crate::identity::Epid;
 use crate::keystore::{SecretStore, StoredCertificate};
@@ -39,7 +39,8 @@ pub(crate) struct Inner {
     pub aor: Uri,
     pub domain: String,
     pub epid: Epid,
-    pub resolver: Arc<dyn DnsResolver>,
+    /// Each name once per sign-in, each lookup bounded ([`crate::discovery::once`]).
+    pub resolver: Arc<crate::discovery::once::SignInResolver>,
     pub devices: Arc<dyn DeviceProvider>,
     pub network: Arc<dyn NetworkInfo>,
     /// The Web Ticket Service autodiscover named (`X-MS-WebTicketURL`) and how it was learned, for
@@ -61,7 +62,18 @@ impl Inner {
             report.fail(Stage::Authentication, "account safety", account, Duration::ZERO, f);
             return None;
         }
-        let session = self.stages(report).await;
+        self.resolver.begin();
+        let deadline = self.config.sign_in_deadline;
+        let outcome = tokio::time::timeout(deadline, self.stages(report)).await;
+        let session = match outcome {
+            Ok(session) => session,
+            Err(_) => {
+                let stage = report.stages.last().map_or(Stage::ServerDiscovery, |s| s.name);
+                let failure = deadline_failure(report, deadline);
+                report.fail(stage, "sign-in deadline", "", deadline, failure);
+                None
+            }
+        };
         if session.is_none()
             && let Some((account, password)) = &self.config.credentials
             && report.error_class().is_some_and(refused_credentials_class)
@@ -291,6 +303,19 @@ impl Inner {
             user_agent: self.config.user_agent.clone(),
             expires,
         }
+    }
+}
+
+/// The sign-in ran out of time: what finished last, so the admin knows what did not answer next.
+fn deadline_failure(report: &SignInReport, deadline: Duration) -> Failure {
+    let last = report.stages.last().map(|s| format!("; the last step to finish was {} ({} {})", s.step, s.name, s.host));
+    Failure {
+        error: format!("the sign-in did not finish within {} s{}", deadline.as_secs(), last.unwrap_or_default()),
+        class: "deadline".into(),
+        diagnosis: None,
+        hint: "the step after the last one reported did not answer: check that server, or allow more time \
+               (ClientBuilder::sign_in_deadline)"
+            .into(),
     }
 }
 
