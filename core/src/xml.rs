@@ -166,8 +166,11 @@ fn start_tag_end(outer: &str) -> Option<usize> {
     None
 }
 
-fn malformed(reader: &NsReader<&[u8]>, e: impl std::fmt::Display) -> XmlError {
-    XmlError::Malformed { position: reader.error_position(), message: e.to_string() }
+/// An error at byte `position` of the source: the reader's own error position for what it refused, the
+/// start of the event for what this module refuses (an unknown entity, a bad attribute: the reader has no
+/// error position for those, and reported byte 0).
+fn malformed(position: usize, e: impl std::fmt::Display) -> XmlError {
+    XmlError::Malformed { position: position as u64, message: e.to_string() }
 }
 
 fn build_tree(source: &str, limits: XmlLimits) -> Result<Element, XmlError> {
@@ -181,7 +184,7 @@ fn build_tree(source: &str, limits: XmlLimits) -> Result<Element, XmlError> {
             Ok((_, event)) => Ok((None, event)),
             Err(e) => Err(e.to_string()),
         };
-        let (namespace, event) = read.map_err(|e| malformed(&reader, e))?;
+        let (namespace, event) = read.map_err(|e| malformed(reader.error_position() as usize, e))?;
         let end = reader.buffer_position() as usize;
         match event {
             Event::Start(e) | Event::Empty(e) if stack.len() >= limits.max_depth => {
@@ -193,21 +196,21 @@ fn build_tree(source: &str, limits: XmlLimits) -> Result<Element, XmlError> {
                 if count > limits.max_elements {
                     return Err(XmlError::TooManyElements(limits.max_elements));
                 }
-                stack.push(element(&reader, &e, namespace, start..end)?);
+                stack.push(element(&e, namespace, start..end)?);
             }
             Event::Empty(e) => {
                 count += 1;
                 if count > limits.max_elements {
                     return Err(XmlError::TooManyElements(limits.max_elements));
                 }
-                let el = element(&reader, &e, namespace, start..end)?;
+                let el = element(&e, namespace, start..end)?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(el),
                     None => return Ok(el),
                 }
             }
             Event::End(_) => {
-                let Some(mut el) = stack.pop() else { return Err(malformed(&reader, "unexpected end tag")) };
+                let Some(mut el) = stack.pop() else { return Err(malformed(start, "unexpected end tag")) };
                 el.span.end = end;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(el),
@@ -216,7 +219,7 @@ fn build_tree(source: &str, limits: XmlLimits) -> Result<Element, XmlError> {
             }
             Event::Text(t) => {
                 if let Some(el) = stack.last_mut() {
-                    el.text.push_str(&quick_xml::escape::unescape(&t).map_err(|e| malformed(&reader, e))?);
+                    el.text.push_str(&quick_xml::escape::unescape(&t).map_err(|e| malformed(start, e))?);
                 }
             }
             Event::CData(t) => {
@@ -226,18 +229,18 @@ fn build_tree(source: &str, limits: XmlLimits) -> Result<Element, XmlError> {
             }
             Event::GeneralRef(r) => {
                 if let Some(el) = stack.last_mut() {
-                    match r.resolve_char_ref().map_err(|e| malformed(&reader, e))? {
+                    match r.resolve_char_ref().map_err(|e| malformed(start, e))? {
                         Some(c) => el.text.push(c),
                         None => {
                             let resolved = quick_xml::escape::resolve_predefined_entity(&r)
-                                .ok_or_else(|| malformed(&reader, format!("unknown entity &{};", &*r)))?;
+                                .ok_or_else(|| malformed(start, format!("unknown entity &{};", &*r)))?;
                             el.text.push_str(resolved);
                         }
                     }
                 }
             }
             Event::Eof => {
-                return Err(if stack.is_empty() { XmlError::Empty } else { malformed(&reader, "unclosed element") });
+                return Err(if stack.is_empty() { XmlError::Empty } else { malformed(start, "unclosed element") });
             }
             _ => {}
         }
@@ -245,19 +248,18 @@ fn build_tree(source: &str, limits: XmlLimits) -> Result<Element, XmlError> {
 }
 
 fn element(
-    reader: &NsReader<&[u8]>,
     e: &BytesStart<'_>,
     namespace: Option<String>,
     span: std::ops::Range<usize>,
 ) -> Result<Element, XmlError> {
     let mut attributes = Vec::new();
     for attr in e.attributes() {
-        let attr = attr.map_err(|err| malformed(reader, err))?;
+        let attr = attr.map_err(|err| malformed(span.start, err))?;
         let key = attr.key;
         let prefix = key.prefix().map(|p| String::from_utf8_lossy(p.as_ref().as_bytes()).into_owned());
         let name = String::from_utf8_lossy(key.local_name().as_ref().as_bytes()).into_owned();
         let value =
-            attr.normalized_value(quick_xml::XmlVersion::default()).map_err(|err| malformed(reader, err))?.into_owned();
+            attr.normalized_value(quick_xml::XmlVersion::default()).map_err(|err| malformed(span.start, err))?.into_owned();
         attributes.push(Attribute { prefix, name, value });
     }
     let name = String::from_utf8_lossy(e.local_name().as_ref().as_bytes()).into_owned();
@@ -308,6 +310,19 @@ mod tests {
         assert_eq!(empty.outer_xml(&empty.root.children[0]), "<b x=\"1>\"/>");
         assert_eq!(empty.inner_xml(&empty.root.children[0]), "");
         assert_eq!(empty.outer_xml(&empty.root), "<a><b x=\"1>\"/></a>");
+    }
+
+    #[test]
+    fn errors_name_the_byte_where_they_are() {
+        let at = |xml: &str| match Document::parse(xml.as_bytes()) {
+            Err(XmlError::Malformed { position, message }) => (position, message),
+            other => panic!("{xml}: {other:?}"),
+        };
+        let (position, message) = at("<a>price &euro; 5</a>");
+        assert_eq!(position, 9, "{message}");
+        assert!(message.contains("&euro;"), "{message}");
+        assert_eq!(at("<a><b x='1' x='2'/></a>").0, 3);
+        assert_eq!(at("<a>ok &#xZZ; </a>").0, 6);
     }
 
     #[test]

@@ -430,11 +430,14 @@ fn session_failure(e: &SessionError) -> Failure {
             hint: "the registrar closed the connection after REGISTER: check that this client is allowed (Client Version Filtering) and that the pool is healthy".into(),
         },
         SessionError::Signing(a) => auth_failure(a),
-        SessionError::Stream(_) | SessionError::Request(_) => Failure {
+        SessionError::Stream(p) => {
+            Failure { error: e.to_string(), class: "protocol".into(), diagnosis: None, hint: p.hint().into() }
+        }
+        SessionError::Request(_) => Failure {
             error: e.to_string(),
             class: "protocol".into(),
             diagnosis: None,
-            hint: "the registrar sent bytes that are not valid SIP: check that the address is a SIP (TLS 5061) port".into(),
+            hint: "sfbkit built a request it cannot send: this is a bug in sfbkit; please report it with the trace".into(),
         },
     }
 }
@@ -480,6 +483,19 @@ mod tests {
             "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/TLS 10.0.0.1:5061;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 3 REGISTER\r\n{date}WWW-Authenticate: NTLM realm=\"SIP Communications Service\", targetname=\"fe.b\", version=4\r\nContent-Length: 0\r\n\r\n"
         );
         parse_message(text.as_bytes(), &Limits::default()).unwrap().message
+    }
+
+    #[test]
+    fn stream_errors_get_the_hint_of_their_kind() {
+        use crate::sip::ParseError;
+        let hint = |p: ParseError| session_failure(&SessionError::Stream(p)).hint;
+        let oversized = hint(ParseError::BodyTooLarge { declared: 1 << 30, limit: 1 << 20 });
+        assert!(oversized.contains("ClientBuilder::limits") && !oversized.contains("5061"), "{oversized}");
+        assert!(hint(ParseError::LineTooLong { line: 3, limit: 8192 }).contains("limits"));
+        let not_sip = hint(ParseError::StartLine { reason: "HTTP/1.1 400 Bad Request".into() });
+        assert!(not_sip.contains("SIP over TLS port"), "{not_sip}");
+        let malformed = hint(ParseError::MissingHeader("Call-ID"));
+        assert!(malformed.contains("malformed") && !malformed.contains("5061"), "{malformed}");
     }
 
     #[test]

@@ -92,6 +92,28 @@ impl ParseError {
             || matches!(self, ParseError::Duplicate { header: "Content-Length", .. })
     }
 
+    /// What a person can do when a server sent this: a stream that is not SIP at all points at the wrong
+    /// port; a message past the limits at the limits; anything else at the server's SIP.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ParseError::HeadTooLarge { .. }
+            | ParseError::LineTooLong { .. }
+            | ParseError::TooManyHeaders { .. }
+            | ParseError::BodyTooLarge { .. } => {
+                "the server sent a message larger than this client accepts; if the pool really sends messages \
+                 this large, raise the limits (ClientBuilder::limits), otherwise capture the traffic"
+            }
+            ParseError::StartLine { .. }
+            | ParseError::Version { .. }
+            | ParseError::NotUtf8 { line: 1 }
+            | ParseError::HeaderLine { line: 1 } => {
+                "the server does not speak SIP: check that the address is a SIP over TLS port (5061 on a Front \
+                 End, 443 on an Edge), not a web or other service"
+            }
+            _ => "the server sent a malformed SIP message: capture the traffic and compare it with RFC 3261",
+        }
+    }
+
     pub(crate) fn value(header: &str, reason: impl Into<String>) -> Self {
         ParseError::HeaderValue { header: header.to_string(), reason: reason.into() }
     }

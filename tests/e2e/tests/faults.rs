@@ -147,3 +147,26 @@ async fn invalid_ticket_fails_provisioning_twice_then_ntlm_signs_in() {
         report.stages.iter().filter(|s| s.name == Stage::Authentication).map(|s| s.step.as_str()).collect();
     assert_eq!(steps.last(), Some(&"REGISTER NTLM (authenticate, signed)"));
 }
+
+/// Provisioning runs between the first 401 and the next REGISTER: the report gives each its own time (issue 9:
+/// a failed provisioning showed 0.0 ms and its time landed in the REGISTER step).
+#[tokio::test]
+async fn provisioning_and_the_register_before_it_each_carry_their_own_time() {
+    for fault in [None, Some(Fault::InvalidTicket)] {
+        let mut config = LabConfig::default().with_fault(Fault::Slow);
+        if let Some(f) = fault {
+            config = config.with_fault(f);
+        }
+        config.response_delay_ms = 100;
+        let report = sign_in_with(config, |b| b).await;
+        assert!(report.is_success(), "{}", report.to_text());
+        let auth: Vec<_> = report.stages.iter().filter(|s| s.name == Stage::Authentication).collect();
+        let provisioning = auth.iter().find(|s| s.step == "certificate provisioning").expect("a provisioning step");
+        let expected = if fault.is_some() { Outcome::Failure } else { Outcome::Success };
+        assert_eq!(provisioning.outcome, expected, "{}", report.to_text());
+        // MEX, three NTLM legs and GetAndPublishCert (twice when the ticket is refused), each delayed 100 ms.
+        assert!(provisioning.duration_ms >= 400.0, "{}", report.to_text());
+        let first = auth.iter().find(|s| s.step == "REGISTER").expect("the first REGISTER");
+        assert!(first.duration_ms < 300.0, "one SIP round trip, not the provisioning:\n{}", report.to_text());
+    }
+}
