@@ -230,3 +230,75 @@ fn bad_server_and_empty_account_are_refused_before_anything_is_sent() {
         assert!(!stderr.contains("Not-Shown-1"));
     }
 }
+
+/// What must never be printed, at any log level: the lab users' password (and the `wrong-password`
+/// fault's variant), NTLM messages (base64 of `NTLMSSP\0`), SAML assertions and web tickets (as XML and as
+/// the base64 `X-MS-WebTicket` value), Org ID UsernameTokens, proof-key entropy and private keys (PEM, and
+/// base64 PKCS#8 of an RSA key).
+const SECRETS: &[&str] = &[
+    "Lab-Passw0rd",
+    "TlRMTVNTUA",
+    "saml:Assertion",
+    "PHNhbWw6QXNzZXJ0aW9u",
+    "<wsse:UsernameToken",
+    "wsse:Password",
+    "BinarySecret",
+    "PRIVATE KEY",
+    "BgkqhkiG9w0BAQEFAASC",
+];
+
+#[test]
+fn every_lab_fault_at_the_most_verbose_level_prints_no_secret() {
+    let faults: Vec<&str> = sfbkit_lab::Fault::ALL.iter().map(|(name, _)| *name).collect();
+    let mut runs: Vec<(String, Vec<String>)> = faults
+        .iter()
+        .map(|f| {
+            // Faults that strike after sign-in need the endpoint to stay a while.
+            let stay = if ["drop-connection", "restart", "disabled-after-signin"].contains(f) { "3" } else { "0" };
+            (f.to_string(), vec!["--lab-fault".into(), f.to_string(), "--stay".into(), stay.into()])
+        })
+        .collect();
+    runs.push(("(none, staying)".into(), vec!["--stay".into(), "2".into()]));
+    let mut checked = 0;
+    for batch in runs.chunks(6) {
+        let handles: Vec<_> = batch
+            .iter()
+            .map(|(name, args)| {
+                let (name, args) = (name.clone(), args.clone());
+                std::thread::spawn(move || {
+                    let state = state_dir(&format!("secrets-{}", name.replace(['(', ')', ' ', ','], "")));
+                    let out = sfbkit()
+                        .args(["signin", "--lab", "-vvv", "--json", "--keystore", "memory", "--lab-delay-ms", "20"])
+                        .args(&args)
+                        .arg("--lab-state")
+                        .arg(&state)
+                        .env_remove("RUST_LOG")
+                        .output()
+                        .unwrap();
+                    let _ = std::fs::remove_dir_all(&state);
+                    (name, out)
+                })
+            })
+            .collect();
+        for h in handles {
+            let (name, out) = h.join().unwrap();
+            let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(out.status.code().is_some_and(|c| c <= 1), "{name}: {all}");
+            // The most verbose level really is verbose: the steps, and the dependencies' own logs.
+            assert!(all.contains("sfbkit::report") && all.contains("TRACE"), "{name}: not logged at trace:\n{all}");
+            for secret in SECRETS {
+                if let Some(at) = all.find(secret) {
+                    let around = &all[at.saturating_sub(300)..(at + 300).min(all.len())];
+                    panic!("{name}: {secret:?} was printed:\n...{around}...");
+                }
+            }
+            // gssapi-data values (NTLM, TLS-DSK flights) never appear, only their absence.
+            for (i, _) in all.match_indices("gssapi-data=") {
+                let value = &all[i + "gssapi-data=".len()..];
+                assert!(value.starts_with("\"\"") || value.starts_with("<redacted>"), "{name}: {}", &all[i..i + 80]);
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, faults.len() + 1);
+}

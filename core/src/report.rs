@@ -136,6 +136,20 @@ impl SignInReport {
         self.result == SignInResult::Success
     }
 
+    /// Records a step, and logs it (`tracing`, target `sfbkit::report`): what a QA run with `--verbose`
+    /// sees as it happens. Steps hold no secret (see the module docs), so neither does the log.
+    fn push(&mut self, record: StepRecord) {
+        let (stage, step, host, ms) = (record.name, &record.step, &record.host, record.duration_ms);
+        match record.outcome {
+            Outcome::Failure => {
+                let class = record.error_class.as_deref().unwrap_or("");
+                tracing::warn!(target: "sfbkit::report", %stage, step, host, ms, class, "failed: {}", record.detail);
+            }
+            outcome => tracing::info!(target: "sfbkit::report", %stage, step, host, ms, ?outcome, "{}", record.detail),
+        }
+        self.stages.push(record);
+    }
+
     pub(crate) fn step(
         &mut self,
         name: Stage,
@@ -145,7 +159,7 @@ impl SignInReport {
         outcome: Outcome,
         detail: impl Into<String>,
     ) {
-        self.stages.push(StepRecord {
+        self.push(StepRecord {
             name,
             step: step.to_string(),
             host: host.to_string(),
@@ -174,7 +188,7 @@ impl SignInReport {
                 }
                 A::Skipped { reason } => (Outcome::Skipped, reason.clone(), None, None),
             };
-            self.stages.push(StepRecord {
+            self.push(StepRecord {
                 name,
                 step: a.step.clone(),
                 host: a.target.clone(),
@@ -198,7 +212,7 @@ impl SignInReport {
 
     /// Records a failed step and makes it the report's error.
     pub(crate) fn fail(&mut self, name: Stage, step: &str, host: &str, took: Duration, failure: Failure) {
-        self.stages.push(StepRecord {
+        self.push(StepRecord {
             name,
             step: step.to_string(),
             host: host.to_string(),

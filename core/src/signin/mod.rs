@@ -25,6 +25,7 @@ use crate::trust::{Learned, Purpose, TrustModel};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+use tracing::Instrument;
 
 use crate::client::ClientBuilder;
 
@@ -64,7 +65,8 @@ impl Inner {
         }
         self.resolver.begin();
         let deadline = self.config.sign_in_deadline;
-        let outcome = tokio::time::timeout(deadline, self.stages(report)).await;
+        let span = tracing::info_span!("sign_in", user = %self.aor.as_str());
+        let outcome = tokio::time::timeout(deadline, self.stages(report)).instrument(span).await;
         let session = match outcome {
             Ok(session) => session,
             Err(_) => {
@@ -79,6 +81,15 @@ impl Inner {
             && report.error_class().is_some_and(refused_credentials_class)
         {
             ledger.record(account, &password.0, Instant::now());
+        }
+        match &session {
+            Some(_) => tracing::info!(user = %self.aor.as_str(), registrar = %report.target, "signed in"),
+            None => tracing::warn!(
+                user = %self.aor.as_str(),
+                class = report.error_class().unwrap_or(""),
+                error = report.error.as_deref().unwrap_or(""),
+                "sign-in failed"
+            ),
         }
         session
     }
