@@ -15,6 +15,8 @@ pub mod orgid;
 pub mod proof;
 pub mod provision;
 pub mod sa;
+#[cfg(test)]
+pub(crate) mod secret_tests;
 pub mod signature;
 pub mod tlsdsk;
 pub mod webticket;
