@@ -4,17 +4,22 @@ use super::crypto::{self, Key16};
 use super::messages::{self, AuthenticateMessage, AvPair, ChallengeMessage, av};
 use super::signing::{NtlmSession, Role};
 use super::{NtlmError, flags};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-/// What the user signs in with. `Debug` shows the names but never the password.
-#[derive(Clone)]
+/// What the user signs in with. `Debug` shows the names but never the password, and the password is
+/// wiped when the value is dropped (each clone wipes its own copy).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Credentials {
     /// The account name as typed (NTOWFv2 upper-cases it; the message carries it as typed).
+    #[zeroize(skip)]
     pub user: String,
     /// The domain as typed (NTOWFv2 uses it as typed).
+    #[zeroize(skip)]
     pub domain: String,
     /// The password.
     pub password: String,
     /// Our workstation name (SIPE sends the upper-case host name).
+    #[zeroize(skip)]
     pub workstation: String,
 }
 
@@ -72,8 +77,9 @@ impl ClientOptions {
     }
 }
 
-/// The random inputs of one AUTHENTICATE, injected so tests are deterministic.
-#[derive(Clone)]
+/// The random inputs of one AUTHENTICATE, injected so tests are deterministic. The ExportedSessionKey
+/// is wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct ClientRandom {
     /// The NTLMv2 ClientChallenge.
     pub client_challenge: [u8; 8],
@@ -168,17 +174,18 @@ impl NtlmClient {
         let timestamp = challenge.timestamp();
         let with_mic = timestamp.is_some() && self.options.mic == MicPolicy::WhenTimestamp;
         let target_info = if with_mic { with_mic_flag(&challenge.av_pairs) } else { challenge.target_info.clone() };
-        let ntowf = crypto::ntowf_v2(&creds.password, &creds.user, &creds.domain);
+        let ntowf = Zeroizing::new(crypto::ntowf_v2(&creds.password, &creds.user, &creds.domain));
         let time = timestamp.unwrap_or(random.time);
-        let resp =
+        let mut resp =
             crypto::v2_response(&ntowf, &challenge.server_challenge, &random.client_challenge, time, &target_info);
         // 3.1.5.1.2: with a server timestamp the LM response is Z(24).
         let lm_response = if timestamp.is_some() { vec![0; 24] } else { resp.lm_response.to_vec() };
         let (exported, encrypted_session_key) = key_exchange(negotiate_flags, &resp.session_base_key, random);
+        let exported = Zeroizing::new(exported);
         let unicode = |s: &str| encode_string(negotiate_flags, s);
         let mut msg = AuthenticateMessage {
             lm_response,
-            nt_response: resp.nt_response,
+            nt_response: std::mem::take(&mut resp.nt_response),
             domain: unicode(&creds.domain),
             user: unicode(&creds.user),
             workstation: unicode(&creds.workstation),
@@ -190,7 +197,7 @@ impl NtlmClient {
         let mut bytes = msg.to_bytes();
         if with_mic {
             let negotiate = self.negotiate.as_deref().unwrap_or(&[]);
-            let mic = crypto::hmac_md5(&exported, &[negotiate, challenge_bytes, &bytes]);
+            let mic = crypto::hmac_md5(&exported[..], &[negotiate, challenge_bytes, &bytes]);
             msg.mic = Some(mic);
             bytes[messages::MIC_OFFSET..messages::MIC_OFFSET + 16].copy_from_slice(&mic);
         }

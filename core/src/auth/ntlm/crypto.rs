@@ -10,6 +10,7 @@ use md4::Md4;
 use md5::{Digest, Md5};
 use rc4::consts::{U8, U16};
 use rc4::{KeyInit, Rc4, StreamCipher};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::flags;
 
@@ -55,9 +56,9 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// NTOWFv1(Passwd) = MD4(UNICODE(Passwd)) (3.3.1).
+/// NTOWFv1(Passwd) = MD4(UNICODE(Passwd)) (3.3.1). The UTF-16 copy of the password is wiped.
 pub fn ntowf_v1(password: &str) -> Key16 {
-    md4(&utf16le(password))
+    md4(&Zeroizing::new(utf16le(password)))
 }
 
 /// NTLMv1 SessionBaseKey = MD4(NTOWFv1) (3.3.1), used by the KXKEY test vector.
@@ -70,7 +71,7 @@ pub fn session_base_key_v1(ntowf_v1: &Key16) -> Key16 {
 pub fn ntowf_v2(password: &str, user: &str, domain: &str) -> Key16 {
     let mut ud = utf16le(&user.to_uppercase());
     ud.extend(utf16le(domain));
-    hmac_md5(&ntowf_v1(password), &[&ud])
+    hmac_md5(&Zeroizing::new(ntowf_v1(password))[..], &[&ud])
 }
 
 /// LMOWFv2 is defined to be NTOWFv2 (3.3.2).
@@ -78,8 +79,8 @@ pub fn lmowf_v2(password: &str, user: &str, domain: &str) -> Key16 {
     ntowf_v2(password, user, domain)
 }
 
-/// The result of the NTLMv2 response computation (3.3.2).
-#[derive(Clone)]
+/// The result of the NTLMv2 response computation (3.3.2). Its keys and proofs are wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct V2Response {
     /// HMAC_MD5(NTOWFv2, ServerChallenge ‖ temp).
     pub nt_proof_str: Key16,
@@ -145,7 +146,8 @@ pub fn rc4_once(key: &Key16, data: &Key16) -> Key16 {
 }
 
 /// An RC4 keystream ("sealing handle", 3.4.5.3); keys are 16 bytes (ESS or 128-bit
-/// non-ESS) or 8 bytes (56/40-bit non-ESS keys of 3.4.5.3).
+/// non-ESS) or 8 bytes (56/40-bit non-ESS keys of 3.4.5.3). The RC4 state is wiped on drop (the
+/// `rc4` crate's `zeroize` feature).
 pub enum Rc4Handle {
     /// 128-bit key.
     K16(Box<Rc4<U16>>),
@@ -213,8 +215,8 @@ pub fn sign_key(negotiate_flags: u32, exported_session_key: &Key16, dir: Directi
     Some(md5(&[exported_session_key, dir.sign_magic()]))
 }
 
-/// A sealing key: 16 bytes, or 8 bytes for the weakened non-ESS variants.
-#[derive(Clone, PartialEq, Eq)]
+/// A sealing key: 16 bytes, or 8 bytes for the weakened non-ESS variants. Wiped on drop.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub enum SealKey {
     /// 16-byte key.
     K16(Key16),

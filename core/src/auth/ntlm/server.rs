@@ -9,6 +9,7 @@ use super::crypto::{self, Key16};
 use super::messages::{self, AuthenticateMessage, AvPair, ChallengeMessage, av};
 use super::signing::{NtlmSession, Role};
 use super::{NtlmError, flags};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// The flags a real OCS 2007 R2 / Lync front end offers (SIPE vector A).
 pub const OCS_CHALLENGE_FLAGS: u32 = 0xE298_82F3;
@@ -26,10 +27,12 @@ pub struct ServerIdentity {
     pub dns_computer: String,
 }
 
-/// The account the server checks an AUTHENTICATE against. `Debug` hides the password.
-#[derive(Clone)]
+/// The account the server checks an AUTHENTICATE against. `Debug` hides the password, and the
+/// password is wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct ServerCredentials {
     /// Account name (compared case-insensitively, as Windows does).
+    #[zeroize(skip)]
     pub user: String,
     /// The password.
     pub password: String,
@@ -120,18 +123,19 @@ impl NtlmServer {
         }
         let domain = msg.domain_name();
         // The client hashed the domain and user it sent, so recompute with exactly those.
-        let ntowf = crypto::ntowf_v2(&credentials.password, &user, &domain);
+        let ntowf = Zeroizing::new(crypto::ntowf_v2(&credentials.password, &user, &domain));
         let (proof, blob) = msg.nt_response.split_at(16);
-        let expected = crypto::hmac_md5(&ntowf, &[&challenge.server_challenge, blob]);
+        let expected = crypto::hmac_md5(&ntowf[..], &[&challenge.server_challenge, blob]);
         if !crypto::ct_eq(&expected, proof) {
             return Err(NtlmError::WrongPassword);
         }
-        let session_base_key = crypto::hmac_md5(&ntowf, &[proof]);
-        let exported = exported_key(msg.negotiate_flags, &session_base_key, &msg.encrypted_session_key)?;
+        let session_base_key = Zeroizing::new(crypto::hmac_md5(&ntowf[..], &[proof]));
+        let exported =
+            Zeroizing::new(exported_key(msg.negotiate_flags, &session_base_key, &msg.encrypted_session_key)?);
         if let Some(mic) = msg.mic {
             let mut zeroed = authenticate.to_vec();
             zeroed[messages::MIC_OFFSET..messages::MIC_OFFSET + 16].fill(0);
-            let expected = crypto::hmac_md5(&exported, &[negotiate, &challenge.to_bytes(), &zeroed]);
+            let expected = crypto::hmac_md5(&exported[..], &[negotiate, &challenge.to_bytes(), &zeroed]);
             if !crypto::ct_eq(&expected, &mic) {
                 return Err(NtlmError::MicMismatch);
             }

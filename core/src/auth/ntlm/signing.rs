@@ -10,6 +10,7 @@
 
 use super::crypto::{self, Direction, Key16, Rc4Handle, SealKey};
 use super::flags;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// The SeqNum Office Communicator and OCS/Lync use for every SIP signature.
 pub const SIP_SEQ_NUM: u32 = 100;
@@ -64,8 +65,8 @@ pub enum Role {
     Server,
 }
 
-/// Signing and sealing keys for one direction.
-#[derive(Clone)]
+/// Signing and sealing keys for one direction, wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 struct DirKeys {
     sign: Option<Key16>,
     seal: SealKey,
@@ -84,7 +85,8 @@ impl DirKeys {
 /// `response` / `rspauth` values and checks the peer's.
 ///
 /// Obtained from [`super::NtlmClient::authenticate`] (client side) or
-/// [`super::server::NtlmServer::accept`] (server side). Key material never appears in `Debug`.
+/// [`super::server::NtlmServer::accept`] (server side). Key material never appears in `Debug` and is
+/// wiped when the session (each clone) is dropped.
 #[derive(Clone)]
 pub struct NtlmSession {
     role: Role,
@@ -156,7 +158,7 @@ fn datagram_mac(negotiate_flags: u32, keys: &DirKeys, buffer: &[u8]) -> Signatur
     match (&keys.sign, &keys.seal) {
         (Some(sign), SealKey::K16(seal)) => {
             if negotiate_flags & flags::KEY_EXCH != 0 {
-                let mut handle = Rc4Handle::new(&crypto::datagram_seal_key(seal, SIP_SEQ_NUM));
+                let mut handle = Rc4Handle::new(&Zeroizing::new(crypto::datagram_seal_key(seal, SIP_SEQ_NUM)));
                 mac_ess(sign, Some(&mut handle), SIP_SEQ_NUM, buffer)
             } else {
                 mac_ess(sign, None, SIP_SEQ_NUM, buffer)

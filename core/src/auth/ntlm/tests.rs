@@ -120,6 +120,80 @@ fn secrets_stay_out_of_debug() {
     assert!(!dbg.contains("09, 09") && !dbg.contains("[9, 9"), "{dbg}");
 }
 
+/// Every NTLM type that holds a password, a key or a response: its `Debug` shows none of them, in any form.
+#[test]
+fn no_secret_in_any_form_in_debug() {
+    use super::crypto::{self, Direction, Rc4Handle, SealKey};
+    use crate::auth::secret_tests::assert_redacted;
+    const PASSWORD: &str = "Sup3r-Secret-Pw";
+    let exported: [u8; 16] =
+        [0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18, 0x29, 0x3a, 0x4b, 0x5c, 0x6d, 0x7e, 0x8f, 0x90];
+    let random = ClientRandom {
+        client_challenge: [0x5e, 0xc7, 0x3a, 0x91, 0x22, 0x4d, 0xb8, 0x6f],
+        exported_session_key: exported,
+        time: 1,
+    };
+    let c = creds(PASSWORD);
+    let client = NtlmClient::new(c.clone(), ClientOptions::sip());
+    let server = NtlmServer::new(identity());
+    let challenge = server.challenge([1; 8], TIMESTAMP);
+    let (auth, session) = client.authenticate(&challenge.to_bytes(), &random).unwrap();
+    let s = ServerCredentials { user: "User".into(), password: PASSWORD.into() };
+    let accepted = server.accept(&[], &challenge, &auth, &s).unwrap();
+    let message = AuthenticateMessage::parse(&auth).unwrap();
+    let ntowf = crypto::ntowf_v2(PASSWORD, "User", "COSMO");
+    let v2 = crypto::v2_response(&ntowf, &[1; 8], &random.client_challenge, 1, &[]);
+    let flags = message.negotiate_flags;
+    let sign = crypto::sign_key(flags, &exported, Direction::ClientToServer).unwrap();
+    let SealKey::K16(seal) = crypto::seal_key(flags, &exported, Direction::ClientToServer) else { panic!("ESS key") };
+    let debug = format!(
+        "{c:?} {client:?} {random:?} {session:?} {s:?} {accepted:?} {message:?} {v2:?} {:?} {:?}",
+        crypto::seal_key(flags, &exported, Direction::ServerToClient),
+        Rc4Handle::new(&seal),
+    );
+    assert_redacted(&debug, PASSWORD.as_bytes());
+    assert_redacted(&debug, &crypto::utf16le(PASSWORD));
+    for secret in
+        [&ntowf[..], &exported, &random.client_challenge, &sign, &seal, &v2.session_base_key, &v2.nt_proof_str]
+    {
+        assert_redacted(&debug, secret);
+    }
+    assert_redacted(&debug, &message.nt_response);
+    assert_redacted(&debug, &message.encrypted_session_key);
+    assert_redacted(&debug, &auth[..30]);
+}
+
+/// Passwords and keys wipe themselves: on drop (checked through the trait, never by reading freed memory) and
+/// when zeroized explicitly.
+#[test]
+fn passwords_and_keys_are_zeroized() {
+    use super::crypto::{SealKey, V2Response};
+    use crate::auth::secret_tests::assert_zeroize_on_drop;
+    use zeroize::Zeroize as _;
+    assert_zeroize_on_drop::<Credentials>();
+    assert_zeroize_on_drop::<ServerCredentials>();
+    assert_zeroize_on_drop::<ClientRandom>();
+    assert_zeroize_on_drop::<V2Response>();
+    assert_zeroize_on_drop::<SealKey>();
+
+    let mut c = creds("Sup3r-Secret-Pw");
+    let copy = c.clone();
+    c.zeroize();
+    assert!(c.password.is_empty(), "the password is wiped");
+    assert_eq!((c.user.as_str(), c.domain.as_str()), ("User", "COSMO"), "the names are not secrets");
+    assert_eq!(copy.password, "Sup3r-Secret-Pw", "a clone holds (and wipes) its own copy");
+    let mut s = server_creds();
+    s.zeroize();
+    assert!(s.password.is_empty());
+
+    let mut r = random();
+    r.zeroize();
+    assert_eq!((r.exported_session_key, r.client_challenge), ([0; 16], [0; 8]));
+    let mut k = SealKey::K16([0x5a; 16]);
+    k.zeroize();
+    assert_eq!(k, SealKey::K16([0; 16]));
+}
+
 #[test]
 fn hostile_challenges_never_panic() {
     let valid = decode_token(kv(SIPE, "type2_b64")).unwrap();
