@@ -4,13 +4,13 @@
 //!   autodiscover over https and then http, the HTTP client and the connectivity checks all ask for the
 //!   same names, and asking a silent server again only costs another timeout. [`SignInResolver::begin`]
 //!   forgets everything when the next sign-in (or reconnect) starts.
-//! - **Each lookup ends within a limit** ([`SignInResolver::new`]'s `lookup_limit`), whatever the system's
-//!   resolver options say (`/etc/resolv.conf` may allow 5 s × 2 attempts).
-//! - **A silent nameserver is noticed.** After [`SILENT_AFTER`] lookups in a row got no answer at all, the
-//!   rest of the sign-in's names fail at once with [`DnsError::NameserversSilent`], which names the names
-//!   that went unanswered. Any answer (NXDOMAIN included) shows the server is there and resets the count.
-//!
-//! With the defaults (6 s per lookup, silent after 2) discovery against a silent server ends within 12 s.
+//! - **Each lookup ends within a limit** ([`SignInResolver::new`]'s `lookup_limit`, 6 s by default), whatever
+//!   the system's resolver options say (`/etc/resolv.conf` may allow 5 s × 2 attempts).
+//! - **Unanswered lookups share one budget** ([`TIMEOUT_BUDGET`], 13 s): time spent waiting on lookups that
+//!   got no answer at all adds up, each lookup is cut to what is left, and once it is spent the remaining
+//!   names fail at once with [`DnsError::NameserversSilent`], naming those that went unanswered. A silent
+//!   nameserver so ends discovery within 13 s, while a server that is slow or silent only for some names
+//!   (lyncdiscover behind a broken forwarder) still gets to answer the SRV and A lookups after them.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use super::resolver::{BoxFuture, DnsError, DnsResolver, SrvTarget};
 
-/// Lookups in a row without any answer after which the nameservers are taken to be silent.
-pub const SILENT_AFTER: usize = 2;
 /// The default limit of one lookup.
 pub const LOOKUP_LIMIT: Duration = Duration::from_secs(6);
+/// The time one sign-in may spend waiting on lookups that get no answer.
+pub const TIMEOUT_BUDGET: Duration = Duration::from_secs(13);
 
 /// See the module docs.
 pub struct SignInResolver {
@@ -35,8 +35,10 @@ pub struct SignInResolver {
 struct State {
     srv: HashMap<String, Result<Vec<SrvTarget>, DnsError>>,
     ips: HashMap<String, Result<Vec<IpAddr>, DnsError>>,
-    /// Names that got no answer since the last answer.
+    /// Names that got no answer.
     unanswered: Vec<String>,
+    /// Time spent waiting on them.
+    waited: Duration,
 }
 
 impl SignInResolver {
@@ -55,22 +57,35 @@ impl SignInResolver {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The names left unanswered in a row, when there are enough of them to stop asking.
-    fn silent(&self) -> Option<String> {
+    /// How long the next lookup may take: the limit, or what is left of the budget; `Err` with the names
+    /// that spent it when nothing is left.
+    fn allowance(&self) -> Result<Duration, String> {
         let state = self.lock();
-        (state.unanswered.len() >= SILENT_AFTER).then(|| state.unanswered.join(", "))
+        match TIMEOUT_BUDGET.checked_sub(state.waited) {
+            Some(left) if !left.is_zero() => Ok(left.min(self.lookup_limit)),
+            _ => Err(format!("{} waited {} s in all", state.unanswered.join(", "), state.waited.as_secs())),
+        }
     }
 
-    /// Runs one lookup within the limit and notes whether the nameservers answered.
-    async fn ask<T>(&self, name: &str, lookup: BoxFuture<'_, Result<T, DnsError>>) -> Result<T, DnsError> {
-        let result = match tokio::time::timeout(self.lookup_limit, lookup).await {
-            Ok(r) => r,
-            Err(_) => Err(DnsError::Timeout { name: name.to_string(), after: self.lookup_limit }),
+    /// Runs one lookup within its allowance and notes the time lost when nothing answered.
+    async fn ask<'a, T>(
+        &self,
+        name: &str,
+        lookup: impl FnOnce() -> BoxFuture<'a, Result<T, DnsError>>,
+    ) -> Result<T, DnsError> {
+        let allowed = match self.allowance() {
+            Ok(d) => d,
+            Err(unanswered) => return Err(DnsError::NameserversSilent { name: name.to_string(), unanswered }),
         };
-        let mut state = self.lock();
-        match &result {
-            Err(DnsError::Timeout { .. }) => state.unanswered.push(name.to_string()),
-            _ => state.unanswered.clear(),
+        let started = tokio::time::Instant::now();
+        let result = match tokio::time::timeout(allowed, lookup()).await {
+            Ok(r) => r,
+            Err(_) => Err(DnsError::Timeout { name: name.to_string(), after: allowed }),
+        };
+        if let Err(DnsError::Timeout { .. }) = &result {
+            let mut state = self.lock();
+            state.unanswered.push(name.to_string());
+            state.waited += started.elapsed();
         }
         result
     }
@@ -87,10 +102,7 @@ impl DnsResolver for SignInResolver {
             if let Some(known) = self.lock().srv.get(&key(name)) {
                 return known.clone();
             }
-            if let Some(unanswered) = self.silent() {
-                return Err(DnsError::NameserversSilent { name: name.to_string(), unanswered });
-            }
-            let result = self.ask(name, self.inner.srv(name)).await;
+            let result = self.ask(name, || self.inner.srv(name)).await;
             self.lock().srv.insert(key(name), result.clone());
             result
         })
@@ -101,10 +113,7 @@ impl DnsResolver for SignInResolver {
             if let Some(known) = self.lock().ips.get(&key(name)) {
                 return known.clone();
             }
-            if let Some(unanswered) = self.silent() {
-                return Err(DnsError::NameserversSilent { name: name.to_string(), unanswered });
-            }
-            let result = self.ask(name, self.inner.ips(name)).await;
+            let result = self.ask(name, || self.inner.ips(name)).await;
             self.lock().ips.insert(key(name), result.clone());
             result
         })
@@ -117,24 +126,36 @@ mod tests {
     use crate::discovery::dns::StaticResolver;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A nameserver that never answers, counting the lookups it is given.
+    /// A nameserver that answers only the names it knows and is silent for the rest, counting the lookups
+    /// it actually works on.
     #[derive(Default)]
-    struct Silent(AtomicUsize);
+    struct Selective {
+        known: Vec<&'static str>,
+        asked: AtomicUsize,
+    }
 
-    impl DnsResolver for Silent {
-        fn srv<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<SrvTarget>, DnsError>> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            Box::pin(std::future::pending())
+    impl DnsResolver for Selective {
+        fn srv<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<SrvTarget>, DnsError>> {
+            Box::pin(async move {
+                self.asked.fetch_add(1, Ordering::SeqCst);
+                if self.known.contains(&name) {
+                    let target = SrvTarget { priority: 0, weight: 0, port: 5061, target: "pool.contoso.com".into() };
+                    return Ok(vec![target]);
+                }
+                std::future::pending().await
+            })
         }
         fn ips<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<IpAddr>, DnsError>> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            Box::pin(std::future::pending())
+            Box::pin(async move {
+                self.asked.fetch_add(1, Ordering::SeqCst);
+                std::future::pending().await
+            })
         }
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_silent_nameserver_costs_two_lookups_then_nothing() {
-        let silent = Arc::new(Silent::default());
+    async fn a_silent_nameserver_costs_at_most_the_budget() {
+        let silent = Arc::new(Selective::default());
         let dns = SignInResolver::new(silent.clone(), LOOKUP_LIMIT);
         let started = tokio::time::Instant::now();
         let first = dns.ips("lyncdiscoverinternal.contoso.com").await.unwrap_err();
@@ -142,35 +163,39 @@ mod tests {
         // The same name again (autodiscover over http): the same failure, at once.
         assert_eq!(dns.ips("LyncDiscoverInternal.contoso.com.").await.unwrap_err().class(), "timeout");
         assert_eq!(dns.ips("lyncdiscover.contoso.com").await.unwrap_err().class(), "timeout");
-        let rest = dns.srv("_sipinternaltls._tcp.contoso.com").await.unwrap_err();
+        // What is left of the budget (1 s), then nothing.
+        let third = dns.srv("_sipinternaltls._tcp.contoso.com").await.unwrap_err();
+        assert_eq!(third, DnsError::Timeout { name: "_sipinternaltls._tcp.contoso.com".into(), after: Duration::from_secs(1) });
+        let rest = dns.srv("_sip._tls.contoso.com").await.unwrap_err();
         assert_eq!(rest.class(), "timeout");
-        assert!(
-            rest.to_string().contains("lyncdiscoverinternal.contoso.com, lyncdiscover.contoso.com"),
-            "names what went unanswered: {rest}"
-        );
-        assert_eq!(silent.0.load(Ordering::SeqCst), 2);
-        assert_eq!(started.elapsed(), LOOKUP_LIMIT * 2);
+        let text = rest.to_string();
+        assert!(text.contains("lyncdiscoverinternal.contoso.com, lyncdiscover.contoso.com") && text.contains("13 s"), "{text}");
+        assert_eq!(silent.asked.load(Ordering::SeqCst), 3);
+        assert_eq!(started.elapsed(), TIMEOUT_BUDGET);
         // The next sign-in asks again.
         dns.begin();
         assert_eq!(dns.srv("_sip._tls.contoso.com").await.unwrap_err().class(), "timeout");
-        assert_eq!(silent.0.load(Ordering::SeqCst), 3);
+        assert_eq!(silent.asked.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_silent_for_some_names_still_answers_the_others() {
+        let srv = "_sipinternaltls._tcp.contoso.com";
+        let dns = SignInResolver::new(Arc::new(Selective { known: vec![srv], ..Selective::default() }), LOOKUP_LIMIT);
+        assert!(dns.ips("lyncdiscoverinternal.contoso.com").await.is_err());
+        assert!(dns.ips("lyncdiscover.contoso.com").await.is_err());
+        assert_eq!(dns.srv(srv).await.unwrap()[0].target, "pool.contoso.com");
     }
 
     #[tokio::test]
-    async fn answers_are_kept_for_the_sign_in_and_an_answer_resets_the_silence_count() {
+    async fn answers_and_failures_are_kept_for_the_sign_in() {
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let table = Arc::new(
-            StaticResolver::new()
-                .with_ips("sip.contoso.com", vec![ip])
-                .with_ips_error("slow.contoso.com", DnsError::Timeout { name: "slow".into(), after: LOOKUP_LIMIT }),
-        );
+        let table = Arc::new(StaticResolver::new().with_ips("sip.contoso.com", vec![ip]));
         let dns = SignInResolver::new(table.clone(), LOOKUP_LIMIT);
-        assert!(dns.ips("slow.contoso.com").await.is_err());
         assert_eq!(dns.ips("nosuch.contoso.com").await.unwrap_err().class(), "no-such-name");
-        assert!(dns.ips("slow.contoso.com").await.is_err());
-        // One timeout since the last answer: still asking.
+        assert_eq!(dns.ips("NoSuch.contoso.com").await.unwrap_err().class(), "no-such-name");
         assert_eq!(dns.ips("sip.contoso.com").await, Ok(vec![ip]));
-        assert_eq!(dns.ips("sip.contoso.com").await, Ok(vec![ip]));
-        assert_eq!(table.asked(), ["IP slow.contoso.com", "IP nosuch.contoso.com", "IP sip.contoso.com"]);
+        assert_eq!(dns.ips("sip.contoso.com.").await, Ok(vec![ip]));
+        assert_eq!(table.asked(), ["IP nosuch.contoso.com", "IP sip.contoso.com"]);
     }
 }

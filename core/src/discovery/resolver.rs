@@ -30,9 +30,8 @@ pub enum DnsError {
     /// No nameserver answered in time.
     #[error("no DNS answer for {name} within {after:?}")]
     Timeout { name: String, after: Duration },
-    /// Not asked: the nameservers answered none of the names before it in this sign-in
-    /// ([`super::once::SignInResolver`]).
-    #[error("{name} was not looked up: the DNS server answered none of the names before it ({unanswered})")]
+    /// Not asked: unanswered lookups used up the sign-in's time for them ([`super::once::SignInResolver`]).
+    #[error("{name} was not looked up: the DNS server left earlier names unanswered ({unanswered})")]
     NameserversSilent { name: String, unanswered: String },
     /// Anything else (SERVFAIL, REFUSED, malformed answers, no nameservers configured).
     #[error("DNS lookup of {name} failed: {detail}")]
