@@ -10,6 +10,7 @@ use rsa::{Pkcs1v15Encrypt, Pkcs1v15Sign, RsaPrivateKey};
 use rustls::client::WebPkiServerVerifier;
 use rustls_pki_types::ServerName;
 use sha2::Sha256;
+use zeroize::Zeroizing;
 
 use super::codec;
 use super::inbound::{Pending, ServerFlight, on_server_finished};
@@ -32,6 +33,10 @@ enum State {
 /// A TLS-DSK handshake in progress: call [`start`](Self::start), send its bytes, feed each server flight to
 /// [`handle_server_flight`](Self::handle_server_flight), send what it returns, and read
 /// [`keys`](Self::keys) once it returns `Ok(None)`.
+///
+/// Secrets: `Debug` shows the state, target and negotiated suite only. The private key (`rsa` wipes it on
+/// drop), the configuration's PKCS#8 copy, the record keys and the derived signing keys are wiped when the
+/// client is dropped; the pre-master secret, master secret and key block are wiped as soon as they are used.
 pub struct TlsDskClient {
     config: TlsDskConfig,
     key: RsaPrivateKey,
@@ -45,7 +50,7 @@ pub struct TlsDskClient {
     negotiated: Option<(TlsVersion, CipherSuite)>,
     /// The whole 128-byte key block, kept only so the oracle tests can compare it with OpenSSL's.
     #[cfg(test)]
-    pub(super) eap_material: Vec<u8>,
+    pub(super) eap_material: Zeroizing<Vec<u8>>,
 }
 
 impl TlsDskClient {
@@ -84,7 +89,7 @@ impl TlsDskClient {
             state: State::Initial,
             negotiated: None,
             #[cfg(test)]
-            eap_material: Vec::new(),
+            eap_material: Zeroizing::new(Vec::new()),
         })
     }
 
@@ -202,15 +207,15 @@ impl TlsDskClient {
     ) -> Result<Vec<u8>, TlsDskError> {
         let prf = if version == TlsVersion::Tls12 { Prf::Sha256 } else { Prf::Tls10 };
         // The pre-master carries the version we offered, not the one chosen (RFC 5246 §7.4.7.1).
-        let mut pre_master = [0u8; 48];
+        let mut pre_master = Zeroizing::new([0u8; 48]);
         pre_master[..2].copy_from_slice(&self.config.max_version.wire().to_be_bytes());
         self.rng.fill_bytes(&mut pre_master[2..]);
         let encrypted = server_key
-            .encrypt(&mut Compat(&mut self.rng), Pkcs1v15Encrypt, &pre_master)
+            .encrypt(&mut Compat(&mut self.rng), Pkcs1v15Encrypt, &pre_master[..])
             .map_err(|_| TlsDskError::Crypto("encryption of the pre-master secret"))?;
         let client_server = [&self.client_random[..], &server_random[..]].concat();
-        let master = prf.derive(&pre_master, b"master secret", &client_server, 48);
-        pre_master.fill(0);
+        let master = Zeroizing::new(prf.derive(&pre_master[..], b"master secret", &client_server, 48));
+        drop(pre_master);
 
         let mut messages = Vec::new();
         if signature_algorithms.is_some() {
@@ -236,18 +241,19 @@ impl TlsDskClient {
         };
         let key_len = suite.key_len();
         let server_client = [&server_random[..], &self.client_random[..]].concat();
-        let block = prf.derive(&master, b"key expansion", &server_client, 2 * (mac_len + key_len + 16));
+        let block = Zeroizing::new(prf.derive(&master, b"key expansion", &server_client, 2 * (mac_len + key_len + 16)));
         let cut = |at: usize, len: usize| block[at..at + len].to_vec();
         let iv_at = 2 * (mac_len + key_len);
-        let mut client_iv = [0u8; 16];
-        let mut server_iv = [0u8; 16];
+        let mut client_iv = Zeroizing::new([0u8; 16]);
+        let mut server_iv = Zeroizing::new([0u8; 16]);
         client_iv.copy_from_slice(&block[iv_at..iv_at + 16]);
         server_iv.copy_from_slice(&block[iv_at + 16..iv_at + 32]);
-        let client_keys = DirectionKeys { mac_key: cut(0, mac_len), enc_key: cut(2 * mac_len, key_len), iv: client_iv };
+        let client_keys =
+            DirectionKeys { mac_key: cut(0, mac_len), enc_key: cut(2 * mac_len, key_len), iv: *client_iv };
         let server_keys = DirectionKeys {
             mac_key: cut(mac_len, mac_len),
             enc_key: cut(2 * mac_len + key_len, key_len),
-            iv: server_iv,
+            iv: *server_iv,
         };
         let protection = Protection { version: version.wire(), mac, explicit_iv: version >= TlsVersion::Tls11 };
 
@@ -260,7 +266,7 @@ impl TlsDskClient {
         self.rng.fill_bytes(&mut fresh_iv);
         let sealed = protection.seal(&client_keys, 0, codec::HANDSHAKE, &finished, fresh_iv)?;
 
-        let material = prf.derive(&master, b"client EAP encryption", &client_server, 128);
+        let material = Zeroizing::new(prf.derive(&master, b"client EAP encryption", &client_server, 128));
         let mut keys = TlsDskKeys { client_key: [0; 32], server_key: [0; 32], mac: suite.mac() };
         keys.client_key.copy_from_slice(&material[64..96]);
         keys.server_key.copy_from_slice(&material[96..128]);

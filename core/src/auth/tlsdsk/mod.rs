@@ -59,6 +59,7 @@ use std::sync::Arc;
 
 use rustls::RootCertStore;
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer, UnixTime};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub use client::TlsDskClient;
 pub use error::{CertificateProblem, TlsDskError};
@@ -142,6 +143,7 @@ impl CipherSuite {
 }
 
 /// Everything the handshake needs from the caller. Construct with [`TlsDskConfig::new`] and adjust fields.
+/// `Debug` leaves out the private key, which is wiped when the configuration (each clone) is dropped.
 pub struct TlsDskConfig {
     /// Lowest version accepted in the ServerHello.
     pub min_version: TlsVersion,
@@ -199,6 +201,14 @@ impl Clone for TlsDskConfig {
     }
 }
 
+impl Drop for TlsDskConfig {
+    fn drop(&mut self) {
+        self.client_key.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for TlsDskConfig {}
+
 impl fmt::Debug for TlsDskConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsDskConfig")
@@ -223,13 +233,15 @@ pub enum MacAlgorithm {
 }
 
 /// The TLS-DSK signing keys: the last two 32-byte quarters of the "client EAP encryption" key material.
-#[derive(Clone, PartialEq, Eq)]
+/// `Debug` shows neither key; both are wiped when the value (each clone) is dropped.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct TlsDskKeys {
     /// Key for the client's `response` signatures (key material bytes 64..96).
     pub client_key: [u8; 32],
     /// Key for the server's `rspauth` signatures (key material bytes 96..128).
     pub server_key: [u8; 32],
     /// Which HMAC to sign with.
+    #[zeroize(skip)]
     pub mac: MacAlgorithm,
 }
 

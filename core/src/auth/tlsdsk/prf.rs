@@ -7,6 +7,7 @@ use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 /// The hash under an HMAC or a transcript digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +38,13 @@ pub(crate) fn hmac(hash: Hash, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     }
 }
 
-/// P_hash(secret, seed) from RFC 2246 §5, XORed into `out` (so P_MD5 ⊕ P_SHA1 composes in place).
+/// P_hash(secret, seed) from RFC 2246 §5, XORed into `out` (so P_MD5 ⊕ P_SHA1 composes in place). The
+/// intermediate A(i) and output blocks are wiped.
 fn p_hash_xor(hash: Hash, secret: &[u8], seed: &[u8], out: &mut [u8]) {
-    let mut a = hmac(hash, secret, &[seed]);
+    let mut a = Zeroizing::new(hmac(hash, secret, &[seed]));
     let mut filled = 0;
     while filled < out.len() {
-        let block = hmac(hash, secret, &[&a, seed]);
+        let block = Zeroizing::new(hmac(hash, secret, &[&a, seed]));
         if block.is_empty() {
             return;
         }
@@ -50,7 +52,7 @@ fn p_hash_xor(hash: Hash, secret: &[u8], seed: &[u8], out: &mut [u8]) {
             *o ^= b;
         }
         filled += block.len();
-        a = hmac(hash, secret, &[&a]);
+        a = Zeroizing::new(hmac(hash, secret, &[&a]));
     }
 }
 

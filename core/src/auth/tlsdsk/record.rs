@@ -8,13 +8,15 @@ use aes::{Aes128, Aes256};
 use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
 use super::TlsDskError;
 use super::prf::{Hash, hmac};
 
 const BLOCK: usize = 16;
 
-/// One direction's record keys, cut from the key block. Never printed.
-#[derive(Clone)]
+/// One direction's record keys, cut from the key block. Never printed; wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct DirectionKeys {
     pub(crate) mac_key: Vec<u8>,
     pub(crate) enc_key: Vec<u8>,

@@ -185,6 +185,44 @@ fn secrets_stay_out_of_debug_output() {
     assert!(!format!("{:?}", started(&config)).contains("key"));
 }
 
+/// The private key, the key block and the signing keys appear in no `Debug` output, in any form, at any stage.
+#[test]
+fn no_key_material_in_any_form_in_debug() {
+    use crate::auth::secret_tests::assert_redacted;
+    let pki = Pki::new(TARGET, true);
+    let config = pki.config(TlsVersion::Tls10, &[CipherSuite::RsaAes128CbcSha]);
+    let mut client = started(&config);
+    client.handle_server_flight(&server_flight(&pki, 0x0301, 0x002F)).expect("client flight");
+    assert_eq!(client.eap_material.len(), 128, "the key block was derived");
+    let keys = TlsDskKeys {
+        client_key: client.eap_material[64..96].try_into().expect("32 bytes"),
+        server_key: client.eap_material[96..128].try_into().expect("32 bytes"),
+        mac: MacAlgorithm::Sha1,
+    };
+    let debug = format!("{config:?} {:?} {client:?} {keys:?}", config.clone());
+    assert_redacted(&debug, &pki.client_key);
+    assert_redacted(&debug, &pki.client_key[pki.client_key.len() / 2..][..48]);
+    for quarter in client.eap_material.chunks(32) {
+        assert_redacted(&debug, quarter);
+    }
+}
+
+/// Key material wipes itself: on drop (checked through the trait) and when zeroized explicitly.
+#[test]
+fn keys_are_zeroized() {
+    use crate::auth::secret_tests::assert_zeroize_on_drop;
+    use zeroize::Zeroize as _;
+    assert_zeroize_on_drop::<TlsDskKeys>();
+    assert_zeroize_on_drop::<TlsDskConfig>();
+    assert_zeroize_on_drop::<super::record::DirectionKeys>();
+    let mut keys = TlsDskKeys { client_key: [0xab; 32], server_key: [0xcd; 32], mac: MacAlgorithm::Sha256 };
+    let copy = keys.clone();
+    keys.zeroize();
+    assert_eq!((keys.client_key, keys.server_key), ([0; 32], [0; 32]));
+    assert_eq!(keys.mac, MacAlgorithm::Sha256, "the algorithm is not a secret");
+    assert_eq!(copy.client_key, [0xab; 32], "a clone holds (and wipes) its own copy");
+}
+
 #[test]
 fn signatures_use_the_suite_hmac_and_the_right_key() {
     for (mac, len) in [(MacAlgorithm::Sha1, 20), (MacAlgorithm::Sha256, 32)] {

@@ -210,7 +210,7 @@ fn oracle_case(version_flag: &str, cipher: &str, max_version: TlsVersion, suite:
     assert_eq!(client.negotiated().map(|n| n.1), Some(suite));
     let expected = server.keying_material();
     assert_eq!(expected.len(), 128);
-    assert_eq!(client.eap_material, expected, "key block differs from s_server's exporter");
+    assert_eq!(*client.eap_material, expected, "key block differs from s_server's exporter");
     let keys = client.keys().expect("keys");
     assert_eq!(keys.client_key[..], expected[64..96]);
     assert_eq!(keys.server_key[..], expected[96..128]);
@@ -256,7 +256,7 @@ fn tls12_offer_negotiates_down_to_tls10_server() {
     let (client, result) = handshake(server.port, pki.config(TlsVersion::Tls12, &suites));
     result.expect("handshake");
     assert_eq!(client.negotiated(), Some((TlsVersion::Tls10, CipherSuite::RsaAes128CbcSha)));
-    assert_eq!(client.eap_material, server.keying_material());
+    assert_eq!(*client.eap_material, server.keying_material());
 }
 
 #[test]
