@@ -7,6 +7,7 @@
 //! REFERENCE.md §2.4 notes newer servers accept SHA-256 (unverified here); the lab pool accepts it.
 
 use base64::Engine;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::xml::Document;
 
@@ -30,9 +31,12 @@ pub enum CertProvError {
     TooLarge(usize),
 }
 
-/// A fresh key pair and the PKCS#10 request for it.
+/// A fresh key pair and the PKCS#10 request for it. `Debug` shows the request's size only; the private key
+/// is wiped on drop.
+#[derive(ZeroizeOnDrop)]
 pub struct CertificateRequest {
     /// DER of the PKCS#10 request.
+    #[zeroize(skip)]
     pub csr_der: Vec<u8>,
     /// The private key, PKCS#8 DER (a secret: goes to the keystore only).
     key_pkcs8_der: Vec<u8>,
@@ -48,13 +52,17 @@ impl CertificateRequest {
     /// RSA-2048, subject `CN=<user@domain>` only (the SIP address without `sip:`), as SIPE sends.
     pub fn generate(sip_address: &str) -> Result<CertificateRequest, CertProvError> {
         let cn = sip_address.strip_prefix("sip:").unwrap_or(sip_address);
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+        let mut key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
             .map_err(|e| CertProvError::KeyGeneration(e.to_string()))?;
         let mut params = rcgen::CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
         params.distinguished_name.push(rcgen::DnType::CommonName, cn);
-        let csr = params.serialize_request(&key).map_err(|e| CertProvError::KeyGeneration(e.to_string()))?;
-        Ok(CertificateRequest { csr_der: csr.der().to_vec(), key_pkcs8_der: key.serialize_der() })
+        let csr = params.serialize_request(&key);
+        let request =
+            csr.map(|csr| CertificateRequest { csr_der: csr.der().to_vec(), key_pkcs8_der: key.serialize_der() });
+        // rcgen keeps a PKCS#8 copy of the key in the KeyPair (aws-lc wipes its own when freed).
+        key.zeroize();
+        request.map_err(|e| CertProvError::KeyGeneration(e.to_string()))
     }
 
     /// The private key (PKCS#8 DER), to store with the certificate.
@@ -129,6 +137,11 @@ mod tests {
         assert_eq!(bits, 2048);
         assert!(!format!("{req:?}").contains("key_pkcs8"), "Debug shows no key");
         assert!(req.key_pkcs8_der().len() > 1000);
+        // Not the key, nor its private half (the end of the DER), in any printed form; and it is wiped on drop.
+        let key = req.key_pkcs8_der();
+        crate::auth::secret_tests::assert_redacted(&format!("{req:?}"), key);
+        crate::auth::secret_tests::assert_redacted(&format!("{req:?}"), &key[key.len() - 64..]);
+        crate::auth::secret_tests::assert_zeroize_on_drop::<CertificateRequest>();
     }
 
     #[test]

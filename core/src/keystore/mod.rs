@@ -33,6 +33,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use zeroize::{ZeroizeOnDrop, Zeroizing};
+
 mod os;
 pub use os::{Backend, OPERATION_TIMEOUT, OsKeystore, PROBE_TIMEOUT, Unavailability};
 
@@ -68,11 +70,15 @@ pub trait SecretStore: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// Secrets kept in this process only (tests, and hosts that persist nothing).
+/// Secrets kept in this process only (tests, and hosts that persist nothing). Each secret is wiped when
+/// it is replaced, deleted or the store is dropped.
 #[derive(Default)]
 pub struct MemoryStore {
-    entries: Mutex<HashMap<(String, String), Vec<u8>>>,
+    entries: Mutex<HashMap<(String, String), Secret>>,
 }
+
+/// A stored secret: wiped when it leaves the map.
+type Secret = Zeroizing<Vec<u8>>;
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,11 +89,11 @@ impl std::fmt::Debug for MemoryStore {
 impl SecretStore for MemoryStore {
     fn get(&self, service: &str, account: &str) -> Result<Option<Vec<u8>>, KeystoreError> {
         let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(map.get(&(service.to_string(), account.to_string())).cloned())
+        Ok(map.get(&(service.to_string(), account.to_string())).map(|secret| secret.to_vec()))
     }
     fn set(&self, service: &str, account: &str, secret: &[u8]) -> Result<(), KeystoreError> {
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.insert((service.to_string(), account.to_string()), secret.to_vec());
+        map.insert((service.to_string(), account.to_string()), Zeroizing::new(secret.to_vec()));
         Ok(())
     }
     fn delete(&self, service: &str, account: &str) -> Result<bool, KeystoreError> {
@@ -99,9 +105,11 @@ impl SecretStore for MemoryStore {
     }
 }
 
-/// A TLS-DSK user certificate (leaf first) and its private key, as one keystore entry.
-#[derive(Clone, PartialEq, Eq)]
+/// A TLS-DSK user certificate (leaf first) and its private key, as one keystore entry. `Debug` shows the
+/// number of certificates only; the private key is wiped when the value (each clone) is dropped.
+#[derive(Clone, PartialEq, Eq, ZeroizeOnDrop)]
 pub struct StoredCertificate {
+    #[zeroize(skip)]
     pub cert_chain_der: Vec<Vec<u8>>,
     pub key_pkcs8_der: Vec<u8>,
 }
@@ -127,7 +135,7 @@ impl StoredCertificate {
         )
     }
 
-    /// The entry's bytes.
+    /// The entry's bytes. They hold the private key: wipe them after use (as [`StoredCertificate::save`] does).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         for item in std::iter::once(&self.key_pkcs8_der).chain(self.cert_chain_der.iter()) {
@@ -141,7 +149,8 @@ impl StoredCertificate {
     pub fn decode(blob: &[u8]) -> Result<StoredCertificate, KeystoreError> {
         let damaged = |why: &str| KeystoreError::Damaged(why.to_string());
         let mut rest = blob.strip_prefix(MAGIC.as_slice()).ok_or_else(|| damaged("not an sfbkit certificate entry"))?;
-        let mut items = Vec::new();
+        // The first item is the private key: every copy made here is wiped, whichever way this returns.
+        let mut items: Vec<Zeroizing<Vec<u8>>> = Vec::new();
         while !rest.is_empty() {
             let (len, tail) = rest.split_at_checked(4).ok_or_else(|| damaged("truncated length"))?;
             let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
@@ -149,16 +158,17 @@ impl StoredCertificate {
                 return Err(damaged("item larger than any certificate"));
             }
             let (item, tail) = tail.split_at_checked(len).ok_or_else(|| damaged("truncated item"))?;
-            items.push(item.to_vec());
+            items.push(Zeroizing::new(item.to_vec()));
             rest = tail;
         }
         let mut items = items.into_iter();
-        let key_pkcs8_der = items.next().ok_or_else(|| damaged("no key"))?;
-        let cert_chain_der: Vec<Vec<u8>> = items.collect();
-        if cert_chain_der.is_empty() {
+        let key = items.next().ok_or_else(|| damaged("no key"))?;
+        let certificate =
+            StoredCertificate { cert_chain_der: items.map(|c| c.to_vec()).collect(), key_pkcs8_der: key.to_vec() };
+        if certificate.cert_chain_der.is_empty() {
             return Err(damaged("no certificate"));
         }
-        Ok(StoredCertificate { cert_chain_der, key_pkcs8_der })
+        Ok(certificate)
     }
 
     /// Loads the certificate for (user, pool) from `store`; a damaged entry is deleted and
@@ -169,7 +179,7 @@ impl StoredCertificate {
         pool: &str,
     ) -> Result<Option<StoredCertificate>, KeystoreError> {
         let account = StoredCertificate::account(sip_uri, pool);
-        match store.get(SERVICE, &account)? {
+        match store.get(SERVICE, &account)?.map(Zeroizing::new) {
             None => Ok(None),
             Some(blob) => match StoredCertificate::decode(&blob) {
                 Ok(c) => Ok(Some(c)),
@@ -184,7 +194,7 @@ impl StoredCertificate {
 
     /// Stores the certificate for (user, pool).
     pub fn save(&self, store: &dyn SecretStore, sip_uri: &str, pool: &str) -> Result<(), KeystoreError> {
-        store.set(SERVICE, &StoredCertificate::account(sip_uri, pool), &self.encode())
+        store.set(SERVICE, &StoredCertificate::account(sip_uri, pool), &Zeroizing::new(self.encode()))
     }
 
     /// The leaf certificate's validity (notBefore, notAfter), if it can be read.
@@ -240,6 +250,23 @@ mod tests {
         huge.extend_from_slice(&u32::MAX.to_be_bytes());
         assert!(StoredCertificate::decode(&huge).is_err(), "a hostile length is refused, not allocated");
         assert!(!format!("{c:?}").contains("48, 48"), "Debug shows no key bytes");
+    }
+
+    /// The key is in no printed form of the certificate or the store holding it, and is wiped on drop.
+    #[test]
+    fn the_private_key_is_redacted_and_wiped() {
+        use crate::auth::secret_tests::{assert_redacted, assert_zeroize_on_drop};
+        let key: Vec<u8> = (0..1218u32).map(|i| (i * 37 % 251) as u8).collect();
+        let c = StoredCertificate { cert_chain_der: vec![vec![0x30; 900]], key_pkcs8_der: key.clone() };
+        let store = MemoryStore::default();
+        c.save(&store, "sip:alice@contoso.lab", "pool01").unwrap();
+        let debug = format!("{c:?} {store:?}");
+        assert_redacted(&debug, &key);
+        assert_redacted(&debug, &key[600..650]);
+        assert_zeroize_on_drop::<StoredCertificate>();
+        assert_zeroize_on_drop::<Secret>();
+        assert_eq!(StoredCertificate::load(&store, "sip:alice@contoso.lab", "pool01").unwrap(), Some(c));
+        assert!(StoredCertificate::delete(&store, "sip:alice@contoso.lab", "pool01").unwrap());
     }
 
     #[test]

@@ -317,7 +317,7 @@ impl SecretStore for OsKeystore {
         }
     }
     fn set(&self, service: &str, account: &str, secret: &[u8]) -> Result<(), KeystoreError> {
-        let secret = secret.to_vec();
+        let secret = zeroize::Zeroizing::new(secret.to_vec());
         self.run(service, account, "write", move |e| e.set_secret(&secret))?.map_err(map_err)
     }
     fn delete(&self, service: &str, account: &str) -> Result<bool, KeystoreError> {
