@@ -23,6 +23,8 @@
 
 use std::time::SystemTime;
 
+use zeroize::ZeroizeOnDrop;
+
 use crate::http::HttpError;
 use crate::xml::{Document, Element, escape};
 
@@ -182,12 +184,16 @@ pub fn org_id_username(account: &str, sip_uri: &str) -> String {
 
 /// The Org ID STS's token, ready for the bearer port: `wsu:Timestamp` (the answer's `Lifetime`) followed by the
 /// token element exactly as received.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// A bearer credential: `Debug` shows only its lifetime, and the token is wiped on drop.
+#[derive(Clone, PartialEq, Eq, ZeroizeOnDrop)]
 pub struct OrgIdToken {
     security: String,
     /// `Lifetime/Created`.
+    #[zeroize(skip)]
     pub created: SystemTime,
     /// `Lifetime/Expires`.
+    #[zeroize(skip)]
     pub expires: SystemTime,
 }
 

@@ -38,6 +38,7 @@ use hmac::{Hmac, Mac};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 use sha1::{Digest, Sha1};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::orgid::WSU;
 use super::webticket::{WebTicket, rst_request_with_security};
@@ -85,8 +86,8 @@ pub enum ProofError {
     NoAssertionId,
 }
 
-/// A web ticket's proof key (32 bytes). A secret: never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
+/// A web ticket's proof key (32 bytes). A secret: never shown by `Debug`, wiped on drop.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct ProofKey([u8; 32]);
 
 impl std::fmt::Debug for ProofKey {
@@ -629,9 +630,22 @@ mod tests {
     }
 
     #[test]
+    fn the_proof_key_is_zeroized() {
+        use zeroize::Zeroize as _;
+        crate::auth::secret_tests::assert_zeroize_on_drop::<ProofKey>();
+        let mut key = ProofKey::new([0xAB; 32]);
+        let copy = key.clone();
+        key.zeroize();
+        assert_eq!(key.0, [0; 32]);
+        assert_eq!(copy.0, [0xAB; 32], "a clone holds (and wipes) its own copy");
+    }
+
+    #[test]
     fn secrets_stay_out_of_debug_and_a_ticket_without_entropy_has_no_key() {
         let key = ProofKey::new([0xAB; 32]);
         assert_eq!(format!("{key:?}"), "ProofKey(<redacted>)");
+        let bytes: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(29).wrapping_add(7));
+        crate::auth::secret_tests::assert_redacted(&format!("{:?}", ProofKey::new(bytes)), &bytes);
         let ticket = ticket();
         assert!(!format!("{ticket:?}").contains("Audience"));
         let rstr = concat!(

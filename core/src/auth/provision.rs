@@ -133,7 +133,8 @@ async fn publish(
     let request_id = format!("{:032x}", rand::random::<u128>());
     let body = get_and_publish_cert(sip_uri, device_id, &request_id, &request.csr_der);
     let soap_action = format!("\"{GET_AND_PUBLISH_CERT_ACTION}\"");
-    let ticket_header = ticket.header_value();
+    // The header value is the bearer ticket itself: wiped once the request is built.
+    let ticket_header = zeroize::Zeroizing::new(ticket.header_value());
     let headers = [
         ("Content-Type", "text/xml; charset=utf-8"),
         ("SOAPAction", soap_action.as_str()),

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::xml::{Document, Element};
 
@@ -119,14 +120,18 @@ fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// A web ticket: the SAML assertion and what is needed to use and renew it.
-#[derive(Clone, PartialEq, Eq)]
+/// A web ticket: the SAML assertion and what is needed to use and renew it. `Debug` shows neither the
+/// assertion nor the server entropy; both are wiped when the ticket (each clone) is dropped.
+#[derive(Clone, PartialEq, Eq, ZeroizeOnDrop)]
 pub struct WebTicket {
     /// The `<saml:Assertion>` element exactly as the STS sent it (a bearer secret).
     assertion: String,
     /// `AssertionID`, named when requests are signed with the proof key.
+    #[zeroize(skip)]
     pub assertion_id: String,
+    #[zeroize(skip)]
     pub created: SystemTime,
+    #[zeroize(skip)]
     pub expires: SystemTime,
     /// The server's entropy, for the proof key (absent for bearer tickets).
     server_entropy: Option<Vec<u8>>,
@@ -170,14 +175,15 @@ pub fn proof_key(client_entropy: &[u8; 32], server_entropy: &[u8]) -> [u8; 32] {
         m.update(data);
         m.finalize().into_bytes().to_vec()
     };
+    // A(i) and the P_SHA1 blocks are the key's material: wiped as they go.
     let mut out = [0u8; 32];
-    let mut a = server_entropy.to_vec();
+    let mut a = Zeroizing::new(server_entropy.to_vec());
     let mut filled = 0;
     while filled < out.len() {
-        a = hmac(&a);
+        a = Zeroizing::new(hmac(&a));
         let mut input = a.clone();
         input.extend_from_slice(server_entropy);
-        let block = hmac(&input);
+        let block = Zeroizing::new(hmac(&input));
         let n = (out.len() - filled).min(block.len());
         out[filled..filled + n].copy_from_slice(&block[..n]);
         filled += n;

@@ -34,6 +34,7 @@ use std::time::{Duration, SystemTime};
 
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
+use zeroize::Zeroizing;
 
 use super::ntlm::{ClientOptions, ClientRandom, NtlmClient, NtlmError, decode_token, encode_token};
 use super::orgid::{
@@ -384,15 +385,22 @@ pub enum TicketRoute {
     },
 }
 
-/// A web ticket, the client entropy of its RST, and how it was obtained.
-#[derive(Debug, Clone)]
+/// A web ticket, the client entropy of its RST, and how it was obtained. `Debug` leaves out the entropy
+/// (half of the proof key), which is wiped on drop.
+#[derive(Clone)]
 pub struct Acquired {
     /// The ticket.
     pub ticket: WebTicket,
     /// The 32 bytes of client entropy sent in the RST (for the proof key).
-    pub entropy: [u8; 32],
+    pub entropy: Zeroizing<[u8; 32]>,
     /// Which port and credentials issued it.
     pub route: TicketRoute,
+}
+
+impl std::fmt::Debug for Acquired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acquired").field("ticket", &self.ticket).field("route", &self.route).finish_non_exhaustive()
+    }
 }
 
 /// Gets a web ticket for `applies_to` from the Web Ticket Service at `sts_url` the way pidgin-sipe does: read the
@@ -430,6 +438,7 @@ pub async fn acquire_for_service(
     if let Some(port) = &windows {
         match acquire(http, port, applies_to, sip_uri, account, password).await {
             Ok((ticket, entropy)) => {
+                let entropy = Zeroizing::new(entropy);
                 return Ok(Acquired { ticket, entropy, route: TicketRoute::Windows { port: port.to_string() } });
             }
             Err(e) if ports.ws_fed_bearer.is_some() && windows_refused_with_401(&e) => {
@@ -454,7 +463,7 @@ pub async fn acquire_for_service(
         org_id_elapsed,
         windows_refused,
     };
-    Ok(Acquired { ticket, entropy, route })
+    Ok(Acquired { ticket, entropy: Zeroizing::new(entropy), route })
 }
 
 /// True when two URLs have the same path (case-insensitive, as IIS matches paths).
@@ -542,13 +551,14 @@ pub enum RenewedVia {
     Credentials(TicketRoute),
 }
 
-/// A ticket from [`renew_for_service`]. `Debug` leaves out the entropy (half of the proof key).
+/// A ticket from [`renew_for_service`]. `Debug` leaves out the entropy (half of the proof key), which is
+/// wiped on drop.
 #[derive(Clone)]
 pub struct Renewed {
     /// The new ticket.
     pub ticket: WebTicket,
     /// The client entropy of the RST that got it (for its own proof key).
-    pub entropy: [u8; 32],
+    pub entropy: Zeroizing<[u8; 32]>,
     /// Which way it was obtained.
     pub via: RenewedVia,
 }
@@ -583,6 +593,7 @@ pub async fn renew_for_service(
         let port = trust.admit_url(&port, Purpose::WebTicketService, &learned).await?;
         match acquire_with_proof(http, &port, ticket, entropy, applies_to, sip_uri).await {
             Ok((ticket, entropy)) => {
+                let entropy = Zeroizing::new(entropy);
                 return Ok(Renewed { ticket, entropy, via: RenewedVia::ProofKey { port: port.to_string() } });
             }
             Err(e) => tracing::info!(class = e.class(), "proof port refused; falling back to credentials"),

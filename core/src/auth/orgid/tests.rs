@@ -86,6 +86,8 @@ fn the_answer_becomes_timestamp_and_token_verbatim() {
     assert_eq!(token.expires.duration_since(token.created).unwrap().as_secs(), 8 * 3600);
     let debug = format!("{token:?}");
     assert!(!debug.contains("CipherValue") && !debug.contains("AbC"), "Debug hides the token: {debug}");
+    crate::auth::secret_tests::assert_redacted(&debug, sec.as_bytes());
+    crate::auth::secret_tests::assert_zeroize_on_drop::<OrgIdToken>();
 
     // What the bearer port receives: the RST with that security header, well-formed, the token intact.
     let rst = rst_request_with_security(BEARER, sec, "https://pool/CertProv", "alice@contoso.com", &[1; 32], "c", "m");

@@ -26,6 +26,23 @@ fn rstr_keeps_the_assertion_verbatim() {
     assert!(!format!("{t:?}").contains("NameIdentifier"), "Debug does not print the bearer token");
 }
 
+/// Neither the assertion (nor the `X-MS-WebTicket` value made of it) nor the server entropy is printed, in any
+/// form, by the ticket or a cache holding it; both are wiped on drop.
+#[test]
+fn the_bearer_ticket_and_its_entropy_stay_out_of_debug() {
+    use crate::auth::secret_tests::{assert_redacted, assert_zeroize_on_drop};
+    let t = parse_rstr(RSTR.as_bytes()).unwrap();
+    let mut cache = TicketCache::default();
+    cache.insert("https://pool01/CertProv", t.clone());
+    let debug = format!("{t:?} {cache:?}");
+    assert_redacted(&debug, t.assertion_xml().as_bytes());
+    assert_redacted(&debug, t.header_value().as_bytes());
+    let server_entropy: Vec<u8> = (0..32).collect();
+    assert_redacted(&debug, &server_entropy);
+    assert!(t.proof_key(&[0; 32]).is_some(), "the entropy was read");
+    assert_zeroize_on_drop::<WebTicket>();
+}
+
 #[test]
 fn freshness_and_cache() {
     let t = parse_rstr(RSTR.as_bytes()).unwrap();

@@ -6,6 +6,26 @@ fn r(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
     HttpResponse::new(status, headers, body)
 }
 
+/// What an acquisition or a renewal returns prints the ticket's lifetime and the route, never the entropy of its
+/// RST (half of the proof key) nor the assertion.
+#[test]
+fn acquired_and_renewed_leave_out_the_entropy() {
+    use crate::auth::secret_tests::assert_redacted;
+    let rstr = concat!(
+        r#"<r><saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion" AssertionID="x">secret-assertion</saml:Assertion>"#,
+        r#"<Lifetime><Created>2026-11-19T08:26:40Z</Created><Expires>2026-11-19T16:26:40Z</Expires></Lifetime></r>"#
+    );
+    let ticket = crate::auth::webticket::parse_rstr(rstr.as_bytes()).unwrap();
+    let entropy: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(53).wrapping_add(11));
+    let route = TicketRoute::Windows { port: "https://pool/WebTicket/WebTicketService.svc/Auth".into() };
+    let acquired = Acquired { ticket: ticket.clone(), entropy: Zeroizing::new(entropy), route: route.clone() };
+    let renewed = Renewed { ticket, entropy: Zeroizing::new(entropy), via: RenewedVia::Credentials(route) };
+    let debug = format!("{acquired:?} {renewed:?}");
+    assert!(debug.contains("WebTicketService.svc") && debug.contains("Credentials"), "{debug}");
+    assert_redacted(&debug, &entropy);
+    assert_redacted(&debug, acquired.ticket.assertion_xml().as_bytes());
+}
+
 #[test]
 fn ntlm_is_preferred_and_negotiate_carries_ntlm() {
     let both = r(401, &[("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")], "");
