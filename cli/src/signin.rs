@@ -54,6 +54,9 @@ pub struct SigninArgs {
     /// Extra CA certificate(s) to trust, PEM (system roots are trusted too).
     #[arg(long)]
     ca_file: Vec<std::path::PathBuf>,
+    /// Give up on a sign-in that has not finished after this many seconds (class `deadline`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 90)]
+    deadline: u64,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -141,7 +144,8 @@ async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>), String>
             (None, None) => return Err("the lab pool has no users; pass --user".into()),
         };
         // The pool's DNS, autodiscover ports and CA: discovery finds the registrar as on a real network.
-        let mut builder = pool.client_builder(&user).keystore(keystore(args.keystore));
+        let deadline = std::time::Duration::from_secs(args.deadline);
+        let mut builder = pool.client_builder(&user).keystore(keystore(args.keystore)).sign_in_deadline(deadline);
         if !args.trusted_domains.is_empty() {
             builder = builder.trusted_domains(args.trusted_domains.clone());
         }
@@ -149,8 +153,11 @@ async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>), String>
         return Ok((client, Some(pool)));
     }
     let user = args.user.clone().ok_or("--user is required without --lab")?;
-    let mut builder =
-        ClientBuilder::new(&user).trust(trust).dns_servers(args.dns.clone()).keystore(keystore(args.keystore));
+    let mut builder = ClientBuilder::new(&user)
+        .trust(trust)
+        .dns_servers(args.dns.clone())
+        .keystore(keystore(args.keystore))
+        .sign_in_deadline(std::time::Duration::from_secs(args.deadline));
     if !args.trusted_domains.is_empty() {
         builder = builder.trusted_domains(args.trusted_domains.clone());
     }
@@ -216,6 +223,10 @@ fn describe(event: &sfbkit::Event) -> String {
             format!("connection restored after {downtime_ms} ms ({attempts} attempt(s))")
         }
         E::SignInFailed { class, error, .. } => format!("gave up signing in again: {class}: {error}"),
+        E::CertificateRenewed { pool, expires_unix } => {
+            format!("TLS-DSK certificate for {pool} renewed (expires at {expires_unix}, Unix time)")
+        }
+        E::CertificateRenewalFailed { class, error } => format!("certificate renewal failed: {class}: {error}"),
         E::ProvisioningUpdated { location_profile } => format!(
             "in-band provisioning received (location profile {})",
             location_profile.as_deref().unwrap_or("none")

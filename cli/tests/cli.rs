@@ -269,6 +269,7 @@ fn every_lab_fault_at_the_most_verbose_level_prints_no_secret() {
                     let state = state_dir(&format!("secrets-{}", name.replace(['(', ')', ' ', ','], "")));
                     let out = sfbkit()
                         .args(["signin", "--lab", "-vvv", "--json", "--keystore", "memory", "--lab-delay-ms", "20"])
+                        .args(["--deadline", "8"])
                         .args(&args)
                         .arg("--lab-state")
                         .arg(&state)

@@ -372,6 +372,7 @@ impl ClientBuilder {
             network: self.network.clone().unwrap_or_else(|| Arc::new(SystemNetwork)),
             config: self,
             web_ticket_url: std::sync::Mutex::new(None),
+            tls_dsk: std::sync::Mutex::new(None),
         };
         let events = Arc::new(EventHub::default());
         let primary = events.listen();

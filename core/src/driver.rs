@@ -127,6 +127,8 @@ async fn run(
     snapshot: Arc<StdMutex<Snapshot>>,
     requests: mpsc::Receiver<Request>,
 ) {
+    // The TLS-DSK certificate is renewed in the background while the endpoint lives (signin::renewal).
+    let _renewal = AbortOnDrop(tokio::spawn(inner.clone().keep_certificate_fresh(events.clone())));
     let mut ctx = Ctx { inner, events, snapshot, requests, waiting: HashMap::new(), next_id: 1, stop: false };
     let mut state = EndpointState::default();
     let mut next = Some(first);
@@ -169,6 +171,15 @@ async fn run(
     ctx.requests.close();
     while let Ok(req) = ctx.requests.try_recv() {
         let _ = req.done.send(Err(CommandError::NotSignedIn));
+    }
+}
+
+/// Aborts a background task when the driver ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

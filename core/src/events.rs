@@ -95,6 +95,16 @@ pub enum Event {
         attempts: u32,
         downtime_ms: u64,
     },
+    /// The TLS-DSK certificate was renewed in the background at half its lifetime, before it expired; the
+    /// session went on, and later sign-ins use the new one.
+    CertificateRenewed {
+        /// The pool (TLS-DSK `targetname`) the certificate is for.
+        pool: String,
+        /// When the new certificate expires (seconds since 1970).
+        expires_unix: u64,
+    },
+    /// Renewing the TLS-DSK certificate failed; it is tried again later while the old one is still valid.
+    CertificateRenewalFailed { class: String, error: String },
     /// The client gave up (the registrar refused sign-in in a way retrying cannot fix).
     SignInFailed {
         class: String,

@@ -201,6 +201,21 @@ impl SignInReport {
         }
     }
 
+    /// Records a step that failed without ending the sign-in (it was retried): a warning, not the error.
+    pub(crate) fn failed_step(&mut self, name: Stage, step: &str, host: &str, took: Duration, failure: &Failure) {
+        self.warnings.push(format!("{name}, {step}: {}", failure.error));
+        self.push(StepRecord {
+            name,
+            step: step.to_string(),
+            host: host.to_string(),
+            duration_ms: ms(took),
+            outcome: Outcome::Failure,
+            detail: failure.error.clone(),
+            error_class: Some(failure.class.clone()),
+            hint: Some(failure.hint.clone()),
+        });
+    }
+
     /// Makes a failure that was already recorded as a step the report's error.
     pub(crate) fn conclude_failure(&mut self, failure: Failure) {
         self.warnings.retain(|w| !w.contains(&failure.error));

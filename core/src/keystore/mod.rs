@@ -206,6 +206,12 @@ impl StoredCertificate {
         Some((at(v.not_before), at(v.not_after)))
     }
 
+    /// When the certificate should be replaced: at half its lifetime (see [`StoredCertificate::renewal_due`]).
+    pub fn renewal_at(&self) -> Option<std::time::SystemTime> {
+        let (not_before, not_after) = self.validity()?;
+        Some(not_before + not_after.duration_since(not_before).unwrap_or_default() / 2)
+    }
+
     /// Why the certificate should be replaced at `now`, if it should: it has expired, or it is
     /// past half its lifetime (renewed early, as the Microsoft client was fixed to do: it used to
     /// wait until less than 12 h were left, FIELD-NOTES.md §2.7).

@@ -5,6 +5,7 @@
 
 mod certificate;
 mod register;
+mod renewal;
 
 use crate::auth::sa::{
     AuthError, Challenge, NtlmHandshake, SecurityAssociation, TlsDskHandshake, TlsDskStep, ntlm_credentials,
@@ -49,6 +50,9 @@ pub(crate) struct Inner {
     pub web_ticket_url: std::sync::Mutex<Option<(String, Learned)>>,
     /// Where credentials may go ([`crate::trust`]).
     pub trust: TrustModel,
+    /// The last TLS-DSK challenge a registrar sent and that registrar's host: what renewing the certificate
+    /// during a session needs ([`renewal`]).
+    pub tls_dsk: std::sync::Mutex<Option<(Challenge, String)>>,
 }
 
 impl Inner {
@@ -128,34 +132,31 @@ impl Inner {
                 return None;
             }
         };
-        for hop in 0..=MAX_REDIRECTS {
+        let (mut hop, mut dropped_before) = (0, false);
+        loop {
             report.target = format!("{}:{}", candidate.fqdn, candidate.port);
-            let contact = match self.register(report, conn, &candidate).await {
+            let (next, stage) = match self.register(report, conn, &candidate).await {
                 RegisterEnd::Registered(session) => return Some(*session),
                 RegisterEnd::Failed => return None,
-                RegisterEnd::Redirect(contact) => contact,
+                // Lost in the middle of the handshake: connect to the same registrar again and start over,
+                // once per sign-in (a pool that drops every connection is a failure to report).
+                RegisterEnd::Dropped(failure) if dropped_before => {
+                    report.conclude_failure(failure);
+                    return None;
+                }
+                RegisterEnd::Dropped(_) => {
+                    dropped_before = true;
+                    (candidate.clone(), Stage::ConnectivityChecks)
+                }
+                RegisterEnd::Redirect(contact) => match self.redirect(report, &contact, &candidate, hop) {
+                    Some(next) => {
+                        hop += 1;
+                        (next, Stage::Redirection)
+                    }
+                    None => return None,
+                },
             };
-            if hop == MAX_REDIRECTS {
-                report.conclude_failure(Failure {
-                    error: format!("more than {MAX_REDIRECTS} redirects; the last one to {contact}"),
-                    class: "redirect-loop".into(),
-                    diagnosis: None,
-                    hint: "the pools redirect the user in a circle: check the user's RegistrarPool (Get-CsUser) and the pools' topology".into(),
-                });
-                return None;
-            }
-            let Some(next) = redirect_candidate(&contact, &candidate.fqdn) else {
-                report.conclude_failure(Failure {
-                    error: format!("the registrar redirected to {contact:?}, which is not a SIP URI with a host"),
-                    class: "protocol".into(),
-                    diagnosis: None,
-                    hint:
-                        "the registrar's 301 Contact must name the home pool (sip:pool.contoso.com:5061;transport=tls)"
-                            .into(),
-                });
-                return None;
-            };
-            // Connectivity checks again, for the home pool; recorded under Redirection.
+            // Connectivity checks again, for the home pool (recorded under Redirection) or the same registrar.
             let mut attempts = Vec::new();
             let connected = connectivity::connect_first(
                 std::slice::from_ref(&next),
@@ -166,7 +167,7 @@ impl Inner {
                 &mut attempts,
             )
             .await;
-            report.attempts(Stage::Redirection, &attempts);
+            report.attempts(stage, &attempts);
             match connected {
                 Ok(c) => (conn, candidate) = (c.conn, c.candidate),
                 Err(u) => {
@@ -175,7 +176,30 @@ impl Inner {
                 }
             }
         }
-        None
+    }
+
+    /// The home pool a 301 names, unless this was one redirect too many or the Contact names none.
+    fn redirect(&self, report: &mut SignInReport, contact: &str, from: &Candidate, hop: usize) -> Option<Candidate> {
+        if hop == MAX_REDIRECTS {
+            report.conclude_failure(Failure {
+                error: format!("more than {MAX_REDIRECTS} redirects; the last one to {contact}"),
+                class: "redirect-loop".into(),
+                diagnosis: None,
+                hint: "the pools redirect the user in a circle: check the user's RegistrarPool (Get-CsUser) and the pools' topology".into(),
+            });
+            return None;
+        }
+        let next = redirect_candidate(contact, &from.fqdn);
+        if next.is_none() {
+            report.conclude_failure(Failure {
+                error: format!("the registrar redirected to {contact:?}, which is not a SIP URI with a host"),
+                class: "protocol".into(),
+                diagnosis: None,
+                hint: "the registrar's 301 Contact must name the home pool (sip:pool.contoso.com:5061;transport=tls)"
+                    .into(),
+            });
+        }
+        next
     }
 
     /// Devices and the network adapter (seed 003, stage 1). Never fatal.
@@ -341,6 +365,9 @@ const MAX_REDIRECTS: usize = 3;
 /// How one registrar's REGISTER exchange ended.
 enum RegisterEnd {
     Registered(Box<SipSession>),
+    /// The connection was lost in the middle of the handshake (recorded as a failed step, not yet the
+    /// report's error): connecting again and starting over may work.
+    Dropped(Failure),
     /// 301/302: the Contact of the user's home pool.
     Redirect(String),
     Failed,

@@ -32,6 +32,7 @@ impl Inner {
         let params = self.register_params(local, None);
         let mut leg = Leg::Plain;
         let mut reprovisioned = false;
+        let mut busy_retries = 0;
         for _round in 0..8 {
             let t = Instant::now();
             let mut request = match registration::register_request(&mut session.factory, &self.aor, &params) {
@@ -65,6 +66,13 @@ impl Inner {
             }
             let response = match session.request(request).await {
                 Ok(r) => r,
+                // The connection went away in the middle of the handshake: the caller may connect again
+                // and start over (nothing was refused, so no credential is replayed against a refusal).
+                Err(e @ (SessionError::Closed | SessionError::Transport(_))) => {
+                    let f = session_failure(&e);
+                    report.failed_step(Stage::Authentication, step, &host, t.elapsed(), &f);
+                    return RegisterEnd::Dropped(f);
+                }
                 Err(e) => {
                     report.fail(Stage::Authentication, step, &host, t.elapsed(), session_failure(&e));
                     return RegisterEnd::Failed;
@@ -98,6 +106,12 @@ impl Inner {
                     let offered: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
                     let offered = offered.join(", ");
                     let challenges = Challenge::all(&response);
+                    if let Some(ch) = challenges.iter().find(|c| {
+                        c.scheme.eq_ignore_ascii_case("TLS-DSK") && c.sts_uri.is_some() && c.targetname.is_some()
+                    }) {
+                        let remembered = Some((ch.clone(), host.clone()));
+                        *self.tls_dsk.lock().unwrap_or_else(|p| p.into_inner()) = remembered;
+                    }
                     let skew = ClockSkew::of_message(&response, SystemTime::now());
                     match (&final_sa, &leg) {
                         // A challenge after the AUTHENTICATE: the credentials were refused, or,
@@ -306,6 +320,25 @@ impl Inner {
                     let _ = session.conn.close().await;
                     return RegisterEnd::Redirect(contact);
                 }
+                RegisterOutcome::Rejected { code: 503, reason, diagnostics }
+                    if busy_retries < MAX_BUSY_RETRIES
+                        && let Some(wait) = retry_after(&response).filter(|w| *w <= MAX_RETRY_AFTER) =>
+                {
+                    // A Front End that is starting or overloaded (ms-diagnostics 1008 "Server is busy")
+                    // says when to come back (RFC 3261 21.5.4, 20.33): wait that long, then start over.
+                    busy_retries += 1;
+                    let diag = diagnostics.map(|d| format!(" ({})", d.to_diagnosis())).unwrap_or_default();
+                    let f = Failure {
+                        error: format!("503 {reason}{diag}, Retry-After {} s: registering again then", wait.as_secs()),
+                        class: "503".into(),
+                        diagnosis: None,
+                        hint: register_hint(503, None),
+                    };
+                    report.failed_step(Stage::Authentication, step, &host, took, &f);
+                    tokio::time::sleep(wait).await;
+                    leg = Leg::Plain;
+                    continue;
+                }
                 RegisterOutcome::Rejected { code, reason, diagnostics } => {
                     report.fail(
                         Stage::Authentication,
@@ -332,6 +365,18 @@ impl Inner {
         report.fail(Stage::Authentication, "REGISTER", &host, Duration::ZERO, f);
         RegisterEnd::Failed
     }
+}
+
+/// The longest `Retry-After` honoured on a 503; a registrar asking for more is reported as refusing.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// How many 503s with `Retry-After` one REGISTER exchange waits out.
+const MAX_BUSY_RETRIES: u32 = 2;
+
+/// `Retry-After: <seconds>[ (comment)][;duration=...]` (RFC 3261 20.33).
+fn retry_after(response: &Message) -> Option<Duration> {
+    let value = response.header("Retry-After")?;
+    let digits: String = value.trim().chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// Where the REGISTER handshake stands.

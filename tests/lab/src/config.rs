@@ -236,6 +236,25 @@ pub enum Fault {
     /// The HTTPS autodiscover Root redirects off the domain, to a foreign host: the redirect must be refused
     /// and discovery go on (DNS SRV).
     OffdomainAutodiscoverRedirect,
+    /// The connection drops when a user's first REGISTER arrives (once per user).
+    DropRegister1,
+    /// The connection drops when a user's second REGISTER (the first handshake leg) arrives (once per user).
+    DropRegister2,
+    /// The connection drops when a user's third REGISTER (NTLM's AUTHENTICATE, or a TLS-DSK flight)
+    /// arrives (once per user).
+    DropRegister3,
+    /// A user's first REGISTER is answered 503 Service Unavailable with `Retry-After: 1` (once per user).
+    Register503,
+    /// The Web Ticket Service answers every request for a ticket with HTTP 500 and no SOAP fault.
+    Webticket500,
+    /// The registrar writes its answers one byte per second.
+    Trickle,
+    /// The DNS server never answers for the lyncdiscover names (a broken forwarder): autodiscover times out
+    /// and DNS SRV, which does answer, finds the pool.
+    DnsTimeout,
+    /// `_sipinternaltls._tcp` names two Front Ends; the first (priority 0, `fe-dead.<domain>`) refuses
+    /// connections.
+    DeadFirstSrv,
 }
 
 impl Fault {
@@ -265,6 +284,14 @@ impl Fault {
         ("sts-uri-elsewhere", Fault::StsUriElsewhere),
         ("mex-http-port", Fault::MexHttpPort),
         ("offdomain-autodiscover-redirect", Fault::OffdomainAutodiscoverRedirect),
+        ("drop-register-1", Fault::DropRegister1),
+        ("drop-register-2", Fault::DropRegister2),
+        ("drop-register-3", Fault::DropRegister3),
+        ("register-503", Fault::Register503),
+        ("webticket-500", Fault::Webticket500),
+        ("trickle", Fault::Trickle),
+        ("dns-timeout", Fault::DnsTimeout),
+        ("dead-first-srv", Fault::DeadFirstSrv),
     ];
 }
 

@@ -142,6 +142,15 @@ impl LabDns {
     /// [`LabDns::start`] for several zones on one server (the pool's and, for the redirection faults,
     /// the foreign host's `example.net`).
     pub async fn start_zones(zones: Vec<LabZone>, delay: Duration) -> Result<LabDns, LabDnsError> {
+        LabDns::start_with(zones, delay, Vec::new()).await
+    }
+
+    /// [`LabDns::start_zones`], never answering (in time) for the names in `silent_for` and below them.
+    pub async fn start_with(
+        zones: Vec<LabZone>,
+        delay: Duration,
+        silent_for: Vec<String>,
+    ) -> Result<LabDns, LabDnsError> {
         let mut catalog = Catalog::new();
         for zone in &zones {
             let (origin, handler) = zone_handler(zone)?;
@@ -151,7 +160,8 @@ impl LabDns {
         let queries = Arc::new(AtomicU64::new(0));
         let (udp, tcp) = bind_one_port().await?;
         let addr = udp.local_addr().map_err(LabDnsError::Listen)?;
-        let mut server = Server::new(LabHandler { catalog, delay, queries: queries.clone() });
+        let silent_for = silent_for.iter().map(|s| s.trim_end_matches('.').to_ascii_lowercase()).collect();
+        let mut server = Server::new(LabHandler { catalog, delay, queries: queries.clone(), silent_for });
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
         tracing::info!(%addr, origins = ?origins, ?delay, "lab DNS started");
@@ -181,6 +191,8 @@ struct LabHandler {
     catalog: Catalog,
     delay: Duration,
     queries: Arc<AtomicU64>,
+    /// Names (and the names under them) this server never answers (the `dns-timeout` fault).
+    silent_for: Vec<String>,
 }
 
 #[async_trait::async_trait]
@@ -188,12 +200,22 @@ impl RequestHandler for LabHandler {
     async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, response_handle: R) -> ResponseInfo {
         // Counted on arrival, so a client holding an answer always sees its query counted.
         self.queries.fetch_add(1, Ordering::SeqCst);
+        if let Ok(info) = request.request_info() {
+            let name = info.query.name().to_string().trim_end_matches('.').to_ascii_lowercase();
+            if self.silent_for.iter().any(|s| name == *s || name.ends_with(&format!(".{s}"))) {
+                // Lost, as behind a broken forwarder: answered only long after any client gave up.
+                tokio::time::sleep(SILENT_FOR).await;
+            }
+        }
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
         self.catalog.handle_request::<R, T>(request, response_handle).await
     }
 }
+
+/// How long a query for a silent name waits before it is answered: longer than any client waits.
+const SILENT_FOR: Duration = Duration::from_secs(60);
 
 /// Binds UDP on an OS-chosen port, then TCP on the same port: resolvers expect both on one address.
 async fn bind_one_port() -> Result<(UdpSocket, TcpListener), LabDnsError> {

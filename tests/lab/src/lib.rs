@@ -155,6 +155,7 @@ impl LabPool {
         web_cfg.user_ca = Some(Arc::new(ca::LabCa::from_pem_pair(&ca_cert_pem, &ca_key_pem)?));
         web_cfg.expired_user_cert = config.has(Fault::ExpiredUserCert);
         web_cfg.online = config.has(Fault::Online);
+        web_cfg.ticket_500 = config.has(Fault::Webticket500);
         if let Some(f) = &foreign {
             let ticket_path = foreign::WEB_TICKET_PATH;
             if config.has(Fault::OffdomainWebticketUrl) {
@@ -221,11 +222,23 @@ impl LabPool {
         }
         let state = states[0].clone();
 
-        let mut zones = vec![zone::zone_for(&config, sip_addr.port())];
+        let mut zone = zone::zone_for(&config, sip_addr.port());
+        if config.has(Fault::DeadFirstSrv) {
+            // A port that was just free: nothing listens there, so connections are refused.
+            let free = TcpListener::bind(("127.0.0.1", 0)).await.map_err(LabError::Listen)?;
+            let dead_port = free.local_addr().map_err(LabError::Listen)?.port();
+            drop(free);
+            zone = zone::with_dead_first_srv(zone, dead_port);
+        }
+        let mut zones = vec![zone];
         if foreign.is_some() {
             zones.push(zone::foreign_zone());
         }
-        let dns = dns::LabDns::start_zones(zones, delay).await?;
+        let silent = match config.has(Fault::DnsTimeout) {
+            true => vec![format!("lyncdiscover.{}", config.domain), format!("lyncdiscoverinternal.{}", config.domain)],
+            false => Vec::new(),
+        };
+        let dns = dns::LabDns::start_with(zones, delay, silent).await?;
         tracing::info!(%sip_addr, dns = %dns.addr(), https = web.https_port(), pool = %config.pool_fqdn, "lab pool started");
         let ca_pem = ca.ca_pem().to_string();
         let shared = sfbkit::SharedResources::new();
@@ -355,6 +368,19 @@ impl LabPool {
         Ok(sfbkit::keystore::StoredCertificate { cert_chain_der, key_pkcs8_der })
     }
 
+    /// A user certificate valid from a second ago for `valid_for` more (certificates that expire during a
+    /// test's session).
+    pub fn issue_user_certificate_valid_for(
+        &self,
+        sip_uri: &str,
+        valid_for: std::time::Duration,
+    ) -> Result<sfbkit::keystore::StoredCertificate, LabError> {
+        let now = time::OffsetDateTime::now_utc();
+        let validity = ca::Validity { not_before: now - time::Duration::seconds(1), not_after: now + valid_for };
+        let (cert_chain_der, key_pkcs8_der) = tlsdsk::issue_user_cert(&self.ca, sip_uri, validity)?;
+        Ok(sfbkit::keystore::StoredCertificate { cert_chain_der, key_pkcs8_der })
+    }
+
     /// The endpoints registered right now on the primary pool.
     pub fn bindings(&self) -> Vec<Binding> {
         self.state.registrar.bindings()
@@ -391,6 +417,12 @@ impl LabPool {
     /// with `P-Preferred-Registrar` when given. Returns how many endpoints were told.
     pub fn deregister(&self, aor: &str, reason: &str, preferred_registrar: Option<&str>) -> usize {
         self.services.deregister(aor, reason, None, preferred_registrar, &self.state.config, self.state.port)
+    }
+
+    /// Sends every endpoint of `aor` a deregistration NOTIFY (`event=rejected`, 4141) whose signature does not
+    /// verify, as a man in the middle would: a client must drop it. Returns how many endpoints were sent one.
+    pub fn forge_deregistration(&self, aor: &str) -> usize {
+        self.services.forge_deregistration(aor, &self.state.config, self.state.port)
     }
 
     /// The current versions and values of `aor`'s publications (for tests and QA checks).

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::LabConfig;
+use crate::config::{Fault, LabConfig};
 use crate::registrar::{self, Registrar};
 use crate::sip_services::Outgoing;
 
@@ -62,6 +62,8 @@ async fn serve_connection(
     let mut auth = crate::auth::ConnAuth::new(&state.config, state.tlsdsk.clone(), &state.certprov_url)
         .with_directory(state.services.directory.clone());
     let mut buf = vec![0u8; 16 * 1024];
+    // REGISTERs on this connection, for the faults that strike at one leg of the handshake.
+    let mut registers = 0u32;
     'conn: loop {
         let n = tokio::select! {
             read = tls.read(&mut buf) => match read {
@@ -72,6 +74,13 @@ async fn serve_connection(
                 match out {
                     Some(Outgoing::Request(mut req)) => {
                         auth.sign(&state.config, &mut req);
+                        if tls.write_all(&req.to_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Outgoing::Forged(mut req)) => {
+                        auth.sign(&state.config, &mut req);
+                        spoil_signature(&mut req);
                         if tls.write_all(&req.to_bytes()).await.is_err() {
                             break;
                         }
@@ -96,6 +105,14 @@ async fn serve_connection(
             let reply: Option<Vec<u8>> = match item {
                 StreamItem::Ping => Some(b"\r\n".to_vec()),
                 StreamItem::Pong => None,
+                StreamItem::Message(m) if m.method() == Some(&Method::Register) => {
+                    registers += 1;
+                    match register_fault(&state, &m, registers) {
+                        Some(RegisterFault::Drop) => break 'conn,
+                        Some(RegisterFault::Answer(r)) => Some(r.to_bytes()),
+                        None => answer(&state, &mut auth, &m, peer, conn).map(|r| r.to_bytes()),
+                    }
+                }
                 StreamItem::Message(m) => answer(&state, &mut auth, &m, peer, conn).map(|r| r.to_bytes()),
                 StreamItem::Invalid { error, message }
                     if message.is_request() && message.method() != Some(&Method::Ack) =>
@@ -112,6 +129,16 @@ async fn serve_connection(
                 if !state.config.response_delay().is_zero() {
                     tokio::time::sleep(state.config.response_delay()).await;
                 }
+                if state.config.has(Fault::Trickle) {
+                    // One byte a second: a registrar (or a path) that all but stopped.
+                    for byte in bytes {
+                        if tls.write_all(&[byte]).await.is_err() || tls.flush().await.is_err() {
+                            break 'conn;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
                 if tls.write_all(&bytes).await.is_err() {
                     break 'conn;
                 }
@@ -120,6 +147,50 @@ async fn serve_connection(
     }
     let _ = tls.shutdown().await;
     state.services.disconnect(conn, &state.config, state.port);
+}
+
+/// What a REGISTER fault does instead of the registrar.
+enum RegisterFault {
+    /// Close the connection without answering (`drop-register-N`).
+    Drop,
+    /// Answer this instead (`register-503`).
+    Answer(Message),
+}
+
+/// The faults that strike the `n`th REGISTER of a connection, once per user: `drop-register-1/2/3`
+/// drop the connection when that leg arrives; `register-503` answers the first REGISTER with 503 and
+/// `Retry-After: 1`, as a Front End that is starting or overloaded does.
+fn register_fault(state: &PoolState, req: &Message, n: u32) -> Option<RegisterFault> {
+    let aor = req.to_header().ok().and_then(|t| t.uri.as_sip().map(|u| u.aor())).unwrap_or_default();
+    let drop_at = [(Fault::DropRegister1, 1), (Fault::DropRegister2, 2), (Fault::DropRegister3, 3)];
+    if drop_at.iter().any(|(f, leg)| state.config.has(*f) && *leg == n)
+        && state.services.first_time(&format!("drop-register:{aor}"))
+    {
+        tracing::info!(%aor, leg = n, "lab pool fault drop-register: closing the connection");
+        return Some(RegisterFault::Drop);
+    }
+    if state.config.has(Fault::Register503) && n == 1 && state.services.first_time(&format!("register-503:{aor}")) {
+        let busy = Message::response_to(req, 503, "Service Unavailable", Some(&sfbkit::identity::new_tag()))
+            .with_header("Retry-After", "1")
+            .with_header(
+                "ms-diagnostics",
+                &format!("1008;reason=\"Server is busy\";source=\"{}\"", state.config.pool_fqdn),
+            )
+            .with_header("Server", &state.config.registrar.server_header);
+        return Some(RegisterFault::Answer(busy));
+    }
+    None
+}
+
+/// Spoils the signature the pool just added (the first hex digit of `rspauth` changes).
+fn spoil_signature(msg: &mut Message) {
+    for name in ["Authentication-Info", "Proxy-Authentication-Info"] {
+        let Some(value) = msg.header(name).map(str::to_string) else { continue };
+        let Some(at) = value.find("rspauth=\"").map(|i| i + "rspauth=\"".len()) else { continue };
+        let mut bytes = value.into_bytes();
+        bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+        msg.headers.set(name, &String::from_utf8_lossy(&bytes));
+    }
 }
 
 /// Authenticates the request ([MS-SIPAE]: every request once the pool requires it), answers it,

@@ -34,6 +34,9 @@ pub(crate) enum Outgoing {
     Request(Box<Message>),
     /// Drop the connection (the `drop-connection` and `restart` faults, [`crate::LabPool::drop_connections`]).
     Close,
+    /// Sign this request, then spoil its signature: what a man in the middle would send
+    /// ([`crate::LabPool::forge_deregistration`]).
+    Forged(Box<Message>),
 }
 
 /// One subscription dialog, as the notifier holds it (RFC 6665 §4.2).
@@ -78,6 +81,8 @@ pub(crate) struct LabServices {
     disabled: Mutex<HashSet<String>>,
     /// Users whose first registration the faults have seen.
     dropped_once: Mutex<HashSet<String>>,
+    /// What [`LabServices::first_time`] has been asked about.
+    once: Mutex<HashSet<String>>,
     /// Until when the SIP listeners drop new connections (a restart in progress).
     paused_until: Mutex<Option<Instant>>,
     /// Whether the `restart` fault has fired.
@@ -99,6 +104,7 @@ impl LabServices {
             next_conn: Mutex::new(1),
             disabled: Mutex::new(HashSet::new()),
             dropped_once: Mutex::new(HashSet::new()),
+            once: Mutex::new(HashSet::new()),
             paused_until: Mutex::new(None),
             restarted: std::sync::atomic::AtomicBool::new(false),
             directory: Arc::default(),
@@ -126,6 +132,12 @@ impl LabServices {
         *next += 1;
         lock(&self.conns).insert(id, Conn { pool: pool.to_string(), aor: None, epid: None, tx, subs: Vec::new() });
         (id, rx)
+    }
+
+    /// True the first time `what` is asked about (faults that strike once per user: `drop-register-N`,
+    /// `register-503`).
+    pub fn first_time(&self, what: &str) -> bool {
+        lock(&self.once).insert(what.to_ascii_lowercase())
     }
 
     /// The connection registered `aor` with endpoint `epid`. Returns whether this is the first
@@ -186,6 +198,24 @@ impl LabServices {
         config: &LabConfig,
         port: u16,
     ) -> usize {
+        let send = |req: Message| Outgoing::Request(Box::new(req));
+        self.send_deregistration(aor, (reason, diagnostics, preferred_registrar), config, port, send)
+    }
+
+    /// A deregistration NOTIFY (`event=rejected`, 4141) with a spoiled signature to every endpoint of `aor`.
+    pub fn forge_deregistration(&self, aor: &str, config: &LabConfig, port: u16) -> usize {
+        let what = ("rejected", Some((4141, "User disabled")), None);
+        self.send_deregistration(aor, what, config, port, |req| Outgoing::Forged(Box::new(req)))
+    }
+
+    fn send_deregistration(
+        &self,
+        aor: &str,
+        (reason, diagnostics, preferred_registrar): (&str, Option<(u32, &str)>, Option<&str>),
+        config: &LabConfig,
+        port: u16,
+        wrap: impl Fn(Message) -> Outgoing,
+    ) -> usize {
         let aor = bare_aor(aor);
         let conns = lock(&self.conns);
         let mut n = 0;
@@ -206,7 +236,7 @@ impl LabServices {
                 req = req.with_header("P-Preferred-Registrar", r);
             }
             let req = req.with_body("text/registration-event", format!("deregistered;event={reason}"));
-            if c.tx.send(Outgoing::Request(Box::new(req))).is_ok() {
+            if c.tx.send(wrap(req)).is_ok() {
                 n += 1;
             }
         }

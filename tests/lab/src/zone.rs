@@ -58,6 +58,23 @@ pub fn zone_for(config: &LabConfig, sip_port: u16) -> LabZone {
     LabZone { origin: d.clone(), records, ttl: config.dns.ttl }
 }
 
+/// The `dead-first-srv` fault: `_sipinternaltls._tcp` gets a first Front End, `fe-dead.<domain>` at
+/// `dead_port` (where nothing listens), ahead of the working one (priority 0 before 10).
+pub fn with_dead_first_srv(mut zone: LabZone, dead_port: u16) -> LabZone {
+    let service = format!("_sipinternaltls._tcp.{}", zone.origin);
+    for record in &mut zone.records {
+        if let LabRecord::Srv { name, priority, .. } = record
+            && name.eq_ignore_ascii_case(&service)
+        {
+            *priority = 10;
+        }
+    }
+    let dead = format!("fe-dead.{}", zone.origin);
+    zone.records.push(LabRecord::A { name: dead.clone(), ip: Ipv4Addr::LOCALHOST });
+    zone.records.push(LabRecord::Srv { name: service, priority: 0, weight: 0, port: dead_port, target: dead });
+    zone
+}
+
 /// The second zone of the redirection faults: `evil.example.net`, the foreign host, on 127.0.0.1.
 pub fn foreign_zone() -> LabZone {
     let name = crate::foreign::FOREIGN_HOST.to_string();

@@ -86,6 +86,8 @@ pub struct WebConfig {
     pub mex_win_negotiate: Option<String>,
     /// The `offdomain-autodiscover-redirect` fault: the HTTPS Root redirects here.
     pub root_redirect: Option<String>,
+    /// The `webticket-500` fault: every request for a ticket gets HTTP 500 without a SOAP fault.
+    pub ticket_500: bool,
     /// The directory's live state (changed passwords, failed logons), shared with the registrars.
     pub directory: Arc<crate::directory::Directory>,
 }
@@ -109,6 +111,7 @@ impl WebConfig {
             hijacked_http_ticket_url: None,
             mex_win_negotiate: None,
             root_redirect: None,
+            ticket_500: false,
             directory: Arc::default(),
             pool_fqdn: pool,
             tls,

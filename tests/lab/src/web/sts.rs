@@ -69,11 +69,12 @@ pub struct Issued {
     tickets: Mutex<HashMap<String, IssuedTicket>>,
 }
 
-/// One issued ticket: when it expires, its holder ("" for none) and its proof key (a secret: never shown).
+/// One issued ticket: when it expires, its holder ("" for none) and its proof key (a secret: never shown,
+/// wiped when the ticket is forgotten).
 struct IssuedTicket {
     expires: SystemTime,
     user: String,
-    proof_key: Option<[u8; 32]>,
+    proof_key: Option<zeroize::Zeroizing<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for Issued {
@@ -121,13 +122,14 @@ impl Issued {
         {
             map.remove(&oldest);
         }
+        let proof_key = proof_key.map(zeroize::Zeroizing::new);
         map.insert(assertion_id.to_owned(), IssuedTicket { expires, user: sip_uri.to_owned(), proof_key });
     }
 
     /// The proof key of a valid (issued, unexpired) ticket; `None` for any other, or one issued without entropy.
     pub fn proof_key(&self, assertion_id: &str, now: SystemTime) -> Option<[u8; 32]> {
         let map = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(assertion_id).filter(|t| t.expires > now).and_then(|t| t.proof_key)
+        map.get(assertion_id).filter(|t| t.expires > now).and_then(|t| t.proof_key.as_deref().copied())
     }
 
     /// True when this pool issued `assertion_id` and it has not expired at `now`.
@@ -163,8 +165,8 @@ pub(crate) struct ConnAuth {
     user: Option<LabUser>,
 }
 
-/// What an RST asks for (only the parts the lab checks or echoes).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What an RST asks for (only the parts the lab checks or echoes). `Debug` leaves out the entropy.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Rst {
     /// `RequestSecurityToken/@Context`.
     pub context: Option<String>,
@@ -174,6 +176,18 @@ pub struct Rst {
     pub claim: Option<String>,
     /// `Entropy/BinarySecret`: the client's entropy, base64 (half of the proof key).
     pub entropy: Option<String>,
+}
+
+impl std::fmt::Debug for Rst {
+    // The client's entropy is half of the proof key: only whether it came is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rst")
+            .field("context", &self.context)
+            .field("applies_to", &self.applies_to)
+            .field("claim", &self.claim)
+            .field("entropy", &self.entropy.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Reads an RST; `None` when the body is not XML with a `RequestSecurityToken`.
@@ -229,8 +243,9 @@ pub fn ticket_assertion_id(header: &str) -> Option<String> {
     }
 }
 
-/// What the service issues for one request.
-#[derive(Debug, Clone)]
+/// What the service issues for one request. `Debug` leaves out the AssertionID (a bearer credential) and
+/// the server entropy (half of the proof key).
+#[derive(Clone)]
 pub struct Issue<'a> {
     /// The pool's FQDN: the assertion's `Issuer`.
     pub issuer: &'a str,
@@ -246,6 +261,18 @@ pub struct Issue<'a> {
     pub now: SystemTime,
     /// 32 random bytes of server entropy.
     pub server_entropy: [u8; 32],
+}
+
+impl std::fmt::Debug for Issue<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issue")
+            .field("issuer", &self.issuer)
+            .field("sip_uri", &self.sip_uri)
+            .field("audience", &self.audience)
+            .field("context", &self.context)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An RSTR ([MS-OCAUTHWS] 3.2.4.1.1.2) with a SAML 1.1 assertion valid from `now` for [`TICKET_LIFETIME`].
@@ -370,6 +397,10 @@ pub(crate) fn respond(
     // `online`: Office 365 has no Windows port (its MEX names only WsFedBearer).
     if tls && site.cfg.online {
         return reply(site, StatusCode::NOT_FOUND, "text/plain", "Not Found".into());
+    }
+    // `webticket-500`: the service is broken (an application pool that crashed, a database down).
+    if tls && site.cfg.ticket_500 && method == Method::POST {
+        return reply(site, StatusCode::INTERNAL_SERVER_ERROR, "text/html", "<h1>Server Error</h1>".into());
     }
     let body = match soap_post(site, tls, method, body) {
         Ok(b) => b,
