@@ -122,3 +122,20 @@ fn the_given_port_url_wins_over_the_mex_spelling_of_the_same_port() {
     assert!(!same_path("https://webext.contoso.com/WebTicket/WebTicketAdvancedService.svc/WsFed_bearer", given));
     assert!(!same_path("not a url", given));
 }
+
+/// A refused AUTHENTICATE whose `Date` is an hour off is the clocks, not the password: typed clock-skew, which
+/// ends the sign-in but is not counted as a refused password.
+#[test]
+fn a_refusal_under_clock_skew_is_clock_skew() {
+    let date = "Sun, 22 Nov 2026 05:00:00 GMT";
+    let server = crate::auth::clock::parse_date(date).unwrap();
+    let refused = r(401, &[("date", date), ("www-authenticate", "NTLM")], "");
+    let err = skew_refusal("https://pool/Auth", &refused, server + Duration::from_secs(3600)).unwrap();
+    assert_eq!(err.class(), "clock-skew");
+    assert!(err.to_string().contains(date) && err.to_string().contains("1 h 0 min 0 s ahead"), "{err}");
+    assert!(err.hint().contains("w32tm"));
+    assert!(err.ends_sign_in() && !err.refused_credentials());
+    // Ten minutes apart, or no Date: the password was refused.
+    assert!(skew_refusal("https://pool/Auth", &refused, server + Duration::from_secs(600)).is_none());
+    assert!(skew_refusal("https://pool/Auth", &r(401, &[], ""), server + Duration::from_secs(3600)).is_none());
+}
