@@ -1,7 +1,8 @@
 //! The SIP stream parser (`sip::StreamParser`), the one that frames what a registrar sends over TLS.
 //!
 //! Invariants: fed the same bytes whole or cut into chunks at arbitrary places, it yields the same messages
-//! (valid or invalid) in the same order, ends in the same error if any, and keeps the same bytes buffered.
+//! (valid or invalid) in the same order, ends in the same error if any, and keeps the same bytes buffered (up
+//! to keep-alive CRLFs).
 //! Keep-alives are compared apart from the messages, because a CRLF CRLF ping split across two reads is two
 //! pongs by design (module doc of `sip/stream.rs`). Every message it yields serializes and reads back equal.
 #![no_main]
@@ -53,7 +54,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(whole.messages, cut.messages, "messages differ when the stream is cut into chunks");
     assert_eq!(whole.error, cut.error, "the stream ends differently when cut into chunks");
     if whole.error.is_none() {
-        assert_eq!(whole.buffered, cut.buffered, "different bytes left buffered when cut into chunks");
+        // A CRLF that ends a read is reported as a pong at once, while read whole it may wait for a second CRLF
+        // (a ping): the bytes left buffered may differ, by keep-alive CR and LF bytes only.
+        let (long, short) = (whole.buffered.max(cut.buffered), whole.buffered.min(cut.buffered));
+        let extra = &data[data.len() - long..data.len() - short];
+        assert!(extra.iter().all(|&b| b == b'\r' || b == b'\n'), "different bytes left buffered when cut into chunks");
     }
     for item in &whole.messages {
         let message = match item {
