@@ -3,6 +3,7 @@
 //! ticket. The lab's foreign host plays a Web Ticket Service that asks for NTLM and counts every byte it
 //! receives; it must receive none.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sfbkit::SignInReport;
@@ -79,4 +80,43 @@ async fn an_offdomain_autodiscover_redirect_is_refused_and_dns_finds_the_pool() 
     assert!(report.is_success(), "{}", report.to_text());
     let refused = report.stages.iter().find(|s| s.error_class.as_deref() == Some("untrusted-redirect"));
     assert!(refused.is_some_and(|s| s.detail.contains(FOREIGN_HOST)), "{}", report.to_text());
+}
+
+/// An application's TrustDecider that records what it was asked and gives one answer.
+struct Decider {
+    allow: bool,
+    asked: std::sync::Mutex<Vec<sfbkit::trust::TrustQuestion>>,
+}
+
+impl sfbkit::trust::TrustDecider for Decider {
+    fn allow<'a>(&'a self, q: &'a sfbkit::trust::TrustQuestion) -> sfbkit::discovery::BoxFuture<'a, bool> {
+        self.asked.lock().unwrap().push(q.clone());
+        Box::pin(async move { self.allow })
+    }
+}
+
+#[tokio::test]
+async fn the_application_may_trust_a_host_it_was_asked_about_but_is_never_asked_about_plain_http() {
+    // sts-uri on evil.example.net, over TLS from the registrar: the application is asked, once, and its "yes"
+    // lets certificate provisioning go there with the web ticket; the password still goes only to the pool's
+    // own Web Ticket Service.
+    let yes = Arc::new(Decider { allow: true, asked: Default::default() });
+    let decider = yes.clone();
+    let (report, bytes, authenticates) =
+        sign_in_against(Fault::StsUriElsewhere, move |_, b| b.trust_decider(decider)).await;
+    let asked = yes.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].host, FOREIGN_HOST);
+    assert_eq!(asked[0].purpose, sfbkit::trust::Purpose::CertificateProvisioning);
+    assert!(matches!(&asked[0].learned, sfbkit::trust::Learned::Tls(from) if from == "pool01.contoso.lab"));
+    assert!(bytes > 0, "the application's yes counts:\n{}", report.to_text());
+    assert_eq!(authenticates, 0, "{}", report.to_text());
+
+    // X-MS-WebTicketURL that came over plain http: refused without asking.
+    let yes = Arc::new(Decider { allow: true, asked: Default::default() });
+    let decider = yes.clone();
+    let (report, bytes, _) =
+        sign_in_against(Fault::OffdomainWebticketUrl, move |_, b| b.trust_decider(decider)).await;
+    assert_eq!(bytes, 0, "{}", report.to_text());
+    assert!(yes.asked.lock().unwrap().is_empty(), "asked about a plain-http answer");
 }
