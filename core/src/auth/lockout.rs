@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use zeroize::Zeroizing;
 
 /// How many refusals an account may collect, and how retries are spaced (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,21 +92,29 @@ fn minutes(d: Duration) -> String {
     }
 }
 
-/// Refused credentials per account (see the module docs).
+/// Refused credentials per account (see the module docs). The fingerprint key is wiped on drop; `Debug`
+/// shows how many accounts have refusals, nothing else.
 pub struct RefusalLedger {
-    key: [u8; 32],
+    key: Zeroizing<[u8; 32]>,
     accounts: Mutex<HashMap<String, Vec<Refusal>>>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Refusal {
     at: Instant,
+    /// HMAC-SHA256 of the account and password under the ledger's key (never printed).
     password: [u8; 32],
+}
+
+impl std::fmt::Debug for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refusal").field("at", &self.at).finish_non_exhaustive()
+    }
 }
 
 impl Default for RefusalLedger {
     fn default() -> Self {
-        RefusalLedger { key: rand::random(), accounts: Mutex::new(HashMap::new()) }
+        RefusalLedger { key: Zeroizing::new(rand::random()), accounts: Mutex::new(HashMap::new()) }
     }
 }
 
@@ -167,7 +176,7 @@ impl RefusalLedger {
     }
 
     fn fingerprint(&self, account: &str, password: &str) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key[..]).expect("HMAC takes any key length");
         mac.update(key(account).as_bytes());
         mac.update(&[0]);
         mac.update(password.as_bytes());
@@ -238,5 +247,20 @@ mod tests {
         assert!(!format!("{ledger:?}").contains("Very-Secret-1"));
         // Two ledgers fingerprint differently: nothing to compare across processes.
         assert_ne!(ledger.fingerprint("alice", "x"), RefusalLedger::default().fingerprint("alice", "x"));
+    }
+
+    /// Neither the ledger's key nor a refused password's fingerprint is printed, even by the refusals' own
+    /// `Debug`.
+    #[test]
+    fn the_key_and_the_fingerprints_stay_out_of_debug() {
+        use crate::auth::secret_tests::assert_redacted;
+        let ledger = RefusalLedger::default();
+        ledger.record("alice", "Very-Secret-1", Instant::now());
+        let refusals = format!("{:?}", *ledger.lock());
+        let debug = format!("{ledger:?} {refusals}");
+        assert!(debug.contains("Refusal"), "{debug}");
+        assert_redacted(&debug, &ledger.fingerprint("alice", "Very-Secret-1"));
+        assert_redacted(&debug, &ledger.key[..]);
+        assert_redacted(&debug, b"Very-Secret-1");
     }
 }
