@@ -151,22 +151,28 @@ pub enum Mac {
     Sha256,
 }
 
-/// The result of a completed TLS-DSK handshake on the server side.
-#[derive(Clone, PartialEq, Eq)]
+/// The result of a completed TLS-DSK handshake on the server side. `Debug` leaves out both keys, which are
+/// wiped on drop.
+#[derive(Clone, PartialEq, Eq, zeroize::ZeroizeOnDrop)]
 pub struct ServerKeys {
     /// Key for verifying the client's `response` signatures (key material bytes 64..96).
     pub client_key: [u8; 32],
     /// Key for the server's `rspauth` signatures (key material bytes 96..128).
     pub server_key: [u8; 32],
     /// Which HMAC signs.
+    #[zeroize(skip)]
     pub mac: Mac,
     /// The client certificate OpenSSL verified against the client CA (DER).
+    #[zeroize(skip)]
     pub client_cert_der: Vec<u8>,
     /// Its subject common name (the user's SIP address for provisioned certificates), empty if it has none.
+    #[zeroize(skip)]
     pub client_subject_cn: String,
     /// The negotiated protocol version in OpenSSL's words (`TLSv1`, `TLSv1.1`, `TLSv1.2`).
+    #[zeroize(skip)]
     pub version: String,
     /// The negotiated suite's OpenSSL name (e.g. `AES128-SHA`).
+    #[zeroize(skip)]
     pub cipher: String,
 }
 
@@ -416,8 +422,8 @@ fn server_keys(ssl: &SslRef) -> Result<ServerKeys, TlsDskServerError> {
         .next()
         .and_then(|e| e.data().to_string().ok())
         .unwrap_or_default();
-    let mut material = [0u8; 128];
-    ssl.export_keying_material(&mut material, EAP_LABEL, None).map_err(TlsDskServerError::Export)?;
+    let mut material = zeroize::Zeroizing::new([0u8; 128]);
+    ssl.export_keying_material(&mut material[..], EAP_LABEL, None).map_err(TlsDskServerError::Export)?;
     let mut keys = ServerKeys {
         client_key: [0; 32],
         server_key: [0; 32],
@@ -429,7 +435,6 @@ fn server_keys(ssl: &SslRef) -> Result<ServerKeys, TlsDskServerError> {
     };
     keys.client_key.copy_from_slice(&material[64..96]);
     keys.server_key.copy_from_slice(&material[96..128]);
-    material.fill(0);
     Ok(keys)
 }
 

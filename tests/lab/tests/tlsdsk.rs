@@ -116,6 +116,16 @@ fn default_client_and_server_agree_at_tls10() {
     assert_eq!(client.mac, MacAlgorithm::Sha1);
     assert_eq!(sign(&keys, BUFFER).len(), 20);
     assert!(format!("{keys:?}").contains("<redacted>"));
+    let debug = format!("{keys:?} {:?}", ServerStep::Done { flight: Vec::new(), keys: keys.clone() });
+    for key in [&keys.client_key, &keys.server_key] {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let list = format!("{key:?}");
+        for leak in [&hex, &hex.to_uppercase(), list.trim_matches(['[', ']'])] {
+            assert!(!debug.contains(leak), "a key in {debug}");
+        }
+    }
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+    wiped_on_drop(&keys);
     assert!(matches!(server.handle(b"more"), Err(TlsDskServerError::InvalidState(_))));
 }
 

@@ -589,6 +589,49 @@ mod tests {
         assert_eq!(parse_rst(b"not xml <<"), None);
     }
 
+    /// The client's entropy (half of the proof key), the server's entropy and the AssertionID (a bearer
+    /// credential) stay out of `Debug`; a remembered proof key is never printed.
+    #[test]
+    fn entropy_and_assertion_ids_stay_out_of_debug() {
+        let entropy: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(41).wrapping_add(3));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(entropy);
+        let rst = RST.replace(
+            "</wst:RequestSecurityToken>",
+            &format!(
+                "<wst:Entropy><wst:BinarySecret>{b64}</wst:BinarySecret></wst:Entropy></wst:RequestSecurityToken>"
+            ),
+        );
+        let rst = parse_rst(rst.as_bytes()).unwrap();
+        assert_eq!(rst.entropy.as_deref(), Some(b64.as_str()));
+        let issue = Issue {
+            issuer: "pool01.contoso.lab",
+            sip_uri: "sip:alice@contoso.lab",
+            audience: "https://pool/x",
+            context: "c-1",
+            assertion_id: "SamlSecurityToken-4f1e",
+            now: SystemTime::UNIX_EPOCH,
+            server_entropy: entropy,
+        };
+        let issued = Issued::default();
+        let now = SystemTime::now();
+        issued.remember_with_key(
+            "SamlSecurityToken-4f1e",
+            "sip:alice@contoso.lab",
+            now + TICKET_LIFETIME,
+            now,
+            entropy,
+        );
+        let debug = format!("{rst:?} {issue:?} {issued:?}");
+        let hex: String = entropy.iter().map(|b| format!("{b:02x}")).collect();
+        let list = format!("{entropy:?}");
+        for leak in [b64.as_str(), b64.trim_end_matches('='), &hex, &hex.to_uppercase(), list.trim_matches(['[', ']'])]
+        {
+            assert!(!debug.contains(leak), "{leak} in {debug}");
+        }
+        assert!(!debug.contains("4f1e"), "{debug}");
+        assert!(debug.contains("<redacted>") && debug.contains("sip:alice@contoso.lab"), "{debug}");
+    }
+
     #[test]
     fn the_rstr_reads_back_with_sfbkit_and_its_ticket_names_the_assertion() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
