@@ -174,8 +174,10 @@ pub struct SignedParams {
     pub response: String,
 }
 
-/// What goes in an `Authorization`/`Proxy-Authorization` header (CLIENT-NOTES §5.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What goes in an `Authorization`/`Proxy-Authorization` header (CLIENT-NOTES §5.2). `Debug` shows the length
+/// of `gssapi_data` only: on NTLM's final leg it is the AUTHENTICATE_MESSAGE (an offline-guessable proof of the
+/// password), on TLS-DSK's the client's handshake flight.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuthorizationParams {
     /// `NTLM`, `Kerberos`, `TLS-DSK`.
     pub scheme: String,
@@ -191,6 +193,20 @@ pub struct AuthorizationParams {
     pub version: Option<u32>,
     /// The message signature, when this message is signed.
     pub signed: Option<SignedParams>,
+}
+
+impl std::fmt::Debug for AuthorizationParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationParams")
+            .field("scheme", &self.scheme)
+            .field("opaque", &self.opaque)
+            .field("realm", &self.realm)
+            .field("targetname", &self.targetname)
+            .field("gssapi_data_len", &self.gssapi_data.as_ref().map(String::len))
+            .field("version", &self.version)
+            .field("signed", &self.signed)
+            .finish()
+    }
 }
 
 /// Formats the header value in SIPE's parameter order:
@@ -320,6 +336,27 @@ mod tests {
     fn msg(lines: &[&str]) -> Message {
         let text = format!("{}\r\n\r\n", lines.join("\r\n"));
         parse_message(text.as_bytes(), &Limits::default()).unwrap().message
+    }
+
+    /// The handshake token (an NTLM AUTHENTICATE_MESSAGE here) is not printed, in any form.
+    #[test]
+    fn the_handshake_token_stays_out_of_debug() {
+        let token = "TlRMTVNTUAADAAAAGAAYAHAAAAD8APwAiAAAAA4ADgBYAAAACAAIAGYAAAAKAAoAbgAAABAAEACEAQAA";
+        let p = AuthorizationParams {
+            scheme: "NTLM".into(),
+            opaque: Some("7a2c1e4d".into()),
+            realm: "SIP Communications Service".into(),
+            targetname: "pool01.contoso.lab".into(),
+            gssapi_data: Some(token.into()),
+            version: Some(4),
+            signed: None,
+        };
+        let debug = format!("{p:?}");
+        assert!(debug.contains("pool01.contoso.lab") && debug.contains(&token.len().to_string()), "{debug}");
+        crate::auth::secret_tests::assert_redacted(&debug, token.as_bytes());
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(token).unwrap();
+        crate::auth::secret_tests::assert_redacted(&debug, &bytes);
     }
 
     #[test]
