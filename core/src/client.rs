@@ -101,8 +101,9 @@ pub struct ClientBuilder {
     pub(crate) sign_in_deadline: Duration,
 }
 
-/// A password that never prints (Debug and Display are redacted).
-#[derive(Clone)]
+/// A password that never prints (Debug is redacted) and is wiped when dropped: each clone of a
+/// [`ClientBuilder`] wipes its own copy.
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct Password(pub(crate) String);
 
 impl std::fmt::Debug for Password {
@@ -694,5 +695,19 @@ mod tests {
         }
         let builder = ClientBuilder::new("alice@contoso.com").credentials("CONTOSO\\alice", "Pa55-Secret");
         assert!(!format!("{builder:?}").contains("Pa55-Secret"));
+    }
+
+    #[test]
+    fn the_password_is_redacted_and_wiped() {
+        use zeroize::Zeroize as _;
+        crate::auth::secret_tests::assert_zeroize_on_drop::<Password>();
+        let builder = ClientBuilder::new("alice@contoso.com").credentials("CONTOSO\\alice", "Pa55-Secret");
+        let copy = builder.clone();
+        let debug = format!("{builder:?} {:?}", builder.credentials);
+        crate::auth::secret_tests::assert_redacted(&debug, b"Pa55-Secret");
+        let (_, mut password) = builder.credentials.expect("credentials");
+        password.zeroize();
+        assert!(password.0.is_empty(), "the password is wiped");
+        assert_eq!(copy.credentials.as_ref().map(|(_, p)| p.0.as_str()), Some("Pa55-Secret"), "a clone keeps its own");
     }
 }

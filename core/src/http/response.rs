@@ -3,7 +3,9 @@
 use crate::sip::Diagnostics;
 
 /// Status, headers in arrival order, and the whole (size-limited) body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` shows the status, the header names and the body's length: a body can be a web ticket (RSTR) or an
+/// Org ID token, and a header a cookie.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The status code (200, 401, 404, ...).
     pub status: u16,
@@ -12,6 +14,17 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// The body, already bounded by the client's limit.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &names)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 impl HttpResponse {

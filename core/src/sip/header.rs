@@ -52,12 +52,47 @@ pub fn same_name(a: &str, b: &str) -> bool {
 }
 
 /// One header field as received (or as built).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Header {
     name: Box<str>,
     raw: Box<str>,
     /// The value with folded continuation lines joined; `None` when it equals `raw`.
     unfolded: Option<Box<str>>,
+}
+
+/// `Debug` leaves out what an authentication header carries in `gssapi-data` (NTLM's AUTHENTICATE, TLS-DSK
+/// flights): see [`redact_gssapi_data`].
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Header").field("name", &self.name).field("value", &redact_gssapi_data(self.value())).finish()
+    }
+}
+
+/// `value` with every `gssapi-data` parameter's value replaced by its length: what logs and `Debug` may show of
+/// an authentication header. The token in it can be NTLM's AUTHENTICATE, an offline-guessable proof of the
+/// password.
+pub fn redact_gssapi_data(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.to_ascii_lowercase().find("gssapi-data=") {
+        let start = at + "gssapi-data=".len();
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let (token, after) = match tail.strip_prefix('"') {
+            Some(quoted) => match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            },
+            None => {
+                let end = tail.find([',', ' ', '\t']).unwrap_or(tail.len());
+                (&tail[..end], &tail[end..])
+            }
+        };
+        out.push_str(&format!("<{} characters redacted>", token.len()));
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Header {
@@ -208,5 +243,25 @@ mod tests {
         hs.set("Content-Length", "0");
         let names: Vec<_> = hs.iter().map(|h| (h.name(), h.value())).collect();
         assert_eq!(names, vec![("Via", "a"), ("Content-Length", "0"), ("To", "b")]);
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn gssapi_data_is_shown_by_length_only() {
+        let token = "TlRMTVNTUAADAAAAGAAYAHgAAAA";
+        let value = format!("NTLM qop=\"auth\", realm=\"SIP Communications Service\", gssapi-data=\"{token}\", version=4");
+        let shown = redact_gssapi_data(&value);
+        assert_eq!(
+            shown,
+            "NTLM qop=\"auth\", realm=\"SIP Communications Service\", gssapi-data=<27 characters redacted>, version=4"
+        );
+        assert!(!format!("{:?}", Header::new("Authorization", &value)).contains(token));
+        assert_eq!(redact_gssapi_data("Gssapi-Data=abc, x=1"), "Gssapi-Data=<3 characters redacted>, x=1");
+        assert_eq!(redact_gssapi_data("gssapi-data=\"unterminated"), "gssapi-data=<12 characters redacted>");
+        assert_eq!(redact_gssapi_data("no token here"), "no token here");
     }
 }

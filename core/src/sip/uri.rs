@@ -31,8 +31,8 @@ pub enum Host {
     Ipv6(Ipv6Addr),
 }
 
-/// A `sip:` / `sips:` URI.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `sip:` / `sips:` URI. `Debug` shows the URI with any userinfo password replaced.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SipUri {
     raw: Box<str>,
     secure: bool,
@@ -42,6 +42,16 @@ pub struct SipUri {
     port: Option<u16>,
     params: Params,
     headers: Option<Box<str>>,
+}
+
+impl std::fmt::Debug for SipUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = match &self.password {
+            Some(p) => self.raw.replacen(&format!(":{p}@"), ":<redacted>@", 1),
+            None => self.raw.to_string(),
+        };
+        f.debug_tuple("SipUri").field(&shown).finish()
+    }
 }
 
 /// A `tel:` URI.
@@ -449,5 +459,19 @@ mod tests {
         assert!(Uri::parse("sip:a@b:99999").is_err());
         assert!(Uri::parse("sip:a@b;;lr").is_err());
         assert!(Uri::parse("nocolon").is_err());
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_out_a_userinfo_password() {
+        let uri = Uri::parse("sip:alice:S3cret-pw@contoso.com;transport=tls").unwrap();
+        let shown = format!("{uri:?}");
+        assert!(!shown.contains("S3cret-pw") && shown.contains("alice:<redacted>@contoso.com"), "{shown}");
+        let auth = crate::sip::AuthHeader::parse("Authorization", "NTLM gssapi-data=\"TlRMTVNTUAAD\", version=4").unwrap();
+        assert!(!format!("{auth:?}").contains("TlRMTVNTUAAD"));
     }
 }

@@ -178,12 +178,27 @@ pub(crate) fn parse_u32(s: &str) -> Option<u32> {
 ///
 /// Parameter values are kept exactly as written (quotes included) because [MS-SIPAE]
 /// computes signatures over values as they appear; [`AuthHeader::param`] unquotes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuthHeader {
     /// `NTLM`, `Kerberos`, `TLS-DSK`, `Digest`, ... as written.
     pub scheme: String,
     /// `(name, raw value)` pairs in order.
     pub params: Vec<(String, String)>,
+}
+
+/// `Debug` shows `gssapi-data`'s length only (see [`super::header::redact_gssapi_data`]).
+impl std::fmt::Debug for AuthHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let params: Vec<(&str, String)> = self
+            .params
+            .iter()
+            .map(|(n, v)| match n.eq_ignore_ascii_case("gssapi-data") {
+                true => (n.as_str(), format!("<{} characters redacted>", v.trim_matches('"').len())),
+                false => (n.as_str(), v.clone()),
+            })
+            .collect();
+        f.debug_struct("AuthHeader").field("scheme", &self.scheme).field("params", &params).finish()
+    }
 }
 
 impl AuthHeader {

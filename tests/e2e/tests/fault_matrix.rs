@@ -53,7 +53,7 @@ async fn a_503_with_retry_after_is_honoured() {
     let (report, client) = sign_in(&pool, pool.client_builder(ALICE)).await;
     assert!(report.is_success(), "{}", report.to_text());
     assert!(started.elapsed() >= Duration::from_secs(1), "waited the Retry-After: {:?}", started.elapsed());
-    let busy = report.stages.iter().find(|s| s.error_class.as_deref() == Some("503")).expect(&report.to_text());
+    let busy = report.stages.iter().find(|s| s.error_class.as_deref() == Some("503")).unwrap_or_else(|| panic!("{}", report.to_text()));
     assert!(busy.detail.contains("Retry-After 1 s") && busy.detail.contains("1008"), "{}", busy.detail);
     client.sign_out().await.unwrap();
 }
@@ -173,7 +173,7 @@ async fn a_dead_first_srv_target_is_passed_over() {
         .stages
         .iter()
         .find(|s| s.outcome == Outcome::Failure && s.host.starts_with("fe-dead.contoso.lab"))
-        .expect(&report.to_text());
+        .unwrap_or_else(|| panic!("{}", report.to_text()));
     assert_eq!(dead.error_class.as_deref(), Some("refused"), "{}", report.to_text());
     assert!(report.target.starts_with("pool01.contoso.lab"), "{}", report.target);
     client.sign_out().await.unwrap();
