@@ -227,20 +227,8 @@ impl SignInReport {
 
     /// Records a failed step and makes it the report's error.
     pub(crate) fn fail(&mut self, name: Stage, step: &str, host: &str, took: Duration, failure: Failure) {
-        self.push(StepRecord {
-            name,
-            step: step.to_string(),
-            host: host.to_string(),
-            duration_ms: ms(took),
-            outcome: Outcome::Failure,
-            detail: failure.error.clone(),
-            error_class: Some(failure.class.clone()),
-            hint: Some(failure.hint.clone()),
-        });
-        self.result = SignInResult::Failure;
-        self.error = Some(failure.error);
-        self.diagnosis = failure.diagnosis;
-        self.hint = Some(failure.hint);
+        self.failed_step(name, step, host, took, &failure);
+        self.conclude_failure(failure);
     }
 
     /// The report as an admin reads it: a summary, then each stage and its steps.
