@@ -24,13 +24,16 @@ use super::{AccessLocation, AccessPoint, AutodiscoverDocument, Link, ParseError,
 pub fn parse(body: &[u8], url: &str) -> Result<AutodiscoverDocument, ParseError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| ParseError::Syntax { url: url.to_owned(), detail: format!("not UTF-8: {e}") })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let stripped = text.trim_start_matches('\u{feff}');
+    // Error positions name bytes of the document as received, byte-order marks included.
+    let skipped = (text.len() - stripped.len()) as u64;
+    let text = stripped;
     let mut reader = Reader::from_str(text);
     let mut doc = Builder { url, depth: 0, in_resource: false, seen_root: false, doc: None };
     loop {
         let event = reader.read_event().map_err(|e| ParseError::Syntax {
             url: url.to_owned(),
-            detail: format!("{e} (at byte {})", reader.error_position()),
+            detail: format!("{e} (at byte {})", reader.error_position() + skipped),
         })?;
         match event {
             Event::Start(e) => {
