@@ -184,7 +184,9 @@ fn parse_server(server: &str) -> Result<(String, u16), String> {
         None => (server, 5061),
     };
     if host.trim().is_empty() {
-        return Err(format!("--server {server:?} names no host: give the registrar's FQDN, e.g. pool01.contoso.com:5061"));
+        return Err(format!(
+            "--server {server:?} names no host: give the registrar's FQDN, e.g. pool01.contoso.com:5061"
+        ));
     }
     Ok((host.to_string(), port))
 }

@@ -104,7 +104,10 @@ pub enum Event {
         expires_unix: u64,
     },
     /// Renewing the TLS-DSK certificate failed; it is tried again later while the old one is still valid.
-    CertificateRenewalFailed { class: String, error: String },
+    CertificateRenewalFailed {
+        class: String,
+        error: String,
+    },
     /// The client gave up (the registrar refused sign-in in a way retrying cannot fix).
     SignInFailed {
         class: String,

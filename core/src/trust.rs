@@ -292,7 +292,13 @@ impl TrustModel {
     }
 
     /// Admits the registrar `host` (reached over TLS, verified for that name) for SIP authentication.
-    pub async fn admit_host(&self, host: &str, port: u16, purpose: Purpose, learned: &Learned) -> Result<(), Untrusted> {
+    pub async fn admit_host(
+        &self,
+        host: &str,
+        port: u16,
+        purpose: Purpose,
+        learned: &Learned,
+    ) -> Result<(), Untrusted> {
         self.admit(host, &format!("{host}:{port}"), purpose, learned).await
     }
 
@@ -331,7 +337,14 @@ impl TrustModel {
         }
     }
 
-    fn refusal(&self, host: &str, target: &str, purpose: Purpose, learned: &Learned, reason: UntrustedReason) -> Untrusted {
+    fn refusal(
+        &self,
+        host: &str,
+        target: &str,
+        purpose: Purpose,
+        learned: &Learned,
+        reason: UntrustedReason,
+    ) -> Untrusted {
         let refusal = Untrusted {
             sip_domain: self.inner.sip_domain.clone(),
             host: host.to_string(),
@@ -350,9 +363,10 @@ impl TrustModel {
 /// compared case-insensitively, without a trailing dot, `*.` prefixes on domains ignored.
 pub fn domain_covers(domains: &[String], host: &str) -> bool {
     let host = normalise(host);
-    domains.iter().map(|d| normalise(d)).any(|d| {
-        !d.is_empty() && (host == d || host.strip_suffix(&d).is_some_and(|rest| rest.ends_with('.')))
-    })
+    domains
+        .iter()
+        .map(|d| normalise(d))
+        .any(|d| !d.is_empty() && (host == d || host.strip_suffix(&d).is_some_and(|rest| rest.ends_with('.'))))
 }
 
 fn normalise(name: &str) -> String {

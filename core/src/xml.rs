@@ -254,19 +254,17 @@ fn build_tree(source: &str, limits: XmlLimits) -> Result<Element, XmlError> {
     }
 }
 
-fn element(
-    e: &BytesStart<'_>,
-    namespace: Option<String>,
-    span: std::ops::Range<usize>,
-) -> Result<Element, XmlError> {
+fn element(e: &BytesStart<'_>, namespace: Option<String>, span: std::ops::Range<usize>) -> Result<Element, XmlError> {
     let mut attributes = Vec::new();
     for attr in e.attributes() {
         let attr = attr.map_err(|err| malformed(span.start, err))?;
         let key = attr.key;
         let prefix = key.prefix().map(|p| String::from_utf8_lossy(p.as_ref().as_bytes()).into_owned());
         let name = String::from_utf8_lossy(key.local_name().as_ref().as_bytes()).into_owned();
-        let value =
-            attr.normalized_value(quick_xml::XmlVersion::default()).map_err(|err| malformed(span.start, err))?.into_owned();
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::default())
+            .map_err(|err| malformed(span.start, err))?
+            .into_owned();
         attributes.push(Attribute { prefix, name, value });
     }
     let name = String::from_utf8_lossy(e.local_name().as_ref().as_bytes()).into_owned();

@@ -137,7 +137,12 @@ impl RefusalLedger {
         {
             let wait = (oldest.at + policy.window).saturating_duration_since(now);
             let refusals = refusals.len() as u32;
-            return Err(Withheld::ThresholdReached { account: account.to_string(), refusals, window: policy.window, wait });
+            return Err(Withheld::ThresholdReached {
+                account: account.to_string(),
+                refusals,
+                window: policy.window,
+                wait,
+            });
         }
         let same: Vec<&Refusal> = refusals.iter().filter(|r| r.password == fingerprint).collect();
         if let Some(last) = same.last() {
@@ -205,7 +210,10 @@ mod tests {
         assert_eq!(ledger.check("CONTOSO\\alice", "old", &policy, t0), Ok(()));
         ledger.record("CONTOSO\\alice", "old", t0);
         let err = ledger.check("contoso\\ALICE", "old", &policy, t0 + Duration::from_secs(10)).unwrap_err();
-        assert!(matches!(err, Withheld::SamePasswordTooSoon { wait, .. } if wait == Duration::from_secs(50)), "{err:?}");
+        assert!(
+            matches!(err, Withheld::SamePasswordTooSoon { wait, .. } if wait == Duration::from_secs(50)),
+            "{err:?}"
+        );
         assert_eq!(err.class(), "credentials-withheld");
         assert!(err.to_string().contains("10 s ago") && err.to_string().contains("50 s"), "{err}");
         // A different password is the user's correction: it goes now.

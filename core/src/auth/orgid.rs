@@ -171,7 +171,6 @@ pub fn org_id_request(sts_url: &str, applies_to: &str, username: &str, password:
     )
 }
 
-
 /// The Org ID user name for an account: a `user@domain` account as it is; for a `DOMAIN\user` account (which
 /// Office 365 does not know) the SIP address, as SIPE falls back to its user name when no auth user is set.
 pub fn org_id_username(account: &str, sip_uri: &str) -> String {

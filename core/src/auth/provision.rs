@@ -140,8 +140,7 @@ async fn publish(
         ("SOAPAction", soap_action.as_str()),
         ("X-MS-WebTicket", ticket_header.as_str()),
     ];
-    let response: HttpResponse =
-        http.send_trusted(http::Method::POST, certprov, &headers, body.into_bytes()).await?;
+    let response: HttpResponse = http.send_trusted(http::Method::POST, certprov, &headers, body.into_bytes()).await?;
     if response.status != 200 {
         let d = response.diagnostics();
         return Err(ProvisionError::Refused {

@@ -114,7 +114,9 @@ pub enum WebTicketAcquireError {
     },
     /// The AUTHENTICATE was refused and the service's `Date` is further from this computer's clock than NTLM
     /// tolerates: the timestamps were refused, which no password change would fix.
-    #[error("{url}: the Web Ticket Service refused the NTLM answer, and its clock says {server_date} while this computer's is {apart} {direction}; NTLM tolerates at most 15 min")]
+    #[error(
+        "{url}: the Web Ticket Service refused the NTLM answer, and its clock says {server_date} while this computer's is {apart} {direction}; NTLM tolerates at most 15 min"
+    )]
     ClockSkew {
         /// The STS URL.
         url: String,
@@ -599,8 +601,7 @@ pub async fn renew_for_service(
             Err(e) => tracing::info!(class = e.class(), "proof port refused; falling back to credentials"),
         }
     }
-    let acquired =
-        acquire_for_service(http, trust, sts, applies_to, sip_uri, account, password, org_id_sts).await?;
+    let acquired = acquire_for_service(http, trust, sts, applies_to, sip_uri, account, password, org_id_sts).await?;
     Ok(Renewed { ticket: acquired.ticket, entropy: acquired.entropy, via: RenewedVia::Credentials(acquired.route) })
 }
 

@@ -165,11 +165,17 @@ mod tests {
         assert_eq!(dns.ips("lyncdiscover.contoso.com").await.unwrap_err().class(), "timeout");
         // What is left of the budget (1 s), then nothing.
         let third = dns.srv("_sipinternaltls._tcp.contoso.com").await.unwrap_err();
-        assert_eq!(third, DnsError::Timeout { name: "_sipinternaltls._tcp.contoso.com".into(), after: Duration::from_secs(1) });
+        assert_eq!(
+            third,
+            DnsError::Timeout { name: "_sipinternaltls._tcp.contoso.com".into(), after: Duration::from_secs(1) }
+        );
         let rest = dns.srv("_sip._tls.contoso.com").await.unwrap_err();
         assert_eq!(rest.class(), "timeout");
         let text = rest.to_string();
-        assert!(text.contains("lyncdiscoverinternal.contoso.com, lyncdiscover.contoso.com") && text.contains("13 s"), "{text}");
+        assert!(
+            text.contains("lyncdiscoverinternal.contoso.com, lyncdiscover.contoso.com") && text.contains("13 s"),
+            "{text}"
+        );
         assert_eq!(silent.asked.load(Ordering::SeqCst), 3);
         assert_eq!(started.elapsed(), TIMEOUT_BUDGET);
         // The next sign-in asks again.

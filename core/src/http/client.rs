@@ -11,8 +11,8 @@ use super::error::HttpError;
 use super::response::HttpResponse;
 use super::target::Target;
 use crate::discovery::{DnsError, DnsResolver};
-use crate::trust::TrustedUrl;
 use crate::transport::{TlsConnector, connect_tcp};
+use crate::trust::TrustedUrl;
 
 /// Sends HTTP/1.1 requests to web services over connections it opens itself.
 ///

@@ -163,7 +163,10 @@ pub(crate) fn build_request(
     body: Vec<u8>,
     trusted: bool,
 ) -> Result<http::Request<Full<Bytes>>, HttpError> {
-    if !trusted && let Some((name, _)) = headers.iter().find(|(n, _)| CREDENTIAL_HEADERS.contains(&n.to_ascii_lowercase().as_str())) {
+    if !trusted
+        && let Some((name, _)) =
+            headers.iter().find(|(n, _)| CREDENTIAL_HEADERS.contains(&n.to_ascii_lowercase().as_str()))
+    {
         return Err(HttpError::CredentialsWithheld { url: target.url.clone(), name: (*name).to_owned() });
     }
     let mut request = http::Request::builder()

@@ -63,7 +63,12 @@ impl Inner {
         if let Some((account, password)) = &self.config.credentials
             && let Err(withheld) = ledger.check(account, &password.0, &self.config.lockout, Instant::now())
         {
-            let f = Failure { error: withheld.to_string(), class: withheld.class().into(), diagnosis: None, hint: withheld.hint() };
+            let f = Failure {
+                error: withheld.to_string(),
+                class: withheld.class().into(),
+                diagnosis: None,
+                hint: withheld.hint(),
+            };
             report.fail(Stage::Authentication, "account safety", account, Duration::ZERO, f);
             return None;
         }
@@ -343,7 +348,8 @@ impl Inner {
 
 /// The sign-in ran out of time: what finished last, so the admin knows what did not answer next.
 fn deadline_failure(report: &SignInReport, deadline: Duration) -> Failure {
-    let last = report.stages.last().map(|s| format!("; the last step to finish was {} ({} {})", s.step, s.name, s.host));
+    let last =
+        report.stages.last().map(|s| format!("; the last step to finish was {} ({} {})", s.step, s.name, s.host));
     Failure {
         error: format!("the sign-in did not finish within {} s{}", deadline.as_secs(), last.unwrap_or_default()),
         class: "deadline".into(),

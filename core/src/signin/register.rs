@@ -216,7 +216,8 @@ impl Inner {
                         (None, _) => {
                             // Credentials of any kind go only to a registrar trusted for the user's domain.
                             let purpose = Purpose::Registrar;
-                            if let Err(e) = self.trust.admit_host(&host, candidate.port, purpose, &candidate.learned).await
+                            if let Err(e) =
+                                self.trust.admit_host(&host, candidate.port, purpose, &candidate.learned).await
                             {
                                 report.fail(Stage::Authentication, step, &host, took, untrusted_failure(&e));
                                 return RegisterEnd::Failed;

@@ -44,7 +44,10 @@ impl Inner {
                 }
                 Err(failure) => {
                     tracing::warn!(class = %failure.class, error = %failure.error, "certificate renewal failed");
-                    let stop = matches!(failure.class.as_str(), "wrong-credentials" | "org-id-refused" | "credentials-withheld" | "untrusted-server");
+                    let stop = matches!(
+                        failure.class.as_str(),
+                        "wrong-credentials" | "org-id-refused" | "credentials-withheld" | "untrusted-server"
+                    );
                     events.send(Event::CertificateRenewalFailed { class: failure.class, error: failure.error });
                     let retry = SystemTime::now() + RETRY;
                     if stop || retry >= expires {
@@ -77,7 +80,9 @@ impl Inner {
             let step = scratch.stages.iter().rfind(|s| s.outcome == Outcome::Failure);
             Failure {
                 error: step.map(|s| s.detail.clone()).unwrap_or_else(|| "certificate provisioning failed".into()),
-                class: step.and_then(|s| s.error_class.clone()).unwrap_or_else(|| "certificate-provisioning-failed".into()),
+                class: step
+                    .and_then(|s| s.error_class.clone())
+                    .unwrap_or_else(|| "certificate-provisioning-failed".into()),
                 diagnosis: None,
                 hint: step.and_then(|s| s.hint.clone()).unwrap_or_default(),
             }

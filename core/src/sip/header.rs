@@ -253,7 +253,8 @@ mod redaction_tests {
     #[test]
     fn gssapi_data_is_shown_by_length_only() {
         let token = "TlRMTVNTUAADAAAAGAAYAHgAAAA";
-        let value = format!("NTLM qop=\"auth\", realm=\"SIP Communications Service\", gssapi-data=\"{token}\", version=4");
+        let value =
+            format!("NTLM qop=\"auth\", realm=\"SIP Communications Service\", gssapi-data=\"{token}\", version=4");
         let shown = redact_gssapi_data(&value);
         assert_eq!(
             shown,

@@ -471,7 +471,8 @@ mod debug_tests {
         let uri = Uri::parse("sip:alice:S3cret-pw@contoso.com;transport=tls").unwrap();
         let shown = format!("{uri:?}");
         assert!(!shown.contains("S3cret-pw") && shown.contains("alice:<redacted>@contoso.com"), "{shown}");
-        let auth = crate::sip::AuthHeader::parse("Authorization", "NTLM gssapi-data=\"TlRMTVNTUAAD\", version=4").unwrap();
+        let auth =
+            crate::sip::AuthHeader::parse("Authorization", "NTLM gssapi-data=\"TlRMTVNTUAAD\", version=4").unwrap();
         assert!(!format!("{auth:?}").contains("TlRMTVNTUAAD"));
     }
 }

@@ -16,7 +16,13 @@ fn tls(from: &str) -> Learned {
 #[test]
 fn the_sip_domain_its_subdomains_and_the_microsoft_defaults_are_trusted() {
     let model = TrustModel::new("contoso.com", None, &[], None);
-    for host in ["contoso.com", "pool01.contoso.com", "POOL01.Contoso.COM.", "webdir1a.online.lync.com", "login.microsoftonline.com"] {
+    for host in [
+        "contoso.com",
+        "pool01.contoso.com",
+        "POOL01.Contoso.COM.",
+        "webdir1a.online.lync.com",
+        "login.microsoftonline.com",
+    ] {
         assert!(model.covers(host), "{host}");
     }
     for host in ["evilcontoso.com", "contoso.com.evil.net", "evil.example.net", "127.0.0.1", "[::1]", "", "com"] {
@@ -64,7 +70,10 @@ async fn outside_the_set_the_refusal_names_host_setting_and_where_it_came_from()
         .unwrap_err();
     assert_eq!(err.reason, UntrustedReason::OutsideTrustedDomains);
     let text = err.to_string();
-    assert!(text.contains("evil.example.net") && text.contains("contoso.com") && text.contains("pool01.contoso.com"), "{text}");
+    assert!(
+        text.contains("evil.example.net") && text.contains("contoso.com") && text.contains("pool01.contoso.com"),
+        "{text}"
+    );
     assert!(err.hint().contains("trusted_domains") && err.hint().contains("example.net"), "{}", err.hint());
 }
 
@@ -80,7 +89,11 @@ async fn the_application_decides_once_per_host_but_never_for_plain_http_answers(
     assert_eq!(yes.1.lock().unwrap()[0].host, "sts.partner.example");
     // An answer over plain http cannot widen the set, whatever the application would say.
     let err = model
-        .admit_url("https://other.example/x", Purpose::WebTicketService, &Learned::PlainHttp("lyncdiscover.contoso.com".into()))
+        .admit_url(
+            "https://other.example/x",
+            Purpose::WebTicketService,
+            &Learned::PlainHttp("lyncdiscover.contoso.com".into()),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.reason, UntrustedReason::LearnedOverPlainHttp);

@@ -63,7 +63,10 @@ async fn an_account_never_collects_more_refusals_than_the_threshold() {
         assert_eq!(bob.error_class(), Some("wrong-credentials"));
         // A stricter policy is the application's to set.
         let strict = LockoutPolicy { max_refusals: 1, ..LockoutPolicy::default() };
-        let report = sign_in(pool.client_builder("bob@contoso.lab").credentials("bob@contoso.lab", "Bob-Try2").lockout_policy(strict)).await;
+        let report = sign_in(
+            pool.client_builder("bob@contoso.lab").credentials("bob@contoso.lab", "Bob-Try2").lockout_policy(strict),
+        )
+        .await;
         assert_eq!(report.error_class(), Some("credentials-withheld"), "{}", report.to_text());
         assert_eq!(pool.failed_logons(), 4);
     })
@@ -75,12 +78,14 @@ async fn the_reconnect_loop_never_replays_a_refused_password() {
     bounded(Duration::from_secs(90), async {
         // NTLM only, so that signing in again needs the password (no stored certificate).
         let pool = LabPool::start(LabConfig::default().with_fault(Fault::NtlmOnly)).await.unwrap();
-        let fast = ReconnectPolicy { initial: Duration::from_millis(100), max: Duration::from_millis(400), jitter: 0.0 };
+        let fast =
+            ReconnectPolicy { initial: Duration::from_millis(100), max: Duration::from_millis(400), jitter: 0.0 };
         let client = signed_in(pool.client_builder(ALICE).reconnect_policy(fast), "alice").await;
         // The password changes in the directory while alice is signed in; then her connection drops.
         pool.change_password(&format!("sip:{ALICE}"), "Changed-Elsewhere-1");
         assert_eq!(pool.drop_connections(ALICE), 1);
-        let (event, _) = wait_for(&client, "the reconnect giving up", |e| matches!(e, Event::SignInFailed { .. })).await;
+        let (event, _) =
+            wait_for(&client, "the reconnect giving up", |e| matches!(e, Event::SignInFailed { .. })).await;
         let Event::SignInFailed { class, .. } = event else { unreachable!() };
         assert_eq!(class, "wrong-credentials");
         assert_eq!(pool.failed_logons(), 1);

@@ -82,7 +82,8 @@ async fn a_silent_dns_server_is_given_up_on_within_15_s_asking_each_name_once() 
     // The names asked until the time for unanswered lookups (13 s) was spent, each by one lookup (the
     // resolver's own retries aside), and nothing after them.
     let lookups = counting.lookups.lock().unwrap().clone();
-    let expected = ["IP lyncdiscoverinternal.contoso.com", "IP lyncdiscover.contoso.com", "SRV _sipinternaltls._tcp.contoso.com"];
+    let expected =
+        ["IP lyncdiscoverinternal.contoso.com", "IP lyncdiscover.contoso.com", "SRV _sipinternaltls._tcp.contoso.com"];
     assert_eq!(lookups, expected);
     let asked = asked.lock().unwrap().clone();
     assert_eq!(
@@ -93,12 +94,14 @@ async fn a_silent_dns_server_is_given_up_on_within_15_s_asking_each_name_once() 
     // Every DNS step that failed is a timeout naming what did not answer; plain http was not tried on a
     // name DNS had not answered.
     let text = report.to_text();
-    let timeouts: Vec<_> =
-        report.stages.iter().filter(|s| s.error_class.as_deref() == Some("timeout")).collect();
+    let timeouts: Vec<_> = report.stages.iter().filter(|s| s.error_class.as_deref() == Some("timeout")).collect();
     assert!(timeouts.len() >= 5, "{text}");
     assert!(timeouts.iter().any(|s| s.detail.contains("no DNS answer for lyncdiscoverinternal.contoso.com")), "{text}");
     let not_asked = timeouts.iter().find(|s| s.step == "SRV _sip._tls").expect(&text);
-    assert!(not_asked.detail.contains("was not looked up") && not_asked.detail.contains("lyncdiscover.contoso.com"), "{text}");
+    assert!(
+        not_asked.detail.contains("was not looked up") && not_asked.detail.contains("lyncdiscover.contoso.com"),
+        "{text}"
+    );
     assert!(
         report.stages.iter().any(|s| s.outcome == Outcome::Skipped && s.detail.contains("DNS did not answer")),
         "{text}"
@@ -110,7 +113,8 @@ async fn a_sign_in_past_its_deadline_fails_naming_the_last_step() {
     let mut config = LabConfig::default().with_fault(Fault::Slow);
     config.response_delay_ms = 400;
     let pool = LabPool::start(config).await.unwrap();
-    let client = pool.client_builder("alice@contoso.lab").sign_in_deadline(Duration::from_millis(1500)).build().unwrap();
+    let client =
+        pool.client_builder("alice@contoso.lab").sign_in_deadline(Duration::from_millis(1500)).build().unwrap();
     let started = Instant::now();
     let report = client.sign_in().await;
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());

@@ -115,8 +115,7 @@ async fn the_application_may_trust_a_host_it_was_asked_about_but_is_never_asked_
     // X-MS-WebTicketURL that came over plain http: refused without asking.
     let yes = Arc::new(Decider { allow: true, asked: Default::default() });
     let decider = yes.clone();
-    let (report, bytes, _) =
-        sign_in_against(Fault::OffdomainWebticketUrl, move |_, b| b.trust_decider(decider)).await;
+    let (report, bytes, _) = sign_in_against(Fault::OffdomainWebticketUrl, move |_, b| b.trust_decider(decider)).await;
     assert_eq!(bytes, 0, "{}", report.to_text());
     assert!(yes.asked.lock().unwrap().is_empty(), "asked about a plain-http answer");
 }

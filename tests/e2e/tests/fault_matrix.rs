@@ -53,7 +53,11 @@ async fn a_503_with_retry_after_is_honoured() {
     let (report, client) = sign_in(&pool, pool.client_builder(ALICE)).await;
     assert!(report.is_success(), "{}", report.to_text());
     assert!(started.elapsed() >= Duration::from_secs(1), "waited the Retry-After: {:?}", started.elapsed());
-    let busy = report.stages.iter().find(|s| s.error_class.as_deref() == Some("503")).unwrap_or_else(|| panic!("{}", report.to_text()));
+    let busy = report
+        .stages
+        .iter()
+        .find(|s| s.error_class.as_deref() == Some("503"))
+        .unwrap_or_else(|| panic!("{}", report.to_text()));
     assert!(busy.detail.contains("Retry-After 1 s") && busy.detail.contains("1008"), "{}", busy.detail);
     client.sign_out().await.unwrap();
 }
@@ -121,11 +125,20 @@ async fn a_certificate_expiring_during_a_session_is_renewed_without_a_drop() {
         let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::default());
         let short = pool.issue_user_certificate_valid_for("sip:alice@contoso.lab", Duration::from_secs(6)).unwrap();
         short.save(store.as_ref(), ALICE, "pool01.contoso.lab").unwrap();
-        let fast = sfbkit::ReconnectPolicy { initial: Duration::from_millis(100), max: Duration::from_millis(500), jitter: 0.0 };
-        let client = signed_in(pool.client_builder(ALICE).keystore(store.clone()).reconnect_policy(fast), "alice").await;
-        let (event, seen) = wait_for(&client, "the certificate renewal", |e| matches!(e, Event::CertificateRenewed { .. })).await;
+        let fast = sfbkit::ReconnectPolicy {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(500),
+            jitter: 0.0,
+        };
+        let client =
+            signed_in(pool.client_builder(ALICE).keystore(store.clone()).reconnect_policy(fast), "alice").await;
+        let (event, seen) =
+            wait_for(&client, "the certificate renewal", |e| matches!(e, Event::CertificateRenewed { .. })).await;
         let Event::CertificateRenewed { expires_unix, .. } = event else { unreachable!() };
-        assert!(seen.iter().all(|e| !matches!(e, Event::ConnectionLost { .. } | Event::Deregistered { .. })), "{seen:?}");
+        assert!(
+            seen.iter().all(|e| !matches!(e, Event::ConnectionLost { .. } | Event::Deregistered { .. })),
+            "{seen:?}"
+        );
         let renewed = StoredCertificate::load(store.as_ref(), ALICE, "pool01.contoso.lab").unwrap().unwrap();
         assert_ne!(renewed.cert_chain_der, short.cert_chain_der, "a new certificate is in the keystore");
         assert!(expires_unix > now_unix() + 3600, "the new one is good for longer: {expires_unix}");

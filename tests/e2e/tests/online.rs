@@ -113,9 +113,18 @@ async fn on_premises_pools_still_use_the_windows_port() {
     let (account, password) = alice(&pool);
     let auth = format!("{}/Auth", service_url(&pool));
     let sts = trusted(&pool, &auth).await;
-    let got = acquire_for_service(&http, &pool.trust(), &sts, &certprov_url(&pool), ALICE, &account, &password, &pool.org_id_url())
-        .await
-        .expect("a ticket over NTLM");
+    let got = acquire_for_service(
+        &http,
+        &pool.trust(),
+        &sts,
+        &certprov_url(&pool),
+        ALICE,
+        &account,
+        &password,
+        &pool.org_id_url(),
+    )
+    .await
+    .expect("a ticket over NTLM");
     assert!(matches!(&got.route, TicketRoute::Windows { port } if port == &auth), "{:?}", got.route);
 }
 
@@ -166,10 +175,18 @@ async fn an_unreachable_org_id_sts_is_typed() {
     let http = http(&pool);
     let (account, password) = alice(&pool);
     let nowhere = "https://pool01.contoso.lab:1/RST2.srf";
-    let err =
-        acquire_for_service(&http, &pool.trust(), &trusted(&pool, &service_url(&pool)).await, &certprov_url(&pool), ALICE, &account, &password, nowhere)
-            .await
-            .unwrap_err();
+    let err = acquire_for_service(
+        &http,
+        &pool.trust(),
+        &trusted(&pool, &service_url(&pool)).await,
+        &certprov_url(&pool),
+        ALICE,
+        &account,
+        &password,
+        nowhere,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.class(), "org-id-unreachable", "{err}");
     assert!(err.hint().contains("org_id_sts"), "{}", err.hint());
     assert!(!format!("{err} {err:?}").contains(&password));

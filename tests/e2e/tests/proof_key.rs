@@ -26,9 +26,16 @@ fn credentials(pool: &LabPool) -> (String, String) {
 
 async fn first_ticket(pool: &LabPool, http: &HttpClient) -> (WebTicket, [u8; 32]) {
     let (account, password) = credentials(pool);
-    acquire(http, &trusted(pool, &pool.web_ticket_url()).await, &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
-        .await
-        .expect("a ticket over NTLM")
+    acquire(
+        http,
+        &trusted(pool, &pool.web_ticket_url()).await,
+        &pool.autodiscover_user_url(ALICE).1,
+        ALICE,
+        &account,
+        &password,
+    )
+    .await
+    .expect("a ticket over NTLM")
 }
 
 #[tokio::test]
@@ -58,7 +65,9 @@ async fn a_second_ticket_comes_from_the_proof_port_without_credentials() {
 
     // The new ticket is a real one: it opens autodiscover's User resource.
     let response =
-        get_user_with_ticket(&http, &trusted(&pool, &pool.autodiscover_user_url(ALICE).0).await, &renewed.ticket).await.expect("User answers");
+        get_user_with_ticket(&http, &trusted(&pool, &pool.autodiscover_user_url(ALICE).0).await, &renewed.ticket)
+            .await
+            .expect("User answers");
     assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
 
     // And it has a proof key of its own: it signs for a third.
@@ -83,10 +92,16 @@ async fn a_forged_signature_is_refused_and_the_client_falls_back_to_credentials(
 
     // The wrong client entropy makes the wrong proof key: the HMAC does not verify.
     let forged = [0x5a; 32];
-    let err =
-        acquire_with_proof(&http, &trusted(&pool, &pool.web_ticket_url()).await, &first, &forged, &pool.autodiscover_user_url(ALICE).1, ALICE)
-            .await
-            .expect_err("a forged signature is refused");
+    let err = acquire_with_proof(
+        &http,
+        &trusted(&pool, &pool.web_ticket_url()).await,
+        &first,
+        &forged,
+        &pool.autodiscover_user_url(ALICE).1,
+        ALICE,
+    )
+    .await
+    .expect_err("a forged signature is refused");
     match &err {
         WebTicketAcquireError::SoapFault { status: 500, fault, .. } => {
             assert!(fault.contains("signature verification failed"), "{fault}")

@@ -30,10 +30,16 @@ fn password(pool: &LabPool, sip_uri: &str) -> (String, String) {
 
 async fn alice_ticket(pool: &LabPool, http: &HttpClient) -> WebTicket {
     let (account, password) = password(pool, ALICE);
-    let (ticket, _entropy) =
-        acquire(http, &trusted(pool, &pool.web_ticket_url()).await, &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
-            .await
-            .expect("the lab issues alice a ticket");
+    let (ticket, _entropy) = acquire(
+        http,
+        &trusted(pool, &pool.web_ticket_url()).await,
+        &pool.autodiscover_user_url(ALICE).1,
+        ALICE,
+        &account,
+        &password,
+    )
+    .await
+    .expect("the lab issues alice a ticket");
     ticket
 }
 
@@ -54,8 +60,9 @@ async fn a_ticket_for_alice_opens_the_user_resource() {
     assert!(ticket.expires > ticket.created && ticket.is_fresh(std::time::SystemTime::now()));
     assert!(ticket.assertion_xml().contains("sip:alice@contoso.lab"));
 
-    let response =
-        get_user_with_ticket(&http, &trusted(&pool, &pool.autodiscover_user_url(ALICE).0).await, &ticket).await.expect("User answers");
+    let response = get_user_with_ticket(&http, &trusted(&pool, &pool.autodiscover_user_url(ALICE).0).await, &ticket)
+        .await
+        .expect("User answers");
     assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
     let doc = autodiscover::xml::parse(&response.body, &pool.autodiscover_user_url(ALICE).0).expect("a User document");
     assert_eq!(doc.resource, Resource::User);
@@ -87,9 +94,16 @@ async fn a_wrong_password_is_a_typed_refusal_without_the_password() {
     let http = http_client(&pool);
     let (account, _) = password(&pool, ALICE);
     let wrong = "Not-The-Passw0rd!";
-    let err = acquire(&http, &trusted(&pool, &pool.web_ticket_url()).await, &pool.autodiscover_user_url(ALICE).1, ALICE, &account, wrong)
-        .await
-        .unwrap_err();
+    let err = acquire(
+        &http,
+        &trusted(&pool, &pool.web_ticket_url()).await,
+        &pool.autodiscover_user_url(ALICE).1,
+        ALICE,
+        &account,
+        wrong,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, WebTicketAcquireError::WrongCredentials { .. }), "{err:?}");
     assert_eq!(err.class(), "wrong-credentials");
     assert_no_secrets(&err, &[wrong]);
@@ -100,9 +114,16 @@ async fn a_claim_for_another_user_is_a_soap_fault() {
     let pool = LabPool::start(LabConfig::default()).await.expect("lab pool starts");
     let http = http_client(&pool);
     let (account, password) = password(&pool, ALICE);
-    let err = acquire(&http, &trusted(&pool, &pool.web_ticket_url()).await, &pool.autodiscover_user_url(ALICE).1, BOB, &account, &password)
-        .await
-        .unwrap_err();
+    let err = acquire(
+        &http,
+        &trusted(&pool, &pool.web_ticket_url()).await,
+        &pool.autodiscover_user_url(ALICE).1,
+        BOB,
+        &account,
+        &password,
+    )
+    .await
+    .unwrap_err();
     match &err {
         WebTicketAcquireError::SoapFault { status, fault, .. } => {
             assert_eq!(*status, 500);
@@ -118,8 +139,9 @@ async fn under_invalid_ticket_the_user_resource_answers_28032() {
     let pool = LabPool::start(LabConfig::default().with_fault(Fault::InvalidTicket)).await.expect("lab pool starts");
     let http = http_client(&pool);
     let ticket = alice_ticket(&pool, &http).await;
-    let response =
-        get_user_with_ticket(&http, &trusted(&pool, &pool.autodiscover_user_url(ALICE).0).await, &ticket).await.expect("User answers");
+    let response = get_user_with_ticket(&http, &trusted(&pool, &pool.autodiscover_user_url(ALICE).0).await, &ticket)
+        .await
+        .expect("User answers");
     assert_eq!(response.status, 401);
     let diagnostics = response.diagnostics().expect("X-Ms-diagnostics");
     assert_eq!(diagnostics.code, 28032);
@@ -151,9 +173,16 @@ async fn under_wrong_password_the_web_ticket_service_refuses_too() {
     let pool = LabPool::start(LabConfig::default().with_fault(Fault::WrongPassword)).await.expect("lab pool starts");
     let http = http_client(&pool);
     let (account, password) = password(&pool, ALICE);
-    let err = acquire(&http, &trusted(&pool, &pool.web_ticket_url()).await, &pool.autodiscover_user_url(ALICE).1, ALICE, &account, &password)
-        .await
-        .unwrap_err();
+    let err = acquire(
+        &http,
+        &trusted(&pool, &pool.web_ticket_url()).await,
+        &pool.autodiscover_user_url(ALICE).1,
+        ALICE,
+        &account,
+        &password,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.class(), "wrong-credentials", "{err:?}");
     assert_no_secrets(&err, &[&password]);
 }

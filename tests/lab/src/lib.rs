@@ -163,7 +163,8 @@ impl LabPool {
             }
             if config.has(Fault::MexHttpPort) {
                 // An in-domain name, over plain http, on a listener that records what reaches it.
-                let url = f.http_url(ticket_path).replace(foreign::FOREIGN_HOST, &format!("webticket.{}", config.domain));
+                let url =
+                    f.http_url(ticket_path).replace(foreign::FOREIGN_HOST, &format!("webticket.{}", config.domain));
                 web_cfg.mex_win_negotiate = Some(url);
             }
             if config.has(Fault::OffdomainAutodiscoverRedirect) {
