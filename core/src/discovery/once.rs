@@ -96,27 +96,33 @@ fn key(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// One of the two answer tables of [`State`].
+type Table<T> = fn(&mut State) -> &mut HashMap<String, Result<T, DnsError>>;
+
+impl SignInResolver {
+    /// The answer to `name` from `table` when this sign-in asked already, else `lookup`'s, kept there.
+    async fn once<'a, T: Clone>(
+        &self,
+        name: &str,
+        table: Table<T>,
+        lookup: impl FnOnce() -> BoxFuture<'a, Result<T, DnsError>>,
+    ) -> Result<T, DnsError> {
+        if let Some(known) = table(&mut self.lock()).get(&key(name)) {
+            return known.clone();
+        }
+        let result = self.ask(name, lookup).await;
+        table(&mut self.lock()).insert(key(name), result.clone());
+        result
+    }
+}
+
 impl DnsResolver for SignInResolver {
     fn srv<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<SrvTarget>, DnsError>> {
-        Box::pin(async move {
-            if let Some(known) = self.lock().srv.get(&key(name)) {
-                return known.clone();
-            }
-            let result = self.ask(name, || self.inner.srv(name)).await;
-            self.lock().srv.insert(key(name), result.clone());
-            result
-        })
+        Box::pin(self.once(name, |s| &mut s.srv, || self.inner.srv(name)))
     }
 
     fn ips<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<IpAddr>, DnsError>> {
-        Box::pin(async move {
-            if let Some(known) = self.lock().ips.get(&key(name)) {
-                return known.clone();
-            }
-            let result = self.ask(name, || self.inner.ips(name)).await;
-            self.lock().ips.insert(key(name), result.clone());
-            result
-        })
+        Box::pin(self.once(name, |s| &mut s.ips, || self.inner.ips(name)))
     }
 }
 

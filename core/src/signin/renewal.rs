@@ -44,10 +44,9 @@ impl Inner {
                 }
                 Err(failure) => {
                     tracing::warn!(class = %failure.class, error = %failure.error, "certificate renewal failed");
-                    let stop = matches!(
-                        failure.class.as_str(),
-                        "wrong-credentials" | "org-id-refused" | "credentials-withheld" | "untrusted-server"
-                    );
+                    // Retrying cannot help (and must not: account safety) after these.
+                    let stop = refused_credentials_class(&failure.class)
+                        || matches!(failure.class.as_str(), "credentials-withheld" | "untrusted-server");
                     events.send(Event::CertificateRenewalFailed { class: failure.class, error: failure.error });
                     let retry = SystemTime::now() + RETRY;
                     if stop || retry >= expires {
@@ -91,7 +90,7 @@ impl Inner {
             Ok(()) => Ok(()),
             Err(_) => {
                 let f = failure();
-                if matches!(f.class.as_str(), "wrong-credentials" | "org-id-refused") {
+                if refused_credentials_class(&f.class) {
                     ledger.record(account, &password.0, Instant::now());
                 }
                 Err(f)

@@ -28,18 +28,23 @@ fn password(pool: &LabPool, sip_uri: &str) -> (String, String) {
     (user.account(), user.password.clone())
 }
 
+/// A ticket for `claim` (the SIP URI the RST names) from the lab's Web Ticket Service, authenticating as
+/// `account` with `password`, for alice's autodiscover User resource.
+async fn ticket_for(
+    pool: &LabPool,
+    http: &HttpClient,
+    claim: &str,
+    account: &str,
+    password: &str,
+) -> Result<(WebTicket, [u8; 32]), WebTicketAcquireError> {
+    let sts = trusted(pool, &pool.web_ticket_url()).await;
+    acquire(http, &sts, &pool.autodiscover_user_url(ALICE).1, claim, account, password).await
+}
+
 async fn alice_ticket(pool: &LabPool, http: &HttpClient) -> WebTicket {
     let (account, password) = password(pool, ALICE);
-    let (ticket, _entropy) = acquire(
-        http,
-        &trusted(pool, &pool.web_ticket_url()).await,
-        &pool.autodiscover_user_url(ALICE).1,
-        ALICE,
-        &account,
-        &password,
-    )
-    .await
-    .expect("the lab issues alice a ticket");
+    let (ticket, _entropy) =
+        ticket_for(pool, http, ALICE, &account, &password).await.expect("the lab issues alice a ticket");
     ticket
 }
 
@@ -94,16 +99,7 @@ async fn a_wrong_password_is_a_typed_refusal_without_the_password() {
     let http = http_client(&pool);
     let (account, _) = password(&pool, ALICE);
     let wrong = "Not-The-Passw0rd!";
-    let err = acquire(
-        &http,
-        &trusted(&pool, &pool.web_ticket_url()).await,
-        &pool.autodiscover_user_url(ALICE).1,
-        ALICE,
-        &account,
-        wrong,
-    )
-    .await
-    .unwrap_err();
+    let err = ticket_for(&pool, &http, ALICE, &account, wrong).await.unwrap_err();
     assert!(matches!(err, WebTicketAcquireError::WrongCredentials { .. }), "{err:?}");
     assert_eq!(err.class(), "wrong-credentials");
     assert_no_secrets(&err, &[wrong]);
@@ -114,16 +110,7 @@ async fn a_claim_for_another_user_is_a_soap_fault() {
     let pool = LabPool::start(LabConfig::default()).await.expect("lab pool starts");
     let http = http_client(&pool);
     let (account, password) = password(&pool, ALICE);
-    let err = acquire(
-        &http,
-        &trusted(&pool, &pool.web_ticket_url()).await,
-        &pool.autodiscover_user_url(ALICE).1,
-        BOB,
-        &account,
-        &password,
-    )
-    .await
-    .unwrap_err();
+    let err = ticket_for(&pool, &http, BOB, &account, &password).await.unwrap_err();
     match &err {
         WebTicketAcquireError::SoapFault { status, fault, .. } => {
             assert_eq!(*status, 500);
@@ -173,16 +160,7 @@ async fn under_wrong_password_the_web_ticket_service_refuses_too() {
     let pool = LabPool::start(LabConfig::default().with_fault(Fault::WrongPassword)).await.expect("lab pool starts");
     let http = http_client(&pool);
     let (account, password) = password(&pool, ALICE);
-    let err = acquire(
-        &http,
-        &trusted(&pool, &pool.web_ticket_url()).await,
-        &pool.autodiscover_user_url(ALICE).1,
-        ALICE,
-        &account,
-        &password,
-    )
-    .await
-    .unwrap_err();
+    let err = ticket_for(&pool, &http, ALICE, &account, &password).await.unwrap_err();
     assert_eq!(err.class(), "wrong-credentials", "{err:?}");
     assert_no_secrets(&err, &[&password]);
 }
