@@ -246,30 +246,24 @@ async fn user_with_ticket(
     let label = source_name(source);
     let sip_uri = format!("sip:{}", cfg.sip_address);
     let t = Instant::now();
-    let admitted = match trust.admit_url(ticket_url, Purpose::WebTicketService, learned).await {
-        Ok(sts) => trust.admit_url(user_url, Purpose::AutodiscoverUser, learned).await.map(|user| (sts, user)),
+    // Both places the credentials and the ticket would go must be trusted before anything is sent; a refusal
+    // takes the same path as the service's own refusals (and ends the sign-in: `ends_sign_in`).
+    let admitted = async {
+        let sts = trust.admit_url(ticket_url, Purpose::WebTicketService, learned).await?;
+        let user = trust.admit_url(user_url, Purpose::AutodiscoverUser, learned).await?;
+        Ok::<_, crate::auth::webticket_client::WebTicketAcquireError>((sts, user))
+    };
+    let acquired = match admitted.await {
+        // The Windows (NTLM) port, or Org ID + WsFed_bearer when that is all the service offers (Online).
+        Ok((sts, user)) => {
+            let (account, password) = (creds.account, creds.password);
+            let got = acquire_for_service(http, trust, &sts, user_url, &sip_uri, account, password, &cfg.org_id_sts);
+            got.await.map(|a| (a, user))
+        }
         Err(e) => Err(e),
     };
-    let (sts, user) = match admitted {
-        Ok(pair) => pair,
-        Err(e) => {
-            let step = format!("{label} web ticket");
-            d.attempts.push(Attempt {
-                step,
-                target: ticket_url.to_string(),
-                duration: t.elapsed(),
-                outcome: AttemptOutcome::Failed { class: e.class().into(), detail: e.to_string(), hint: e.hint() },
-            });
-            d.stop = Some(Stop { class: e.class().into(), error: e.to_string(), hint: e.hint() });
-            return None;
-        }
-    };
-    // The Windows (NTLM) port, or Org ID + WsFed_bearer when that is all the service offers (Online).
-    let acquired =
-        acquire_for_service(http, trust, &sts, user_url, &sip_uri, creds.account, creds.password, &cfg.org_id_sts)
-            .await;
-    let ticket = match acquired {
-        Ok(a) => {
+    let (ticket, user) = match acquired {
+        Ok((a, user)) => {
             let how = match &a.route {
                 crate::auth::webticket_client::TicketRoute::Windows { .. } => {
                     "web ticket issued (NTLM over HTTP)".to_string()
@@ -278,14 +272,13 @@ async fn user_with_ticket(
                     format!("web ticket issued at {bearer_port} for an Org ID token")
                 }
             };
-            let ticket = a.ticket;
             d.attempts.push(Attempt {
                 step: format!("{label} web ticket"),
                 target: ticket_url.to_string(),
                 duration: t.elapsed(),
                 outcome: AttemptOutcome::Found { detail: how },
             });
-            ticket
+            (a.ticket, user)
         }
         Err(e) => {
             d.attempts.push(Attempt {
