@@ -161,6 +161,12 @@ impl ClientBuilder {
         self.keystore = Some(store);
         self
     }
+    /// Keeps TLS-DSK certificates in the OS keystore, in memory when the platform has none: the default, for
+    /// undoing an earlier [`ClientBuilder::keystore`] (a binding's `keystore="os"` on a preset builder).
+    pub fn os_keystore(mut self) -> ClientBuilder {
+        self.keystore = None;
+        self
+    }
     /// The Windows account (`DOMAIN\\user` or `user@domain`) and password for NTLM. The password is
     /// kept in memory only and never appears in logs, errors or reports.
     pub fn credentials(mut self, account: &str, password: &str) -> ClientBuilder {

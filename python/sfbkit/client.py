@@ -1,0 +1,475 @@
+"""The asyncio client: ``sfbkit.Client``."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import inspect
+import json
+import os
+import threading
+from dataclasses import dataclass
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
+
+from . import _native
+from .errors import Error, NotSignedIn, SignInFailed, WrongEventLoop
+from .events import Event, SignedOut, SignInAbandoned, _from_json
+from .keystore import SecretStore
+from .types import (
+    Availability,
+    ContactList,
+    ContactPresence,
+    LocationProfile,
+    Normalized,
+    Provisioning,
+    SignInReport,
+)
+
+__all__ = ["Client", "LockoutPolicy", "ReconnectPolicy"]
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[E], Optional[Awaitable[None]]]
+"""An event handler: a function or coroutine function taking the event."""
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """How a signed-in client retries after losing its connection (default: 1 s doubling to 60 s, ±20 %)."""
+
+    initial: float = 1.0
+    """The first wait, in seconds."""
+    max: float = 60.0
+    """The longest wait, in seconds."""
+    jitter: float = 0.2
+    """Random spread of each wait, from 0 to 1."""
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """How many refused passwords an account may collect before sfbkit stops sending one (default: 3 per
+    30 minutes; a refused password is sent again after 1 minute, then 2...). See README "Account safety"."""
+
+    max_refusals: int = 3
+    """Refusals per account within ``window`` after which no password is sent."""
+    window: float = 1800.0
+    """The counting window, in seconds."""
+    retry_delay: float = 60.0
+    """The wait before a refused password is sent again, in seconds (doubled each time)."""
+
+
+def _seconds(value: Union[None, float, datetime.timedelta]) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def _server(server: Union[None, str, Tuple[str, int]]) -> Optional[Tuple[str, int]]:
+    if server is None:
+        return None
+    if isinstance(server, tuple):
+        return (str(server[0]), int(server[1]))
+    host, sep, port = server.rpartition(":")
+    if sep and host and ":" not in host and port.isdigit():
+        return (host, int(port))
+    return (server, 5061)
+
+
+def _options(
+    *,
+    account: Optional[str] = None,
+    password: Optional[str] = None,
+    server: Union[None, str, Tuple[str, int]] = None,
+    addr: Optional[str] = None,
+    dns: Union[None, str, Sequence[str]] = None,
+    ca_files: Sequence[PathLike] = (),
+    keystore: Union[None, str, SecretStore] = None,
+    trusted_domains: Optional[Sequence[str]] = None,
+    user_agent: Optional[str] = None,
+    epid: Optional[str] = None,
+    connect_timeout: Union[None, float, datetime.timedelta] = None,
+    http_timeout: Union[None, float, datetime.timedelta] = None,
+    sign_in_deadline: Union[None, float, datetime.timedelta] = None,
+    dns_lookup_limit: Union[None, float, datetime.timedelta] = None,
+    autodiscover_ports: Optional[Tuple[int, int]] = None,
+    autodiscover_format: Optional[str] = None,
+    autodiscover_over_http: Optional[bool] = None,
+    a_record_port: Optional[int] = None,
+    adapter_preference: Sequence[str] = (),
+    org_id_sts: Optional[str] = None,
+    reconnect: Optional[ReconnectPolicy] = None,
+    lockout: Optional[LockoutPolicy] = None,
+    ca_pems: Sequence[str] = (),
+    system_roots: bool = True,
+) -> Dict[str, Any]:
+    """The dict ``_native.Client`` reads (every key present; ``None`` keeps the core's default)."""
+    return {
+        "account": account,
+        "password": password,
+        "server": _server(server),
+        "addr": addr,
+        "dns": [dns] if isinstance(dns, str) else list(dns or []),
+        "ca_files": [os.fspath(p) for p in ca_files],
+        "ca_pems": list(ca_pems),
+        "system_roots": system_roots,
+        "keystore": keystore,
+        "trusted_domains": list(trusted_domains) if trusted_domains is not None else None,
+        "user_agent": user_agent,
+        "epid": epid,
+        "connect_timeout": _seconds(connect_timeout),
+        "http_timeout": _seconds(http_timeout),
+        "sign_in_deadline": _seconds(sign_in_deadline),
+        "dns_lookup_limit": _seconds(dns_lookup_limit),
+        "autodiscover_ports": autodiscover_ports,
+        "autodiscover_format": autodiscover_format,
+        "autodiscover_over_http": autodiscover_over_http,
+        "a_record_port": a_record_port,
+        "adapter_preference": list(adapter_preference),
+        "org_id_sts": org_id_sts,
+        "reconnect": (reconnect.initial, reconnect.max, reconnect.jitter) if reconnect else None,
+        "lockout": (lockout.max_refusals, lockout.window, lockout.retry_delay) if lockout else None,
+    }
+
+
+class Client:
+    """One Skype for Business endpoint, signed in the way the Microsoft client does.
+
+    ``sip_uri`` is ``user@domain`` (``sip:`` optional). Without ``server``, server discovery finds the
+    registrar (lyncdiscover, DNS SRV, A records); ``account`` and ``password`` are the Windows credentials for
+    NTLM (``DOMAIN\\user`` or ``user@domain``). ``keystore`` is where TLS-DSK certificates are kept: ``"os"``
+    (the default), ``"memory"``, or any object with ``get``/``set``/``delete`` (see
+    :class:`sfbkit.SecretStore`, :class:`sfbkit.KeyringStore`).
+
+    The other options are ``ClientBuilder``'s: times are seconds (or ``timedelta``), ``dns`` is one or more
+    ``"ip:port"`` servers, ``ca_files`` are extra PEM roots (system roots stay trusted; checks are never off).
+
+    A client belongs to the event loop it is first awaited in; ``async with client:`` signs in and always
+    signs out.
+    """
+
+    def __init__(
+        self,
+        sip_uri: str,
+        *,
+        account: Optional[str] = None,
+        password: Optional[str] = None,
+        server: Union[None, str, Tuple[str, int]] = None,
+        addr: Optional[str] = None,
+        dns: Union[None, str, Sequence[str]] = None,
+        ca_files: Sequence[PathLike] = (),
+        keystore: Union[str, SecretStore] = "os",
+        trusted_domains: Optional[Sequence[str]] = None,
+        user_agent: Optional[str] = None,
+        epid: Optional[str] = None,
+        connect_timeout: Union[None, float, datetime.timedelta] = None,
+        http_timeout: Union[None, float, datetime.timedelta] = None,
+        sign_in_deadline: Union[None, float, datetime.timedelta] = None,
+        dns_lookup_limit: Union[None, float, datetime.timedelta] = None,
+        autodiscover_ports: Optional[Tuple[int, int]] = None,
+        autodiscover_format: str = "xml",
+        autodiscover_over_http: bool = True,
+        a_record_port: Optional[int] = None,
+        adapter_preference: Sequence[str] = (),
+        org_id_sts: Optional[str] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+        lockout: Optional[LockoutPolicy] = None,
+    ) -> None:
+        options = _options(
+            account=account,
+            password=password,
+            server=server,
+            addr=addr,
+            dns=dns,
+            ca_files=ca_files,
+            keystore=keystore,
+            trusted_domains=trusted_domains,
+            user_agent=user_agent,
+            epid=epid,
+            connect_timeout=connect_timeout,
+            http_timeout=http_timeout,
+            sign_in_deadline=sign_in_deadline,
+            dns_lookup_limit=dns_lookup_limit,
+            autodiscover_ports=autodiscover_ports,
+            autodiscover_format=autodiscover_format,
+            autodiscover_over_http=autodiscover_over_http,
+            a_record_port=a_record_port,
+            adapter_preference=adapter_preference,
+            org_id_sts=org_id_sts,
+            reconnect=reconnect,
+            lockout=lockout,
+        )
+        self._setup(_native.Client(sip_uri, options), sip_uri)
+
+    @classmethod
+    def _wrap(cls, native: _native.Client, sip_uri: str) -> Client:
+        client = cls.__new__(cls)
+        client._setup(native, sip_uri)
+        return client
+
+    def _setup(self, native: _native.Client, sip_uri: str) -> None:
+        _native.refresh_log_level()
+        self._native = native
+        self._sip_uri = sip_uri if sip_uri.startswith("sip:") else "sip:" + sip_uri
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[int] = None
+        self._handlers: List[Tuple[Type[Event], Callable[[Any], Optional[Awaitable[None]]]]] = []
+        self._events_ended = False
+        self.last_report: Optional[SignInReport] = None
+        """The report of the last sign-in, successful or not."""
+
+    def __repr__(self) -> str:
+        state = "signed in" if self.is_signed_in else "signed out"
+        return f"<sfbkit.Client {self._sip_uri} ({state})>"
+
+    # -- the loop this client belongs to ---------------------------------------------------------------
+
+    def _bind(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise WrongEventLoop(
+                "sfbkit.Client methods are awaited inside a running asyncio event loop",
+                error_class="no-event-loop",
+                hint="use `asyncio.run(...)`, or sfbkit.blocking.Client in code without asyncio",
+            ) from None
+        if self._loop is None or (self._loop.is_closed() and not self.is_signed_in):
+            self._loop, self._thread = loop, threading.get_ident()
+            return
+        if self._loop is loop and self._thread == threading.get_ident():
+            return
+        if self._loop.is_closed():
+            raise WrongEventLoop(
+                "this client's event loop has closed while the client was signed in",
+                error_class="loop-closed",
+                hint="build a new Client in the new loop; the old one signs out when it is garbage-collected",
+            )
+        raise WrongEventLoop(
+            "this client belongs to another thread or event loop",
+            error_class="wrong-loop",
+            hint="build one Client per event loop (sfbkit.blocking.Client has a loop of its own)",
+        )
+
+    # -- sign-in --------------------------------------------------------------------------------------
+
+    @property
+    def sip_uri(self) -> str:
+        """The user's SIP URI (``sip:alice@contoso.com``)."""
+        return self._sip_uri
+
+    @property
+    def epid(self) -> str:
+        """The endpoint id this client registers with."""
+        return self._native.epid()
+
+    @property
+    def is_signed_in(self) -> bool:
+        """Whether the endpoint is signed in right now (false while reconnecting)."""
+        return self._native.is_signed_in()
+
+    @property
+    def bad_signatures(self) -> int:
+        """Messages from the server dropped because their signature did not verify."""
+        return self._native.bad_signatures()
+
+    async def sign_in(self) -> SignInReport:
+        """Signs in, stage by stage, and returns the report. Raises :class:`sfbkit.SignInFailed` (carrying the
+        report) when sign-in fails. The client then stays signed in until :meth:`sign_out`."""
+        self._bind()
+        _native.refresh_log_level()
+        report = SignInReport._from_json(await self._native.sign_in())
+        self.last_report = report
+        if not report.succeeded:
+            raise SignInFailed(report)
+        self._events_ended = False
+        return report
+
+    async def sign_out(self) -> None:
+        """Unpublishes, unsubscribes, unregisters and closes the connection. Does nothing when not signed in."""
+        self._bind()
+        try:
+            await self._native.sign_out()
+        except NotSignedIn:
+            pass
+
+    async def __aenter__(self) -> Client:
+        await self.sign_in()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        # Also on exceptions and cancellation: the sign-out is shielded from a cancellation of the task, so
+        # the registrar hears it; if the task is cancelled again, dropping the client still signs out.
+        await asyncio.shield(self.sign_out())
+
+    # -- events ---------------------------------------------------------------------------------------
+
+    async def next_event(self, timeout: Union[None, float, datetime.timedelta] = None) -> Event:
+        """The next event (waits for one; ``asyncio.TimeoutError`` after ``timeout`` seconds)."""
+        self._bind()
+        text = await asyncio.wait_for(self._native.next_event(), _seconds(timeout))
+        return _from_json(text)
+
+    def events(self) -> AsyncIterator[Event]:
+        """The endpoint's events, in order, from when the client was built: ``async for event in
+        client.events()``. The iteration ends after :class:`SignedOut` or :class:`SignInAbandoned`.
+        :meth:`events` and :meth:`run_forever` read one stream: use one of them."""
+        return self._event_iterator()
+
+    async def _event_iterator(self) -> AsyncIterator[Event]:
+        while True:
+            event = await self.next_event()
+            yield event
+            if isinstance(event, (SignedOut, SignInAbandoned)):
+                return
+
+    def on(self, *event_classes: Type[E]) -> Callable[[Handler[E]], Handler[E]]:
+        """A decorator registering a handler (function or coroutine function) for these event classes
+        (all events when none is given), called by :meth:`run_forever`::
+
+            @client.on(sfbkit.PresenceChanged)
+            async def changed(event: sfbkit.PresenceChanged) -> None: ...
+        """
+        classes: Tuple[Type[Event], ...] = event_classes or (Event,)
+        for cls in classes:
+            if not (isinstance(cls, type) and issubclass(cls, Event)):
+                raise TypeError(f"client.on() takes event classes (sfbkit.PresenceChanged...), not {cls!r}")
+
+        def register(handler: Handler[E]) -> Handler[E]:
+            if not callable(handler):
+                raise TypeError("client.on(...) decorates a function")
+            for cls in classes:
+                self._handlers.append((cls, handler))
+            return handler
+
+        return register
+
+    async def run_forever(self) -> None:
+        """Signs in (when not signed in), then calls the handlers registered with :meth:`on` for every event,
+        in order, until the endpoint signs out (``await client.sign_out()`` from a handler, or the server ends
+        it). A handler's exception ends the run. Signs out when it ends, on exceptions and cancellation too."""
+        if not self.is_signed_in:
+            await self.sign_in()
+        try:
+            async for event in self.events():
+                for cls, handler in list(self._handlers):
+                    if isinstance(event, cls):
+                        result = handler(event)
+                        if inspect.isawaitable(result):
+                            await result
+        finally:
+            await asyncio.shield(self.sign_out())
+
+    # -- commands -------------------------------------------------------------------------------------
+
+    async def keep_alive(self) -> datetime.timedelta:
+        """Pings the registrar on the signed-in connection; the time until it answered."""
+        self._bind()
+        return datetime.timedelta(seconds=await self._native.keep_alive())
+
+    async def set_presence(self, availability: Union[Availability, str], activity: Optional[str] = None) -> None:
+        """Publishes a manual status (what a user picks in the Lync client), with an optional activity token
+        (``in-a-meeting``, ``on-the-phone``...)."""
+        self._bind()
+        value = availability.value if isinstance(availability, Availability) else Availability(availability).value
+        await self._native.set_presence(value, activity)
+
+    async def clear_presence(self) -> None:
+        """Withdraws the manual status: presence follows this endpoint's machine state again."""
+        self._bind()
+        await self._native.clear_presence()
+
+    async def set_note(self, text: Optional[str]) -> None:
+        """Publishes the personal note (``None`` or ``""`` removes it)."""
+        self._bind()
+        await self._native.set_note(text)
+
+    async def add_contact(self, uri: str, name: str = "", group: Optional[str] = None) -> None:
+        """Adds a contact (``sip:`` optional) to the named group (default: the default group)."""
+        self._bind()
+        await self._native.add_contact(uri, name, group)
+
+    async def remove_contact(self, uri: str) -> None:
+        """Removes a contact."""
+        self._bind()
+        await self._native.remove_contact(uri)
+
+    async def move_contact(self, uri: str, group: str) -> None:
+        """Moves a contact to the named group (out of the groups it was in)."""
+        self._bind()
+        await self._native.move_contact(uri, group)
+
+    async def add_group(self, name: str) -> int:
+        """Creates a group; returns the id the server gave it."""
+        self._bind()
+        return await self._native.add_group(name)
+
+    def _group_id(self, group: Union[int, str]) -> int:
+        if isinstance(group, int):
+            return group
+        found = self.contacts().group(group)
+        if found is None:
+            raise Error(
+                f"there is no group named {group!r}",
+                error_class="no-such-group",
+                hint="client.contacts().groups lists the groups",
+            )
+        return found.id
+
+    async def rename_group(self, group: Union[int, str], name: str) -> None:
+        """Renames a group, given by name or id."""
+        self._bind()
+        await self._native.rename_group(self._group_id(group), name)
+
+    async def remove_group(self, group: Union[int, str]) -> None:
+        """Removes a group, given by name or id."""
+        self._bind()
+        await self._native.remove_group(self._group_id(group))
+
+    # -- views ----------------------------------------------------------------------------------------
+
+    def contacts(self) -> ContactList:
+        """The contact list as last received."""
+        return ContactList._from_dict(json.loads(self._native.contacts()))
+
+    def presence_of(self, uri: str) -> Optional[ContactPresence]:
+        """A contact's presence as last notified (``None`` when nothing arrived yet)."""
+        text = self._native.presence_of(uri)
+        return ContactPresence._from_dict(json.loads(text)) if text is not None else None
+
+    def provisioning(self) -> Optional[Provisioning]:
+        """In-band provisioning (server configuration and policies), once received."""
+        text = self._native.provisioning()
+        return Provisioning._from_dict(json.loads(text)) if text is not None else None
+
+    def location_profile(self) -> Optional[LocationProfile]:
+        """The user's location profile (dial plan), once received."""
+        text = self._native.location_profile()
+        return LocationProfile._from_dict(json.loads(text)) if text is not None else None
+
+    def normalize(self, number: str) -> Normalized:
+        """Normalizes a dialed number with the user's dial plan: ``.output`` (``None`` when no rule matched)
+        and ``.rule``. Raises :class:`sfbkit.Error` (class ``no-location-profile``) before the dial plan
+        arrived."""
+        text = self._native.normalize(number)
+        if text is None:
+            raise Error(
+                "the user's dial plan has not arrived",
+                error_class="no-location-profile",
+                hint="sign in and wait for a LocationProfileLoaded event",
+            )
+        return Normalized._from_dict(json.loads(text))
