@@ -19,7 +19,9 @@ The SDK logs to ``logging.getLogger("sfbkit")``; no log record carries a secret.
 
 from __future__ import annotations
 
-from . import _native
+import logging as _logging
+
+from . import _native, blocking, lab
 from .client import Client, LockoutPolicy, ReconnectPolicy
 from .errors import (
     CommandFailed,
@@ -81,6 +83,10 @@ from .types import (
     SignInResult,
     Step,
 )
+
+# A library adds no handler of its own: records go where the application's logging configuration sends
+# them, and nowhere (not Python's last-resort stderr handler) when it has none.
+_logging.getLogger("sfbkit").addHandler(_logging.NullHandler())
 
 __version__: str = _native.VERSION
 """The version of sfbkit."""
@@ -152,5 +158,7 @@ __all__ = [
     "Step",
     "UnknownEvent",
     "WrongEventLoop",
+    "blocking",
+    "lab",
     "refresh_log_level",
 ]

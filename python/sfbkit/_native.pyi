@@ -1,6 +1,8 @@
 """Type stubs of the native module (python/src): JSON text in and out; the typed layer is sfbkit/*.py."""
 
-from typing import Any, Awaitable, Dict, Optional, Sequence
+from typing import Any, Awaitable, Dict, Optional, Sequence, final
+
+__all__ = ["Client", "HAS_LAB", "Lab", "VERSION", "_panic_for_tests", "refresh_log_level"]
 
 VERSION: str
 HAS_LAB: bool
@@ -8,6 +10,7 @@ HAS_LAB: bool
 def refresh_log_level() -> None: ...
 def _panic_for_tests(inside_awaitable: bool) -> Any: ...
 
+@final
 class Client:
     def __new__(cls, sip_uri: str, options: Dict[str, Any]) -> Client: ...
     def epid(self) -> str: ...
@@ -32,6 +35,7 @@ class Client:
     def normalize(self, number: str) -> Optional[str]: ...
     def bad_signatures(self) -> int: ...
 
+@final
 class Lab:
     @staticmethod
     def start(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from typing import Any, Dict, Optional, Protocol, Tuple, Union, runtime_checkable
+from typing import Any, Dict, Optional, Protocol, Tuple, Type, Union, runtime_checkable
 
 __all__ = ["KeyringStore", "MemoryStore", "SecretStore"]
 
@@ -96,7 +96,7 @@ class KeyringStore:
         try:
             import keyring.errors
 
-            missing: Tuple[type, ...] = (keyring.errors.PasswordDeleteError,)
+            missing: Tuple[Type[BaseException], ...] = (keyring.errors.PasswordDeleteError,)
         except ImportError:
             missing = ()
         try:

@@ -38,7 +38,7 @@ def _frozen_mapping(value: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
     return types.MappingProxyType(dict(value or {}))
 
 
-class Availability(str, enum.Enum):
+class Availability(enum.Enum):
     """A presence status, as the Lync 2013 availability ranges name them.
 
     The value is the core's name for it (``"Busy"``), so ``Availability("Busy") is Availability.BUSY``.
@@ -54,7 +54,7 @@ class Availability(str, enum.Enum):
     OFFLINE = "Offline"
 
 
-class SignInResult(str, enum.Enum):
+class SignInResult(enum.Enum):
     """The overall result of a sign-in, as Test-CsRegistration prints it."""
 
     SUCCESS = "Success"
