@@ -6,8 +6,10 @@ import asyncio
 import datetime
 import inspect
 import json
+import logging
 import os
 import threading
+import types
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -39,6 +41,8 @@ from .types import (
 )
 
 __all__ = ["Client", "LockoutPolicy", "ReconnectPolicy"]
+
+_log = logging.getLogger("sfbkit")
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[E], Optional[Awaitable[None]]]
@@ -229,7 +233,7 @@ class Client:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[int] = None
         self._handlers: List[Tuple[Type[Event], Callable[[Any], Optional[Awaitable[None]]]]] = []
-        self._events_ended = False
+        self._pending: "Optional[asyncio.Future[str]]" = None
         self.last_report: Optional[SignInReport] = None
         """The report of the last sign-in, successful or not."""
 
@@ -249,7 +253,7 @@ class Client:
                 hint="use `asyncio.run(...)`, or sfbkit.blocking.Client in code without asyncio",
             ) from None
         if self._loop is None or (self._loop.is_closed() and not self.is_signed_in):
-            self._loop, self._thread = loop, threading.get_ident()
+            self._loop, self._thread, self._pending = loop, threading.get_ident(), None
             return
         if self._loop is loop and self._thread == threading.get_ident():
             return
@@ -296,7 +300,6 @@ class Client:
         self.last_report = report
         if not report.succeeded:
             raise SignInFailed(report)
-        self._events_ended = False
         return report
 
     async def sign_out(self) -> None:
@@ -311,17 +314,43 @@ class Client:
         await self.sign_in()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[types.TracebackType],
+    ) -> None:
         # Also on exceptions and cancellation: the sign-out is shielded from a cancellation of the task, so
-        # the registrar hears it; if the task is cancelled again, dropping the client still signs out.
-        await asyncio.shield(self.sign_out())
+        # the registrar hears it; if the task is cancelled again, dropping the client still signs out. A failed
+        # sign-out never hides the exception that ended the block.
+        try:
+            await asyncio.shield(self.sign_out())
+        except Error:
+            if exc_type is None:
+                raise
+            _log.warning("signing out after %s failed", exc_type.__name__, exc_info=True)
 
     # -- events ---------------------------------------------------------------------------------------
 
     async def next_event(self, timeout: Union[None, float, datetime.timedelta] = None) -> Event:
         """The next event (waits for one; ``asyncio.TimeoutError`` after ``timeout`` seconds)."""
         self._bind()
-        text = await asyncio.wait_for(self._native.next_event(), _seconds(timeout))
+        # The wait for the core's next event is kept across time-outs and cancellations (shielded), so an event
+        # that arrives just as the caller gives up is returned by the next call instead of being lost.
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._native.next_event())
+        pending = self._pending
+        try:
+            text = await asyncio.wait_for(asyncio.shield(pending), _seconds(timeout))
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            # The caller gave up; the wait goes on (or has just finished) and the next call takes its event.
+            if pending.cancelled():
+                self._pending = None
+            raise
+        except BaseException:
+            self._pending = None
+            raise
+        self._pending = None
         return _from_json(text)
 
     def events(self) -> AsyncIterator[Event]:

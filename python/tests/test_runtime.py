@@ -140,3 +140,26 @@ async def test_the_server_ending_the_registration_ends_the_event_stream(lab_pool
     await asyncio.wait_for(drain(), STEP)
     assert isinstance(last, sfbkit.Deregistered)
     await alice.sign_out()
+
+
+async def test_no_event_is_lost_to_time_outs(lab_pool: LabPool) -> None:
+    async with lab_pool.client("alice") as alice, lab_pool.client("bob") as bob:
+        await wait_for(alice, sfbkit.ContactAdded)
+        notes = [f"note {i}" for i in range(10)]
+
+        async def publish() -> None:
+            for note in notes:
+                await bob.set_note(note)
+
+        publisher = asyncio.ensure_future(publish())
+        received: List[str] = []
+        deadline = time.monotonic() + STEP
+        while len(received) < len(notes) and time.monotonic() < deadline:
+            try:
+                event = await alice.next_event(timeout=0.002)
+            except asyncio.TimeoutError:
+                continue
+            if isinstance(event, sfbkit.NoteChanged) and event.note:
+                received.append(event.note)
+        await publisher
+        assert received == notes
