@@ -18,6 +18,7 @@ from typing import (
     Callable,
     Dict,
     List,
+    Mapping,
     Optional,
     Sequence,
     Tuple,
@@ -95,60 +96,47 @@ def _server(server: Union[None, str, Tuple[str, int]]) -> Optional[Tuple[str, in
     return (server, 5061)
 
 
-def _options(
-    *,
-    account: Optional[str] = None,
-    password: Optional[str] = None,
-    server: Union[None, str, Tuple[str, int]] = None,
-    addr: Optional[str] = None,
-    dns: Union[None, str, Sequence[str]] = None,
-    ca_files: Sequence[PathLike] = (),
-    keystore: Union[None, str, SecretStore] = None,
-    trusted_domains: Optional[Sequence[str]] = None,
-    user_agent: Optional[str] = None,
-    epid: Optional[str] = None,
-    connect_timeout: Union[None, float, datetime.timedelta] = None,
-    http_timeout: Union[None, float, datetime.timedelta] = None,
-    sign_in_deadline: Union[None, float, datetime.timedelta] = None,
-    dns_lookup_limit: Union[None, float, datetime.timedelta] = None,
-    autodiscover_ports: Optional[Tuple[int, int]] = None,
-    autodiscover_format: Optional[str] = None,
-    autodiscover_over_http: Optional[bool] = None,
-    a_record_port: Optional[int] = None,
-    adapter_preference: Sequence[str] = (),
-    org_id_sts: Optional[str] = None,
-    reconnect: Optional[ReconnectPolicy] = None,
-    lockout: Optional[LockoutPolicy] = None,
-    ca_pems: Sequence[str] = (),
-    system_roots: bool = True,
-) -> Dict[str, Any]:
-    """The dict ``_native.Client`` reads (every key present; ``None`` keeps the core's default)."""
+def _options(given: Mapping[str, Any]) -> Dict[str, Any]:
+    """The dict ``_native.Client`` reads (every key present) from :class:`Client`'s keyword options; an option
+    not given (or ``None``) keeps the core's default."""
+    unknown = set(given) - _option_names()
+    if unknown:
+        raise TypeError(f"unknown sfbkit.Client options: {', '.join(sorted(unknown))}")
+    get = given.get
+    dns = get("dns")
+    reconnect: Optional[ReconnectPolicy] = get("reconnect")
+    lockout: Optional[LockoutPolicy] = get("lockout")
+    trusted_domains = get("trusted_domains")
     return {
-        "account": account,
-        "password": password,
-        "server": _server(server),
-        "addr": addr,
+        "account": get("account"),
+        "password": get("password"),
+        "server": _server(get("server")),
+        "addr": get("addr"),
         "dns": [dns] if isinstance(dns, str) else list(dns or []),
-        "ca_files": [os.fspath(p) for p in ca_files],
-        "ca_pems": list(ca_pems),
-        "system_roots": system_roots,
-        "keystore": keystore,
+        "ca_files": [os.fspath(p) for p in get("ca_files") or ()],
+        "keystore": get("keystore"),
         "trusted_domains": list(trusted_domains) if trusted_domains is not None else None,
-        "user_agent": user_agent,
-        "epid": epid,
-        "connect_timeout": _seconds(connect_timeout),
-        "http_timeout": _seconds(http_timeout),
-        "sign_in_deadline": _seconds(sign_in_deadline),
-        "dns_lookup_limit": _seconds(dns_lookup_limit),
-        "autodiscover_ports": autodiscover_ports,
-        "autodiscover_format": autodiscover_format,
-        "autodiscover_over_http": autodiscover_over_http,
-        "a_record_port": a_record_port,
-        "adapter_preference": list(adapter_preference),
-        "org_id_sts": org_id_sts,
+        "user_agent": get("user_agent"),
+        "epid": get("epid"),
+        "connect_timeout": _seconds(get("connect_timeout")),
+        "http_timeout": _seconds(get("http_timeout")),
+        "sign_in_deadline": _seconds(get("sign_in_deadline")),
+        "dns_lookup_limit": _seconds(get("dns_lookup_limit")),
+        "autodiscover_ports": get("autodiscover_ports"),
+        "autodiscover_format": get("autodiscover_format"),
+        "autodiscover_over_http": get("autodiscover_over_http"),
+        "a_record_port": get("a_record_port"),
+        "adapter_preference": list(get("adapter_preference") or ()),
+        "org_id_sts": get("org_id_sts"),
         "reconnect": (reconnect.initial, reconnect.max, reconnect.jitter) if reconnect else None,
         "lockout": (lockout.max_refusals, lockout.window, lockout.retry_delay) if lockout else None,
     }
+
+
+def _option_names() -> "frozenset[str]":
+    """The keyword options of :class:`Client` (its signature is the one list of them)."""
+    parameters = inspect.signature(Client.__init__).parameters.values()
+    return frozenset(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
 class Client:
@@ -194,30 +182,8 @@ class Client:
         reconnect: Optional[ReconnectPolicy] = None,
         lockout: Optional[LockoutPolicy] = None,
     ) -> None:
-        options = _options(
-            account=account,
-            password=password,
-            server=server,
-            addr=addr,
-            dns=dns,
-            ca_files=ca_files,
-            keystore=keystore,
-            trusted_domains=trusted_domains,
-            user_agent=user_agent,
-            epid=epid,
-            connect_timeout=connect_timeout,
-            http_timeout=http_timeout,
-            sign_in_deadline=sign_in_deadline,
-            dns_lookup_limit=dns_lookup_limit,
-            autodiscover_ports=autodiscover_ports,
-            autodiscover_format=autodiscover_format,
-            autodiscover_over_http=autodiscover_over_http,
-            a_record_port=a_record_port,
-            adapter_preference=adapter_preference,
-            org_id_sts=org_id_sts,
-            reconnect=reconnect,
-            lockout=lockout,
-        )
+        # Every keyword parameter above is an option of the same name.
+        options = _options({name: value for name, value in locals().items() if name not in ("self", "sip_uri")})
         self._setup(_native.Client(sip_uri, options), sip_uri)
 
     @classmethod

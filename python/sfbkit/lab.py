@@ -240,7 +240,7 @@ class LabPool:
         if password is not None:
             options["password"] = password
             options.setdefault("account", u.account)
-        native = self._lab().client(u.sip_uri, _options(**options))
+        native = self._lab().client(u.sip_uri, _options(options))
         return Client._wrap(native, u.sip_uri)
 
     # -- test hooks -----------------------------------------------------------------------------------

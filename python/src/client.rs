@@ -23,11 +23,8 @@ pub(crate) struct Options {
     /// `ip:port` to connect to instead of resolving the server's name.
     addr: Option<String>,
     dns: Vec<String>,
+    /// Extra CA certificates (PEM files), trusted besides the system's roots.
     ca_files: Vec<std::path::PathBuf>,
-    /// Extra CA certificates as PEM text (the lab pool's).
-    ca_pems: Vec<String>,
-    /// Whether the system's roots are trusted besides the extra CAs (default true).
-    system_roots: bool,
     /// `"os"`, `"memory"` or an object with `get`/`set`/`delete`; `None` keeps the builder's.
     keystore: Option<Py<PyAny>>,
     trusted_domains: Option<Vec<String>>,
@@ -87,16 +84,13 @@ pub(crate) fn configure(py: Python<'_>, mut b: ClientBuilder, o: Options) -> Res
         }
         (None, None) => {}
     }
-    if !o.ca_files.is_empty() || !o.ca_pems.is_empty() || !o.system_roots {
-        let mut trust = if o.system_roots { TrustConfig::system() } else { TrustConfig::empty() };
+    if !o.ca_files.is_empty() {
+        let mut trust = TrustConfig::system();
         for path in &o.ca_files {
             let pem = std::fs::read(path).map_err(|e| {
                 config_error(format!("cannot read the CA file {}: {e}", path.display()), "unreadable-ca-file")
             })?;
             trust = trust.with_extra_ca_pem(pem);
-        }
-        for pem in &o.ca_pems {
-            trust = trust.with_extra_ca_pem(pem.as_bytes().to_vec());
         }
         b = b.trust(trust);
     }
