@@ -23,9 +23,12 @@ async def wait_for(
 ) -> E:
     """Reads ``client``'s events until one of class ``kind`` matches ``where``; the events read go to ``seen``."""
 
+    read_here: List[sfbkit.Event] = []
+
     async def read() -> E:
         while True:
             event = await client.next_event()
+            read_here.append(event)
             if seen is not None:
                 seen.append(event)
             if isinstance(event, kind) and where(event):
@@ -34,4 +37,5 @@ async def wait_for(
     try:
         return await asyncio.wait_for(read(), timeout)
     except asyncio.TimeoutError:
-        raise AssertionError(f"no {kind.__name__} within {timeout} s (events seen: {seen})") from None
+        kinds = [type(e).__name__ for e in read_here]
+        raise AssertionError(f"no matching {kind.__name__} within {timeout} s; read meanwhile: {kinds}") from None
