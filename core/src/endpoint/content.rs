@@ -54,17 +54,15 @@ impl Endpoint {
         let mut req = sub.dialog.request(Method::Subscribe).with_header("Contact", &contact);
         // Each option tag on its own line, as SIPE and Lync send them (SIPE compares whole header
         // values; CLIENT-NOTES §7.1). Roaming-self announces the options every self subscription does.
-        let (event, accept, supported) = match &sub.kind {
-            SubKind::Provisioning => (provisioning::EVENT, provisioning::ACCEPT, provisioning::SUPPORTED),
-            SubKind::Contacts => (contacts::EVENT, contacts::ACCEPT, contacts::SUPPORTED),
-            SubKind::SelfData => {
-                (presence::EVENT_ROAMING_SELF, presence::CONTENT_TYPE_ROAMING_SELF, provisioning::SUPPORTED)
-            }
+        let (accept, supported) = match &sub.kind {
+            SubKind::Provisioning => (provisioning::ACCEPT, provisioning::SUPPORTED),
+            SubKind::Contacts => (contacts::ACCEPT, contacts::SUPPORTED),
+            SubKind::SelfData => (presence::CONTENT_TYPE_ROAMING_SELF, provisioning::SUPPORTED),
             SubKind::Presence { .. } | SubKind::PresenceOf { .. } => {
-                (presence::EVENT_PRESENCE, presence::BATCH_SUBSCRIBE_ACCEPT, presence::BATCH_SUBSCRIBE_SUPPORTED)
+                (presence::BATCH_SUBSCRIBE_ACCEPT, presence::BATCH_SUBSCRIBE_SUPPORTED)
             }
         };
-        req = req.with_header("Event", event).with_header("Accept", accept);
+        req = req.with_header("Event", sub.kind.event()).with_header("Accept", accept);
         for s in supported {
             req = req.with_header("Supported", s);
         }
@@ -122,9 +120,29 @@ impl Endpoint {
         sub.confirmed = true;
         let expires = resp.expires().ok().flatten().unwrap_or(0);
         sub.refresh_at = (expires > 0 && kind != SubKind::Provisioning).then(|| now + subscription_refresh(expires));
-        // ms-piggyback-first-notify: the 200 OK carries the first notification's body.
-        if !resp.body.is_empty() {
+        // ms-piggyback-first-notify: the 200 OK carries the first notification: its body, and the headers a NOTIFY
+        // has ([MS-SIP] 3.3.5.1 and [MS-PRES] 4.11 show `Event` and `subscription-state` on it). Read it only as
+        // pidgin-sipe does (sipe-subscriptions.c process_subscribe_response → sipe-notify.c process_incoming_notify):
+        // marked by `ms-piggyback-cseq`, and routed by its own `Event`; a body without them is not a notification.
+        let piggybacked = !resp.body.is_empty() && resp.header("ms-piggyback-cseq").is_some();
+        let event = resp.header("Event").map(|e| e.split(';').next().unwrap_or("").trim());
+        if piggybacked && event.is_some_and(|e| e.eq_ignore_ascii_case(kind.event())) {
             self.on_content(&kind, resp.content_type().unwrap_or(""), &resp.body, now);
+        } else if !resp.body.is_empty() {
+            tracing::warn!(
+                kind = ?kind,
+                event = event.unwrap_or("(none)"),
+                piggyback_cseq = piggybacked,
+                "a 200 OK to SUBSCRIBE carries a body that is not a piggy-backed notification of this subscription \
+                 (no ms-piggyback-cseq, or no or another Event): ignored, as pidgin-sipe ignores it"
+            );
+        }
+        if resp.header("subscription-state").is_some_and(|s| s.trim().to_ascii_lowercase().starts_with("terminated"))
+            && kind != SubKind::Provisioning
+        {
+            // RFC 6665 §4.1.3: the subscription is over; SIPE forgets the dialog too.
+            self.subscriptions.retain(|s| s.dialog.call_id() != call_id);
+            return;
         }
         if kind == SubKind::Provisioning && !resp.body.is_empty() {
             // One-shot (Expires: 0): nothing to keep once the document is in. Without a piggy-backed

@@ -100,6 +100,18 @@ pub(crate) enum SubKind {
     PresenceOf { uri: String },
 }
 
+impl SubKind {
+    /// The event package its SUBSCRIBE names (and the notifications of it carry in `Event`).
+    pub(crate) fn event(&self) -> &'static str {
+        match self {
+            SubKind::Provisioning => crate::provisioning::EVENT,
+            SubKind::Contacts => crate::contacts::EVENT,
+            SubKind::SelfData => crate::presence::EVENT_ROAMING_SELF,
+            SubKind::Presence { .. } | SubKind::PresenceOf { .. } => crate::presence::EVENT_PRESENCE,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Subscription {
     kind: SubKind,

@@ -262,7 +262,12 @@ impl FakePool {
             .with_header("Expires", &expires.to_string())
             .with_header("Contact", SERVER_CONTACT);
         if let Some((ct, b)) = body {
-            ok = ok.with_header("ms-piggyback-cseq", "1").with_body(ct, b.as_bytes().to_vec());
+            // As a Front End sends it ([MS-SIP] 3.3.5.1): the NOTIFY's Event and subscription-state on the 200 OK.
+            ok = ok
+                .with_header("Event", req.header("Event").unwrap())
+                .with_header("subscription-state", &format!("active;expires={expires}"))
+                .with_header("ms-piggyback-cseq", "1")
+                .with_body(ct, b.as_bytes().to_vec());
         }
         self.deliver(ok);
     }
@@ -467,6 +472,61 @@ fn no_roaming_self_subscription_when_the_pool_does_not_offer_it() {
 }
 
 // 2. Piggy-backed first notifications.
+
+#[test]
+fn a_subscribe_answer_is_a_notification_only_with_its_own_event_and_the_piggyback_mark() {
+    // pidgin-sipe reads a 200 OK to SUBSCRIBE as the first NOTIFY only when it carries `ms-piggyback-cseq`, and routes
+    // it by the response's own `Event` (sipe-subscriptions.c process_subscribe_response, sipe-notify.c
+    // process_incoming_notify); a real Front End sends both ([MS-SIP] 3.3.5.1). A body without them is ignored.
+    let variants: [(&str, Option<&str>, bool); 4] = [
+        ("no Event", None, true),
+        ("another Event", Some(SELF), true),
+        ("no ms-piggyback-cseq", Some(CONTACTS), false),
+        ("as a Front End sends it", Some(CONTACTS), true),
+    ];
+    for (what, event, mark) in variants {
+        let mut pool = FakePool::new(ALL_EVENTS);
+        let prov = pool.take_subscribe(PROVISIONING);
+        pool.accept_subscribe(&prov, 0, None);
+        let contacts = pool.take_subscribe(CONTACTS);
+        let mut ok = pool
+            .response(&contacts, 200, "OK")
+            .with_header("Expires", "3600")
+            .with_header("Contact", SERVER_CONTACT)
+            .with_header("subscription-state", "active;expires=3600");
+        if let Some(e) = event {
+            ok = ok.with_header("Event", e);
+        }
+        if mark {
+            ok = ok.with_header("ms-piggyback-cseq", "1");
+        }
+        pool.deliver(ok.with_body(CONTACTS_CT, CONTACT_LIST.as_bytes().to_vec()));
+        let added = pool.take_events().into_iter().filter(|e| matches!(e, Event::ContactAdded { .. })).count();
+        let expected = if what == "as a Front End sends it" { 2 } else { 0 };
+        assert_eq!(added, expected, "{what}");
+    }
+}
+
+#[test]
+fn a_terminated_subscription_is_forgotten() {
+    let mut pool = FakePool::new(ALL_EVENTS);
+    let prov = pool.take_subscribe(PROVISIONING);
+    pool.accept_subscribe(&prov, 0, None);
+    let contacts = pool.take_subscribe(CONTACTS);
+    let ok = pool
+        .response(&contacts, 200, "OK")
+        .with_header("Expires", "3600")
+        .with_header("Contact", SERVER_CONTACT)
+        .with_header("subscription-state", "terminated;reason=rejected");
+    pool.deliver(ok);
+    // No refresh is ever sent for it: nothing is due even an hour later.
+    pool.advance(Duration::from_secs(3700));
+    assert!(
+        !pool.sent.iter().any(|m| m.header("Event") == Some(CONTACTS) && m.call_id() == contacts.call_id()),
+        "{:?}",
+        pool.summary()
+    );
+}
 
 #[test]
 fn piggybacked_contact_list_and_roaming_self_drive_presence_subscription_and_initial_publication() {

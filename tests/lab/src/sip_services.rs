@@ -370,8 +370,20 @@ impl LabServices {
             .with_header("Expires", &expires.to_string())
             .with_header("Contact", &format!("<sip:{}:{port};transport=tls>", config.pool_fqdn));
         if expires > 0 || event == "vnd-microsoft-provisioning-v2" {
-            // ms-piggyback-first-notify: this 200 OK is the first NOTIFY (CSeq 1 of our side).
-            resp = resp.with_header("ms-piggyback-cseq", "1").with_body(&content_type, body);
+            // ms-piggyback-first-notify: this 200 OK is the first NOTIFY (CSeq 1 of our side), with the headers that
+            // NOTIFY would carry: [MS-SIP] 3.3.5.1 and [MS-PRES] 4.11 show `Event` and `subscription-state` on it.
+            // pidgin-sipe routes a piggy-backed body by its own `Event` only, and drops it without one
+            // (sipe-notify.c process_incoming_notify): against a lab that omitted both, SIPE showed an empty roster.
+            // A one-shot query (Expires: 0, provisioning) ends with its answer (RFC 6665 §4.4.3).
+            let state = match expires {
+                0 => "terminated;reason=timeout".to_string(),
+                n => format!("active;expires={n}"),
+            };
+            resp = resp
+                .with_header("Event", &event)
+                .with_header("subscription-state", &state)
+                .with_header("ms-piggyback-cseq", "1")
+                .with_body(&content_type, body);
         }
         resp
     }
