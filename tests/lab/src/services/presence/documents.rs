@@ -228,9 +228,14 @@ impl PresenceStore {
     }
 }
 
+/// One part, its body followed by an empty line before the next delimiter. RFC 2046 §5.1.1 needs only the CRLF that
+/// belongs to the delimiter; the empty line is what pidgin-sipe (through libpurple's mime.c `part_load`, which
+/// trims the last four bytes of a part as "\r\n\r\n") reads correctly: with one CRLF it lost the last two characters of
+/// every part (`</categorie`) and read no presence at all. An RFC 2046 reader sees a trailing CRLF in the body, which
+/// XML ignores.
 fn part(boundary: &str, cid: &str, content_type: &str, body: &str) -> String {
     format!(
-        "--{boundary}\r\nContent-Transfer-Encoding: binary\r\nContent-ID: {cid}\r\nContent-Type: {content_type}\r\n\r\n{body}\r\n"
+        "--{boundary}\r\nContent-Transfer-Encoding: binary\r\nContent-ID: {cid}\r\nContent-Type: {content_type}\r\n\r\n{body}\r\n\r\n"
     )
 }
 
