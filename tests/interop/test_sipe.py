@@ -17,6 +17,14 @@ Findings, each fixed where the specifications and SIPE say the lab (or our clien
   CRLF in the body (test_presence_both_ways).
 - With its XML readable, SIPE's publications are accepted (200 OK to each SERVICE, no 409): the 409s seen before
   came from SIPE publishing version 0 after failing to read roaming-self.
+- TLS-DSK: SIPE starts certificate provisioning with `GET <sts-uri>/mex`, which the lab answered 404. It serves the
+  Certificate Provisioning Service's metadata now (port `CertProvisioningServiceWebTicketProof_SHA1`, its
+  EndorsingSupportingTokens naming the Web Ticket Service). SIPE reads `Policy` and `service` as children of the
+  document root (sipe-webticket.c), so the lab's MEX documents are now the WSDL `definitions` element itself, not
+  wrapped in WS-MEX `Metadata` (our client reads either).
+- SIPE's TLS-DSK reader fails a handshake record that holds only ServerHelloDone (sipe-tls.c handshake_parse takes
+  its success flag from the previous message's fields): Schannel sends the server's flight in one record. The lab's
+  OpenSSL wrote one record per message; the lab merges them now (same messages, same hashes).
 """
 
 from __future__ import annotations
@@ -131,6 +139,36 @@ def status_line(who: str, status: str, message: Optional[str] = None) -> Callabl
 async def lab(tmp_path: Path) -> AsyncIterator[LabPool]:
     async with LabPool() as pool:
         yield pool
+
+
+@pytest.mark.parametrize("faults", [[], ["tls10-only"]], ids=["default-pool", "tls10-only-pool"])
+async def test_tls_dsk_sign_in_through_certificate_provisioning(faults: List[str], tmp_path: Path) -> None:
+    async with LabPool(faults=faults) as lab:
+        sipe = await Sipe.start(lab, "alice", tmp_path, auth="tls-dsk")
+        try:
+            await sipe.expect(lambda l: l == "SIGNED-ON")
+            await sipe.expect(lambda l: l == "BUDDY sip:bob@contoso.lab\tColleagues")
+            log = sipe.debug_log()
+            steps = [
+                # Certificate provisioning, as SIPE starts it: the MEX of the registrar's sts-uri ...
+                r"service_metadata: metadata for service https://\S+/CertProv/CertProvisioningService\.svc/mex retrieved",
+                r"service_metadata: WebTicket policy found",
+                # ... the Web Ticket Service's MEX, a ticket, GetAndPublishCert ...
+                r"webticket_metadata: WebTicket Windows Negotiate Auth URI https://\S+/WebTicket/WebTicketService\.svc/Auth",
+                r"certprov_webticket: got ticket for",
+                r"get_and_publish_cert: certificate for target '[^']+' added",
+                # ... then REGISTER with TLS-DSK (SIPE's own TLS 1.0, RSA key exchange) and 200 OK.
+                r"sip_sec_init_sec_context__tls_dsk: handshake completed",
+                r"process_register_response: authentication handshake completed successfully",
+            ]
+            at = 0
+            for step in steps:
+                found = re.compile(step).search(log, at)
+                assert found, f"{step!r} not in order in {sipe.log}"
+                at = found.end()
+            assert [b.aor for b in lab.bindings()] == ["alice@contoso.lab"]
+        finally:
+            await sipe.stop()
 
 
 async def wait_event(client: sfbkit.Client, match: Callable[[sfbkit.Event], bool], timeout: float = STEP) -> sfbkit.Event:

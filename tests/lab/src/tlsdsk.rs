@@ -340,7 +340,7 @@ impl TlsDskServer {
                     return Err(TlsDskServerError::IncompleteFlight);
                 }
                 self.state = State::Handshaking(mid);
-                Ok(ServerStep::Continue(flight))
+                Ok(ServerStep::Continue(coalesce_handshake_records(flight)))
             }
             Err(HandshakeError::Failure(mut mid)) => {
                 let alert = std::mem::take(&mut mid.get_mut().outbox);
@@ -356,6 +356,60 @@ impl TlsDskServer {
             Err(HandshakeError::SetupFailure(e)) => Err(TlsDskServerError::Setup(e)),
         }
     }
+}
+
+/// The largest TLS record body (RFC 5246 §6.2.1: 2^14 bytes of plaintext).
+const MAX_RECORD: usize = 1 << 14;
+
+/// The flight with consecutive handshake records of one version merged into as few records as fit, the way
+/// Schannel sends its ServerHello, Certificate, CertificateRequest and ServerHelloDone: in one record. OpenSSL
+/// writes a record per message, and pidgin-sipe's TLS-DSK reader fails a record that holds only the empty
+/// ServerHelloDone (sipe-tls.c `handshake_parse`: its success flag comes from the previous message's fields), so
+/// against the lab it stopped at "security context continuation failed". Only the framing changes: the
+/// handshake messages, and so every hash over them, stay byte for byte the same. Bytes that are not whole records
+/// are passed on as they are.
+fn coalesce_handshake_records(flight: Vec<u8>) -> Vec<u8> {
+    const HANDSHAKE: u8 = 22;
+    let mut records = Vec::new();
+    let mut rest = flight.as_slice();
+    while rest.len() >= 5 {
+        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        if rest.len() < 5 + len {
+            return flight;
+        }
+        records.push((rest[0], [rest[1], rest[2]], &rest[5..5 + len]));
+        rest = &rest[5 + len..];
+    }
+    if !rest.is_empty() {
+        return flight;
+    }
+    let mut out = Vec::with_capacity(flight.len());
+    let mut open: Option<(u8, [u8; 2], Vec<u8>)> = None;
+    let close = |record: (u8, [u8; 2], Vec<u8>), out: &mut Vec<u8>| {
+        out.push(record.0);
+        out.extend_from_slice(&record.1);
+        out.extend_from_slice(&(record.2.len() as u16).to_be_bytes());
+        out.extend_from_slice(&record.2);
+    };
+    for (kind, version, body) in records {
+        match &mut open {
+            Some((k, v, acc))
+                if *k == HANDSHAKE && kind == HANDSHAKE && *v == version && acc.len() + body.len() <= MAX_RECORD =>
+            {
+                acc.extend_from_slice(body);
+            }
+            _ => {
+                if let Some(done) = open.take() {
+                    close(done, &mut out);
+                }
+                open = Some((kind, version, body.to_vec()));
+            }
+        }
+    }
+    if let Some(done) = open.take() {
+        close(done, &mut out);
+    }
+    out
 }
 
 /// The OpenSSL context: versions, suites and security level set here, not taken from `openssl.cnf`.
@@ -484,4 +538,36 @@ pub fn issue_user_cert(ca: &LabCa, sip_address: &str, validity: Validity) -> Res
     let key = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(CaError::Generate)?;
     let cert = params.signed_by(&key, &issuer).map_err(CaError::Generate)?;
     Ok((vec![cert.der().to_vec(), ca.ca_der().to_vec()], key.serialize_der()))
+}
+
+#[cfg(test)]
+mod coalescing_tests {
+    use super::coalesce_handshake_records;
+
+    fn record(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![kind, 3, 1];
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    #[test]
+    fn consecutive_handshake_records_become_one_and_the_messages_stay_the_same() {
+        // ServerHello, Certificate, CertificateRequest and an empty ServerHelloDone, one record each (OpenSSL).
+        let messages: [&[u8]; 4] = [&[2, 0, 0, 2, 3, 1], &[11, 0, 0, 3, 0, 0, 0], &[13, 0, 0, 1, 0], &[14, 0, 0, 0]];
+        let flight: Vec<u8> = messages.iter().flat_map(|m| record(22, m)).collect();
+        let merged = coalesce_handshake_records(flight);
+        assert_eq!(merged, record(22, &messages.concat()), "one record, as Schannel sends the flight");
+    }
+
+    #[test]
+    fn other_records_and_broken_flights_pass_unchanged() {
+        let ccs_then_finished: Vec<u8> = [record(20, &[1]), record(22, &[20, 0, 0, 1, 9])].concat();
+        assert_eq!(coalesce_handshake_records(ccs_then_finished.clone()), ccs_then_finished);
+        let truncated = record(22, &[2, 0, 0, 2, 3, 1])[..7].to_vec();
+        assert_eq!(coalesce_handshake_records(truncated.clone()), truncated);
+        let big = vec![0u8; super::MAX_RECORD - 10];
+        let two_big: Vec<u8> = [record(22, &big), record(22, &big)].concat();
+        assert_eq!(coalesce_handshake_records(two_big.clone()), two_big, "never past 2^14 bytes per record");
+    }
 }

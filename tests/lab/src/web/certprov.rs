@@ -30,6 +30,11 @@ use crate::ca::{CaError, LabCa, Validity};
 pub(crate) const CERTPROV_PATH: &str = "/certprov/certprovisioningservice.svc";
 /// The service's path as IIS spells it in URLs (the `sts-uri` of the TLS-DSK challenge names it).
 pub const CERTPROV_LINK: &str = "/CertProv/CertProvisioningService.svc";
+/// The service's metadata, `<sts-uri>/mex`: where pidgin-sipe starts certificate provisioning.
+pub(crate) const CERTPROV_MEX_PATH: &str = "/certprov/certprovisioningservice.svc/mex";
+/// The ticket port of the service's metadata, the name pidgin-sipe looks for (sipe-certificate.c; REFERENCE.md §2.2
+/// "Port names seen").
+pub const PROOF_PORT: &str = "CertProvisioningServiceWebTicketProof_SHA1";
 /// Largest GetAndPublishCert body read (a request with an RSA-2048 CSR and a ticket is about 4 KiB).
 pub(crate) const MAX_REQUEST: usize = 64 * 1024;
 /// How long issued certificates are valid: a pool's default `DefaultValidityPeriodHours` is 4,320 h (FIELD-NOTES).
@@ -205,6 +210,33 @@ pub fn issue_certificate(
 }
 
 /// The GetAndPublishCertResponse carrying `cert_der`.
+/// The service's WS-MetadataExchange document (GET `<sts-uri>/mex`; REFERENCE.md §2.2, CLIENT-NOTES.md §6.2), reduced to
+/// what clients read: the policy of the [`PROOF_PORT`] port, whose `EndorsingSupportingTokens` name the Web Ticket
+/// Service that issues its tickets (`issuer`; a proof-key signature is required), and the port's address,
+/// `certprov` (where GetAndPublishCert goes, and the ticket's `AppliesTo`). Before the interop test the lab
+/// answered 404 here and pidgin-sipe's TLS-DSK stopped at "Web ticket request … failed".
+pub fn mex(certprov: &str, issuer: &str) -> String {
+    format!(
+        concat!(
+            r#"<wsdl:definitions name="CertProvisioningService" targetNamespace="http://tempuri.org/" "#,
+            r#"xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" "#,
+            r#"xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" "#,
+            r#"xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">"#,
+            r#"<wsp:Policy wsu:Id="{port}_policy"><wsp:ExactlyOne><wsp:All>"#,
+            r#"<sp:EndorsingSupportingTokens xmlns:sp="http://schemas.xmlsoap.org/ws/2005/07/securitypolicy">"#,
+            r#"<wsp:Policy><sp:IssuedToken><sp:Issuer><wsa:Address xmlns:wsa="http://www.w3.org/2005/08/addressing">"#,
+            r#"{issuer}</wsa:Address></sp:Issuer></sp:IssuedToken></wsp:Policy></sp:EndorsingSupportingTokens>"#,
+            r#"</wsp:All></wsp:ExactlyOne></wsp:Policy>"#,
+            r#"<wsdl:service name="CertProvisioningService"><wsdl:port name="{port}" binding="tns:{port}">"#,
+            r#"<soap:address location="{certprov}"/></wsdl:port></wsdl:service>"#,
+            r#"</wsdl:definitions>"#
+        ),
+        port = PROOF_PORT,
+        issuer = quick_xml::escape::escape(issuer),
+        certprov = quick_xml::escape::escape(certprov),
+    )
+}
+
 pub fn response(cert_der: &[u8]) -> String {
     format!(
         concat!(

@@ -155,8 +155,6 @@ pub fn failed_authentication() -> String {
 pub fn online_mex(bearer_url: &str, org_id_url: &str) -> String {
     format!(
         concat!(
-            r#"<wsx:Metadata xmlns:wsx="http://schemas.xmlsoap.org/ws/2004/09/mex">"#,
-            r#"<wsx:MetadataSection Dialect="http://schemas.xmlsoap.org/wsdl/" Identifier="http://tempuri.org/">"#,
             r#"<wsdl:definitions name="WebTicketService" targetNamespace="http://tempuri.org/" "#,
             r#"xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" "#,
             r#"xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" "#,
@@ -168,7 +166,7 @@ pub fn online_mex(bearer_url: &str, org_id_url: &str) -> String {
             r#"</wsp:Policy></sp:SignedSupportingTokens></wsp:All></wsp:ExactlyOne></wsp:Policy>"#,
             r#"<wsdl:service name="WebTicketService"><wsdl:port name="{port}" binding="tns:{port}">"#,
             r#"<soap:address location="{bearer}"/></wsdl:port></wsdl:service>"#,
-            r#"</wsdl:definitions></wsx:MetadataSection></wsx:Metadata>"#
+            r#"</wsdl:definitions>"#
         ),
         port = BEARER_PORT,
         issuer = escape(org_id_url),

@@ -91,6 +91,14 @@ pub(crate) fn respond(
             _ => not_found(site),
         };
     }
+    if path == super::certprov::CERTPROV_MEX_PATH {
+        let base = req.base(site);
+        let body = super::certprov::mex(
+            &format!("{base}{}", super::certprov::CERTPROV_LINK),
+            &format!("{base}{SERVICE_LINK}"),
+        );
+        return reply(site, StatusCode::OK, "text/xml; charset=utf-8", body);
+    }
     if path == MEX_PATH {
         let base = req.base(site);
         let body = if site.cfg.online {

@@ -321,14 +321,15 @@ pub fn rstr(issue: &Issue<'_>) -> String {
     )
 }
 
-/// The service's WS-MEX metadata (REFERENCE.md §2.2), reduced to what clients read: the
+/// The service's WS-MEX metadata (REFERENCE.md §2.2) as an HTTP GET of `/mex` returns it: the WSDL `definitions`
+/// element at the root, its `Policy` and `service` elements as its children. pidgin-sipe reads them exactly there
+/// (sipe-webticket.c service_metadata, webticket_metadata) and works against real pools; with the WS-MEX
+/// `Metadata/MetadataSection` wrapper the lab used to send, it found neither. Reduced to what clients read: the
 /// `WebTicketServiceWinNegotiate` port, its policy (HTTP Negotiate over TLS) and its address `auth_url`; and the
 /// proof-key port [`PROOF_PORT`] at the same address, whose policy's EndorsingSupportingTokens name this service.
 pub fn mex(auth_url: &str) -> String {
     format!(
         concat!(
-            r#"<wsx:Metadata xmlns:wsx="http://schemas.xmlsoap.org/ws/2004/09/mex">"#,
-            r#"<wsx:MetadataSection Dialect="http://schemas.xmlsoap.org/wsdl/" Identifier="http://tempuri.org/">"#,
             r#"<wsdl:definitions name="WebTicketService" targetNamespace="http://tempuri.org/" "#,
             r#"xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" "#,
             r#"xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" "#,
@@ -345,7 +346,7 @@ pub fn mex(auth_url: &str) -> String {
             r#"<soap:address location="{auth}"/></wsdl:port>"#,
             r#"<wsdl:port name="{proof}" binding="tns:{proof}"><soap:address location="{auth}"/></wsdl:port>"#,
             r#"</wsdl:service>"#,
-            r#"</wsdl:definitions></wsx:MetadataSection></wsx:Metadata>"#
+            r#"</wsdl:definitions>"#
         ),
         port = WIN_NEGOTIATE_PORT,
         proof = PROOF_PORT,

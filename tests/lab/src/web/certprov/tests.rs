@@ -200,3 +200,21 @@ async fn expired_user_cert_fault_and_method_checks() {
     let without = self::site(|c| c.user_ca = None);
     assert_eq!(respond(&without, true, &Method::POST, &headers, Some(Bytes::new())).status(), StatusCode::NOT_FOUND);
 }
+
+#[test]
+fn the_metadata_names_the_proof_port_and_its_issuer_where_pidgin_sipe_reads_them() {
+    let doc = mex("https://pool/CertProv/CertProvisioningService.svc", "https://pool/WebTicket/WebTicketService.svc");
+    // pidgin-sipe reads `Policy` and `service` as children of the root (sipe-webticket.c service_metadata).
+    let parsed = sfbkit::xml::Document::parse(doc.as_bytes()).unwrap();
+    assert_eq!(parsed.root.name, "definitions");
+    let policy = parsed.root.children_named("Policy").find(|p| p.attr("Id") == Some(&format!("{PROOF_PORT}_policy")));
+    assert!(policy.is_some(), "{doc}");
+    assert!(parsed.root.children_named("service").next().is_some(), "{doc}");
+    let info = sfbkit::auth::webticket::parse_mex(doc.as_bytes(), &format!("{PROOF_PORT}_policy")).unwrap();
+    assert_eq!(
+        info.ports.get(PROOF_PORT).map(String::as_str),
+        Some("https://pool/CertProv/CertProvisioningService.svc")
+    );
+    assert_eq!(info.sts_address.as_deref(), Some("https://pool/WebTicket/WebTicketService.svc"));
+    assert!(info.requires_proof, "EndorsingSupportingTokens: the ticket is used with its proof key");
+}
