@@ -325,6 +325,10 @@ pub struct LabConfig {
     pub faults: Vec<Fault>,
     /// Applied before every DNS, HTTP and SIP response, so that tests can count round trips.
     pub response_delay_ms: u64,
+    /// The port the running pool's web services listen on (set by `LabPool::start`, not configured): the
+    /// provisioned web service URLs name it, as a real pool's name its 443.
+    #[serde(skip)]
+    pub web_https_port: Option<u16>,
 }
 
 impl Default for LabConfig {
@@ -345,6 +349,7 @@ impl Default for LabConfig {
             auth: AuthSettings::default(),
             faults: Vec::new(),
             response_delay_ms: 0,
+            web_https_port: None,
         }
     }
 }

@@ -92,7 +92,10 @@ impl LabPool {
     /// [`LabPool::start`], with the CA kept in `state_dir` ([`state::LabState`]): loaded when the directory
     /// holds one, else created and stored there, so certificates issued by an earlier pool with the same
     /// directory still verify. `None` is a fresh CA, as [`LabPool::start`].
-    pub async fn start_with_state(config: LabConfig, state_dir: Option<&std::path::Path>) -> Result<LabPool, LabError> {
+    pub async fn start_with_state(
+        mut config: LabConfig,
+        state_dir: Option<&std::path::Path>,
+    ) -> Result<LabPool, LabError> {
         // A name of its own per pool: two lab CAs with one subject would make a client that
         // trusts the other one see a bad signature instead of an unknown issuer.
         let fresh_ca = || ca::LabCa::generate(&format!("sfbkit lab pool CA {:08x}", rand::random::<u32>()));
@@ -174,6 +177,7 @@ impl LabPool {
         let directory = Arc::new(directory::Directory::default());
         web_cfg.directory = directory.clone();
         let web = web::LabWeb::start(web_cfg).await?;
+        config.web_https_port = Some(web.https_port());
         let certprov_url = match &foreign {
             Some(f) if config.has(Fault::StsUriElsewhere) => f.https_url("/CertProv/CertProvisioningService.svc"),
             _ => format!("https://{}:{}/CertProv/CertProvisioningService.svc", config.pool_fqdn, web.https_port()),

@@ -95,7 +95,12 @@ fn server_configuration(config: &LabConfig, aor: &str) -> String {
         d if d.is_empty() => domain.clone(),
         d => d,
     };
-    let web = format!("https://{pool}");
+    // The pool's web services, at the lab's port: pidgin-sipe, given the bare name, tried group expansion on 443
+    // and failed (docs/interop.md).
+    let web = match config.web_https_port {
+        Some(port) if port != 443 => format!("https://{pool}:{port}"),
+        _ => format!("https://{pool}"),
+    };
     let settings: Vec<(&str, String)> = vec![
         ("absWebServiceEnabled", "true".into()),
         ("absInternalServerUrl", format!("{web}/abs/handler")),
