@@ -30,6 +30,7 @@ Findings, each fixed where the specifications and SIPE say the lab (or our clien
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -135,40 +136,46 @@ def status_line(who: str, status: str, message: Optional[str] = None) -> Callabl
     return match
 
 
+@contextlib.asynccontextmanager
+async def signed_in_sipe(lab: LabPool, tmp_path: Path, auth: str = "ntlm") -> AsyncIterator[Sipe]:
+    """alice in SIPE, signed in, her roster received (bob in Colleagues); stopped afterwards."""
+    sipe = await Sipe.start(lab, "alice", tmp_path, auth=auth)
+    try:
+        await sipe.expect(lambda l: l == "SIGNED-ON")
+        await sipe.expect(lambda l: l == "BUDDY sip:bob@contoso.lab\tColleagues")
+        yield sipe
+    finally:
+        await sipe.stop()
+
+
 @pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[LabPool]:
+async def lab() -> AsyncIterator[LabPool]:
     async with LabPool() as pool:
         yield pool
 
 
 @pytest.mark.parametrize("faults", [[], ["tls10-only"]], ids=["default-pool", "tls10-only-pool"])
 async def test_tls_dsk_sign_in_through_certificate_provisioning(faults: List[str], tmp_path: Path) -> None:
-    async with LabPool(faults=faults) as lab:
-        sipe = await Sipe.start(lab, "alice", tmp_path, auth="tls-dsk")
-        try:
-            await sipe.expect(lambda l: l == "SIGNED-ON")
-            await sipe.expect(lambda l: l == "BUDDY sip:bob@contoso.lab\tColleagues")
-            log = sipe.debug_log()
-            steps = [
-                # Certificate provisioning, as SIPE starts it: the MEX of the registrar's sts-uri ...
-                r"service_metadata: metadata for service https://\S+/CertProv/CertProvisioningService\.svc/mex retrieved",
-                r"service_metadata: WebTicket policy found",
-                # ... the Web Ticket Service's MEX, a ticket, GetAndPublishCert ...
-                r"webticket_metadata: WebTicket Windows Negotiate Auth URI https://\S+/WebTicket/WebTicketService\.svc/Auth",
-                r"certprov_webticket: got ticket for",
-                r"get_and_publish_cert: certificate for target '[^']+' added",
-                # ... then REGISTER with TLS-DSK (SIPE's own TLS 1.0, RSA key exchange) and 200 OK.
-                r"sip_sec_init_sec_context__tls_dsk: handshake completed",
-                r"process_register_response: authentication handshake completed successfully",
-            ]
-            at = 0
-            for step in steps:
-                found = re.compile(step).search(log, at)
-                assert found, f"{step!r} not in order in {sipe.log}"
-                at = found.end()
-            assert [b.aor for b in lab.bindings()] == ["alice@contoso.lab"]
-        finally:
-            await sipe.stop()
+    async with LabPool(faults=faults) as lab, signed_in_sipe(lab, tmp_path, auth="tls-dsk") as sipe:
+        log = sipe.debug_log()
+        steps = [
+            # Certificate provisioning, as SIPE starts it: the MEX of the registrar's sts-uri ...
+            r"service_metadata: metadata for service https://\S+/CertProv/CertProvisioningService\.svc/mex retrieved",
+            r"service_metadata: WebTicket policy found",
+            # ... the Web Ticket Service's MEX, a ticket, GetAndPublishCert ...
+            r"webticket_metadata: WebTicket Windows Negotiate Auth URI https://\S+/WebTicket/WebTicketService\.svc/Auth",
+            r"certprov_webticket: got ticket for",
+            r"get_and_publish_cert: certificate for target '[^']+' added",
+            # ... then REGISTER with TLS-DSK (SIPE's own TLS 1.0, RSA key exchange) and 200 OK.
+            r"sip_sec_init_sec_context__tls_dsk: handshake completed",
+            r"process_register_response: authentication handshake completed successfully",
+        ]
+        at = 0
+        for step in steps:
+            found = re.compile(step).search(log, at)
+            assert found, f"{step!r} not in order in {sipe.log}"
+            at = found.end()
+        assert [b.aor for b in lab.bindings()] == ["alice@contoso.lab"]
 
 
 async def wait_event(client: sfbkit.Client, match: Callable[[sfbkit.Event], bool], timeout: float = STEP) -> sfbkit.Event:
@@ -182,69 +189,51 @@ async def wait_event(client: sfbkit.Client, match: Callable[[sfbkit.Event], bool
 
 
 async def test_ntlm_sign_in_receives_the_roster(lab: LabPool, tmp_path: Path) -> None:
-    sipe = await Sipe.start(lab, "alice", tmp_path)
-    try:
-        await sipe.expect(lambda l: l == "SIGNED-ON")
-        await sipe.expect(lambda l: l == "BUDDY sip:bob@contoso.lab\tColleagues")
-        log = sipe.debug_log()
+    async with signed_in_sipe(lab, tmp_path) as sipe:
         # NTLM as SIPE does it: REGISTER, 401 with the challenge, a signed REGISTER, 200 OK (CLIENT-NOTES §5).
-        assert re.search(r"NTLM", log), sipe.log
+        assert re.search(r"NTLM", sipe.debug_log()), sipe.log
         assert [b.aor for b in lab.bindings()] == ["alice@contoso.lab"]
-    finally:
-        await sipe.stop()
 
 
 async def test_presence_both_ways(lab: LabPool, tmp_path: Path) -> None:
-    sipe = await Sipe.start(lab, "alice", tmp_path)
-    try:
-        await sipe.expect(lambda l: l == "SIGNED-ON")
-        await sipe.expect(lambda l: l.startswith("BUDDY sip:bob@contoso.lab"))
-        async with lab.client("bob") as bob:
-            # sfbkit → SIPE: bob goes Busy with a note; SIPE shows the status and the note in the status message.
-            await bob.set_presence(sfbkit.Availability.BUSY)
-            await bob.set_note("Testing interop with SIPE")
-            await sipe.expect(status_line("sip:bob@contoso.lab", "busy", "Testing interop with SIPE"))
+    async with signed_in_sipe(lab, tmp_path) as sipe, lab.client("bob") as bob:
+        # sfbkit → SIPE: bob goes Busy with a note; SIPE shows the status and the note in the status message.
+        await bob.set_presence(sfbkit.Availability.BUSY)
+        await bob.set_note("Testing interop with SIPE")
+        await sipe.expect(status_line("sip:bob@contoso.lab", "busy", "Testing interop with SIPE"))
 
-            # SIPE → sfbkit: bob watches alice; SIPE sets Away with a note; bob's stream shows both.
-            await bob.add_contact("alice@contoso.lab", "Alice")
-            await sipe.send("status away Out for lunch with the SIPE team")
-            await sipe.expect(lambda l: l == "OK status")
-            away = await wait_event(
+        # SIPE → sfbkit: bob watches alice; SIPE sets Away with a note; bob's stream shows both.
+        await bob.add_contact("alice@contoso.lab", "Alice")
+        await sipe.send("status away Out for lunch with the SIPE team")
+        await sipe.expect(lambda l: l == "OK status")
+        away = await wait_event(
+            bob,
+            lambda e: isinstance(e, sfbkit.PresenceChanged)
+            and e.uri == "sip:alice@contoso.lab"
+            and e.availability is sfbkit.Availability.AWAY,
+        )
+        assert isinstance(away, sfbkit.PresenceChanged)
+        seen = bob.presence_of("alice@contoso.lab")
+        if seen is None or seen.note is None or "Out for lunch" not in seen.note.text:
+            await wait_event(
                 bob,
-                lambda e: isinstance(e, sfbkit.PresenceChanged)
+                lambda e: isinstance(e, sfbkit.NoteChanged)
                 and e.uri == "sip:alice@contoso.lab"
-                and e.availability is sfbkit.Availability.AWAY,
+                and "Out for lunch" in (e.note or ""),
             )
-            assert isinstance(away, sfbkit.PresenceChanged)
-            seen = bob.presence_of("alice@contoso.lab")
-            if seen is None or seen.note is None or "Out for lunch" not in seen.note.text:
-                await wait_event(
-                    bob,
-                    lambda e: isinstance(e, sfbkit.NoteChanged)
-                    and e.uri == "sip:alice@contoso.lab"
-                    and "Out for lunch" in (e.note or ""),
-                )
         log = sipe.debug_log()
         # SIPE's publications were accepted: 200 OK to its SERVICE requests, no 409 Conflict, in its own log.
         assert re.search(r"response\(200\),msg->method\(SERVICE\)", log), sipe.log
         assert not re.search(r"response\(409\)", log), sipe.log
-    finally:
-        await sipe.stop()
 
 
 async def test_a_contact_and_group_added_in_sipe_reach_sfbkit(lab: LabPool, tmp_path: Path) -> None:
-    sipe = await Sipe.start(lab, "alice", tmp_path)
-    try:
-        await sipe.expect(lambda l: l == "SIGNED-ON")
-        await sipe.expect(lambda l: l.startswith("BUDDY sip:bob@contoso.lab"))
-        async with lab.client("alice") as alice:
-            await wait_event(alice, lambda e: isinstance(e, sfbkit.ContactAdded))
-            await sipe.send("add-buddy carol@contoso.lab Lab Friends")
-            added = await wait_event(
-                alice, lambda e: isinstance(e, sfbkit.ContactAdded) and e.contact.uri == "sip:carol@contoso.lab"
-            )
-            assert isinstance(added, sfbkit.ContactAdded)
-            group = alice.contacts().group("Lab Friends")
-            assert group is not None and added.contact.groups == (group.id,), alice.contacts()
-    finally:
-        await sipe.stop()
+    async with signed_in_sipe(lab, tmp_path) as sipe, lab.client("alice") as alice:
+        await wait_event(alice, lambda e: isinstance(e, sfbkit.ContactAdded))
+        await sipe.send("add-buddy carol@contoso.lab Lab Friends")
+        added = await wait_event(
+            alice, lambda e: isinstance(e, sfbkit.ContactAdded) and e.contact.uri == "sip:carol@contoso.lab"
+        )
+        assert isinstance(added, sfbkit.ContactAdded)
+        group = alice.contacts().group("Lab Friends")
+        assert group is not None and added.contact.groups == (group.id,), alice.contacts()

@@ -216,24 +216,10 @@ pub fn issue_certificate(
 /// `certprov` (where GetAndPublishCert goes, and the ticket's `AppliesTo`). Before the interop test the lab
 /// answered 404 here and pidgin-sipe's TLS-DSK stopped at "Web ticket request … failed".
 pub fn mex(certprov: &str, issuer: &str) -> String {
-    format!(
-        concat!(
-            r#"<wsdl:definitions name="CertProvisioningService" targetNamespace="http://tempuri.org/" "#,
-            r#"xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" "#,
-            r#"xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" "#,
-            r#"xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">"#,
-            r#"<wsp:Policy wsu:Id="{port}_policy"><wsp:ExactlyOne><wsp:All>"#,
-            r#"<sp:EndorsingSupportingTokens xmlns:sp="http://schemas.xmlsoap.org/ws/2005/07/securitypolicy">"#,
-            r#"<wsp:Policy><sp:IssuedToken><sp:Issuer><wsa:Address xmlns:wsa="http://www.w3.org/2005/08/addressing">"#,
-            r#"{issuer}</wsa:Address></sp:Issuer></sp:IssuedToken></wsp:Policy></sp:EndorsingSupportingTokens>"#,
-            r#"</wsp:All></wsp:ExactlyOne></wsp:Policy>"#,
-            r#"<wsdl:service name="CertProvisioningService"><wsdl:port name="{port}" binding="tns:{port}">"#,
-            r#"<soap:address location="{certprov}"/></wsdl:port></wsdl:service>"#,
-            r#"</wsdl:definitions>"#
-        ),
-        port = PROOF_PORT,
-        issuer = quick_xml::escape::escape(issuer),
-        certprov = quick_xml::escape::escape(certprov),
+    use super::mex::{Policy, Port, definitions};
+    definitions(
+        "CertProvisioningService",
+        &[Port { name: PROOF_PORT, policy: Policy::Endorsing { issuer }, location: certprov }],
     )
 }
 

@@ -11,6 +11,7 @@
 
 pub mod certprov;
 mod documents;
+mod mex;
 pub mod online;
 mod routes;
 mod soap;

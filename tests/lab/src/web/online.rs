@@ -153,24 +153,10 @@ pub fn failed_authentication() -> String {
 /// The Web Ticket Service's MEX under the `online` fault: the `WsFedBearer` port only (no Windows port), at
 /// `bearer_url`, its policy naming the Org ID STS `org_id_url` as the issuer of the token it takes.
 pub fn online_mex(bearer_url: &str, org_id_url: &str) -> String {
-    format!(
-        concat!(
-            r#"<wsdl:definitions name="WebTicketService" targetNamespace="http://tempuri.org/" "#,
-            r#"xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" "#,
-            r#"xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" "#,
-            r#"xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702" "#,
-            r#"xmlns:wsa="http://www.w3.org/2005/08/addressing" "#,
-            r#"xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">"#,
-            r#"<wsp:Policy wsu:Id="{port}_policy"><wsp:ExactlyOne><wsp:All><sp:SignedSupportingTokens><wsp:Policy>"#,
-            r#"<sp:IssuedToken><sp:Issuer><wsa:Address>{issuer}</wsa:Address></sp:Issuer></sp:IssuedToken>"#,
-            r#"</wsp:Policy></sp:SignedSupportingTokens></wsp:All></wsp:ExactlyOne></wsp:Policy>"#,
-            r#"<wsdl:service name="WebTicketService"><wsdl:port name="{port}" binding="tns:{port}">"#,
-            r#"<soap:address location="{bearer}"/></wsdl:port></wsdl:service>"#,
-            r#"</wsdl:definitions>"#
-        ),
-        port = BEARER_PORT,
-        issuer = escape(org_id_url),
-        bearer = escape(bearer_url),
+    use super::mex::{Policy, Port, definitions};
+    definitions(
+        "WebTicketService",
+        &[Port { name: BEARER_PORT, policy: Policy::Signed { issuer: org_id_url }, location: bearer_url }],
     )
 }
 

@@ -321,36 +321,16 @@ pub fn rstr(issue: &Issue<'_>) -> String {
     )
 }
 
-/// The service's WS-MEX metadata (REFERENCE.md §2.2) as an HTTP GET of `/mex` returns it: the WSDL `definitions`
-/// element at the root, its `Policy` and `service` elements as its children. pidgin-sipe reads them exactly there
-/// (sipe-webticket.c service_metadata, webticket_metadata) and works against real pools; with the WS-MEX
-/// `Metadata/MetadataSection` wrapper the lab used to send, it found neither. Reduced to what clients read: the
-/// `WebTicketServiceWinNegotiate` port, its policy (HTTP Negotiate over TLS) and its address `auth_url`; and the
+/// The service's metadata ([`super::mex`]): the `WebTicketServiceWinNegotiate` port, its policy (HTTP Negotiate over TLS) and its address `auth_url`; and the
 /// proof-key port [`PROOF_PORT`] at the same address, whose policy's EndorsingSupportingTokens name this service.
 pub fn mex(auth_url: &str) -> String {
-    format!(
-        concat!(
-            r#"<wsdl:definitions name="WebTicketService" targetNamespace="http://tempuri.org/" "#,
-            r#"xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" "#,
-            r#"xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" "#,
-            r#"xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">"#,
-            r#"<wsp:Policy wsu:Id="{port}_policy"><wsp:ExactlyOne><wsp:All>"#,
-            r#"<http:NegotiateAuthentication xmlns:http="http://schemas.microsoft.com/ws/06/2004/policy/http"/>"#,
-            r#"</wsp:All></wsp:ExactlyOne></wsp:Policy>"#,
-            r#"<wsp:Policy wsu:Id="{proof}_policy"><wsp:ExactlyOne><wsp:All>"#,
-            r#"<sp:EndorsingSupportingTokens xmlns:sp="http://schemas.xmlsoap.org/ws/2005/07/securitypolicy">"#,
-            r#"<wsp:Policy><sp:IssuedToken><sp:Issuer><wsa:Address xmlns:wsa="http://www.w3.org/2005/08/addressing">"#,
-            r#"{auth}</wsa:Address></sp:Issuer></sp:IssuedToken></wsp:Policy></sp:EndorsingSupportingTokens>"#,
-            r#"</wsp:All></wsp:ExactlyOne></wsp:Policy>"#,
-            r#"<wsdl:service name="WebTicketService"><wsdl:port name="{port}" binding="tns:{port}">"#,
-            r#"<soap:address location="{auth}"/></wsdl:port>"#,
-            r#"<wsdl:port name="{proof}" binding="tns:{proof}"><soap:address location="{auth}"/></wsdl:port>"#,
-            r#"</wsdl:service>"#,
-            r#"</wsdl:definitions>"#
-        ),
-        port = WIN_NEGOTIATE_PORT,
-        proof = PROOF_PORT,
-        auth = quick_xml::escape::escape(auth_url),
+    use super::mex::{Policy, Port, definitions};
+    definitions(
+        "WebTicketService",
+        &[
+            Port { name: WIN_NEGOTIATE_PORT, policy: Policy::Negotiate, location: auth_url },
+            Port { name: PROOF_PORT, policy: Policy::Endorsing { issuer: auth_url }, location: auth_url },
+        ],
     )
 }
 
