@@ -25,6 +25,12 @@ pub enum ProvisionError {
     Request(#[from] super::certprov::CertProvError),
     #[error("the certificate could not be stored: {0}")]
     Keystore(#[from] KeystoreError),
+    /// The service issued a certificate whose validity has already ended (or not begun): a registrar refuses it
+    /// in the TLS-DSK handshake, where the cause no longer shows.
+    #[error(
+        "the Certificate Provisioning Service issued a certificate that is not valid now (valid {from} to {until})"
+    )]
+    IssuedInvalid { from: String, until: String },
 }
 
 impl ProvisionError {
@@ -41,6 +47,7 @@ impl ProvisionError {
             ProvisionError::Refused { .. } => "certificate-provisioning-refused",
             ProvisionError::Request(_) => "certificate-provisioning-failed",
             ProvisionError::Keystore(_) => "keystore",
+            ProvisionError::IssuedInvalid { .. } => "issued-certificate-invalid",
         }
     }
     /// What to do about it.
@@ -51,9 +58,14 @@ impl ProvisionError {
             ProvisionError::Refused { .. } => "the pool refused to issue a certificate: check the user's web ticket (X-Ms-diagnostics) and the Certificate Provisioning Service's event log".into(),
             ProvisionError::Request(_) => "the pool's certificate answer could not be used; capture it and compare with [MS-OCAUTHWS]".into(),
             ProvisionError::Keystore(_) => "the OS keystore refused the certificate: check its quota and permissions, or give the client another SecretStore".into(),
+            ProvisionError::IssuedInvalid { .. } => "check the clock of the Front End servers and of this machine, and the validity the pool's user certificate issuer gives (Get-CsWebServiceConfiguration)".into(),
         }
     }
 }
+
+/// How far in the future a new certificate's notBefore may lie before it counts as not yet valid: the 5 minutes of
+/// clock difference Kerberos and TLS-DSK tolerate between client and server ([`super::clock::tolerance`]).
+const CLOCK_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// What provisioning did, for the report (no secrets).
 #[derive(Debug, Clone)]
@@ -109,6 +121,15 @@ pub async fn provision(
             Ok(cert) => {
                 let certificate =
                     StoredCertificate { cert_chain_der: vec![cert], key_pkcs8_der: request.key_pkcs8_der().to_vec() };
+                // Checked before it is stored: an expired certificate would only fail later, in the registrar's
+                // TLS-DSK handshake, as a malformed challenge (the lab's `expired-user-cert` fault showed it).
+                if let Some((not_before, not_after)) = certificate.validity() {
+                    let now = SystemTime::now();
+                    if not_after <= now || not_before > now + CLOCK_ALLOWANCE {
+                        let at = crate::auth::clock::format_date;
+                        return Err(ProvisionError::IssuedInvalid { from: at(not_before), until: at(not_after) });
+                    }
+                }
                 certificate.save(store, &sip_uri, pool)?;
                 return Ok(Provisioned {
                     certificate,

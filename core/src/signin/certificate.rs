@@ -109,14 +109,8 @@ impl Inner {
                 if e.ends_sign_in() {
                     return Err(stop(report, f));
                 }
-                report.step(
-                    Stage::Authentication,
-                    "certificate provisioning",
-                    &certprov,
-                    t.elapsed(),
-                    Outcome::Failure,
-                    f.error.clone(),
-                );
+                // With its class and hint, though the sign-in goes on (the caller says how).
+                report.failed_step(Stage::Authentication, "certificate provisioning", &certprov, t.elapsed(), &f);
                 Err(NotProvisioned::Failed(f))
             }
         }

@@ -239,10 +239,14 @@ impl Inner {
                                 // on its first sign-in (seed 000, seed 001 step 3). If that fails,
                                 // NTLM still signs in; the failure stays in the report as a warning.
                                 match self.provision_certificate(report, &challenges, &host).await {
-                                    Err(NotProvisioned::Failed(f)) => report.warnings.push(format!(
-                                        "certificate provisioning failed, signing in with NTLM: {}",
-                                        f.error
-                                    )),
+                                    Err(NotProvisioned::Failed(f)) => {
+                                        // One warning for it, saying what happens next.
+                                        report.warnings.retain(|w| !w.contains(&f.error));
+                                        report.warnings.push(format!(
+                                            "certificate provisioning failed, signing in with NTLM: {}",
+                                            f.error
+                                        ));
+                                    }
                                     Err(NotProvisioned::Stop) => return RegisterEnd::Failed,
                                     Ok(()) | Err(NotProvisioned::NotApplicable) => {}
                                 }

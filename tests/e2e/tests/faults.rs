@@ -170,3 +170,22 @@ async fn provisioning_and_the_register_before_it_each_carry_their_own_time() {
         assert!(first.duration_ms < 300.0, "one SIP round trip, not the provisioning:\n{}", report.to_text());
     }
 }
+
+#[tokio::test]
+async fn a_provisioned_certificate_that_has_expired_is_named_and_not_used() {
+    // The pool's Certificate Provisioning Service issues certificates that have already expired. Before the client
+    // checked, it stored one and the registrar's TLS-DSK handshake failed as a "malformed challenge" (class
+    // `protocol`), which names nothing an admin can act on.
+    let store = std::sync::Arc::new(sfbkit::keystore::MemoryStore::default());
+    let kept = store.clone();
+    let report = sign_in_with(LabConfig::default().with_fault(Fault::ExpiredUserCert), move |b| b.keystore(kept)).await;
+    let step = step_with_class(&report, "issued-certificate-invalid");
+    assert_eq!((step.name, step.outcome), (Stage::Authentication, Outcome::Failure), "{}", report.to_text());
+    assert!(step.detail.contains("not valid now") && step.detail.contains("GMT"), "{}", step.detail);
+    assert!(step.hint.as_deref().is_some_and(|h| h.contains("clock")), "{:?}", step.hint);
+    // The registrar also offers NTLM: the sign-in goes on with it, and says so.
+    assert!(report.is_success(), "{}", report.to_text());
+    assert!(report.warnings.iter().any(|w| w.contains("signing in with NTLM")), "{:?}", report.warnings);
+    let stored = sfbkit::keystore::StoredCertificate::load(&*store, "sip:alice@contoso.lab", "pool01.contoso.lab");
+    assert!(matches!(stored, Ok(None)), "the expired certificate was not kept: {stored:?}");
+}
