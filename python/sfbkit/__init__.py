@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging as _logging
 
 from . import _native, blocking, lab
-from .client import Client, LockoutPolicy, ReconnectPolicy
+from .client import Client, EventSubscription, LockoutPolicy, ReconnectPolicy
 from .errors import (
     CommandFailed,
     ConfigurationError,
@@ -118,6 +118,7 @@ __all__ = [
     "DeregistrationReason",
     "Error",
     "Event",
+    "EventSubscription",
     "Group",
     "GroupAdded",
     "GroupModified",

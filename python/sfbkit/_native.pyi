@@ -2,7 +2,7 @@
 
 from typing import Any, Awaitable, Dict, Optional, Sequence, final
 
-__all__ = ["Client", "HAS_LAB", "Lab", "VERSION", "_panic_for_tests", "refresh_log_level"]
+__all__ = ["Client", "EventStream", "HAS_LAB", "Lab", "VERSION", "_panic_for_tests", "refresh_log_level"]
 
 VERSION: str
 HAS_LAB: bool
@@ -34,6 +34,11 @@ class Client:
     def location_profile(self) -> Optional[str]: ...
     def normalize(self, number: str) -> Optional[str]: ...
     def bad_signatures(self) -> int: ...
+    def subscribe_events(self) -> EventStream: ...
+
+@final
+class EventStream:
+    def next_event(self) -> Awaitable[str]: ...
 
 @final
 class Lab:

@@ -41,7 +41,7 @@ from .types import (
     SignInReport,
 )
 
-__all__ = ["Client", "LockoutPolicy", "ReconnectPolicy"]
+__all__ = ["Client", "EventSubscription", "LockoutPolicy", "ReconnectPolicy"]
 
 _log = logging.getLogger("sfbkit")
 
@@ -139,6 +139,62 @@ def _option_names() -> "frozenset[str]":
     return frozenset(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
+class _EventReader:
+    """Reads one native event stream. The wait for the next event is kept across time-outs and cancellations
+    (shielded), so an event that arrives just as the caller gives up is returned by the next call, not lost."""
+
+    def __init__(self, next_event: Callable[[], "Awaitable[str]"]) -> None:
+        self._next_event = next_event
+        self._pending: "Optional[asyncio.Future[str]]" = None
+
+    def reset(self) -> None:
+        self._pending = None
+
+    async def next(self, timeout: Union[None, float, datetime.timedelta]) -> Event:
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._next_event())
+        pending = self._pending
+        try:
+            text = await asyncio.wait_for(asyncio.shield(pending), _seconds(timeout))
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            # The caller gave up; the wait goes on (or has just finished) and the next call takes its event.
+            if pending.cancelled():
+                self._pending = None
+            raise
+        except BaseException:
+            self._pending = None
+            raise
+        self._pending = None
+        return _from_json(text)
+
+
+class EventSubscription:
+    """Another listener on a client's events, from when it was made (:meth:`Client.subscribe`): ``async for event
+    in subscription``, ending after :class:`SignedOut` or :class:`SignInAbandoned`. Each listener sees every
+    event, independently of :meth:`Client.events` and the other listeners."""
+
+    def __init__(self, client: "Client", native: "_native.EventStream") -> None:
+        self._client = client
+        self._reader = _EventReader(native.next_event)
+        self._ended = False
+
+    async def next_event(self, timeout: Union[None, float, datetime.timedelta] = None) -> Event:
+        """The next event (waits for one; ``asyncio.TimeoutError`` after ``timeout`` seconds)."""
+        self._client._bind()
+        return await self._reader.next(timeout)
+
+    def __aiter__(self) -> "EventSubscription":
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._ended:
+            raise StopAsyncIteration
+        event = await self.next_event()
+        if isinstance(event, (SignedOut, SignInAbandoned)):
+            self._ended = True
+        return event
+
+
 class Client:
     """One Skype for Business endpoint, signed in the way the Microsoft client does.
 
@@ -199,7 +255,7 @@ class Client:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[int] = None
         self._handlers: List[Tuple[Type[Event], Callable[[Any], Optional[Awaitable[None]]]]] = []
-        self._pending: "Optional[asyncio.Future[str]]" = None
+        self._reader = _EventReader(native.next_event)
         self.last_report: Optional[SignInReport] = None
         """The report of the last sign-in, successful or not."""
 
@@ -219,7 +275,8 @@ class Client:
                 hint="use `asyncio.run(...)`, or sfbkit.blocking.Client in code without asyncio",
             ) from None
         if self._loop is None or (self._loop.is_closed() and not self.is_signed_in):
-            self._loop, self._thread, self._pending = loop, threading.get_ident(), None
+            self._loop, self._thread = loop, threading.get_ident()
+            self._reader.reset()
             return
         if self._loop is loop and self._thread == threading.get_ident():
             return
@@ -301,29 +358,19 @@ class Client:
     async def next_event(self, timeout: Union[None, float, datetime.timedelta] = None) -> Event:
         """The next event (waits for one; ``asyncio.TimeoutError`` after ``timeout`` seconds)."""
         self._bind()
-        # The wait for the core's next event is kept across time-outs and cancellations (shielded), so an event
-        # that arrives just as the caller gives up is returned by the next call instead of being lost.
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(self._native.next_event())
-        pending = self._pending
-        try:
-            text = await asyncio.wait_for(asyncio.shield(pending), _seconds(timeout))
-        except (asyncio.TimeoutError, asyncio.CancelledError):
-            # The caller gave up; the wait goes on (or has just finished) and the next call takes its event.
-            if pending.cancelled():
-                self._pending = None
-            raise
-        except BaseException:
-            self._pending = None
-            raise
-        self._pending = None
-        return _from_json(text)
+        return await self._reader.next(timeout)
 
     def events(self) -> AsyncIterator[Event]:
         """The endpoint's events, in order, from when the client was built: ``async for event in
         client.events()``. The iteration ends after :class:`SignedOut` or :class:`SignInAbandoned`.
-        :meth:`events` and :meth:`run_forever` read one stream: use one of them."""
+        :meth:`events` and :meth:`run_forever` read one stream: use one of them, and :meth:`subscribe` for more
+        listeners."""
         return self._event_iterator()
+
+    def subscribe(self) -> EventSubscription:
+        """Another listener on the events, from now on: every event also reaches it, whatever reads
+        :meth:`events`."""
+        return EventSubscription(self, self._native.subscribe_events())
 
     async def _event_iterator(self) -> AsyncIterator[Event]:
         while True:

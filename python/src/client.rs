@@ -398,4 +398,24 @@ impl NativeClient {
     fn bad_signatures(&self) -> u64 {
         self.client.bad_signatures()
     }
+
+    /// Another listener on the events, from now on (`Client::subscribe_events`).
+    fn subscribe_events(&self) -> NativeEventStream {
+        NativeEventStream { stream: Arc::new(tokio::sync::Mutex::new(self.client.subscribe_events())) }
+    }
+}
+
+/// One extra listener on a client's events (`sfbkit.Client.subscribe()`).
+#[pyclass(frozen, name = "EventStream", module = "sfbkit._native")]
+pub struct NativeEventStream {
+    stream: Arc<tokio::sync::Mutex<sfbkit::EventStream>>,
+}
+
+#[pymethods]
+impl NativeEventStream {
+    /// The next event as JSON (waits for one).
+    fn next_event<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let stream = self.stream.clone();
+        awaitable(py, async move { to_json(&stream.lock().await.next().await) })
+    }
 }

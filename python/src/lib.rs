@@ -130,6 +130,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VERSION", env!("CARGO_PKG_VERSION"))?;
     m.add("HAS_LAB", cfg!(feature = "lab"))?;
     m.add_class::<client::NativeClient>()?;
+    m.add_class::<client::NativeEventStream>()?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(logging::refresh_log_level, m)?)?;
     #[cfg(feature = "lab")]

@@ -126,3 +126,22 @@ async def test_run_forever_signs_out_when_cancelled(lab_pool: LabPool) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not alice.is_signed_in and lab_pool.bindings() == []
+
+
+async def test_every_subscription_sees_every_event(lab_pool: LabPool) -> None:
+    async with lab_pool.client("alice") as alice, lab_pool.client("bob") as bob:
+        await wait_for(alice, sfbkit.ContactAdded)
+        first, second = alice.subscribe(), alice.subscribe()
+        await bob.set_note("seen by every listener")
+        for reader in (first, second):
+
+            async def until_note(r: sfbkit.EventSubscription = reader) -> sfbkit.NoteChanged:
+                async for event in r:
+                    if isinstance(event, sfbkit.NoteChanged) and event.note == "seen by every listener":
+                        return event
+                raise AssertionError("the subscription ended")
+
+            note = await asyncio.wait_for(until_note(), STEP)
+            assert note.uri == "sip:bob@contoso.lab"
+        # The primary stream still has it too.
+        await wait_for(alice, sfbkit.NoteChanged, lambda e: e.note == "seen by every listener")
