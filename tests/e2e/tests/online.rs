@@ -7,7 +7,9 @@
 use std::time::{Duration, Instant};
 
 use sfbkit::auth::webticket::rst_request_with_security;
-use sfbkit::auth::webticket_client::{TicketRoute, WebTicketAcquireError, acquire_for_service, bearer_verdict};
+use sfbkit::auth::webticket_client::{
+    Acquired, TicketRoute, WebTicketAcquireError, acquire_for_service, bearer_verdict,
+};
 use sfbkit::http::{HttpClient, Method};
 use sfbkit::trust::{Purpose, TrustedUrl};
 use sfbkit::{SignInReport, Stage};
@@ -46,6 +48,19 @@ fn alice(pool: &LabPool) -> (String, String) {
     (user.account(), user.password.clone())
 }
 
+/// A ticket for alice with `password`, through the Web Ticket Service at `sts` and the Org ID STS at `org_id`.
+async fn alice_ticket(
+    pool: &LabPool,
+    http: &HttpClient,
+    sts: &str,
+    password: &str,
+    org_id: &str,
+) -> Result<Acquired, WebTicketAcquireError> {
+    let (account, _) = alice(pool);
+    let sts = trusted(pool, sts).await;
+    acquire_for_service(http, &pool.trust(), &sts, &certprov_url(pool), ALICE, &account, password, org_id).await
+}
+
 fn auth_steps(report: &SignInReport) -> Vec<String> {
     report.stages.iter().filter(|s| s.name == Stage::Authentication).map(|s| s.step.clone()).collect()
 }
@@ -78,19 +93,10 @@ async fn online_sign_in_goes_org_id_then_wsfed_bearer_then_certificate_then_tls_
 async fn the_ticket_comes_from_the_bearer_port_and_opens_certificate_provisioning() {
     let pool = LabPool::start(online()).await.expect("lab pool starts");
     let http = http(&pool);
-    let (account, password) = alice(&pool);
-    let got = acquire_for_service(
-        &http,
-        &pool.trust(),
-        &trusted(&pool, &service_url(&pool)).await,
-        &certprov_url(&pool),
-        ALICE,
-        &account,
-        &password,
-        &pool.org_id_url(),
-    )
-    .await
-    .expect("a ticket through Org ID");
+    let (_, password) = alice(&pool);
+    let got = alice_ticket(&pool, &http, &service_url(&pool), &password, &pool.org_id_url())
+        .await
+        .expect("a ticket through Org ID");
     match &got.route {
         TicketRoute::OrgId { org_id_sts, bearer_port, windows_refused, .. } => {
             assert_eq!(org_id_sts, &pool.org_id_url());
@@ -110,21 +116,9 @@ async fn the_ticket_comes_from_the_bearer_port_and_opens_certificate_provisionin
 async fn on_premises_pools_still_use_the_windows_port() {
     let pool = LabPool::start(LabConfig::default()).await.expect("lab pool starts");
     let http = http(&pool);
-    let (account, password) = alice(&pool);
+    let (_, password) = alice(&pool);
     let auth = format!("{}/Auth", service_url(&pool));
-    let sts = trusted(&pool, &auth).await;
-    let got = acquire_for_service(
-        &http,
-        &pool.trust(),
-        &sts,
-        &certprov_url(&pool),
-        ALICE,
-        &account,
-        &password,
-        &pool.org_id_url(),
-    )
-    .await
-    .expect("a ticket over NTLM");
+    let got = alice_ticket(&pool, &http, &auth, &password, &pool.org_id_url()).await.expect("a ticket over NTLM");
     assert!(matches!(&got.route, TicketRoute::Windows { port } if port == &auth), "{:?}", got.route);
 }
 
@@ -134,18 +128,7 @@ async fn a_wrong_password_is_refused_by_org_id_with_a_hint_and_without_the_passw
     let http = http(&pool);
     let (account, _) = alice(&pool);
     let wrong = "Not-The-Passw0rd!<&>";
-    let err = acquire_for_service(
-        &http,
-        &pool.trust(),
-        &trusted(&pool, &service_url(&pool)).await,
-        &certprov_url(&pool),
-        ALICE,
-        &account,
-        wrong,
-        &pool.org_id_url(),
-    )
-    .await
-    .unwrap_err();
+    let err = alice_ticket(&pool, &http, &service_url(&pool), wrong, &pool.org_id_url()).await.unwrap_err();
     assert_eq!(err.class(), "org-id-refused", "{err}");
     assert!(err.to_string().contains("FailedAuthentication"), "{err}");
     assert!(err.hint().contains("password"), "{}", err.hint());
@@ -173,20 +156,9 @@ async fn a_wrong_password_is_refused_by_org_id_with_a_hint_and_without_the_passw
 async fn an_unreachable_org_id_sts_is_typed() {
     let pool = LabPool::start(online()).await.expect("lab pool starts");
     let http = http(&pool);
-    let (account, password) = alice(&pool);
+    let (_, password) = alice(&pool);
     let nowhere = "https://pool01.contoso.lab:1/RST2.srf";
-    let err = acquire_for_service(
-        &http,
-        &pool.trust(),
-        &trusted(&pool, &service_url(&pool)).await,
-        &certprov_url(&pool),
-        ALICE,
-        &account,
-        &password,
-        nowhere,
-    )
-    .await
-    .unwrap_err();
+    let err = alice_ticket(&pool, &http, &service_url(&pool), &password, nowhere).await.unwrap_err();
     assert_eq!(err.class(), "org-id-unreachable", "{err}");
     assert!(err.hint().contains("org_id_sts"), "{}", err.hint());
     assert!(!format!("{err} {err:?}").contains(&password));
