@@ -204,6 +204,25 @@ impl SignInReport {
     /// Records a step that failed without ending the sign-in (it was retried): a warning, not the error.
     pub(crate) fn failed_step(&mut self, name: Stage, step: &str, host: &str, took: Duration, failure: &Failure) {
         self.warnings.push(format!("{name}, {step}: {}", failure.error));
+        self.push_failed(name, step, host, took, failure);
+    }
+
+    /// Records a step that failed while the sign-in goes on another way, `then` saying which ("signing in with
+    /// NTLM"): the warning says so.
+    pub(crate) fn recovered_step(
+        &mut self,
+        name: Stage,
+        step: &str,
+        host: &str,
+        took: Duration,
+        failure: &Failure,
+        then: &str,
+    ) {
+        self.warnings.push(format!("{step} failed, {then}: {}", failure.error));
+        self.push_failed(name, step, host, took, failure);
+    }
+
+    fn push_failed(&mut self, name: Stage, step: &str, host: &str, took: Duration, failure: &Failure) {
         self.push(StepRecord {
             name,
             step: step.to_string(),

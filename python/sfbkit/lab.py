@@ -18,11 +18,14 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _native
 from .client import Client, _options
 from .errors import LabError
+
+if TYPE_CHECKING:
+    from . import blocking
 
 __all__ = ["LabBinding", "LabPool", "LabUser"]
 
@@ -242,6 +245,12 @@ class LabPool:
             options.setdefault("account", u.account)
         native = self._lab().client(u.sip_uri, _options(options))
         return Client._wrap(native, u.sip_uri)
+
+    def blocking_client(self, user: str, password: Optional[str] = None, **options: Any) -> "blocking.Client":
+        """:meth:`client`, as a :class:`sfbkit.blocking.Client` (for tests and scripts without asyncio)."""
+        from . import blocking
+
+        return blocking.Client._wrap(self.client(user, password, **options))
 
     # -- test hooks -----------------------------------------------------------------------------------
 

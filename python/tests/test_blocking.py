@@ -20,7 +20,7 @@ def test_the_blocking_client_signs_in_publishes_and_reads_events() -> None:
             autodiscover_ports=lab.web_ports,
             keystore="memory",
         )
-        with alice, sfbkit.blocking.Client._wrap(lab.client("bob")) as bob:
+        with alice, lab.blocking_client("bob") as bob:
             assert alice.is_signed_in and alice.last_report is not None and alice.last_report.succeeded
             bob.set_presence(sfbkit.Availability.DO_NOT_DISTURB)
             kinds = []
@@ -42,7 +42,7 @@ def test_the_blocking_client_signs_in_publishes_and_reads_events() -> None:
 
 def test_a_failed_blocking_sign_in_raises_and_closes() -> None:
     with LabPool(faults=["unknown-user"]) as lab:
-        client = sfbkit.blocking.Client._wrap(lab.client("alice"))
+        client = lab.blocking_client("alice")
         with pytest.raises(sfbkit.SignInFailed) as e:
             with client:
                 pass

@@ -35,7 +35,7 @@ QA_TEST = textwrap.dedent(
 
 
     def test_sync(lab_pool):
-        with sfbkit.blocking.Client._wrap(lab_pool.client("bob")) as bob:
+        with lab_pool.blocking_client("bob") as bob:
             assert bob.is_signed_in
     '''
 )

@@ -53,7 +53,7 @@ def test_to_dict_has_the_shape_of_the_cli_json(lab_pool: LabPool, tmp_path: Path
     assert out.returncode == 0, out.stderr
     from_cli = json.loads(out.stdout)
 
-    client = sfbkit.blocking.Client._wrap(lab_pool.client("alice"))
+    client = lab_pool.blocking_client("alice")
     with client:
         assert client.last_report is not None
         ours = client.last_report.to_dict()

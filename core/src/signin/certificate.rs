@@ -8,8 +8,8 @@ use super::*;
 pub(super) enum NotProvisioned {
     /// Not applicable: no TLS-DSK challenge with an `sts-uri`, or no credentials.
     NotApplicable,
-    /// Tried and failed (recorded in the report): NTLM may still sign in.
-    Failed(Failure),
+    /// Tried and failed (recorded in the report, with its class and hint): NTLM may still sign in.
+    Failed,
     /// The sign-in must end here (the failure is in the report): the password was refused (a second try
     /// elsewhere would be another failed logon), or a server on the way is not trusted with the credentials.
     Stop,
@@ -23,6 +23,7 @@ impl Inner {
         report: &mut SignInReport,
         challenges: &[Challenge],
         registrar: &str,
+        if_failed: Option<&str>,
     ) -> Result<(), NotProvisioned> {
         use NotProvisioned::NotApplicable;
         let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK")).ok_or(NotApplicable)?;
@@ -109,9 +110,20 @@ impl Inner {
                 if e.ends_sign_in() {
                     return Err(stop(report, f));
                 }
-                // With its class and hint, though the sign-in goes on (the caller says how).
-                report.failed_step(Stage::Authentication, "certificate provisioning", &certprov, t.elapsed(), &f);
-                Err(NotProvisioned::Failed(f))
+                // With its class and hint; `if_failed` says how the sign-in goes on.
+                let took = t.elapsed();
+                match if_failed {
+                    Some(then) => report.recovered_step(
+                        Stage::Authentication,
+                        "certificate provisioning",
+                        &certprov,
+                        took,
+                        &f,
+                        then,
+                    ),
+                    None => report.failed_step(Stage::Authentication, "certificate provisioning", &certprov, took, &f),
+                }
+                Err(NotProvisioned::Failed)
             }
         }
     }

@@ -162,7 +162,7 @@ impl Inner {
                                             let _ = StoredCertificate::delete(self.keystore.as_ref(), &user, target);
                                         }
                                         report.step(Stage::Authentication, step, &host, took, Outcome::Failure, format!("the pool refused the stored certificate ({e}); deleted, provisioning a new one"));
-                                        match self.provision_certificate(report, &challenges, &host).await {
+                                        match self.provision_certificate(report, &challenges, &host, None).await {
                                             Ok(()) => {
                                                 if let Some(mut h) = self.tls_dsk_start(&challenges) {
                                                     let header = h.first_leg();
@@ -238,17 +238,10 @@ impl Inner {
                                 // HTTP NTLM, then GetAndPublishCert), as the Microsoft client does
                                 // on its first sign-in (seed 000, seed 001 step 3). If that fails,
                                 // NTLM still signs in; the failure stays in the report as a warning.
-                                match self.provision_certificate(report, &challenges, &host).await {
-                                    Err(NotProvisioned::Failed(f)) => {
-                                        // One warning for it, saying what happens next.
-                                        report.warnings.retain(|w| !w.contains(&f.error));
-                                        report.warnings.push(format!(
-                                            "certificate provisioning failed, signing in with NTLM: {}",
-                                            f.error
-                                        ));
-                                    }
+                                let then = Some("signing in with NTLM");
+                                match self.provision_certificate(report, &challenges, &host, then).await {
                                     Err(NotProvisioned::Stop) => return RegisterEnd::Failed,
-                                    Ok(()) | Err(NotProvisioned::NotApplicable) => {}
+                                    Ok(()) | Err(NotProvisioned::NotApplicable | NotProvisioned::Failed) => {}
                                 }
                             }
                             if let Some(h) = self.tls_dsk_start(&challenges) {

@@ -74,7 +74,8 @@ impl Inner {
             return Err(Failure { error: w.to_string(), class: w.class().into(), diagnosis: None, hint: w.hint() });
         }
         let mut scratch = SignInReport::new(self.aor.as_str(), &self.domain);
-        let provisioned = self.provision_certificate(&mut scratch, std::slice::from_ref(challenge), registrar).await;
+        let provisioned =
+            self.provision_certificate(&mut scratch, std::slice::from_ref(challenge), registrar, None).await;
         let failure = || {
             let step = scratch.stages.iter().rfind(|s| s.outcome == Outcome::Failure);
             Failure {
