@@ -64,6 +64,50 @@ pub enum ClientError {
     Command(CommandError),
 }
 
+impl ClientError {
+    /// A short, stable class for programs and bindings (`invalid-sip-uri`, `not-signed-in`, `refused`, ...).
+    pub fn class(&self) -> &'static str {
+        match self {
+            ClientError::InvalidSipUri(_) => "invalid-sip-uri",
+            ClientError::InvalidServer(_) => "invalid-server",
+            ClientError::EmptyAccount => "empty-account",
+            ClientError::Resolver(_) => "dns-setup",
+            ClientError::Trust(_) => "trust-setup",
+            ClientError::NotSignedIn => "not-signed-in",
+            ClientError::SignOut(_) => "sign-out",
+            ClientError::Command(c) => c.class(),
+        }
+    }
+
+    /// What a person can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ClientError::InvalidSipUri(_) => "give the user's sign-in address, user@domain (sip: may be left out)",
+            ClientError::InvalidServer(_) => "give the registrar's FQDN (pool01.contoso.com); its port separately",
+            ClientError::EmptyAccount => "give the account as DOMAIN\\user or user@domain, or no credentials at all",
+            ClientError::Resolver(_) => "check the DNS server addresses configured, or the system's DNS settings",
+            ClientError::Trust(_) => "check the CA certificates configured: each must be a PEM certificate",
+            ClientError::NotSignedIn => "sign in first (or again, after the client signed out or gave up)",
+            ClientError::SignOut(_) => {
+                "the registration expires by itself; the client is signed out locally and can sign in again"
+            }
+            ClientError::Command(c) => c.hint(),
+        }
+    }
+
+    /// Whether the client's configuration is at fault (building failed), not the server or the session.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            ClientError::InvalidSipUri(_)
+                | ClientError::InvalidServer(_)
+                | ClientError::EmptyAccount
+                | ClientError::Resolver(_)
+                | ClientError::Trust(_)
+        )
+    }
+}
+
 /// The default bound on one whole sign-in ([`ClientBuilder::sign_in_deadline`]): above the worst case of a
 /// sign-in whose every server answers within its own time-outs (discovery 12 s against a silent DNS server,
 /// HTTP 10 s and SIP transactions 32 s per step), below what a person or a CI job waits.

@@ -136,6 +136,19 @@ impl SignInReport {
         self.result == SignInResult::Success
     }
 
+    /// The stage of the failure that ended sign-in: the stage of the last failed step.
+    pub fn failed_stage(&self) -> Option<Stage> {
+        self.stages.iter().rev().find(|s| s.outcome == Outcome::Failure).map(|s| s.name)
+    }
+
+    /// The server's diagnostic code for the failure (`ms-diagnostics` / `X-Ms-diagnostics`: 4141 user disabled,
+    /// 28032 invalid web ticket, ...), when the server sent one: the `ErrorCode` of [`SignInReport::diagnosis`].
+    pub fn diagnostic_code(&self) -> Option<u32> {
+        let diagnosis = self.diagnosis.as_deref()?;
+        let code = diagnosis.strip_prefix("ErrorCode=")?;
+        code[..code.find(|c: char| !c.is_ascii_digit()).unwrap_or(code.len())].parse().ok()
+    }
+
     /// Records a step, and logs it (`tracing`, target `sfbkit::report`): what a QA run with `--verbose`
     /// sees as it happens. Steps hold no secret (see the module docs), so neither does the log.
     fn push(&mut self, record: StepRecord) {

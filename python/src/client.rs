@@ -191,32 +191,19 @@ pub(crate) fn configure(py: Python<'_>, mut b: ClientBuilder, o: Options) -> Res
 
 /// The facade's errors as `sfbkit.errors` classes.
 pub(crate) fn client_failure(e: ClientError) -> Failure {
-    use sfbkit::CommandError as C;
-    let message = e.to_string();
+    let (message, class) = (e.to_string(), e.class());
     match e {
-        ClientError::InvalidSipUri(_) => config_error(message, "invalid-sip-uri"),
-        ClientError::InvalidServer(_) => config_error(message, "invalid-server"),
-        ClientError::EmptyAccount => config_error(message, "empty-account"),
-        ClientError::Resolver(_) => config_error(message, "dns-setup"),
-        ClientError::Trust(_) => config_error(message, "trust-setup"),
+        e if e.is_configuration() => config_error(message, class),
         ClientError::NotSignedIn => Failure::new("NotSignedIn", message)
-            .with("error_class", Some("not-signed-in"))
+            .with("error_class", Some(class))
             .with("hint", Some("await client.sign_in() first (or use `async with client:`)")),
         ClientError::SignOut(_) => {
-            Failure::new("SignOutFailed", message).with("stage", Some("Sign Out")).with("error_class", Some("sign-out"))
+            Failure::new("SignOutFailed", message).with("stage", Some("Sign Out")).with("error_class", Some(class))
         }
-        ClientError::Command(c) => {
-            let (class, code) = match &c {
-                C::NotSignedIn => ("not-signed-in", None),
-                C::Refused { code, .. } => ("refused", Some(code.to_string())),
-                C::ContactListFault(_) => ("contact-list-fault", None),
-                C::ContactsInExchange => ("contacts-in-exchange", None),
-                C::TimedOut => ("timeout", None),
-                C::PublicationConflict(_) => ("publication-conflict", None),
-                C::Invalid(_) => ("invalid-request", None),
-            };
-            Failure::new("CommandFailed", message).with("error_class", Some(class)).with("code", code)
-        }
+        ClientError::Command(c) => Failure::new("CommandFailed", message)
+            .with("error_class", Some(class))
+            .with("code", c.status_code().map(|code| code.to_string())),
+        other => Failure::new("Error", message).with("error_class", Some(other.class())),
     }
 }
 

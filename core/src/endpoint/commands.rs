@@ -127,6 +127,44 @@ pub enum CommandError {
     Invalid(String),
 }
 
+impl CommandError {
+    /// A short, stable class for programs and bindings.
+    pub fn class(&self) -> &'static str {
+        match self {
+            CommandError::NotSignedIn => "not-signed-in",
+            CommandError::Refused { .. } => "refused",
+            CommandError::ContactListFault(_) => "contact-list-fault",
+            CommandError::ContactsInExchange => "contacts-in-exchange",
+            CommandError::TimedOut => "timeout",
+            CommandError::PublicationConflict(_) => "publication-conflict",
+            CommandError::Invalid(_) => "invalid-request",
+        }
+    }
+
+    /// What a person can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            CommandError::NotSignedIn => "sign in first (or again, after the client signed out or gave up)",
+            CommandError::Refused { .. } => {
+                "the status and ms-diagnostics say why; check the user's policies and the request's arguments"
+            }
+            CommandError::ContactListFault(_) => "the list changed elsewhere: wait for the contact events, then retry",
+            CommandError::ContactsInExchange => "change the contacts through Exchange Web Services or Outlook",
+            CommandError::TimedOut => "the change is sent again once the connection recovers (ConnectionRestored)",
+            CommandError::PublicationConflict(_) => "another endpoint of this user keeps publishing: try again",
+            CommandError::Invalid(_) => "check the arguments: the contact or group named must exist",
+        }
+    }
+
+    /// The SIP status code of a refusal.
+    pub fn status_code(&self) -> Option<u16> {
+        match self {
+            CommandError::Refused { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
 impl Endpoint {
     /// Takes an application command; its completion comes out of [`Endpoint::poll_completion`].
     pub fn command(&mut self, id: CommandId, command: Command, now: Instant) {
