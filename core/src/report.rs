@@ -348,3 +348,37 @@ impl SignInReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_failed_stage_and_the_servers_code_come_from_the_failure() {
+        let mut report = SignInReport::new("sip:alice@contoso.com", "contoso.com");
+        assert_eq!((report.failed_stage(), report.diagnostic_code()), (None, None));
+        report.step(Stage::ServerDiscovery, "lyncdiscover", "x", Duration::ZERO, Outcome::Success, "found");
+        let failure = |diagnosis: Option<&str>| Failure {
+            error: "403, Forbidden".into(),
+            class: "disabled-user".into(),
+            diagnosis: diagnosis.map(str::to_string),
+            hint: "enable the user".into(),
+        };
+        report.fail(
+            Stage::Authentication,
+            "REGISTER",
+            "pool01",
+            Duration::ZERO,
+            failure(Some("ErrorCode=4141,source=pool01.contoso.com,Reason=User disabled")),
+        );
+        assert_eq!(report.failed_stage(), Some(Stage::Authentication));
+        assert_eq!(report.diagnostic_code(), Some(4141));
+        assert_eq!(report.error_class(), Some("disabled-user"));
+        report.diagnosis = Some("ErrorCode=28032".into());
+        assert_eq!(report.diagnostic_code(), Some(28032));
+        for unreadable in ["ErrorCode=", "Reason=x", "errorcode=12"] {
+            report.diagnosis = Some(unreadable.into());
+            assert_eq!(report.diagnostic_code(), None, "{unreadable}");
+        }
+    }
+}

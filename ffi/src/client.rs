@@ -139,7 +139,8 @@ impl ClientBuilder {
         self.with(|b| b.user_agent(&user_agent))
     }
 
-    /// The endpoint id (ten hex digits); keep one per device install so the pool sees one endpoint.
+    /// The endpoint id (a SIP token, as [`Client::epid`] returned it); keep one per app install so the pool sees one
+    /// endpoint per device.
     pub fn epid(&self, epid: String) -> Arc<ClientBuilder> {
         match sfbkit::identity::Epid::parse(&epid) {
             Ok(e) => self.with(|b| b.epid(e)),

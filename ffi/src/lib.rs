@@ -72,3 +72,6 @@ pub(crate) async fn run<T: Send + 'static>(fut: impl Future<Output = T> + Send +
 pub fn sfbkit_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
+
+#[cfg(test)]
+mod tests;
