@@ -20,21 +20,25 @@ const INVALID_OPTION: &str = "invalid-option";
 
 /// Configures a [`Client`]. Each method returns a new builder (the one it was called on is unchanged), so a
 /// base configuration can be shared: `ClientBuilder("alice@contoso.com").credentials(...).build()`.
-#[derive(uniffi::Object)]
+#[derive(uniffi::Object, Clone)]
 pub struct ClientBuilder {
     inner: sfbkit::ClientBuilder,
     /// The first option that could not be read, reported by [`ClientBuilder::build`].
     invalid: Option<(String, &'static str)>,
+    /// DNS servers were given ([`ClientBuilder::dns_servers`]).
+    dns_given: bool,
+    /// The host's network information, asked for DNS servers at build time when none were given.
+    network: Option<Arc<dyn NetworkInfo>>,
 }
 
 impl ClientBuilder {
     fn with(&self, f: impl FnOnce(sfbkit::ClientBuilder) -> sfbkit::ClientBuilder) -> Arc<ClientBuilder> {
-        Arc::new(ClientBuilder { inner: f(self.inner.clone()), invalid: self.invalid.clone() })
+        Arc::new(ClientBuilder { inner: f(self.inner.clone()), ..self.clone() })
     }
 
     fn invalid(&self, detail: String, hint: &'static str) -> Arc<ClientBuilder> {
         let invalid = self.invalid.clone().or(Some((detail, hint)));
-        Arc::new(ClientBuilder { inner: self.inner.clone(), invalid })
+        Arc::new(ClientBuilder { invalid, ..self.clone() })
     }
 }
 
@@ -42,12 +46,42 @@ fn socket_addr(text: &str, default_port: Option<u16>) -> Option<SocketAddr> {
     text.parse::<SocketAddr>().ok().or_else(|| Some(SocketAddr::new(text.parse().ok()?, default_port?)))
 }
 
+fn dns_addresses(servers: &[String]) -> Result<Vec<SocketAddr>, String> {
+    servers
+        .iter()
+        .map(|text| {
+            socket_addr(text, Some(53))
+                .ok_or_else(|| format!("the DNS server {text:?} is not an IP address with an optional port"))
+        })
+        .collect()
+}
+
+/// The DNS servers the host's [`NetworkInfo`] gives.
+fn host_dns_servers(network: &dyn NetworkInfo) -> Result<Vec<SocketAddr>, SfbError> {
+    let servers = network.dns_servers().map_err(|e| {
+        SfbError::configuration(
+            "network-info",
+            format!("the host's NetworkInfo could not give the DNS servers: {e}"),
+            "return the active network's DNS servers from NetworkInfo.dnsServers, or give dnsServers()",
+        )
+    })?;
+    dns_addresses(&servers)
+        .map_err(|detail| SfbError::configuration(INVALID_OPTION, format!("NetworkInfo: {detail}"), DNS_HINT))
+}
+
+const DNS_HINT: &str = "give addresses such as \"192.0.2.53\" or \"192.0.2.53:5353\"";
+
 #[uniffi::export]
 impl ClientBuilder {
     /// A client for `user@domain` (the `sip:` prefix may be given or not).
     #[uniffi::constructor]
     pub fn new(sip_uri: String) -> Arc<ClientBuilder> {
-        Arc::new(ClientBuilder { inner: sfbkit::ClientBuilder::new(&sip_uri), invalid: None })
+        Arc::new(ClientBuilder {
+            inner: sfbkit::ClientBuilder::new(&sip_uri),
+            invalid: None,
+            dns_given: false,
+            network: None,
+        })
     }
 
     /// The Windows account (`DOMAIN\user` or `user@domain`) and password. The password stays in memory only,
@@ -74,19 +108,14 @@ impl ClientBuilder {
 
     /// DNS servers to ask instead of the system's (`192.0.2.53`, `192.0.2.53:5353`, `[2001:db8::53]:53`).
     pub fn dns_servers(&self, servers: Vec<String>) -> Arc<ClientBuilder> {
-        let mut parsed = Vec::with_capacity(servers.len());
-        for text in &servers {
-            match socket_addr(text, Some(53)) {
-                Some(addr) => parsed.push(addr),
-                None => {
-                    return self.invalid(
-                        format!("the DNS server {text:?} is not an IP address with an optional port"),
-                        "give addresses such as \"192.0.2.53\" or \"192.0.2.53:5353\"",
-                    );
-                }
-            }
+        match dns_addresses(&servers) {
+            Ok(parsed) => Arc::new(ClientBuilder {
+                inner: self.inner.clone().dns_servers(parsed),
+                dns_given: true,
+                ..self.clone()
+            }),
+            Err(detail) => self.invalid(detail, DNS_HINT),
         }
-        self.with(|b| b.dns_servers(parsed))
     }
 
     /// Certificate authorities (PEM text) to trust besides the system's, such as an enterprise CA that issued
@@ -114,9 +143,10 @@ impl ClientBuilder {
         self.with(|b| b.devices(Arc::new(HostDevices(provider))))
     }
 
-    /// The device's network interfaces and routes, for the adapter choice.
+    /// The device's network interfaces, routes and DNS servers, for the adapter choice and name resolution.
     pub fn network_info(&self, network: Arc<dyn NetworkInfo>) -> Arc<ClientBuilder> {
-        self.with(|b| b.network(Arc::new(HostNetwork(network))))
+        let inner = self.inner.clone().network(Arc::new(HostNetwork(network.clone())));
+        Arc::new(ClientBuilder { inner, network: Some(network), ..self.clone() })
     }
 
     /// Asked before credentials go to a server outside the SIP domain and the trusted domains.
@@ -214,9 +244,26 @@ impl ClientBuilder {
         if let Some((detail, hint)) = &self.invalid {
             return Err(SfbError::configuration(INVALID_OPTION, detail.clone(), hint));
         }
+        let mut inner = self.inner.clone();
+        if !self.dns_given {
+            let from_host = match &self.network {
+                Some(network) => host_dns_servers(network.as_ref())?,
+                None => Vec::new(),
+            };
+            if !from_host.is_empty() {
+                inner = inner.dns_servers(from_host);
+            } else if cfg!(target_os = "android") {
+                // hickory reads Android's DNS servers through an NDK context that nothing here initializes.
+                return Err(SfbError::configuration(
+                    "no-dns-servers",
+                    "no DNS servers: on Android the SDK cannot read the system's",
+                    "return LinkProperties.getDnsServers() from NetworkInfo.dnsServers, or give dnsServers()",
+                ));
+            }
+        }
         // The resolver is set up on the SDK's runtime.
         let _entered = runtime().enter();
-        let client = self.inner.clone().build()?;
+        let client = inner.build()?;
         Ok(Arc::new(Client { client: Arc::new(client), listeners: Mutex::new(Vec::new()) }))
     }
 }

@@ -124,6 +124,10 @@ pub trait NetworkInfo: Send + Sync {
     /// The local address (text) the platform would use as source towards `destination` (an IP address as
     /// text), or `None` when it has no route.
     fn route_to(&self, destination: String) -> Result<Option<String>, HostError>;
+    /// The active network's DNS servers (`192.0.2.53`, `[2001:db8::53]:53`): `LinkProperties.getDnsServers()` on
+    /// Android, where the SDK cannot read them itself. Asked once, when the client is built, unless
+    /// `ClientBuilder.dnsServers` gave them; empty leaves the system's (iOS and macOS: SystemConfiguration).
+    fn dns_servers(&self) -> Result<Vec<String>, HostError>;
 }
 
 pub(crate) struct HostNetwork(pub(crate) Arc<dyn NetworkInfo>);

@@ -45,6 +45,25 @@ fn a_bad_option_fails_the_build_with_its_class_and_a_hint() {
 }
 
 #[test]
+fn dns_servers_come_from_the_host_unless_given() {
+    let base = ClientBuilder::new("alice@contoso.com".into()).memory_secret_store();
+    let host = FakeHost::new(&["192.0.2.53", "[2001:db8::53]:5353"], None);
+    assert!(base.network_info(host.clone()).build().is_ok());
+    assert_eq!(host.calls.lock().unwrap().as_slice(), ["dns_servers"]);
+    let given = FakeHost::new(&["192.0.2.53"], None);
+    assert!(base.network_info(given.clone()).dns_servers(vec!["192.0.2.1".into()]).build().is_ok());
+    assert!(given.calls.lock().unwrap().is_empty(), "not asked when dnsServers() gave them");
+
+    let (class, detail, _) = configuration(base.network_info(FakeHost::new(&["dns.example"], None)).build());
+    assert_eq!(class, "invalid-option");
+    assert!(detail.contains("NetworkInfo") && detail.contains("dns.example"), "{detail}");
+    let failing = FakeHost::new(&[], Some(HostError::Unavailable { detail: "no active network".into() }));
+    let (class, detail, hint) = configuration(base.network_info(failing).build());
+    assert_eq!(class, "network-info");
+    assert!(detail.contains("no active network") && hint.contains("dnsServers"), "{detail}");
+}
+
+#[test]
 fn a_failed_report_becomes_sign_in_failed_with_stage_class_code_and_hint() {
     let step = |stage, outcome, class: Option<&str>| sfbkit::StepRecord {
         name: stage,
@@ -146,6 +165,9 @@ impl NetworkInfo for FakeHost {
             "route_to",
             Some(if destination.starts_with("127.") { "127.0.0.1" } else { "not an address" }.into()),
         )
+    }
+    fn dns_servers(&self) -> Result<Vec<String>, HostError> {
+        self.answer("dns_servers", self.addresses.clone())
     }
 }
 

@@ -54,8 +54,18 @@ class KotlinDevices : DeviceProvider {
     override fun notes() = listOf("listed by the Kotlin DeviceProvider")
 }
 
-/** What ConnectivityManager would say: Wi-Fi with the default route, and loopback (where the lab pool is). */
-class KotlinNetwork : NetworkInfo {
+/**
+ * What ConnectivityManager would say: Wi-Fi with the default route, loopback (where the lab pool is), and the
+ * active network's DNS servers (LinkProperties.getDnsServers(): here, the lab's).
+ */
+class KotlinNetwork(private val dns: String) : NetworkInfo {
+    val dnsAsked = AtomicInteger()
+
+    override fun dnsServers(): List<String> {
+        dnsAsked.incrementAndGet()
+        return listOf(dns)
+    }
+
     override fun adapters() = listOf(
         Adapter("wlan0", 3u, listOf("192.0.2.10"), true, false, true, "Wi-Fi"),
         Adapter("lo", 1u, listOf("127.0.0.1"), true, true, false, "Loopback"),
@@ -87,9 +97,10 @@ class Collector : EventListener {
 
 /** A running `sfbkit lab` and what a client needs to reach it. */
 class Lab(val process: Process, val dns: String, val https: Int, val http: Int, val sipPort: Int, val caPem: String) {
-    fun builder(user: String, password: String): ClientBuilder = ClientBuilder("$user@$DOMAIN")
+    /** A client for the lab; without `withDns` the DNS servers come from a NetworkInfo, as on Android. */
+    fun builder(user: String, password: String, withDns: Boolean = true): ClientBuilder = ClientBuilder("$user@$DOMAIN")
         .credentials("$user@$DOMAIN", password)
-        .dnsServers(listOf(dns))
+        .let { if (withDns) it.dnsServers(listOf(dns)) else it }
         .autodiscoverPorts(https.toUShort(), http.toUShort())
         .aRecordPort(sipPort.toUShort())
         .caCertificates(listOf(caPem))
@@ -175,8 +186,10 @@ suspend fun run(lab: Lab, password: String) {
     var first: SignInReport? = null
 
     check("alice signs in; her TLS-DSK certificate is stored through the Kotlin SecretStore") {
-        val client = lab.builder("alice", password).secretStore(store).deviceProvider(devices)
-            .networkInfo(KotlinNetwork()).build()
+        val network = KotlinNetwork(lab.dns)
+        val client = lab.builder("alice", password, withDns = false).secretStore(store).deviceProvider(devices)
+            .networkInfo(network).build()
+        expect(network.dnsAsked.get() == 1) { "the Kotlin NetworkInfo was asked for DNS servers ${network.dnsAsked} times" }
         alice = client
         val report = client.signIn()
         first = report
@@ -188,10 +201,11 @@ suspend fun run(lab: Lab, password: String) {
         expect(report.steps.any { it.step.contains("TLS-DSK") }) { "no TLS-DSK step: ${report.steps.map { it.step }}" }
         "target ${report.target}, ${report.latencyMs} ms, ${report.steps.size} steps\n" +
             "certificate provisioning: ${provisioning.detail}\n" +
-            "Kotlin SecretStore: ${store.entries.size} entry, ${store.sets.get()} set(s), ${store.gets.get()} get(s)"
+            "Kotlin SecretStore: ${store.entries.size} entry, ${store.sets.get()} set(s), ${store.gets.get()} get(s)\n" +
+            "DNS servers from the Kotlin NetworkInfo: ${lab.dns}"
     }
 
-    check("a Kotlin DeviceProvider supplies the devices the sign-in report lists") {
+    check("a Kotlin DeviceProvider supplies the devices the sign-in report lists (and NetworkInfo the adapters)") {
         val report = first ?: error("alice did not sign in")
         val local = report.steps.filter { it.stage == Stage.LOCAL_DISCOVERY }
         val listed = local.joinToString("\n") { "${it.step}: ${if (it.host.isEmpty()) "" else it.host + ": "}${it.detail}" }

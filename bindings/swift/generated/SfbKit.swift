@@ -1330,7 +1330,7 @@ public protocol ClientBuilderProtocol: AnyObject, Sendable {
     func memorySecretStore()  -> ClientBuilder
     
     /**
-     * The device's network interfaces and routes, for the adapter choice.
+     * The device's network interfaces, routes and DNS servers, for the adapter choice and name resolution.
      */
     func networkInfo(network: NetworkInfo)  -> ClientBuilder
     
@@ -1638,7 +1638,7 @@ open func memorySecretStore() -> ClientBuilder  {
 }
     
     /**
-     * The device's network interfaces and routes, for the adapter choice.
+     * The device's network interfaces, routes and DNS servers, for the adapter choice and name resolution.
      */
 open func networkInfo(network: NetworkInfo) -> ClientBuilder  {
     return try!  FfiConverterTypeClientBuilder_lift(try! rustCall() {
@@ -2486,6 +2486,13 @@ public protocol NetworkInfo: AnyObject, Sendable {
      */
     func routeTo(destination: String) throws  -> String?
     
+    /**
+     * The active network's DNS servers (`192.0.2.53`, `[2001:db8::53]:53`): `LinkProperties.getDnsServers()` on
+     * Android, where the SDK cannot read them itself. Asked once, when the client is built, unless
+     * `ClientBuilder.dnsServers` gave them; empty leaves the system's (iOS and macOS: SystemConfiguration).
+     */
+    func dnsServers() throws  -> [String]
+    
 }
 /**
  * What the adapter choice needs to know about the device's network (NWPathMonitor on iOS,
@@ -2570,6 +2577,20 @@ open func routeTo(destination: String)throws  -> String?  {
 })
 }
     
+    /**
+     * The active network's DNS servers (`192.0.2.53`, `[2001:db8::53]:53`): `LinkProperties.getDnsServers()` on
+     * Android, where the SDK cannot read them itself. Asked once, when the client is built, unless
+     * `ClientBuilder.dnsServers` gave them; empty leaves the system's (iOS and macOS: SystemConfiguration).
+     */
+open func dnsServers()throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeHostError_lift) {
+        uniffiCallStatus in
+    uniffi_sfbkit_ffi_fn_method_networkinfo_dns_servers(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -2639,6 +2660,29 @@ fileprivate struct UniffiCallbackInterfaceNetworkInfo {
 
             
             let writeReturn = { uniffiOutReturn.pointee = FfiConverterOptionString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeHostError_lower
+            )
+        },
+        dnsServers: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> [String] in
+                guard let uniffiObj = try? FfiConverterTypeNetworkInfo.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.dnsServers(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterSequenceString.lower($0) }
             uniffiTraitInterfaceCallWithError(
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
@@ -7111,7 +7155,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_memory_secret_store() != 39025) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_network_info() != 8451) {
+    if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_network_info() != 37014) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_org_id_sts() != 10043) {
@@ -7160,6 +7204,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sfbkit_ffi_checksum_method_networkinfo_route_to() != 52677) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sfbkit_ffi_checksum_method_networkinfo_dns_servers() != 36161) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sfbkit_ffi_checksum_method_secretstore_get() != 4404) {

@@ -292,6 +292,13 @@ typedef void (*UniffiCallbackInterfaceNetworkInfoMethod1)(uint64_t, RustBuffer, 
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_NETWORK_INFO_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_NETWORK_INFO_METHOD2
+typedef void (*UniffiCallbackInterfaceNetworkInfoMethod2)(uint64_t, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SECRET_STORE_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SECRET_STORE_METHOD0
 typedef void (*UniffiCallbackInterfaceSecretStoreMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
@@ -355,6 +362,7 @@ typedef struct UniffiVTableCallbackInterfaceNetworkInfo {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceNetworkInfoMethod0 _Nonnull adapters;
     UniffiCallbackInterfaceNetworkInfoMethod1 _Nonnull routeTo;
+    UniffiCallbackInterfaceNetworkInfoMethod2 _Nonnull dnsServers;
 } UniffiVTableCallbackInterfaceNetworkInfo;
 
 #endif
@@ -737,6 +745,11 @@ RustBuffer uniffi_sfbkit_ffi_fn_method_networkinfo_adapters(uint64_t ptr, RustCa
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_NETWORKINFO_ROUTE_TO
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_NETWORKINFO_ROUTE_TO
 RustBuffer uniffi_sfbkit_ffi_fn_method_networkinfo_route_to(uint64_t ptr, RustBuffer destination, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_NETWORKINFO_DNS_SERVERS
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_NETWORKINFO_DNS_SERVERS
+RustBuffer uniffi_sfbkit_ffi_fn_method_networkinfo_dns_servers(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_CLONE_SECRETSTORE
@@ -1404,6 +1417,12 @@ uint16_t uniffi_sfbkit_ffi_checksum_method_networkinfo_adapters(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_NETWORKINFO_ROUTE_TO
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_NETWORKINFO_ROUTE_TO
 uint16_t uniffi_sfbkit_ffi_checksum_method_networkinfo_route_to(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_NETWORKINFO_DNS_SERVERS
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_NETWORKINFO_DNS_SERVERS
+uint16_t uniffi_sfbkit_ffi_checksum_method_networkinfo_dns_servers(void
     
 );
 #endif
