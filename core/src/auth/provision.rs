@@ -39,11 +39,23 @@ impl ProvisionError {
         matches!(self, ProvisionError::WebTicket(e) if e.ends_sign_in())
     }
 
+    /// The server's own diagnosis (`ErrorCode=28032,source=...,Reason=...`), when it sent one.
+    pub fn diagnosis(&self) -> Option<String> {
+        match self {
+            ProvisionError::Refused { diag, .. } => diag.clone(),
+            ProvisionError::WebTicket(e) => e.diagnosis(),
+            _ => None,
+        }
+    }
+
     /// A short class for reports.
     pub fn class(&self) -> &'static str {
         match self {
             ProvisionError::WebTicket(e) => e.class(),
             ProvisionError::Http(e) => e.class(),
+            ProvisionError::Refused { code: Some(code), .. } if super::webticket::diagnostic_cause(*code).is_some() => {
+                super::webticket::diagnostic_cause(*code).map(|(class, _)| class).unwrap_or_default()
+            }
             ProvisionError::Refused { .. } => "certificate-provisioning-refused",
             ProvisionError::Request(_) => "certificate-provisioning-failed",
             ProvisionError::Keystore(_) => "keystore",
@@ -55,6 +67,9 @@ impl ProvisionError {
         match self {
             ProvisionError::WebTicket(e) => e.hint(),
             ProvisionError::Http(e) => e.hint(),
+            ProvisionError::Refused { code: Some(code), .. } if super::webticket::diagnostic_cause(*code).is_some() => {
+                super::webticket::diagnostic_cause(*code).map(|(_, hint)| hint.to_string()).unwrap_or_default()
+            }
             ProvisionError::Refused { .. } => "the pool refused to issue a certificate: check the user's web ticket (X-Ms-diagnostics) and the Certificate Provisioning Service's event log".into(),
             ProvisionError::Request(_) => "the pool's certificate answer could not be used; capture it and compare with [MS-OCAUTHWS]".into(),
             ProvisionError::Keystore(_) => "the OS keystore refused the certificate: check its quota and permissions, or give the client another SecretStore".into(),

@@ -388,6 +388,48 @@ pub fn ticket_rejected(code: u32) -> bool {
     matches!(code, 28032 | 28033 | 28072)
 }
 
+/// What a web services' `X-Ms-diagnostics` code means, for the report: a class and what to check. The codes and
+/// their reasons are [MS-OCAUTHWS]'s (REFERENCE.md §2.3); the causes are the field's (seed 002: tickets refused
+/// with 28032 because the Front End's External Web Site presented a certificate for another host).
+pub fn diagnostic_cause(code: u32) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        28032 => (
+            "invalid-web-ticket",
+            "The pool refused the web ticket it issued itself (28032, The web ticket is invalid): check the web \
+             services' certificates. Each Front End's External Web Site (port 4443, behind the reverse proxy) and \
+             Internal Web Site must present a certificate naming the pool's web services FQDN, not the Edge's or \
+             another host's (seed 002). Clients that already hold a TLS-DSK certificate still sign in, which is \
+             why only some users fail.",
+        ),
+        28033 => (
+            "expired-web-ticket",
+            "The web ticket had expired (28033): check the clocks of this computer and the Front Ends, and the \
+             web ticket lifetime (Get-CsWebServiceConfiguration).",
+        ),
+        28072 => (
+            "unverifiable-web-ticket",
+            "The pool could not verify the web ticket (28072): check that every Front End of the pool has the same \
+             OAuth/web ticket signing certificate (Get-CsCertificate -Type OAuthTokenIssuer).",
+        ),
+        28020 => (
+            "no-security-token",
+            "The request carried no security token the service accepts (28020): check the authentication methods \
+             enabled on the web services (Get-CsWebServiceConfiguration) and any proxy that strips headers.",
+        ),
+        28029 => (
+            "auth-type-not-allowed",
+            "The web services do not allow this authentication type (28029): enable it with \
+             Set-CsWebServiceConfiguration, or sign in another way.",
+        ),
+        28077 => (
+            "web-ticket-audience",
+            "The web ticket was issued for another service (28077, invalid audience): check that the URL the pool \
+             published (X-MS-WebTicketURL) belongs to this pool.",
+        ),
+        _ => return None,
+    })
+}
+
 /// Tickets by the service URL they were issued for.
 #[derive(Debug, Default)]
 pub struct TicketCache {

@@ -228,12 +228,24 @@ impl WebTicketAcquireError {
             WebTicketAcquireError::WrongCredentials { .. } => "wrong-credentials",
             WebTicketAcquireError::ClockSkew { .. } => "clock-skew",
             WebTicketAcquireError::SoapFault { .. } => "soap-fault",
-            WebTicketAcquireError::Diagnostics { .. } => "ms-diagnostics",
+            WebTicketAcquireError::Diagnostics { code, .. } => {
+                super::webticket::diagnostic_cause(*code).map(|(class, _)| class).unwrap_or("ms-diagnostics")
+            }
             WebTicketAcquireError::UnexpectedStatus { .. } => "unexpected-status",
             WebTicketAcquireError::MalformedRstr { .. } => "malformed-rstr",
             WebTicketAcquireError::Proof(_) => "proof-key",
             WebTicketAcquireError::OrgId(e) => e.class(),
             WebTicketAcquireError::WsFedBearerRefused { .. } => "wsfed-bearer-refused",
+        }
+    }
+
+    /// The server's own diagnosis (`ErrorCode=28020,Reason=...`), when it sent one.
+    pub fn diagnosis(&self) -> Option<String> {
+        match self {
+            WebTicketAcquireError::Diagnostics { code, reason, .. } => {
+                Some(crate::sip::Diagnostics { code: *code, reason: reason.clone(), source: None }.to_diagnosis())
+            }
+            _ => None,
         }
     }
 
@@ -258,9 +270,12 @@ impl WebTicketAcquireError {
             WebTicketAcquireError::SoapFault { .. } => "The Web Ticket Service refused the request itself: check \
                  that the SIP address belongs to the account signing in."
                 .to_owned(),
-            WebTicketAcquireError::Diagnostics { code, .. } => {
-                format!("The server explained the refusal with code {code}; look it up in the Front End's logs.")
-            }
+            WebTicketAcquireError::Diagnostics { code, .. } => match super::webticket::diagnostic_cause(*code) {
+                Some((_, hint)) => hint.to_owned(),
+                None => {
+                    format!("The server explained the refusal with code {code}; look it up in the Front End's logs.")
+                }
+            },
             WebTicketAcquireError::OrgId(e) => e.hint(),
             WebTicketAcquireError::Proof(_) => "The earlier ticket cannot be used to sign a request: get a new \
                  ticket with credentials."

@@ -8,8 +8,9 @@ use super::*;
 pub(super) enum NotProvisioned {
     /// Not applicable: no TLS-DSK challenge with an `sts-uri`, or no credentials.
     NotApplicable,
-    /// Tried and failed (recorded in the report, with its class and hint): NTLM may still sign in.
-    Failed,
+    /// Tried and failed (recorded in the report, with its class and hint): NTLM may still sign in. The failure
+    /// explains a sign-in that ends because nothing else is offered (seed 002: 28032 behind "TLS-DSK only").
+    Failed(Failure),
     /// The sign-in must end here (the failure is in the report): the password was refused (a second try
     /// elsewhere would be another failed logon), or a server on the way is not trusted with the credentials.
     Stop,
@@ -106,7 +107,8 @@ impl Inner {
                 Ok(())
             }
             Err(e) => {
-                let f = Failure { error: e.to_string(), class: e.class().into(), diagnosis: None, hint: e.hint() };
+                let f =
+                    Failure { error: e.to_string(), class: e.class().into(), diagnosis: e.diagnosis(), hint: e.hint() };
                 if e.ends_sign_in() {
                     return Err(stop(report, f));
                 }
@@ -123,7 +125,7 @@ impl Inner {
                     ),
                     None => report.failed_step(Stage::Authentication, "certificate provisioning", &certprov, took, &f),
                 }
-                Err(NotProvisioned::Failed)
+                Err(NotProvisioned::Failed(f))
             }
         }
     }

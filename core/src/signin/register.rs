@@ -233,15 +233,19 @@ impl Inner {
                                     format!("{reason}: provisioning a new one"),
                                 );
                             }
+                            let ntlm_offered = challenges.iter().any(|c| c.scheme.eq_ignore_ascii_case("NTLM"));
+                            let mut not_provisioned = None;
                             if self.tls_dsk_start(&challenges).is_none() {
                                 // No certificate for this pool yet: provision one (web ticket over
                                 // HTTP NTLM, then GetAndPublishCert), as the Microsoft client does
                                 // on its first sign-in (seed 000, seed 001 step 3). If that fails,
-                                // NTLM still signs in; the failure stays in the report as a warning.
-                                let then = Some("signing in with NTLM");
+                                // NTLM still signs in where the registrar offers it; the failure stays
+                                // in the report as a warning. Where it does not, the failure is the cause.
+                                let then = ntlm_offered.then_some("signing in with NTLM");
                                 match self.provision_certificate(report, &challenges, &host, then).await {
                                     Err(NotProvisioned::Stop) => return RegisterEnd::Failed,
-                                    Ok(()) | Err(NotProvisioned::NotApplicable | NotProvisioned::Failed) => {}
+                                    Err(NotProvisioned::Failed(f)) => not_provisioned = Some(f),
+                                    Ok(()) | Err(NotProvisioned::NotApplicable) => {}
                                 }
                             }
                             if let Some(h) = self.tls_dsk_start(&challenges) {
@@ -258,6 +262,25 @@ impl Inner {
                             }
                             let ntlm = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("NTLM"));
                             let (Some(ch), Some((account, password))) = (ntlm, &self.config.credentials) else {
+                                if let (None, Some(cause)) = (ntlm, not_provisioned) {
+                                    // Seed 002: the registrar takes only a certificate, and getting one failed.
+                                    // That failure is why the sign-in ends: its class, diagnosis and hint.
+                                    report.warnings.retain(|w| !w.contains(&cause.error));
+                                    let diagnosis = cause
+                                        .diagnosis
+                                        .or_else(|| registration::diagnostics_of(&response).map(|d| d.to_diagnosis()));
+                                    let f = Failure {
+                                        error: format!(
+                                            "{code}, the registrar accepts only {offered}, and no certificate could be provisioned: {}",
+                                            cause.error
+                                        ),
+                                        class: cause.class,
+                                        diagnosis,
+                                        hint: cause.hint,
+                                    };
+                                    report.fail(Stage::Authentication, step, &host, took, f);
+                                    return RegisterEnd::Failed;
+                                }
                                 let hint = if ntlm.is_some() {
                                     "configure the user's credentials (ClientBuilder::credentials, or --account/--password)".to_string()
                                 } else {

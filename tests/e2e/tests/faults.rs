@@ -189,3 +189,48 @@ async fn a_provisioned_certificate_that_has_expired_is_named_and_not_used() {
     let stored = sfbkit::keystore::StoredCertificate::load(&*store, "sip:alice@contoso.lab", "pool01.contoso.lab");
     assert!(matches!(stored, Ok(None)), "the expired certificate was not kept: {stored:?}");
 }
+
+/// Seed 002 as a lab scenario: the pool refuses the web tickets it issues (28032, a web services certificate for
+/// another host) and its registrar takes only TLS-DSK. A client that already holds a certificate signs in; one
+/// without fails, and the result names the cause: the 28032 in the diagnosis, the web services certificate in the
+/// hint, not "the registrar offers only TLS-DSK".
+#[tokio::test]
+async fn seed_002_only_clients_with_a_cached_certificate_sign_in_and_the_others_get_28032() {
+    use std::sync::Arc;
+    let state = tempfile::tempdir().expect("a state directory");
+    let keystore: Arc<dyn sfbkit::keystore::SecretStore> = Arc::new(sfbkit::keystore::MemoryStore::default());
+    {
+        // Before the certificate went wrong: alice signs in once and keeps her TLS-DSK certificate.
+        let pool = LabPool::start_with_state(LabConfig::default(), Some(state.path())).await.expect("lab starts");
+        let client = pool.client_builder("alice@contoso.lab").keystore(keystore.clone()).build().unwrap();
+        let report = client.sign_in().await;
+        assert!(report.is_success(), "{}", report.to_text());
+        client.sign_out().await.expect("sign-out");
+    }
+    let config = LabConfig::default().with_scenario(sfbkit_lab::Scenario::Seed002);
+    let pool = LabPool::start_with_state(config, Some(state.path())).await.expect("lab starts");
+
+    let cached = pool.client_builder("alice@contoso.lab").keystore(keystore.clone()).build().unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(60), cached.sign_in()).await.expect("no hang");
+    assert!(report.is_success(), "a cached certificate still signs in:\n{}", report.to_text());
+    assert!(!report.stages.iter().any(|s| s.step == "certificate provisioning"), "{}", report.to_text());
+    cached.sign_out().await.expect("sign-out");
+
+    let fresh = pool.client_builder("bob@contoso.lab").build().unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(60), fresh.sign_in()).await.expect("no hang");
+    assert!(!report.is_success(), "{}", report.to_text());
+    let diagnosis = report.diagnosis.as_deref().unwrap_or_default();
+    assert!(diagnosis.starts_with("ErrorCode=28032"), "the diagnosis carries the code: {}", report.to_text());
+    assert_eq!(report.diagnostic_code(), Some(28032));
+    assert_eq!(report.error_class(), Some("invalid-web-ticket"));
+    assert_eq!(report.failed_stage(), Some(Stage::Authentication));
+    let hint = report.hint.as_deref().unwrap_or_default();
+    assert!(hint.contains("certificate") && hint.contains("External Web Site"), "the hint says what to check: {hint}");
+    let error = report.error.as_deref().unwrap_or_default();
+    assert!(error.contains("accepts only TLS-DSK") && error.contains("28032"), "{error}");
+    assert!(
+        !report.warnings.iter().any(|w| w.starts_with("certificate provisioning failed")),
+        "the cause is the error now, not a warning: {:?}",
+        report.warnings
+    );
+}

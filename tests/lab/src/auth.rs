@@ -142,7 +142,7 @@ impl ConnAuth {
             sa: None,
             proxy: config.has(Fault::ProxyAuth),
             clock_behind: if config.has(Fault::ClockSkew) { CLOCK_SKEW } else { Duration::ZERO },
-            ntlm_offered: !config.has(Fault::Online),
+            ntlm_offered: !config.has(Fault::Online) && !config.has(Fault::TlsDskOnly),
         }
     }
 

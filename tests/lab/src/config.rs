@@ -197,6 +197,9 @@ pub enum Fault {
     DisabledUser,
     /// The registrar offers NTLM only (no TLS-DSK): NTLM with three REGISTERs.
     NtlmOnly,
+    /// The registrar offers TLS-DSK only (no NTLM), as an Edge or pool that takes only certificates: a client
+    /// without a certificate must provision one first.
+    TlsDskOnly,
     /// TLS-DSK's inner TLS speaks TLS 1.0 only (with RSA key exchange and AES-CBC-SHA).
     Tls10Only,
     /// Every web ticket presented to autodiscover's User is refused as invalid (`X-Ms-diagnostics` 28032).
@@ -271,6 +274,7 @@ impl Fault {
         ("wrong-password", Fault::WrongPassword),
         ("disabled-user", Fault::DisabledUser),
         ("ntlm-only", Fault::NtlmOnly),
+        ("tls-dsk-only", Fault::TlsDskOnly),
         ("tls10-only", Fault::Tls10Only),
         ("invalid-ticket", Fault::InvalidTicket),
         ("expired-user-cert", Fault::ExpiredUserCert),
@@ -302,6 +306,51 @@ impl FromStr for Fault {
             let names: Vec<&str> = Fault::ALL.iter().map(|(n, _)| *n).collect();
             format!("unknown lab fault {s:?}; known faults: {}", names.join(", "))
         })
+    }
+}
+
+/// A field story reproduced as a set of faults, by name (`--lab-scenario NAME`, `sfbkit lab --scenario NAME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// Seed 002: the Front End's External Web Site presents a certificate for another host (the Edge's), so the
+    /// web tickets the pool issues are refused as invalid (`X-Ms-diagnostics` 28032) by autodiscover and
+    /// certificate provisioning; the registrar takes only TLS-DSK. Clients that already hold a TLS-DSK
+    /// certificate sign in; clients without one fail.
+    Seed002,
+}
+
+impl Scenario {
+    /// Every scenario with its name and one line about it.
+    pub const ALL: &'static [(&'static str, Scenario, &'static str)] = &[(
+        "seed-002",
+        Scenario::Seed002,
+        "web tickets refused with 28032 (a web services certificate for another host), registrar TLS-DSK only: \
+         clients with a cached certificate sign in, the others fail",
+    )];
+
+    /// The faults that make it.
+    pub fn faults(self) -> &'static [Fault] {
+        match self {
+            Scenario::Seed002 => &[Fault::InvalidTicket, Fault::TlsDskOnly],
+        }
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Scenario, String> {
+        Scenario::ALL.iter().find(|(n, ..)| *n == s).map(|(_, sc, _)| *sc).ok_or_else(|| {
+            let names: Vec<&str> = Scenario::ALL.iter().map(|(n, ..)| *n).collect();
+            format!("unknown lab scenario {s:?}; known scenarios: {}", names.join(", "))
+        })
+    }
+}
+
+impl std::fmt::Display for Fault {
+    /// The fault's name, as `--lab-fault` and the configuration file spell it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = Fault::ALL.iter().find(|(_, fault)| fault == self).map(|(name, _)| *name);
+        f.write_str(name.unwrap_or("unnamed"))
     }
 }
 
@@ -404,6 +453,11 @@ impl LabConfig {
     }
 
     /// True when the fault is switched on.
+    /// The config with a scenario's faults switched on.
+    pub fn with_scenario(self, scenario: Scenario) -> LabConfig {
+        scenario.faults().iter().fold(self, |c, f| c.with_fault(*f))
+    }
+
     pub fn has(&self, fault: Fault) -> bool {
         self.faults.contains(&fault)
     }

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-pub use config::{Fault, LabConfig, LabUser};
+pub use config::{Fault, LabConfig, LabUser, Scenario};
 pub use registrar::Binding;
 
 /// Why a lab pool could not start.
