@@ -602,6 +602,17 @@ impl Client {
         self.send(Command::AddContact { uri, name: name.to_string(), group_ids }).await.map(|_| ())
     }
 
+    /// Watches someone's presence without adding them to the contact list: [`Event::PresenceChanged`] then
+    /// reports them as it reports contacts, and [`Client::presence_of`] has their presence.
+    pub async fn watch_presence(&self, uri: &str) -> Result<(), ClientError> {
+        self.send(Command::WatchPresence { uri: crate::contacts::normalize_uri(uri) }).await.map(|_| ())
+    }
+
+    /// Stops watching someone [`Client::watch_presence`] added.
+    pub async fn unwatch_presence(&self, uri: &str) -> Result<(), ClientError> {
+        self.send(Command::UnwatchPresence { uri: crate::contacts::normalize_uri(uri) }).await.map(|_| ())
+    }
+
     /// Removes a contact.
     pub async fn remove_contact(&self, uri: &str) -> Result<(), ClientError> {
         self.send(Command::RemoveContact { uri: crate::contacts::normalize_uri(uri) }).await.map(|_| ())

@@ -344,6 +344,17 @@ impl Client {
         self.command(|c| async move { c.add_contact(&uri, &name, group.as_deref()).await }).await
     }
 
+    /// Watches someone's presence without adding them to the contact list (`PresenceChanged` events and
+    /// `presenceOf` then cover them).
+    pub async fn watch_presence(&self, uri: String) -> Result<(), SfbError> {
+        self.command(|c| async move { c.watch_presence(&uri).await }).await
+    }
+
+    /// Stops watching someone `watchPresence` added.
+    pub async fn unwatch_presence(&self, uri: String) -> Result<(), SfbError> {
+        self.command(|c| async move { c.unwatch_presence(&uri).await }).await
+    }
+
     pub async fn remove_contact(&self, uri: String) -> Result<(), SfbError> {
         self.command(|c| async move { c.remove_contact(&uri).await }).await
     }

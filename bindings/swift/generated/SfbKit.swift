@@ -782,6 +782,17 @@ public protocol ClientProtocol: AnyObject, Sendable {
      */
     func tryNextEvent()  -> Event?
     
+    /**
+     * Stops watching someone `watchPresence` added.
+     */
+    func unwatchPresence(uri: String) async throws 
+    
+    /**
+     * Watches someone's presence without adding them to the contact list (`PresenceChanged` events and
+     * `presenceOf` then cover them).
+     */
+    func watchPresence(uri: String) async throws 
+    
 }
 /**
  * One Skype for Business endpoint. Async methods run on the SDK's own runtime; cancelling the caller's
@@ -1203,6 +1214,45 @@ open func tryNextEvent() -> Event?  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Stops watching someone `watchPresence` added.
+     */
+open func unwatchPresence(uri: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_sfbkit_ffi_fn_method_client_unwatch_presence(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(uri)
+                )
+            },
+            pollFunc: ffi_sfbkit_ffi_rust_future_poll_void,
+            completeFunc: ffi_sfbkit_ffi_rust_future_complete_void,
+            freeFunc: ffi_sfbkit_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeSfbError_lift
+        )
+}
+    
+    /**
+     * Watches someone's presence without adding them to the contact list (`PresenceChanged` events and
+     * `presenceOf` then cover them).
+     */
+open func watchPresence(uri: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_sfbkit_ffi_fn_method_client_watch_presence(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(uri)
+                )
+            },
+            pollFunc: ffi_sfbkit_ffi_rust_future_poll_void,
+            completeFunc: ffi_sfbkit_ffi_rust_future_complete_void,
+            freeFunc: ffi_sfbkit_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeSfbError_lift
+        )
 }
     
 
@@ -7105,6 +7155,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sfbkit_ffi_checksum_method_client_try_next_event() != 50644) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sfbkit_ffi_checksum_method_client_unwatch_presence() != 36679) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sfbkit_ffi_checksum_method_client_watch_presence() != 61853) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_a_record_port() != 31936) {

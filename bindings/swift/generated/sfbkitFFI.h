@@ -512,6 +512,16 @@ uint64_t uniffi_sfbkit_ffi_fn_method_client_sign_out(uint64_t ptr
 RustBuffer uniffi_sfbkit_ffi_fn_method_client_try_next_event(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENT_UNWATCH_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENT_UNWATCH_PRESENCE
+uint64_t uniffi_sfbkit_ffi_fn_method_client_unwatch_presence(uint64_t ptr, RustBuffer uri
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENT_WATCH_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENT_WATCH_PRESENCE
+uint64_t uniffi_sfbkit_ffi_fn_method_client_watch_presence(uint64_t ptr, RustBuffer uri
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_CLONE_CLIENTBUILDER
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_CLONE_CLIENTBUILDER
 uint64_t uniffi_sfbkit_ffi_fn_clone_clientbuilder(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1219,6 +1229,18 @@ uint16_t uniffi_sfbkit_ffi_checksum_method_client_sign_out(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENT_TRY_NEXT_EVENT
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENT_TRY_NEXT_EVENT
 uint16_t uniffi_sfbkit_ffi_checksum_method_client_try_next_event(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENT_UNWATCH_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENT_UNWATCH_PRESENCE
+uint16_t uniffi_sfbkit_ffi_checksum_method_client_unwatch_presence(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENT_WATCH_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENT_WATCH_PRESENCE
+uint16_t uniffi_sfbkit_ffi_checksum_method_client_watch_presence(void
     
 );
 #endif

@@ -69,6 +69,15 @@ pub enum Command {
     RemoveGroup {
         id: u32,
     },
+    /// Watch someone's presence without adding them to the contact list (what the Microsoft client does for a
+    /// person found by search; `Test-CsPresence`'s subscriber): they join the batched presence subscription.
+    WatchPresence {
+        uri: String,
+    },
+    /// Stop watching someone [`Command::WatchPresence`] added (a contact stays watched as a contact).
+    UnwatchPresence {
+        uri: String,
+    },
     /// A CRLF keep-alive ping now; completes with the round-trip time when the pong arrives.
     KeepAlive,
     SignOut,
@@ -209,6 +218,18 @@ impl Endpoint {
             Command::SetNote { text } => {
                 self.state.desired.note = text.filter(|t| !t.trim().is_empty());
                 self.publish(PublishWhat::Note, Some(id), 1, now);
+            }
+            Command::WatchPresence { uri } => {
+                if !self.state.watched.iter().any(|w| w.eq_ignore_ascii_case(&uri)) {
+                    self.state.watched.push(uri);
+                }
+                self.update_presence_subscription(now);
+                self.completions.push_back((id, Ok(CommandOutput::Done)));
+            }
+            Command::UnwatchPresence { uri } => {
+                self.state.watched.retain(|w| !w.eq_ignore_ascii_case(&uri));
+                self.update_presence_subscription(now);
+                self.completions.push_back((id, Ok(CommandOutput::Done)));
             }
             other => self.contact_change(id, other, now),
         }

@@ -263,10 +263,15 @@ impl Endpoint {
         }
     }
 
-    /// One batched presence subscription for every contact (REFERENCE §8.2); a changed list is
-    /// sent as a refresh of the same dialog with the new resource list.
-    fn update_presence_subscription(&mut self, now: Instant) {
-        let resources: Vec<String> = self.state.contacts.contacts.iter().map(|c| c.uri.clone()).collect();
+    /// One batched presence subscription for every contact and every watched person (REFERENCE §8.2); a
+    /// changed list is sent as a refresh of the same dialog with the new resource list.
+    pub(super) fn update_presence_subscription(&mut self, now: Instant) {
+        let mut resources: Vec<String> = self.state.contacts.contacts.iter().map(|c| c.uri.clone()).collect();
+        for watched in &self.state.watched {
+            if !resources.iter().any(|r| r.eq_ignore_ascii_case(watched)) {
+                resources.push(watched.clone());
+            }
+        }
         let existing = self.subscriptions.iter().position(|s| s.kind == SubKind::Presence { pool: None });
         match existing {
             Some(i) if self.subscriptions[i].resources != resources => {

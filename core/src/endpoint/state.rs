@@ -27,6 +27,9 @@ pub struct DesiredPresence {
 pub(crate) struct EndpointState {
     pub contacts: ContactList,
     pub presence: BTreeMap<String, ContactPresence>,
+    /// People whose presence the application asked to watch without adding them to the contact list
+    /// ([`Command::WatchPresence`]): in the same batched subscription as the contacts, kept across reconnects.
+    pub watched: Vec<String>,
     pub versions: VersionTable,
     pub desired: DesiredPresence,
     pub provisioning: Option<Provisioning>,

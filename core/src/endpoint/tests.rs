@@ -584,6 +584,26 @@ fn piggybacked_contact_list_and_roaming_self_drive_presence_subscription_and_ini
     pool.assert_nothing_sent();
 }
 
+#[test]
+fn a_watched_person_joins_the_batched_presence_subscription_and_leaves_it() {
+    let mut pool = FakePool::new(ALL_EVENTS);
+    let subs = pool.sign_in(CONTACT_LIST);
+    pool.command(21, Command::WatchPresence { uri: "sip:dave@contoso.lab".into() });
+    let refresh = pool.take_subscribe(PRESENCE);
+    assert_eq!(refresh.header("Call-ID"), subs.presence.header("Call-ID"), "a refresh of the same dialog");
+    assert_eq!(batch_resources(&refresh), ["sip:bob@contoso.lab", "sip:carol@fabrikam.lab", "sip:dave@contoso.lab"]);
+    assert_eq!(pool.completions, vec![(21, Ok(CommandOutput::Done))]);
+    pool.accept_subscribe(&refresh, 3600, None);
+    // Watching a contact, or someone watched already, changes nothing.
+    pool.command(22, Command::WatchPresence { uri: "sip:BOB@contoso.lab".into() });
+    pool.command(23, Command::WatchPresence { uri: "sip:dave@contoso.lab".into() });
+    pool.assert_nothing_sent();
+    pool.command(24, Command::UnwatchPresence { uri: "sip:dave@contoso.lab".into() });
+    let refresh = pool.take_subscribe(PRESENCE);
+    assert_eq!(batch_resources(&refresh), ["sip:bob@contoso.lab", "sip:carol@fabrikam.lab"]);
+    assert_eq!(pool.completions.len(), 4);
+}
+
 // 3. Publication version conflicts.
 
 #[test]
