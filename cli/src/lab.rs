@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use sfbkit_lab::{Fault, LabConfig, LabPool};
+use sfbkit_lab::{Fault, LabPool, Scenario};
 
 #[derive(clap::Args)]
 pub struct LabArgs {
@@ -12,34 +12,33 @@ pub struct LabArgs {
     /// Switch on a fault (repeatable); see `sfbkit signin --help` for the names.
     #[arg(long = "fault")]
     faults: Vec<Fault>,
+    /// Reproduce a field story, a named set of faults (repeatable): seed-002.
+    #[arg(long = "scenario")]
+    scenarios: Vec<Scenario>,
     /// Delay every DNS, HTTP and SIP response by this many milliseconds.
     #[arg(long)]
     delay_ms: Option<u64>,
     /// Keep the pool's CA in this directory between runs (certificates it issued stay valid).
     #[arg(long)]
     state: Option<std::path::PathBuf>,
-    /// Write the pool's CA certificate (PEM) here, for clients to trust.
+    /// Write the pool's CA certificate (PEM) here, for clients to trust (default: a file in the system's
+    /// temporary directory, named in the output).
     #[arg(long)]
     ca_out: Option<std::path::PathBuf>,
+    /// Print what a client needs as one JSON object on one line (for scripts and test harnesses) instead of
+    /// the text for people.
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn run(args: LabArgs) -> ExitCode {
-    let mut config = match &args.config {
-        Some(path) => match LabConfig::from_file(path) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("sfbkit lab: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => LabConfig::default(),
+    let config = match crate::target::lab_config(args.config.as_deref(), &args.faults, &args.scenarios, args.delay_ms) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sfbkit lab: {e}");
+            return ExitCode::from(2);
+        }
     };
-    for fault in &args.faults {
-        config = config.with_fault(*fault);
-    }
-    if let Some(ms) = args.delay_ms {
-        config.response_delay_ms = ms;
-    }
     let pool = match LabPool::start_with_state(config, args.state.as_deref()).await {
         Ok(p) => p,
         Err(e) => {
@@ -47,27 +46,68 @@ pub async fn run(args: LabArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some(path) = &args.ca_out
-        && let Err(e) = std::fs::write(path, pool.ca_pem())
-    {
-        eprintln!("sfbkit lab: cannot write {}: {e}", path.display());
+    let ca_file = match &args.ca_out {
+        Some(path) => path.clone(),
+        None => std::env::temp_dir().join(format!("sfbkit-lab-ca-{}.pem", std::process::id())),
+    };
+    if let Err(e) = std::fs::write(&ca_file, pool.ca_pem()) {
+        eprintln!("sfbkit lab: cannot write the CA certificate to {}: {e}", ca_file.display());
         return ExitCode::from(1);
     }
     let c = pool.config();
-    println!("lab pool {} for domain {} is running", c.pool_fqdn, c.domain);
-    println!("  DNS (UDP and TCP):        {}  (authoritative for {})", pool.dns_addr(), c.domain);
     let (https, http) = pool.web_ports();
-    println!("  autodiscover:             https 127.0.0.1:{https}, http 127.0.0.1:{http}");
-    println!("  registrar (SIP over TLS): {}", pool.sip_addr());
-    if !c.faults.is_empty() {
-        println!("  faults: {:?}", c.faults);
-    }
-    println!("  users: {}", c.users.iter().map(|u| u.sip_uri.as_str()).collect::<Vec<_>>().join(", "));
-    match &args.ca_out {
-        Some(p) => println!("  CA certificate written to {}", p.display()),
-        None => println!("  CA certificate (trust it to connect):\n{}", pool.ca_pem()),
+    let users: Vec<&str> = c.users.iter().map(|u| u.sip_uri.strip_prefix("sip:").unwrap_or(&u.sip_uri)).collect();
+    if args.json {
+        let info = serde_json::json!({
+            "domain": c.domain,
+            "pool": c.pool_fqdn,
+            "dns": pool.dns_addr().to_string(),
+            "autodiscover_https_port": https,
+            "autodiscover_http_port": http,
+            "registrar": pool.sip_addr().to_string(),
+            "ca_file": ca_file,
+            "users": users,
+            "faults": c.faults.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+        });
+        println!("{info}");
+    } else {
+        print!("{}", describe(&pool, &ca_file, &users));
     }
     println!("press Ctrl-C to stop");
     let _ = tokio::signal::ctrl_c().await;
+    if args.ca_out.is_none() {
+        let _ = std::fs::remove_file(&ca_file);
+    }
     ExitCode::SUCCESS
+}
+
+/// How to point a client at the running pool: every address, the CA to trust, the users, and a command that
+/// signs in as a real pool's client would (discovery through the pool's DNS, certificates checked).
+fn describe(pool: &LabPool, ca_file: &std::path::Path, users: &[&str]) -> String {
+    let c = pool.config();
+    let (https, http) = pool.web_ports();
+    let dns = pool.dns_addr();
+    let first = users.first().copied().unwrap_or("alice@contoso.lab");
+    let mut out = format!("lab pool {} for domain {} is running\n\n", c.pool_fqdn, c.domain);
+    out.push_str("Point a client at it:\n");
+    out.push_str(&format!("  SIP domain:               {}\n", c.domain));
+    out.push_str(&format!(
+        "  DNS (UDP and TCP):        {dns}  (authoritative for {}: lyncdiscover, SRV and A records)\n",
+        c.domain
+    ));
+    out.push_str(&format!("  CA certificate:           {}  (trust it; certificates are checked)\n", ca_file.display()));
+    out.push_str(&format!("  autodiscover:             https 127.0.0.1:{https}, http 127.0.0.1:{http}\n"));
+    out.push_str(&format!("  registrar (SIP over TLS): {}  ({})\n", pool.sip_addr(), c.pool_fqdn));
+    out.push_str(&format!("  users:                    {}\n", users.join(", ")));
+    out.push_str("  passwords:                as configured (the demo users': tests/lab/lab.example.toml)\n");
+    if !c.faults.is_empty() {
+        let faults: Vec<String> = c.faults.iter().map(|f| f.to_string()).collect();
+        out.push_str(&format!("  faults:                   {}\n", faults.join(", ")));
+    }
+    out.push_str(&format!(
+        "\nSign in with sfbkit (the password from the environment variable LAB_PASSWORD):\n  sfbkit signin --user {first} \\\n    \
+         --password-env LAB_PASSWORD --dns {dns} --ca-file {} --autodiscover-ports {https},{http}\n\n",
+        ca_file.display()
+    ));
+    out
 }

@@ -14,6 +14,34 @@ fn state_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+fn schema(name: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema").join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// Fails the test when `value` does not follow the schema file `name` (in schema/), naming each violation. The
+/// sign-in report's schema is registered under its `$id`, so the presence check's `$ref`s resolve offline.
+fn assert_follows(name: &str, value: &serde_json::Value, context: &str) {
+    let report_schema = schema("sfbkit-report.v1.schema.json");
+    let id = report_schema["$id"].as_str().unwrap().to_string();
+    let registry = jsonschema::Registry::new().add(&id, report_schema).unwrap().prepare().unwrap();
+    let validator = jsonschema::options().with_registry(&registry).build(&schema(name)).expect("a valid JSON Schema");
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{context}: does not follow {name}:\n{}\n{value:#}", errors.join("\n"));
+}
+
+/// Fails the test when `report` does not follow schema/sfbkit-report.v1.schema.json.
+fn assert_follows_schema(report: &serde_json::Value, context: &str) {
+    assert_follows("sfbkit-report.v1.schema.json", report, context);
+    assert_eq!(report["$schema"], sfbkit::REPORT_SCHEMA, "{context}");
+}
+
+/// The report `--json` printed last on stdout (after the event lines of `--stay`).
+fn last_report(stdout: &str) -> serde_json::Value {
+    let start = if stdout.starts_with("{\n") { 0 } else { stdout.find("\n{\n").map(|i| i + 1).unwrap_or(0) };
+    serde_json::from_str(&stdout[start..]).unwrap_or_else(|e| panic!("no report at the end ({e}):\n{stdout}"))
+}
+
 fn vectors(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors").join(name)
 }
@@ -28,6 +56,7 @@ fn signin_lab_json_reports_success() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_follows_schema(&v, "signin --lab --json");
     assert_eq!(v["result"], "Success");
     assert!(v["target"].as_str().unwrap().starts_with("pool01.contoso.lab"));
     assert!(v["latency_ms"].as_f64().unwrap() > 0.0);
@@ -285,6 +314,9 @@ fn every_lab_fault_at_the_most_verbose_level_prints_no_secret() {
             let (name, out) = h.join().unwrap();
             let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
             assert!(out.status.code().is_some_and(|c| c <= 1), "{name}: {all}");
+            let report = last_report(&String::from_utf8_lossy(&out.stdout));
+            assert_follows_schema(&report, &name);
+            assert_eq!(report["result"] == "Success", out.status.code() == Some(0), "{name}: exit code and result");
             // The most verbose level really is verbose: the steps, and the dependencies' own logs.
             assert!(all.contains("sfbkit::report") && all.contains("TRACE"), "{name}: not logged at trace:\n{all}");
             for secret in SECRETS {
@@ -302,4 +334,201 @@ fn every_lab_fault_at_the_most_verbose_level_prints_no_secret() {
         }
     }
     assert_eq!(checked, faults.len() + 1);
+}
+
+/// `--junit FILE`: one test case per stage, the stage that ended the sign-in a <failure> with the error, the
+/// diagnosis and the hint; the stages never reached skipped. `--password-stdin` reads the password from a pipe.
+#[test]
+fn junit_has_a_test_case_per_stage_and_a_failure_for_the_failed_one() {
+    let state = state_dir("junit");
+    let dir = std::env::temp_dir().join(format!("sfbkit-cli-junit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ok, failed) = (dir.join("ok.xml"), dir.join("failed.xml"));
+    let run = |junit: &std::path::Path, extra: &[&str]| {
+        sfbkit()
+            .args(["signin", "--lab", "--keystore", "memory", "--lab-state"])
+            .arg(&state)
+            .arg("--junit")
+            .arg(junit)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&ok, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let xml = std::fs::read_to_string(&ok).unwrap();
+    for stage in ["Local Discovery", "Server Discovery", "Connectivity Checks", "Authentication", "Sign Out"] {
+        assert_eq!(xml.matches(&format!("name=\"{stage}\"")).count(), 1, "{stage}:\n{xml}");
+    }
+    assert!(xml.contains("tests=\"5\" failures=\"0\"") && !xml.contains("<failure"), "{xml}");
+
+    let out = run(&failed, &["--lab-fault", "disabled-user"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let xml = std::fs::read_to_string(&failed).unwrap();
+    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    let case = &xml[xml.find("name=\"Authentication\"").expect("an Authentication test case")..];
+    let failure = &case[..case.find("</testcase>").unwrap()];
+    assert!(failure.contains("<failure message=") && failure.contains("type=\"disabled-user\""), "{failure}");
+    assert!(failure.contains("Diagnosis : ErrorCode=4141"), "the diagnosis: {failure}");
+    assert!(failure.contains("Hint      : ") && failure.contains("Error     : "), "{failure}");
+    assert!(!xml.contains("name=\"Sign Out\""), "no sign-out after a failed sign-in: {xml}");
+
+    // A failure at discovery: the stages after it were not reached.
+    let out = run(&failed, &["--lab-fault", "wrong-password"]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = std::fs::read_to_string(&failed).unwrap();
+    assert!(xml.contains("<skipped message=\"not reached: sign-in failed at Server Discovery\"/>"), "{xml}");
+    assert_eq!(xml.matches("<skipped").count(), 2, "Connectivity Checks and Authentication: {xml}");
+
+    // The password from a pipe replaces the lab user's: the right one signs in, another is refused.
+    let with_password = |password: &[u8]| {
+        let mut child = sfbkit()
+            .args(["signin", "--lab", "--json", "--keystore", "memory", "--password-stdin"])
+            .args(["--account", "alice@contoso.lab", "--lab-state"])
+            .arg(&state)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(password).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = with_password(b"Lab-Passw0rd!\r\n");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = with_password(b"Not-The-Passw0rd\n");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = last_report(&String::from_utf8_lossy(&out.stdout));
+    assert_follows_schema(&report, "wrong password from stdin");
+    assert_eq!(report["error_class"], "wrong-credentials");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Not-The-Passw0rd"));
+    let out = with_password(b"\n");
+    assert_eq!(out.status.code(), Some(2), "an empty password is a usage error");
+    let _ = std::fs::remove_dir_all(&state);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `sfbkit lab` says how to point a client at it, and what it says works: the command it prints, run as printed
+/// (the password from the environment), signs in through the pool's DNS with its CA checked.
+#[test]
+fn the_lab_prints_how_to_point_a_client_at_it_and_that_works() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("sfbkit-cli-labinfo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    let mut lab = sfbkit().args(["lab", "--ca-out"]).arg(&ca).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(lab.stdout.take().unwrap()).lines();
+    let mut text = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line.starts_with("press Ctrl-C") {
+            break;
+        }
+    }
+    for wanted in ["SIP domain:               contoso.lab", "DNS (UDP and TCP):", "CA certificate:", "users:"] {
+        assert!(text.contains(wanted), "{wanted:?} missing:\n{text}");
+    }
+    assert!(text.contains(&ca.display().to_string()), "{text}");
+    assert!(!text.contains("Lab-Passw0rd"), "no password is printed:\n{text}");
+    // The printed command, continuation lines joined, run as a user would.
+    let command = text[text.find("  sfbkit signin").expect("a command to run")..].replace("\\\n", " ");
+    let command = command.lines().next().unwrap();
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let out = sfbkit()
+        .args(&args)
+        .args(["--keystore", "memory", "--json"])
+        .env("LAB_PASSWORD", "Lab-Passw0rd!")
+        .output()
+        .unwrap();
+    let _ = lab.kill();
+    let _ = lab.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{command}\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let report = last_report(&stdout);
+    assert_follows_schema(&report, "the lab's printed command");
+    assert!(report["warnings"].as_array().unwrap().is_empty(), "no step failed on the way: {report:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Progress: a live stage line on a terminal (here a pseudo-terminal from script(1), util-linux), erased before
+/// the report; plain stage lines and no escape codes when stderr is a pipe.
+#[test]
+fn progress_is_live_on_a_terminal_and_plain_lines_in_a_pipe() {
+    let state = state_dir("progress");
+    let out = sfbkit().args(["signin", "--lab", "--keystore", "memory", "--lab-state"]).arg(&state).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.contains('\x1b') && !stderr.contains('\x1b'), "escape codes in piped output:\n{stderr}");
+    for stage in ["Local Discovery", "Server Discovery", "Connectivity Checks", "Authentication"] {
+        assert!(stderr.contains(&format!("sfbkit: {stage}...\n")), "{stage}:\n{stderr}");
+    }
+    let quiet =
+        sfbkit().args(["signin", "--lab", "--no-progress", "--keystore", "memory", "--lab-state"]).arg(&state).output();
+    let quiet = quiet.unwrap();
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("sfbkit: "), "--no-progress");
+
+    let command =
+        format!("{} signin --lab --keystore memory --lab-state {}", env!("CARGO_BIN_EXE_sfbkit"), state.display());
+    let tty = Command::new("script").args(["-qec", &command, "/dev/null"]).output().expect("script(1) runs");
+    let screen = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{screen}");
+    assert!(screen.contains("\r\x1b[2KServer Discovery: "), "a live line on the terminal:\n{screen:?}");
+    let report_at = screen.find("Target    :").expect("the report follows");
+    let erased_at = screen[..report_at].rfind("\r\x1b[2K").expect("the line is erased");
+    assert!(!screen[erased_at + 5..report_at].contains("Discovery: "), "erased before the report: {screen:?}");
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+/// `sfbkit presence-check --lab`: Test-CsPresence's flow; the JSON follows its schema (both sign-in reports
+/// included), JUnit has the sign-in stages and the presence steps; a failed sign-in is named with its stage.
+#[test]
+fn presence_check_verifies_the_notification_and_reports_like_test_cspresence() {
+    let state = state_dir("presence");
+    let junit = std::env::temp_dir().join(format!("sfbkit-cli-presence-{}.xml", std::process::id()));
+    let out = sfbkit()
+        .args(["presence-check", "--lab", "--json", "--keystore", "memory", "--lab-state"])
+        .arg(&state)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_follows("sfbkit-presence-check.v1.schema.json", &v, "presence-check --lab");
+    assert_eq!(
+        (v["subscriber"].as_str(), v["publisher"].as_str()),
+        (Some("sip:alice@contoso.lab"), Some("sip:bob@contoso.lab"))
+    );
+    assert_eq!(v["result"], "Success");
+    assert!(v["latency_ms"].as_f64().unwrap() > 0.0);
+    let steps: Vec<&str> = v["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["Subscribe", "Publish", "Notification"]);
+    assert_eq!(v["published"].as_str(), v["notified"].as_str(), "the notification carried what was published");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    for case in ["Subscribe", "Publish", "Notification", "Server Discovery", "Authentication"] {
+        assert!(xml.contains(&format!("name=\"{case}\"")), "{case}: {xml}");
+    }
+    assert!(!xml.contains("<failure"), "{xml}");
+
+    // A disabled publisher: the check fails, naming the publisher's sign-in stage and its 4141.
+    let out = sfbkit()
+        .args(["presence-check", "--lab", "--json", "--keystore", "memory", "--lab-fault", "disabled-user"])
+        .arg("--lab-state")
+        .arg(&state)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_follows("sfbkit-presence-check.v1.schema.json", &v, "presence-check, disabled users");
+    assert!(v["error"].as_str().unwrap().contains("could not sign in (Authentication)"), "{v:#}");
+    assert!(v["diagnosis"].as_str().unwrap().starts_with("ErrorCode=4141"), "{v:#}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<skipped message=\"not reached").count(), 3, "the presence steps: {xml}");
+    let _ = std::fs::remove_file(&junit);
+    let _ = std::fs::remove_dir_all(&state);
 }

@@ -48,6 +48,6 @@ pub use client::{Client, ClientBuilder, ClientError, EVENT_BUFFER, EventStream, 
 pub use driver::ReconnectPolicy;
 pub use endpoint::{Command, CommandError, CommandOutput};
 pub use events::{DeregistrationReason, Event};
-pub use report::{Outcome, SignInReport, SignInResult, Stage, StepRecord};
+pub use report::{Outcome, REPORT_SCHEMA, SignInReport, SignInResult, Stage, StepRecord};
 pub use session::SessionError;
 pub use shared::SharedResources;

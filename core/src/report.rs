@@ -85,8 +85,15 @@ pub enum SignInResult {
     Failure,
 }
 
-/// The full report of one sign-in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The JSON Schema the report's serialization follows (`schema/sfbkit-report.v1.schema.json`), named in its
+/// `$schema` member: programs reading `sfbkit signin --json` check it, and a change that breaks them gets a new
+/// version.
+pub const REPORT_SCHEMA: &str = "https://example.invalid/sfbkit/schema/sfbkit-report.v1.schema.json";
+
+/// The full report of one sign-in. Serializes as `schema/sfbkit-report.v1.schema.json` describes: the fields
+/// below, `$schema`, and for a failure the [`SignInReport::error_class`], [`SignInReport::failed_stage`] and
+/// [`SignInReport::diagnostic_code`] (null on success).
+#[derive(Debug, Clone, PartialEq)]
 pub struct SignInReport {
     /// The registrar signed in to (FQDN, or FQDN and address when they differ).
     pub target: String,
@@ -107,6 +114,47 @@ pub struct SignInReport {
     pub warnings: Vec<String>,
     /// What the registrar granted, on success.
     pub registration: Option<Registration>,
+}
+
+impl Serialize for SignInReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            #[serde(rename = "$schema")]
+            schema: &'static str,
+            target: &'a str,
+            user: &'a str,
+            result: SignInResult,
+            latency_ms: f64,
+            error: &'a Option<String>,
+            diagnosis: &'a Option<String>,
+            hint: &'a Option<String>,
+            error_class: Option<&'a str>,
+            failed_stage: Option<Stage>,
+            diagnostic_code: Option<u32>,
+            stages: &'a [StepRecord],
+            warnings: &'a [String],
+            registration: &'a Option<Registration>,
+        }
+        let failed = !self.is_success();
+        Json {
+            schema: REPORT_SCHEMA,
+            target: &self.target,
+            user: &self.user,
+            result: self.result,
+            latency_ms: self.latency_ms,
+            error: &self.error,
+            diagnosis: &self.diagnosis,
+            hint: &self.hint,
+            error_class: self.error_class().filter(|_| failed),
+            failed_stage: self.failed_stage().filter(|_| failed),
+            diagnostic_code: self.diagnostic_code().filter(|_| failed),
+            stages: &self.stages,
+            warnings: &self.warnings,
+            registration: &self.registration,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl SignInReport {
@@ -301,6 +349,9 @@ impl SignInReport {
             self.error.as_deref().unwrap_or(""),
             self.diagnosis.as_deref().unwrap_or("")
         ));
+        if let (false, Some(hint)) = (self.is_success(), &self.hint) {
+            out.push_str(&format!("Hint      : {hint}\n"));
+        }
         out
     }
 }

@@ -115,28 +115,28 @@ fun startLab(sfbkit: String, dir: File, password: String): Lab {
         }
     )
     val ca = File(dir, "ca.pem")
-    val process = ProcessBuilder(sfbkit, "lab", "--config", config.path, "--ca-out", ca.path)
+    val process = ProcessBuilder(sfbkit, "lab", "--json", "--config", config.path, "--ca-out", ca.path)
         .redirectErrorStream(true)
         .start()
     val lines = process.inputStream.bufferedReader()
-    var dns: String? = null
-    var ports: Pair<Int, Int>? = null
-    var sipPort: Int? = null
+    // `sfbkit lab --json` prints what a client needs as one JSON object on one line.
+    var info: String? = null
     val seen = StringBuilder()
-    while (true) {
+    while (info == null) {
         val line = lines.readLine() ?: error("sfbkit lab ended before it was up:\n$seen")
         seen.appendLine(line)
-        Regex("""DNS \(UDP and TCP\):\s+(\S+)""").find(line)?.let { dns = it.groupValues[1] }
-        Regex("""autodiscover:\s+https \S+:(\d+), http \S+:(\d+)""").find(line)?.let {
-            ports = it.groupValues[1].toInt() to it.groupValues[2].toInt()
-        }
-        Regex("""registrar \(SIP over TLS\):\s+\S+:(\d+)""").find(line)?.let { sipPort = it.groupValues[1].toInt() }
-        if (line.startsWith("press Ctrl-C")) break
+        if (line.startsWith("{")) info = line
     }
+    val json: String = info ?: error("no JSON line from sfbkit lab")
+    fun field(name: String) = Regex("\"$name\":\"?([^\",]*)").find(json)?.groupValues?.get(1)
+        ?: error("no $name in $json")
     // Keep reading what the lab prints, so that it never blocks on a full pipe.
     Thread { lines.forEachLine { } }.apply { isDaemon = true }.start()
-    val (https, http) = ports ?: error("no autodiscover ports in:\n$seen")
-    return Lab(process, dns ?: error("no DNS address in:\n$seen"), https, http, sipPort ?: error("no registrar in:\n$seen"), ca.readText())
+    val dns = field("dns")
+    val https = field("autodiscover_https_port").toInt()
+    val http = field("autodiscover_http_port").toInt()
+    val sipPort = field("registrar").substringAfterLast(':').toInt()
+    return Lab(process, dns, https, http, sipPort, File(field("ca_file")).readText())
 }
 
 var checks = 0
