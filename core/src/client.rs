@@ -423,6 +423,7 @@ impl ClientBuilder {
             network: self.network.clone().unwrap_or_else(|| Arc::new(SystemNetwork)),
             config: self,
             web_ticket_url: std::sync::Mutex::new(None),
+            running: std::sync::Mutex::new(crate::report::Stage::LocalDiscovery),
             tls_dsk: std::sync::Mutex::new(None),
         };
         let events = Arc::new(EventHub::default());

@@ -301,6 +301,12 @@ impl TlsDskHandshake {
         })
     }
 
+    /// The inner TLS version and cipher suite the pool chose, once its ServerHello arrived: what the report
+    /// shows, so that a pool still on TLS 1.0 is named.
+    pub fn negotiated(&self) -> Option<String> {
+        self.client.negotiated().map(|(version, suite)| format!("{version}, {suite}"))
+    }
+
     /// Feeds the server's flight from a TLS-DSK challenge.
     pub fn answer(mut self, challenge: &Challenge) -> Result<(TlsDskStep, Option<TlsDskHandshake>), AuthError> {
         if let Some(o) = &challenge.opaque {

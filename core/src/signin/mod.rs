@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     /// The last TLS-DSK challenge a registrar sent and that registrar's host: what renewing the certificate
     /// during a session needs ([`renewal`]).
     pub tls_dsk: std::sync::Mutex<Option<(Challenge, String)>>,
+    /// The stage running now, for a sign-in that runs out of time (its steps are recorded when they end).
+    pub running: std::sync::Mutex<Stage>,
 }
 
 impl Inner {
@@ -79,8 +81,8 @@ impl Inner {
         let session = match outcome {
             Ok(session) => session,
             Err(_) => {
-                let stage = report.stages.last().map_or(Stage::ServerDiscovery, |s| s.name);
-                let failure = deadline_failure(report, deadline);
+                let stage = *self.running.lock().unwrap_or_else(|p| p.into_inner());
+                let failure = deadline_failure(report, stage, deadline);
                 report.fail(stage, "sign-in deadline", "", deadline, failure);
                 None
             }
@@ -104,7 +106,9 @@ impl Inner {
     }
 
     async fn stages(&self, report: &mut SignInReport) -> Option<SipSession> {
+        self.enter(Stage::LocalDiscovery);
         let mut local = self.local_discovery(report);
+        self.enter(Stage::ServerDiscovery);
         let candidates = self.server_discovery(report).await?;
         if let Some(first) = candidates.first() {
             report.target = format!("{}:{}", first.fqdn, first.port);
@@ -120,6 +124,7 @@ impl Inner {
             };
             (local.bind_address(ip), adapter)
         };
+        self.enter(Stage::ConnectivityChecks);
         let connected = connectivity::connect_first(
             &candidates,
             self.resolver.as_ref(),
@@ -138,6 +143,7 @@ impl Inner {
             }
         };
         let (mut hop, mut dropped_before) = (0, false);
+        self.enter(Stage::Authentication);
         loop {
             report.target = format!("{}:{}", candidate.fqdn, candidate.port);
             let (next, stage) = match self.register(report, conn, &candidate).await {
@@ -163,6 +169,7 @@ impl Inner {
             };
             // Connectivity checks again, for the home pool (recorded under Redirection) or the same registrar.
             let mut attempts = Vec::new();
+            self.enter(Stage::ConnectivityChecks);
             let connected = connectivity::connect_first(
                 std::slice::from_ref(&next),
                 self.resolver.as_ref(),
@@ -334,6 +341,10 @@ impl Inner {
         }
         Some(found.candidates)
     }
+    fn enter(&self, stage: Stage) {
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = stage;
+    }
+
     pub(crate) fn register_params(&self, local: SocketAddr, expires: Option<u32>) -> RegisterParams {
         RegisterParams {
             domain: self.domain.clone(),
@@ -346,17 +357,35 @@ impl Inner {
     }
 }
 
-/// The sign-in ran out of time: what finished last, so the admin knows what did not answer next.
-fn deadline_failure(report: &SignInReport, deadline: Duration) -> Failure {
+/// The sign-in ran out of time in `stage`: what finished last, and where to look for what did not answer.
+fn deadline_failure(report: &SignInReport, stage: Stage, deadline: Duration) -> Failure {
     let last =
         report.stages.last().map(|s| format!("; the last step to finish was {} ({} {})", s.step, s.name, s.host));
+    let hint = match stage {
+        Stage::LocalDiscovery => "reading the devices or network adapters did not finish: check the device and \
+                                  network providers"
+            .to_string(),
+        Stage::ServerDiscovery => "server discovery did not finish: a DNS server (lyncdiscover, SRV and A lookups) \
+                                   or the autodiscover service did not answer in time; check the DNS servers and \
+                                   the lyncdiscover names, or configure the registrar explicitly"
+            .to_string(),
+        Stage::ConnectivityChecks => "connecting to the registrar did not finish: the TCP connection or the TLS \
+                                      handshake did not complete in time (a firewall dropping packets, or an \
+                                      overloaded Front End)"
+            .to_string(),
+        _ => "the registrar or the web services stopped answering during authentication: check the Front End \
+              (event logs, CPU) and the network between"
+            .to_string(),
+    };
     Failure {
-        error: format!("the sign-in did not finish within {} s{}", deadline.as_secs(), last.unwrap_or_default()),
+        error: format!(
+            "the sign-in did not finish within {} s, in {stage}{}",
+            deadline.as_secs(),
+            last.unwrap_or_default()
+        ),
         class: "deadline".into(),
         diagnosis: None,
-        hint: "the step after the last one reported did not answer: check that server, or allow more time \
-               (ClientBuilder::sign_in_deadline)"
-            .into(),
+        hint: format!("{hint} (or allow more time: ClientBuilder::sign_in_deadline)"),
     }
 }
 

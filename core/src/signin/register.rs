@@ -137,13 +137,15 @@ impl Inner {
                             };
                             match (*h).answer(ch) {
                                 Ok((TlsDskStep::Continue(header), Some(h))) => {
+                                    let chosen =
+                                        h.negotiated().map(|n| format!(" (inner TLS: {n})")).unwrap_or_default();
                                     report.step(
                                         Stage::Authentication,
                                         step,
                                         &host,
                                         took,
                                         Outcome::Success,
-                                        format!("{code} with the pool's TLS flight"),
+                                        format!("{code} with the pool's TLS flight{chosen}"),
                                     );
                                     leg = Leg::TlsDsk(Box::new(h), header);
                                 }

@@ -88,6 +88,9 @@ async fn a_registrar_sending_one_byte_per_second_ends_at_the_deadline() {
     assert!(started.elapsed() < deadline + Duration::from_secs(1), "{:?}", started.elapsed());
     assert_eq!(report.error_class(), Some("deadline"), "{}", report.to_text());
     assert!(report.error.as_deref().unwrap().contains("TLS handshake"), "{:?}", report.error);
+    // The stage that ran out of time is the one running (REGISTER), not the one of the last finished step.
+    assert_eq!(report.failed_stage(), Some(Stage::Authentication), "{}", report.to_text());
+    assert!(report.hint.as_deref().unwrap().contains("during authentication"), "{:?}", report.hint);
 }
 
 /// A NOTIFY whose signature does not verify (here a forged deregistration): dropped, counted, never acted

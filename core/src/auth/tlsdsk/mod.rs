@@ -77,6 +77,28 @@ pub enum TlsVersion {
     Tls12,
 }
 
+impl std::fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TlsVersion::Tls10 => "TLS 1.0",
+            TlsVersion::Tls11 => "TLS 1.1",
+            TlsVersion::Tls12 => "TLS 1.2",
+        })
+    }
+}
+
+impl std::fmt::Display for CipherSuite {
+    /// The IANA name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CipherSuite::RsaAes128CbcSha => "TLS_RSA_WITH_AES_128_CBC_SHA",
+            CipherSuite::RsaAes256CbcSha => "TLS_RSA_WITH_AES_256_CBC_SHA",
+            CipherSuite::RsaAes128CbcSha256 => "TLS_RSA_WITH_AES_128_CBC_SHA256",
+            CipherSuite::RsaAes256CbcSha256 => "TLS_RSA_WITH_AES_256_CBC_SHA256",
+        })
+    }
+}
+
 impl TlsVersion {
     /// The on-the-wire `ProtocolVersion`.
     pub fn wire(self) -> u16 {
