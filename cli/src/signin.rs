@@ -44,6 +44,8 @@ pub async fn run(args: SigninArgs) -> ExitCode {
     match prepare(&args).await {
         Ok((client, _pool)) => {
             let mut report = client.sign_in().await;
+            // Seed 001's last stage: provisioning, dial plan and contact list, each a step of the report.
+            client.settings_and_policies(&mut report, std::time::Duration::from_secs(10)).await;
             if report.is_success() && args.stay > 0 {
                 crate::progress::finish();
                 watch(&client, std::time::Duration::from_secs(args.stay), args.json).await;

@@ -66,13 +66,26 @@ fn signin_lab_json_reports_success() {
     names.dedup();
     assert_eq!(
         names,
-        ["Local Discovery", "Server Discovery", "Connectivity Checks", "Authentication", "Sign Out"],
+        [
+            "Local Discovery",
+            "Server Discovery",
+            "Connectivity Checks",
+            "Authentication",
+            "Settings and Policies",
+            "Sign Out"
+        ],
         "stages in the order an admin reads them"
     );
     for s in stages {
         assert!(s["host"].is_string() && s["duration_ms"].is_number() && s["step"].is_string());
         assert!(["Success", "NotFound", "Skipped"].contains(&s["outcome"].as_str().unwrap()), "{s}");
     }
+    // Seed 001's last stage: provisioning, the dial plan (seed 003's, 5 rules) and the contact list.
+    let mut settings: Vec<&str> =
+        stages.iter().filter(|s| s["name"] == "Settings and Policies").map(|s| s["step"].as_str().unwrap()).collect();
+    settings.sort_unstable();
+    assert_eq!(settings, ["contact list", "in-band provisioning", "location profile"], "each once, as they arrive");
+    assert!(stages.iter().any(|s| s["step"] == "location profile" && s["detail"].as_str().unwrap().contains("5 normalization rules")));
     // Discovery ran: autodiscover on lyncdiscoverinternal found the registrar.
     assert!(stages.iter().any(|s| s["name"] == "Server Discovery"
         && s["outcome"] == "Success"
@@ -410,10 +423,17 @@ fn junit_has_a_test_case_per_stage_and_a_failure_for_the_failed_one() {
     let out = run(&ok, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let xml = std::fs::read_to_string(&ok).unwrap();
-    for stage in ["Local Discovery", "Server Discovery", "Connectivity Checks", "Authentication", "Sign Out"] {
+    for stage in [
+        "Local Discovery",
+        "Server Discovery",
+        "Connectivity Checks",
+        "Authentication",
+        "Settings and Policies",
+        "Sign Out",
+    ] {
         assert_eq!(xml.matches(&format!("name=\"{stage}\"")).count(), 1, "{stage}:\n{xml}");
     }
-    assert!(xml.contains("tests=\"5\" failures=\"0\"") && !xml.contains("<failure"), "{xml}");
+    assert!(xml.contains("tests=\"6\" failures=\"0\"") && !xml.contains("<failure"), "{xml}");
 
     let out = run(&failed, &["--lab-fault", "disabled-user"]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));

@@ -535,6 +535,98 @@ impl Client {
         report
     }
 
+    /// After a successful sign-in, waits up to `limit` for what the Microsoft client retrieves in its last sign-in
+    /// stage (seed 001, step 5, "Retrieve Settings and Policies"): in-band provisioning, the location profile
+    /// (dial plan) and the contact list, and records each as a Settings and Policies step of `report`. What did
+    /// not arrive is a failed step with a hint and a warning; the sign-in's result stays what it was (the user is
+    /// registered). Events are read from a listener of its own: [`Client::next_event`] still sees them all.
+    pub async fn settings_and_policies(&self, report: &mut SignInReport, limit: Duration) {
+        use crate::report::{Outcome, Stage};
+        if !report.is_success() {
+            return;
+        }
+        let mut events = self.subscribe_events();
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + limit;
+        let (mut provisioning, mut profile, mut contacts) = (false, false, false);
+        let mut refused: Option<String> = None;
+        loop {
+            let took = started.elapsed();
+            let (prov, dial_plan, list) = {
+                let view = self.view();
+                let list = &view.contacts;
+                let received = list.delta_num > 0 || !list.groups.is_empty() || list.ucs_mode.is_some();
+                (view.provisioning.clone(), view.location_profile.clone(), received.then(|| list.clone()))
+            };
+            if let (false, Some(p)) = (provisioning, &prov) {
+                provisioning = true;
+                let groups: Vec<&str> = p.groups.iter().map(|g| g.name.as_str()).collect();
+                let detail = format!("{} groups: {}", groups.len(), groups.join(", "));
+                report.step(Stage::SettingsAndPolicies, "in-band provisioning", "", took, Outcome::Success, detail);
+            }
+            if !profile {
+                let name = prov.as_ref().and_then(|p| p.location_profile_name().map(str::to_string));
+                match (&dial_plan, &refused, prov.is_some(), name) {
+                    (Some(lp), ..) => {
+                        profile = true;
+                        let detail = format!("{}: {} normalization rules", lp.name, lp.rules.len());
+                        report.step(Stage::SettingsAndPolicies, "location profile", "", took, Outcome::Success, detail);
+                    }
+                    (None, Some(error), ..) => {
+                        profile = true;
+                        report.step(
+                            Stage::SettingsAndPolicies,
+                            "location profile",
+                            "",
+                            took,
+                            Outcome::Failure,
+                            error.clone(),
+                        );
+                    }
+                    (None, None, true, None) => {
+                        profile = true;
+                        let why =
+                            "no location profile provisioned (ucLocationProfile is empty): numbers are not normalized";
+                        report.step(Stage::SettingsAndPolicies, "location profile", "", took, Outcome::Skipped, why);
+                    }
+                    _ => {}
+                }
+            }
+            if let (false, Some(list)) = (contacts, list) {
+                contacts = true;
+                let detail = match &list.ucs_mode {
+                    Some(mode) => format!("kept in Exchange (Unified Contact Store, {mode})"),
+                    None => format!("{} contact(s) in {} group(s)", list.contacts.len(), list.groups.len()),
+                };
+                report.step(Stage::SettingsAndPolicies, "contact list", "", took, Outcome::Success, detail);
+            }
+            if provisioning && profile && contacts {
+                return;
+            }
+            match tokio::time::timeout_at(deadline, events.next()).await {
+                Ok(Event::LocationProfileRefused { error }) => refused = Some(error),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        let missing = [
+            (provisioning, "in-band provisioning", "the vnd-microsoft-provisioning-v2 subscription got no answer"),
+            (profile, "location profile", "the location profile (dial plan) did not arrive"),
+            (contacts, "contact list", "the contact list (vnd-microsoft-roaming-contacts) did not arrive"),
+        ];
+        for (_, step, what) in missing.into_iter().filter(|(done, ..)| !done) {
+            let failure = crate::report::Failure {
+                error: format!("{what} within {} s", limit.as_secs()),
+                class: "settings-not-received".into(),
+                diagnosis: None,
+                hint: "the user is signed in, but the Front End did not deliver its settings in time: check the \
+                       pool's User Services and the user's policies (Get-CsUser, Get-CsClientPolicy)"
+                    .into(),
+            };
+            report.failed_step(Stage::SettingsAndPolicies, step, "", started.elapsed(), &failure);
+        }
+    }
+
     /// The next event of the signed-in endpoint, in order (waits for one).
     pub async fn next_event(&self) -> Event {
         self.primary.next().await
