@@ -10,6 +10,7 @@ mod presence_check;
 mod progress;
 mod signin;
 mod target;
+mod trace_file;
 
 use std::process::ExitCode;
 

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use sfbkit::{Client, SignInReport};
 use sfbkit_lab::LabPool;
 
+use std::sync::Arc;
+
 use crate::target::{TargetArgs, default_account, password_from_env, password_from_stdin};
+use crate::trace_file::UccApiLog;
 
 #[derive(clap::Args)]
 pub struct SigninArgs {
@@ -42,7 +45,7 @@ pub struct SigninArgs {
 
 pub async fn run(args: SigninArgs) -> ExitCode {
     match prepare(&args).await {
-        Ok((client, _pool)) => {
+        Ok((client, _pool, trace)) => {
             let mut report = client.sign_in().await;
             // Seed 001's last stage: provisioning, dial plan and contact list, each a step of the report.
             client.settings_and_policies(&mut report, std::time::Duration::from_secs(10)).await;
@@ -66,6 +69,10 @@ pub async fn run(args: SigninArgs) -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
+            if let Some(e) = trace.and_then(|t| t.error()) {
+                eprintln!("sfbkit signin: the trace could not be written: {e}");
+                return ExitCode::from(2);
+            }
             if report.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
         Err(message) => {
@@ -76,7 +83,7 @@ pub async fn run(args: SigninArgs) -> ExitCode {
 }
 
 /// Builds the client (and starts the lab pool when asked); the pool lives as long as the tuple.
-async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>), String> {
+async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>, Option<Arc<UccApiLog>>), String> {
     let opened = args.target.open().await?;
     let user = match (&args.user, opened.lab_users().first()) {
         (Some(u), _) => u.clone(),
@@ -95,7 +102,7 @@ async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>), String>
     };
     let credentials = password.map(|p| (args.account.clone().unwrap_or_else(|| default_account(&user)), p));
     let client = opened.client(&user, credentials)?;
-    Ok((client, opened.lab))
+    Ok((client, opened.lab, opened.trace))
 }
 
 /// Prints the endpoint's events for `how_long` (`--stay`).

@@ -53,6 +53,10 @@ pub struct TargetArgs {
     /// Extra CA certificate(s) to trust, PEM (system roots are trusted too).
     #[arg(long)]
     ca_file: Vec<std::path::PathBuf>,
+    /// Write every SIP message and HTTP exchange of the run, with timestamps and secrets redacted, to FILE in the
+    /// layout of the Microsoft client's .UccApilog files (Snooper reads them; docs/uccapilog-format.md).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<std::path::PathBuf>,
     /// Give up on a sign-in that has not finished after this many seconds (class `deadline`).
     #[arg(long, value_name = "SECONDS", default_value_t = 90)]
     deadline: u64,
@@ -90,14 +94,20 @@ pub struct Opened<'a> {
     args: &'a TargetArgs,
     pub lab: Option<LabPool>,
     keystore: std::sync::Arc<dyn sfbkit::keystore::SecretStore>,
+    /// `--trace`'s file, shared by every client of the run.
+    pub trace: Option<std::sync::Arc<crate::trace_file::UccApiLog>>,
 }
 
 impl TargetArgs {
     /// Starts the lab pool when `--lab` asks for it.
     pub async fn open(&self) -> Result<Opened<'_>, String> {
         let keystore = keystore(self.keystore);
+        let trace = match &self.trace {
+            Some(path) => Some(std::sync::Arc::new(crate::trace_file::UccApiLog::create(path)?)),
+            None => None,
+        };
         if !self.lab {
-            return Ok(Opened { args: self, lab: None, keystore });
+            return Ok(Opened { args: self, lab: None, keystore, trace });
         }
         let config = lab_config(self.lab_config.as_deref(), &self.lab_faults, &self.lab_scenarios, self.lab_delay_ms)?;
         let state = match &self.lab_state {
@@ -105,7 +115,7 @@ impl TargetArgs {
             None => sfbkit_lab::state::default_dir().map_err(|e| format!("{e}; pass --lab-state DIR"))?,
         };
         let pool = LabPool::start_with_state(config, Some(&state)).await.map_err(|e| e.to_string())?;
-        Ok(Opened { args: self, lab: Some(pool), keystore })
+        Ok(Opened { args: self, lab: Some(pool), keystore, trace })
     }
 }
 
@@ -141,6 +151,9 @@ impl Opened<'_> {
             }
         };
         builder = builder.keystore(self.keystore.clone()).sign_in_deadline(deadline);
+        if let Some(trace) = &self.trace {
+            builder = builder.wire_observer(trace.clone());
+        }
         if !args.trusted_domains.is_empty() {
             builder = builder.trusted_domains(args.trusted_domains.clone());
         }

@@ -586,6 +586,18 @@ fn presence_check_verifies_the_notification_and_reports_like_test_cspresence() {
     }
     assert!(!xml.contains("<failure"), "{xml}");
 
+    // carol (homed on pool02) has no contacts: only the presence subscription watch_presence makes reaches bob.
+    let out = sfbkit()
+        .args(["presence-check", "--lab", "--json", "--keystore", "memory", "--lab-state"])
+        .arg(&state)
+        .args(["--subscriber", "carol@contoso.lab", "--publisher", "bob@contoso.lab"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_follows("sfbkit-presence-check.v1.schema.json", &v, "presence-check, a subscriber without contacts");
+    assert!(v["target"].as_str().unwrap().starts_with("pool02.contoso.lab"), "{v:#}");
+
     // A disabled publisher: the check fails, naming the publisher's sign-in stage and its 4141.
     let out = sfbkit()
         .args(["presence-check", "--lab", "--json", "--keystore", "memory", "--lab-fault", "disabled-user"])
@@ -603,5 +615,75 @@ fn presence_check_verifies_the_notification_and_reports_like_test_cspresence() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<skipped message=\"not reached").count(), 3, "the presence steps: {xml}");
     let _ = std::fs::remove_file(&junit);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+/// `--trace FILE`: every SIP message and HTTP exchange in .UccApilog frames (docs/uccapilog-format.md), each
+/// opening line's byte count matching the message that follows and its closing line; no secret anywhere, for
+/// NTLM, TLS-DSK and the Office 365 path alike.
+#[test]
+fn trace_has_uccapilog_frames_and_no_secret() {
+    let state = state_dir("trace");
+    for fault in ["ntlm-only", "tls-dsk-only", "online"] {
+        let file = std::env::temp_dir().join(format!("sfbkit-cli-{fault}-{}.UccApilog", std::process::id()));
+        let out = sfbkit()
+            .args(["signin", "--lab", "--keystore", "memory", "--lab-fault", fault, "--trace"])
+            .arg(&file)
+            .arg("--lab-state")
+            .arg(&state)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{fault}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = std::fs::read_to_string(&file).unwrap();
+        let _ = std::fs::remove_file(&file);
+        let mut rest = text.as_str();
+        let mut frames: Vec<(String, String)> = Vec::new();
+        while !rest.is_empty() {
+            let (line, after) = rest.split_once("\r\n").unwrap_or_else(|| panic!("{fault}: no CRLF: {rest:?}"));
+            // 12/06/2026|08:10:33.296 7F26:1 INFO :: Sending Packet - ... N bytes:
+            let (stamp, what) = line.split_once(" INFO :: ").unwrap_or_else(|| panic!("{fault}: not a frame: {line}"));
+            let b = stamp.as_bytes();
+            assert!(b.len() > 24 && b[2] == b'/' && b[5] == b'/' && b[10] == b'|' && b[19] == b'.', "{stamp}");
+            let (ids, n) = (&stamp[24..], what.rsplit(' ').nth(1).unwrap().parse::<usize>().unwrap());
+            assert!(ids.split(':').all(|h| u32::from_str_radix(h, 16).is_ok()), "{stamp}");
+            let kind =
+                ["Sending Packet - ", "Data Received - ", "Sending HTTP Request - ", "HTTP Response Received - "];
+            assert!(kind.iter().any(|k| what.starts_with(k)) && what.ends_with(" bytes:"), "{line}");
+            let message = &after[..n];
+            let after = after[n..].strip_prefix("\r\n").unwrap_or(&after[n..]);
+            let (close, after) = after.split_once("\r\n").unwrap();
+            assert_eq!(close, format!("{stamp} INFO :: End of {}", what.trim_end_matches(':')), "{fault}");
+            frames.push((what.to_string(), message.to_string()));
+            rest = after;
+        }
+        let sent_register =
+            frames.iter().any(|(w, m)| w.starts_with("Sending Packet") && m.starts_with("REGISTER sip:contoso.lab"));
+        let ok = frames.iter().any(|(w, m)| w.starts_with("Data Received") && m.starts_with("SIP/2.0 200 OK"));
+        let http = frames.iter().filter(|(w, _)| w.starts_with("Sending HTTP Request - ")).count();
+        assert!(sent_register && ok && http >= 2, "{fault}: {} frames, {http} HTTP requests", frames.len());
+        for secret in ["Lab-Passw0rd", "TlRMTVNTUA", "PHNhbWw6QXNzZXJ0aW9u", "PRIVATE KEY", "BgkqhkiG9w0BAQEFAASC"] {
+            assert!(!text.contains(secret), "{fault}: {secret} is in the trace");
+        }
+        for (param, allowed) in
+            [("gssapi-data=", &["\"\"", "\"<redacted>\""][..]), ("response=", &["\"<redacted>\""][..])]
+        {
+            for (i, _) in text.match_indices(param) {
+                let value = &text[i + param.len()..];
+                assert!(
+                    allowed.iter().any(|a| value.starts_with(a)),
+                    "{fault}: {}",
+                    &text[i..(i + 60).min(text.len())]
+                );
+            }
+        }
+        for element in ["BinarySecret>", "Password>", "Assertion>", "RequestedSecurityToken>"] {
+            for (i, _) in text.match_indices(&format!(":{element}")) {
+                let value = &text[i + element.len() + 1..];
+                let closing =
+                    text[..i].ends_with("</") || text[..i].rsplit('<').next().is_some_and(|t| t.starts_with('/'));
+                assert!(closing || value.starts_with("<redacted>"), "{fault}: {}", &text[i..(i + 60).min(text.len())]);
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(&state);
 }

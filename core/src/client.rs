@@ -143,6 +143,7 @@ pub struct ClientBuilder {
     pub(crate) lockout: crate::auth::lockout::LockoutPolicy,
     pub(crate) dns_lookup_limit: Duration,
     pub(crate) sign_in_deadline: Duration,
+    pub(crate) wire_observer: Option<Arc<dyn crate::trace::WireObserver>>,
 }
 
 /// A password that never prints (Debug is redacted) and is wiped when dropped: each clone of a
@@ -197,6 +198,7 @@ impl ClientBuilder {
             lockout: crate::auth::lockout::LockoutPolicy::default(),
             dns_lookup_limit: crate::discovery::once::LOOKUP_LIMIT,
             sign_in_deadline: DEFAULT_SIGN_IN_DEADLINE,
+            wire_observer: None,
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -361,6 +363,13 @@ impl ClientBuilder {
             named.push(host);
         }
         TrustModel::new(domain, self.trusted_domains.as_deref(), &named, self.trust_decider.clone())
+    }
+
+    /// Hands every SIP message and HTTP exchange of this client, secrets redacted, to `observer`: the material
+    /// of a trace ([`crate::trace`]; `sfbkit signin --trace`).
+    pub fn wire_observer(mut self, observer: Arc<dyn crate::trace::WireObserver>) -> ClientBuilder {
+        self.wire_observer = Some(observer);
+        self
     }
 
     /// Checks the configuration and builds the client.

@@ -291,8 +291,12 @@ fn queue_offline(ctx: &mut Ctx, state: &mut EndpointState, req: Request) -> bool
 /// Runs one registered connection until the endpoint closes; returns why and the durable state.
 async fn connection(ctx: &mut Ctx, registered: Registered, state: EndpointState) -> (Closed, EndpointState) {
     let Registered { session, registration, registrar } = registered;
-    let SipSession { conn, factory, sa, mut parser, .. } = session;
+    let SipSession { conn, factory, sa, mut parser, tap, host, .. } = session;
     let local = conn.local_addr();
+    let remote = conn.peer_addr();
+    let trace = |direction, bytes: &[u8]| tap.sip(direction, local, remote, &host, bytes);
+    // Received messages are serialized again only when someone traces them.
+    let received: Trace<'_> = tap.is_on().then_some(&trace);
     let sent_by = match local.ip() {
         std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", local.port()),
         std::net::IpAddr::V4(ip) => format!("{ip}:{}", local.port()),
@@ -324,9 +328,10 @@ async fn connection(ctx: &mut Ctx, registered: Registered, state: EndpointState)
         }
     });
     // Bytes the sign-in already read past the 200 OK.
-    drain_parser(&mut parser, &mut ep);
+    drain_parser(&mut parser, &mut ep, received);
     loop {
         while let Some(bytes) = ep.poll_transmit() {
+            trace(crate::trace::Direction::Sent, &bytes);
             if let Err(e) = writer.send(&bytes).await {
                 ep.connection_lost(e.to_string());
                 break;
@@ -340,7 +345,7 @@ async fn connection(ctx: &mut Ctx, registered: Registered, state: EndpointState)
         tokio::select! {
             bytes = bytes_rx.recv() => match bytes {
                 Some(Ok(b)) => match parser.push(&b) {
-                    Ok(()) => drain_parser(&mut parser, &mut ep),
+                    Ok(()) => drain_parser(&mut parser, &mut ep, received),
                     Err(e) => ep.connection_lost(format!("the server's byte stream could not be parsed: {e}")),
                 },
                 Some(Err(e)) => ep.connection_lost(e),
@@ -369,10 +374,18 @@ async fn connection(ctx: &mut Ctx, registered: Registered, state: EndpointState)
     (closed, ep.into_state())
 }
 
-fn drain_parser(parser: &mut StreamParser, ep: &mut Endpoint) {
+/// Received messages serialized again only when `trace` (someone traces them) is there.
+type Trace<'a> = Option<&'a (dyn Fn(crate::trace::Direction, &[u8]) + Sync)>;
+
+fn drain_parser(parser: &mut StreamParser, ep: &mut Endpoint, trace: Trace<'_>) {
     loop {
         match parser.next_item() {
-            Ok(Some(item)) => ep.handle_item(item, Instant::now()),
+            Ok(Some(item)) => {
+                if let (Some(trace), Some(m)) = (trace, item.message()) {
+                    trace(crate::trace::Direction::Received, &m.to_bytes());
+                }
+                ep.handle_item(item, Instant::now())
+            }
             Ok(None) => break,
             Err(e) => {
                 ep.connection_lost(format!("the server's byte stream could not be parsed: {e}"));

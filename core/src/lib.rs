@@ -16,6 +16,7 @@
 //! Data flows one way: discovery → connect → authenticate → register → provision → subscribe/publish.
 
 pub mod auth;
+pub mod civil;
 mod client;
 mod connectivity;
 pub mod contacts;
@@ -40,6 +41,7 @@ mod session;
 mod shared;
 mod signin;
 pub mod sip;
+pub mod trace;
 pub mod transport;
 pub mod trust;
 pub mod xml;

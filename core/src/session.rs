@@ -40,6 +40,10 @@ pub(crate) struct SipSession {
     /// Counters for the report and diagnostics.
     pub stray_responses: u64,
     pub invalid_messages: u64,
+    /// Where the messages are traced (nowhere by default).
+    pub(crate) tap: crate::trace::Tap,
+    /// The registrar's name, for the trace.
+    pub(crate) host: String,
 }
 
 impl SipSession {
@@ -53,6 +57,21 @@ impl SipSession {
             transactions: ClientTransactions::new(),
             stray_responses: 0,
             invalid_messages: 0,
+            tap: crate::trace::Tap::default(),
+            host: String::new(),
+        }
+    }
+
+    /// Sends bytes (one message) and traces them.
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        self.trace(crate::trace::Direction::Sent, bytes);
+        self.conn.send(bytes).await
+    }
+
+    fn trace(&self, direction: crate::trace::Direction, bytes: &[u8]) {
+        if self.tap.is_on() {
+            let info = self.conn.info();
+            self.tap.sip(direction, info.local_addr, info.peer_addr, &self.host, bytes);
         }
     }
 
@@ -64,7 +83,7 @@ impl SipSession {
         }
         let key = self.transactions.start(request, Instant::now())?;
         while let Some(bytes) = self.transactions.poll_transmit() {
-            self.conn.send(&bytes).await?;
+            self.send(&bytes).await?;
         }
         let mut buf = vec![0u8; 16 * 1024];
         loop {
@@ -105,6 +124,9 @@ impl SipSession {
         item: StreamItem,
         key: &crate::sip::transaction::TransactionKey,
     ) -> Result<Option<Message>, SessionError> {
+        if let (true, Some(m)) = (self.tap.is_on(), item.message()) {
+            self.trace(crate::trace::Direction::Received, &m.to_bytes());
+        }
         match item {
             StreamItem::Ping => self.conn.send(b"\r\n").await?,
             StreamItem::Pong => {}
@@ -113,7 +135,7 @@ impl SipSession {
                 tracing::warn!(error = %error, "dropped an invalid message from the server");
                 if message.is_request() && !matches!(message.method(), Some(Method::Ack | Method::Benotify)) {
                     let resp = Message::response_to(&message, error.status_code(), "Bad Request", None);
-                    self.conn.send(&resp.to_bytes()).await?;
+                    self.send(&resp.to_bytes()).await?;
                 }
             }
             StreamItem::Message(m) if !self.signature_ok(&m) => {}
@@ -152,7 +174,7 @@ impl SipSession {
         if let Some(sa) = self.sa.as_mut() {
             sa.sign(&mut resp)?;
         }
-        self.conn.send(&resp.to_bytes()).await?;
+        self.send(&resp.to_bytes()).await?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! Opening connections for URLs: resolve through the discovery [`DnsResolver`], connect TCP, verify TLS.
 
+use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,8 @@ pub struct HttpClient {
     resolver: Arc<dyn DnsResolver>,
     timeout: Duration,
     max_body: usize,
+    /// Where requests and responses are traced (nowhere by default).
+    tap: crate::trace::Tap,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -40,7 +43,13 @@ impl HttpClient {
     /// A client whose requests each finish within `timeout` (resolving, connecting and the whole response
     /// together) and whose response bodies may be at most `max_body` bytes.
     pub fn new(connector: TlsConnector, resolver: Arc<dyn DnsResolver>, timeout: Duration, max_body: usize) -> Self {
-        HttpClient { connector, resolver, timeout, max_body }
+        HttpClient { connector, resolver, timeout, max_body, tap: crate::trace::Tap::default() }
+    }
+
+    /// Traces every request and response of this client and its connections ([`crate::trace`]).
+    pub(crate) fn traced(mut self, tap: crate::trace::Tap) -> Self {
+        self.tap = tap;
+        self
     }
 
     /// The time budget of one request.
@@ -94,9 +103,10 @@ impl HttpClient {
         let deadline = Instant::now() + self.timeout;
         let target = Target::parse(url)?;
         // Built first, so a bad header fails before any packet leaves.
-        let request = build_request(method, &target, headers, body, trusted)?;
+        let body = Bytes::from(body);
+        let request = build_request(method, &target, headers, body.clone(), trusted)?;
         let mut conn = self.open(&target, deadline, trusted).await?;
-        conn.exchange(request, &target, deadline).await
+        conn.exchange(request, &body, &target, deadline).await
     }
 
     /// Opens a connection to `url`'s origin (scheme, host, port) within the time budget, for
@@ -123,9 +133,12 @@ impl HttpClient {
         if target.tls {
             let tls = self.connector.handshake_tcp(tcp, addr, &target.host, left()).await?;
             let (stream, info) = tls.into_inner();
-            HttpConnection::handshake(stream, target, Some(info), addr, self.timeout, self.max_body, trusted).await
+            let conn =
+                HttpConnection::handshake(stream, target, Some(info), addr, self.timeout, self.max_body, trusted);
+            Ok(conn.await?.traced(self.tap.clone()))
         } else {
-            HttpConnection::handshake(tcp, target, None, addr, self.timeout, self.max_body, trusted).await
+            let conn = HttpConnection::handshake(tcp, target, None, addr, self.timeout, self.max_body, trusted);
+            Ok(conn.await?.traced(self.tap.clone()))
         }
     }
 

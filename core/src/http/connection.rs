@@ -36,6 +36,8 @@ pub struct HttpConnection {
     max_body: usize,
     /// Opened for a URL the trust model admitted: requests may carry credential headers.
     trusted: bool,
+    /// Where requests and responses are traced (nowhere by default).
+    tap: crate::trace::Tap,
 }
 
 impl std::fmt::Debug for HttpConnection {
@@ -71,7 +73,14 @@ impl HttpConnection {
                 tracing::debug!(%host, %err, "http connection ended with an error");
             }
         });
-        Ok(HttpConnection { sender, driver, origin: origin.clone(), tls, peer_addr, timeout, max_body, trusted })
+        let tap = crate::trace::Tap::default();
+        Ok(HttpConnection { sender, driver, origin: origin.clone(), tls, peer_addr, timeout, max_body, trusted, tap })
+    }
+
+    /// Traces this connection's requests and responses ([`crate::trace`]).
+    pub(crate) fn traced(mut self, tap: crate::trace::Tap) -> Self {
+        self.tap = tap;
+        self
     }
 
     /// What TLS negotiated, `None` for plain http.
@@ -109,18 +118,31 @@ impl HttpConnection {
             let reason = format!("this connection goes to {}", self.origin.host_header);
             return Err(HttpError::BadUrl { url: url.to_owned(), reason });
         }
-        let request = build_request(method, &target, headers, body, self.trusted)?;
-        self.exchange(request, &target, Instant::now() + self.timeout).await
+        let body = Bytes::from(body);
+        let request = build_request(method, &target, headers, body.clone(), self.trusted)?;
+        self.exchange(request, &body, &target, Instant::now() + self.timeout).await
     }
 
     /// Sends a built request and reads its response, all before `deadline`.
     pub(crate) async fn exchange(
         &mut self,
         request: http::Request<Full<Bytes>>,
+        body: &Bytes,
         target: &Target,
         deadline: Instant,
     ) -> Result<HttpResponse, HttpError> {
         let method = request.method().clone();
+        let local = self.tls.as_ref().map(|t| t.local_addr);
+        if self.tap.is_on() {
+            let start = format!("{method} {} HTTP/1.1", target.path_and_query);
+            let mut headers = request
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()));
+            let summary = format!("{method} {}", target.url);
+            let (dir, peer) = (crate::trace::Direction::Sent, self.peer_addr);
+            self.tap.http(dir, local, peer, &target.host, summary, &start, &mut headers, body);
+        }
         let (peer, max_body) = (self.peer_addr, self.max_body);
         let sender = &mut self.sender;
         let exchange = async move {
@@ -132,6 +154,13 @@ impl HttpConnection {
             Err(_) => Err(HttpError::Timeout { url: target.url.clone(), after: self.timeout }),
             Ok(result) => result,
         };
+        if let (true, Ok(r)) = (self.tap.is_on(), &result) {
+            let start = format!("HTTP/1.1 {} {}", r.status, reason(r.status));
+            let mut headers = r.headers.iter().cloned();
+            let summary = format!("{} {}", r.status, target.url);
+            let (dir, peer) = (crate::trace::Direction::Received, self.peer_addr);
+            self.tap.http(dir, local, peer, &target.host, summary, &start, &mut headers, &r.body);
+        }
         match &result {
             Ok(r) => tracing::debug!(url = %target.url, %method, status = r.status, bytes = r.body.len(), "http"),
             Err(err) => {
@@ -151,6 +180,11 @@ impl Drop for HttpConnection {
     }
 }
 
+/// The reason phrase of a status, for the trace's status line.
+fn reason(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("")
+}
+
 /// Headers that carry credentials: only on requests to a URL the trust model admitted.
 const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "x-ms-webticket", "cookie"];
 
@@ -160,7 +194,7 @@ pub(crate) fn build_request(
     method: http::Method,
     target: &Target,
     headers: &[(&str, &str)],
-    body: Vec<u8>,
+    body: Bytes,
     trusted: bool,
 ) -> Result<http::Request<Full<Bytes>>, HttpError> {
     if !trusted
@@ -172,7 +206,7 @@ pub(crate) fn build_request(
     let mut request = http::Request::builder()
         .method(method)
         .uri(target.path_and_query.as_str())
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body))
         .map_err(|e| HttpError::BadUrl { url: target.url.clone(), reason: e.to_string() })?;
     let host = HeaderValue::from_str(&target.host_header)
         .map_err(|_| HttpError::BadUrl { url: target.url.clone(), reason: "the host is not valid here".into() })?;

@@ -55,7 +55,8 @@ impl Inner {
             Err(e) => return Err(stop(report, untrusted_failure(&e))),
         };
         let http =
-            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024);
+            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024)
+                .traced(crate::trace::Tap::new(self.config.wire_observer.clone()));
         let device_id = crate::identity::sip_instance(&self.epid).uuid();
         match crate::auth::provision::provision(
             &http,

@@ -303,7 +303,8 @@ impl Inner {
             }]);
         }
         let http =
-            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024);
+            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024)
+                .traced(crate::trace::Tap::new(self.config.wire_observer.clone()));
         let cfg = DiscoveryConfig {
             autodiscover_https_port: self.config.autodiscover_ports.0,
             autodiscover_http_port: self.config.autodiscover_ports.1,

@@ -29,6 +29,8 @@ impl Inner {
         };
         let factory = RequestFactory::new(host_of, local.port(), self.aor.clone(), self.epid.clone());
         let mut session = SipSession::new(conn, factory, self.config.limits);
+        session.tap = crate::trace::Tap::new(self.config.wire_observer.clone());
+        session.host = host.clone();
         let params = self.register_params(local, None);
         let mut leg = Leg::Plain;
         let mut reprovisioned = false;

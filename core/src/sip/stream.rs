@@ -29,6 +29,17 @@ pub enum StreamItem {
     Pong,
 }
 
+impl StreamItem {
+    /// The message, valid or not (`None` for keep-alives).
+    pub fn message(&self) -> Option<&Message> {
+        match self {
+            StreamItem::Message(m) => Some(m),
+            StreamItem::Invalid { message, .. } => Some(message),
+            StreamItem::Ping | StreamItem::Pong => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct PendingBody {
     message: Message,

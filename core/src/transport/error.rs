@@ -345,20 +345,10 @@ fn when(prefix: &str, t: Option<SystemTime>) -> String {
     }
 }
 
-/// `YYYY-MM-DD hh:mm:ss UTC`, so an expiry reads as a date rather than a count of seconds. Days to civil date
-/// by Howard Hinnant's `civil_from_days`, valid for any date after 1970.
+/// `YYYY-MM-DD hh:mm:ss UTC`, so an expiry reads as a date rather than a count of seconds.
 fn utc_text(secs: u64) -> String {
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+    let c = crate::civil::CivilTime::from_unix(secs);
+    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", c.year, c.month, c.day, c.hour, c.minute, c.second)
 }
 
 #[cfg(test)]
