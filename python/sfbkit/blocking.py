@@ -129,6 +129,14 @@ class Client:
         """Adds a contact to the named group (default: the default group)."""
         self._run(self._client.add_contact(uri, name, group))
 
+    def watch_presence(self, uri: str) -> None:
+        """Watches someone's presence without adding them to the contact list."""
+        self._run(self._client.watch_presence(uri))
+
+    def unwatch_presence(self, uri: str) -> None:
+        """Stops watching someone watch_presence added."""
+        self._run(self._client.unwatch_presence(uri))
+
     def remove_contact(self, uri: str) -> None:
         """Removes a contact."""
         self._run(self._client.remove_contact(uri))

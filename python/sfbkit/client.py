@@ -445,6 +445,17 @@ class Client:
         self._bind()
         await self._native.add_contact(uri, name, group)
 
+    async def watch_presence(self, uri: str) -> None:
+        """Watches someone's presence without adding them to the contact list: :class:`PresenceChanged` events
+        and :meth:`presence_of` then cover them, as they cover contacts."""
+        self._bind()
+        await self._native.watch_presence(uri)
+
+    async def unwatch_presence(self, uri: str) -> None:
+        """Stops watching someone :meth:`watch_presence` added."""
+        self._bind()
+        await self._native.unwatch_presence(uri)
+
     async def remove_contact(self, uri: str) -> None:
         """Removes a contact."""
         self._bind()

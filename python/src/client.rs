@@ -313,6 +313,14 @@ impl NativeClient {
         self.command(py, |c| async move { c.add_contact(&uri, &name, group.as_deref()).await })
     }
 
+    fn watch_presence<'py>(&self, py: Python<'py>, uri: String) -> PyResult<Bound<'py, PyAny>> {
+        self.command(py, |c| async move { c.watch_presence(&uri).await })
+    }
+
+    fn unwatch_presence<'py>(&self, py: Python<'py>, uri: String) -> PyResult<Bound<'py, PyAny>> {
+        self.command(py, |c| async move { c.unwatch_presence(&uri).await })
+    }
+
     fn remove_contact<'py>(&self, py: Python<'py>, uri: String) -> PyResult<Bound<'py, PyAny>> {
         self.command(py, |c| async move { c.remove_contact(&uri).await })
     }

@@ -42,6 +42,22 @@ async def test_two_users_see_each_others_presence_and_notes(lab_pool: LabPool) -
         assert cleared.uri == "sip:bob@contoso.lab"
 
 
+async def test_watch_presence_reaches_someone_outside_the_contact_list(lab_pool: LabPool) -> None:
+    # carol has no contacts: bob's presence reaches her only because she watches him.
+    async with lab_pool.client("carol") as carol, lab_pool.client("bob") as bob:
+        assert not carol.contacts().contacts
+        await carol.watch_presence("bob@contoso.lab")
+        await bob.set_presence(sfbkit.Availability.DO_NOT_DISTURB)
+        seen = await wait_for(
+            carol, sfbkit.PresenceChanged, lambda e: e.availability is sfbkit.Availability.DO_NOT_DISTURB
+        )
+        assert seen.uri == "sip:bob@contoso.lab"
+        view = carol.presence_of("bob@contoso.lab")
+        assert view is not None and view.availability is sfbkit.Availability.DO_NOT_DISTURB
+        await carol.unwatch_presence("bob@contoso.lab")
+        assert not carol.contacts().contacts, "the contact list was never touched"
+
+
 def test_events_are_immutable_and_have_match_args() -> None:
     for cls in sfbkit.events.EVENT_CLASSES:
         assert "__match_args__" in cls.__dict__, cls
