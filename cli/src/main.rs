@@ -2,6 +2,7 @@
 //! pool on its own. The commands only parse arguments and print; the work is in the `sfbkit`
 //! and `sfbkit-lab` crates.
 
+mod html;
 mod junit;
 mod lab;
 mod lint;

@@ -36,6 +36,11 @@ pub struct SigninArgs {
     /// failed as a <failure> with the error, the diagnosis and the hint.
     #[arg(long, value_name = "FILE")]
     junit: Option<std::path::PathBuf>,
+    /// Also write the sign-in as one self-contained HTML page to FILE: a waterfall of the stages and steps on a
+    /// time axis, and a ladder of the messages between the client and DNS, autodiscover, the web services and
+    /// the registrar, each expandable (redacted as --trace is).
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
     /// Stay signed in this many seconds before signing out, printing what the endpoint learns
     /// (provisioning, dial plan, contacts, presence, reconnects) as it happens: one line per event,
     /// or one JSON object per line with --json. The report follows.
@@ -45,7 +50,8 @@ pub struct SigninArgs {
 
 pub async fn run(args: SigninArgs) -> ExitCode {
     match prepare(&args).await {
-        Ok((client, _pool, trace)) => {
+        Ok((client, _pool, trace, collector)) => {
+            let started = std::time::SystemTime::now();
             let mut report = client.sign_in().await;
             // Seed 001's last stage: provisioning, dial plan and contact list, each a step of the report.
             client.settings_and_policies(&mut report, std::time::Duration::from_secs(10)).await;
@@ -69,6 +75,13 @@ pub async fn run(args: SigninArgs) -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
+            if let (Some(path), Some(collector)) = (&args.html, collector) {
+                let page = crate::html::page(&report, started, &collector.records());
+                if let Err(e) = std::fs::write(path, page) {
+                    eprintln!("sfbkit signin: cannot write the HTML report to {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
             if let Some(e) = trace.and_then(|t| t.error()) {
                 eprintln!("sfbkit signin: the trace could not be written: {e}");
                 return ExitCode::from(2);
@@ -83,7 +96,9 @@ pub async fn run(args: SigninArgs) -> ExitCode {
 }
 
 /// Builds the client (and starts the lab pool when asked); the pool lives as long as the tuple.
-async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>, Option<Arc<UccApiLog>>), String> {
+type Prepared = (Client, Option<LabPool>, Option<Arc<UccApiLog>>, Option<Arc<crate::html::Collector>>);
+
+async fn prepare(args: &SigninArgs) -> Result<Prepared, String> {
     let opened = args.target.open().await?;
     let user = match (&args.user, opened.lab_users().first()) {
         (Some(u), _) => u.clone(),
@@ -101,8 +116,10 @@ async fn prepare(args: &SigninArgs) -> Result<(Client, Option<LabPool>, Option<A
         }
     };
     let credentials = password.map(|p| (args.account.clone().unwrap_or_else(|| default_account(&user)), p));
-    let client = opened.client(&user, credentials)?;
-    Ok((client, opened.lab, opened.trace))
+    let collector = args.html.as_ref().map(|_| Arc::new(crate::html::Collector::default()));
+    let observer = collector.clone().map(|c| c as Arc<dyn sfbkit::trace::WireObserver>);
+    let client = opened.client_observed(&user, credentials, observer)?;
+    Ok((client, opened.lab, opened.trace, collector))
 }
 
 /// Prints the endpoint's events for `how_long` (`--stay`).

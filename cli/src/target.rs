@@ -128,6 +128,16 @@ impl Opened<'_> {
     /// A client for `user`. With the lab, its own DNS, autodiscover ports and CA, and the lab user's password
     /// unless `credentials` replace it; with a real pool, the target options.
     pub fn client(&self, user: &str, credentials: Option<Credentials>) -> Result<Client, String> {
+        self.client_observed(user, credentials, None)
+    }
+
+    /// [`Opened::client`], its messages also handed to `observer` (besides `--trace`).
+    pub fn client_observed(
+        &self,
+        user: &str,
+        credentials: Option<Credentials>,
+        observer: Option<std::sync::Arc<dyn sfbkit::trace::WireObserver>>,
+    ) -> Result<Client, String> {
         let args = self.args;
         let deadline = std::time::Duration::from_secs(args.deadline);
         let mut builder = match &self.lab {
@@ -151,8 +161,11 @@ impl Opened<'_> {
             }
         };
         builder = builder.keystore(self.keystore.clone()).sign_in_deadline(deadline);
-        if let Some(trace) = &self.trace {
-            builder = builder.wire_observer(trace.clone());
+        let trace = self.trace.clone().map(|t| t as std::sync::Arc<dyn sfbkit::trace::WireObserver>);
+        match (trace, observer) {
+            (Some(a), Some(b)) => builder = builder.wire_observer(std::sync::Arc::new(crate::html::Both(vec![a, b]))),
+            (Some(one), None) | (None, Some(one)) => builder = builder.wire_observer(one),
+            (None, None) => {}
         }
         if !args.trusted_domains.is_empty() {
             builder = builder.trusted_domains(args.trusted_domains.clone());

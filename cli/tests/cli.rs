@@ -687,3 +687,52 @@ fn trace_has_uccapilog_frames_and_no_secret() {
     }
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// `--html FILE`: one self-contained page (no external resource) with the summary, the waterfall and the message
+/// ladder, no secret in it; headless Chromium (Debian's `chromium`, installed by scripts/test) renders it without
+/// a script error, and takes the screenshot kept as docs/html-report.png.
+#[test]
+fn html_report_renders_in_headless_chromium() {
+    let state = state_dir("html");
+    let dir = std::env::temp_dir().join(format!("sfbkit-cli-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("report.html");
+    let out = sfbkit()
+        .args(["signin", "--lab", "--keystore", "memory", "--lab-fault", "ntlm-only", "--html"])
+        .arg(&page)
+        .arg("--lab-state")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    for wanted in
+        ["Stages and steps", "Messages", "Autodiscover", "Web services", "Registrar", "<details>", "REGISTER sip:"]
+    {
+        assert!(html.contains(wanted), "{wanted} missing from the page");
+    }
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "the page loads nothing from outside");
+    for secret in ["Lab-Passw0rd", "TlRMTVNTUA", "PHNhbWw6QXNzZXJ0aW9u", "PRIVATE KEY"] {
+        assert!(!html.contains(secret), "{secret} is in the page");
+    }
+
+    let chromium = |args: &[&str]| {
+        Command::new("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"])
+            .args(args)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("chromium runs (scripts/test installs Debian's chromium)")
+    };
+    let dom = chromium(&["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("data-rendered=\"ok\""), "the page's script ran to its end:\n{}", &dom[..dom.len().min(500)]);
+    assert!(dom.contains("<pre id=\"errors\" class=\"fail\"></pre>"), "a script error was caught");
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("html-report.png");
+    let taken = chromium(&["--window-size=1280,1800", &format!("--screenshot={}", shot.display())]);
+    assert!(taken.status.success(), "{}", String::from_utf8_lossy(&taken.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "a screenshot of the page: {} bytes", png.len());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&state);
+}
