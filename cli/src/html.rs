@@ -47,19 +47,9 @@ impl WireObserver for Both {
     }
 }
 
+/// Markup text: the same escaping as the JUnit XML (control characters a server sent replaced).
 fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::junit::xml(text)
 }
 
 /// The ladder's columns, left to right.

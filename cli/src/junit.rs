@@ -183,7 +183,7 @@ fn testsuite(name: &str, report: &SignInReport) -> Suite {
 
 /// Text for XML attributes and content: markup characters escaped, and the characters XML 1.0 cannot carry
 /// at all (control characters a server may have put in a reason phrase) replaced.
-fn xml(text: &str) -> String {
+pub(crate) fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
