@@ -57,6 +57,14 @@ pub struct TargetArgs {
     /// layout of the Microsoft client's .UccApilog files (Snooper reads them; docs/uccapilog-format.md).
     #[arg(long, value_name = "FILE")]
     trace: Option<std::path::PathBuf>,
+    /// Sign in the way a client inside the corporate network does: lyncdiscoverinternal, _sipinternaltls._tcp,
+    /// sipinternal, and autodiscover's internal access point only.
+    #[arg(long, conflicts_with = "external")]
+    internal: bool,
+    /// Sign in the way a remote user's client does: lyncdiscover, _sip._tls, sip/sipexternal, and the external
+    /// access point (the Edge) only; tests the Internet path from anywhere.
+    #[arg(long)]
+    external: bool,
     /// Give up on a sign-in that has not finished after this many seconds (class `deadline`).
     #[arg(long, value_name = "SECONDS", default_value_t = 90)]
     deadline: u64,
@@ -161,6 +169,11 @@ impl Opened<'_> {
             }
         };
         builder = builder.keystore(self.keystore.clone()).sign_in_deadline(deadline);
+        builder = builder.network_location(match (args.internal, args.external) {
+            (true, _) => sfbkit::discovery::NetworkLocation::Internal,
+            (_, true) => sfbkit::discovery::NetworkLocation::External,
+            _ => sfbkit::discovery::NetworkLocation::Auto,
+        });
         let trace = self.trace.clone().map(|t| t as std::sync::Arc<dyn sfbkit::trace::WireObserver>);
         match (trace, observer) {
             (Some(a), Some(b)) => builder = builder.wire_observer(std::sync::Arc::new(crate::html::Both(vec![a, b]))),

@@ -736,3 +736,36 @@ fn html_report_renders_in_headless_chromium() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// `--external` takes the path remote users take (lyncdiscover, then the external access point: the lab's
+/// Edge-like sip.contoso.lab); `--internal` only the internal names, here down to `_sipinternaltls._tcp`.
+#[test]
+fn internal_and_external_sign_in_take_their_own_paths() {
+    let state = state_dir("sides");
+    let run = |args: &[&str]| {
+        let out = sfbkit()
+            .args(["signin", "--lab", "--json", "--keystore", "memory", "--lab-state"])
+            .arg(&state)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+        let report = last_report(&String::from_utf8_lossy(&out.stdout));
+        assert_follows_schema(&report, &format!("{args:?}"));
+        report
+    };
+    let step = |r: &serde_json::Value, name: &str| {
+        r["stages"].as_array().unwrap().iter().find(|s| s["step"] == name).cloned().unwrap_or_default()
+    };
+    let external = run(&["--external"]);
+    assert!(external["target"].as_str().unwrap().starts_with("sip.contoso.lab:"), "{external:#}");
+    let skipped = step(&external, "lyncdiscoverinternal");
+    assert_eq!(skipped["outcome"], "Skipped");
+    assert!(skipped["detail"].as_str().unwrap().contains("external side"), "{skipped}");
+
+    let internal = run(&["--internal", "--lab-fault", "no-lyncdiscover"]);
+    assert!(internal["target"].as_str().unwrap().starts_with("pool01.contoso.lab:"), "{internal:#}");
+    assert_eq!(step(&internal, "lyncdiscover")["outcome"], "Skipped");
+    assert_eq!(step(&internal, "SRV _sipinternaltls._tcp")["outcome"], "Success");
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -144,6 +144,7 @@ pub struct ClientBuilder {
     pub(crate) dns_lookup_limit: Duration,
     pub(crate) sign_in_deadline: Duration,
     pub(crate) wire_observer: Option<Arc<dyn crate::trace::WireObserver>>,
+    pub(crate) location: crate::discovery::NetworkLocation,
 }
 
 /// A password that never prints (Debug is redacted) and is wiped when dropped: each clone of a
@@ -199,6 +200,7 @@ impl ClientBuilder {
             dns_lookup_limit: crate::discovery::once::LOOKUP_LIMIT,
             sign_in_deadline: DEFAULT_SIGN_IN_DEADLINE,
             wire_observer: None,
+            location: crate::discovery::NetworkLocation::Auto,
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -369,6 +371,13 @@ impl ClientBuilder {
     /// of a trace ([`crate::trace`]; `sfbkit signin --trace`).
     pub fn wire_observer(mut self, observer: Arc<dyn crate::trace::WireObserver>) -> ClientBuilder {
         self.wire_observer = Some(observer);
+        self
+    }
+
+    /// Signs in from one side of the network only ([`crate::discovery::NetworkLocation`]): `External` takes the
+    /// path remote users take (lyncdiscover, `_sip._tls`, the Edge), to test it from inside.
+    pub fn network_location(mut self, location: crate::discovery::NetworkLocation) -> ClientBuilder {
+        self.location = location;
         self
     }
 

@@ -36,6 +36,34 @@ pub struct DiscoveryConfig {
     pub a_record_port: Option<u16>,
     /// The Office 365 Org ID STS, for a Web Ticket Service that only offers `WsFed_bearer`.
     pub org_id_sts: String,
+    /// Where the client is: found out (the Microsoft client's way), or set to test one side's path.
+    pub location: NetworkLocation,
+}
+
+/// Which side of the corporate network the client signs in from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetworkLocation {
+    /// Try the internal names first, then the external ones, and take the access point autodiscover's
+    /// `AccessLocation` says (the Microsoft client's behaviour).
+    #[default]
+    Auto,
+    /// Only the internal path: `lyncdiscoverinternal`, `_sipinternaltls._tcp`, `sipinternal`, and autodiscover's
+    /// internal access point.
+    Internal,
+    /// Only the external path, as from the Internet: `lyncdiscover`, `_sip._tls`, `sip` and `sipexternal`, and
+    /// the external access point (the Edge). How admins test what remote users meet (seed 002) from inside.
+    External,
+}
+
+impl NetworkLocation {
+    /// Whether a method or record of this side is tried.
+    fn allows(self, internal: bool) -> bool {
+        match self {
+            NetworkLocation::Auto => true,
+            NetworkLocation::Internal => internal,
+            NetworkLocation::External => !internal,
+        }
+    }
 }
 
 impl DiscoveryConfig {
@@ -51,6 +79,7 @@ impl DiscoveryConfig {
             max_hops: autodiscover::DEFAULT_MAX_HOPS,
             a_record_port: None,
             org_id_sts: crate::auth::orgid::DEFAULT_ORG_ID_STS.to_string(),
+            location: NetworkLocation::Auto,
         }
     }
 }
@@ -107,7 +136,19 @@ pub async fn discover(
         (Source::SrvExternal, "SRV _sip._tls"),
         (Source::ARecord, "A records"),
     ];
-    for (idx, (source, _)) in methods.iter().enumerate() {
+    for (idx, (source, name)) in methods.iter().enumerate() {
+        let internal = matches!(source, Source::LyncDiscoverInternal | Source::SrvInternal);
+        if *source != Source::ARecord && !cfg.location.allows(internal) {
+            d.attempts.push(Attempt {
+                step: name.to_string(),
+                target: cfg.domain.clone(),
+                duration: Duration::ZERO,
+                outcome: AttemptOutcome::Skipped {
+                    reason: format!("not tried: the client signs in from the {} side", side(cfg.location)),
+                },
+            });
+            continue;
+        }
         let found = match source {
             Source::LyncDiscoverInternal | Source::LyncDiscover => {
                 autodiscover_method(cfg, http, *source, &mut d, credentials, trust).await
@@ -118,6 +159,11 @@ pub async fn discover(
         if d.stop.is_some() {
             return d;
         }
+        // Autodiscover names both access points: only this side's, when the side is set.
+        let found = found.and_then(|mut c| {
+            c.retain(|c| cfg.location.allows(c.internal));
+            (!c.is_empty()).then_some(c)
+        });
         if let Some(candidates) = found {
             d.candidates = candidates;
             d.winner = Some(*source);
@@ -410,9 +456,19 @@ async fn srv_method(
     }
 }
 
+fn side(location: NetworkLocation) -> &'static str {
+    match location {
+        NetworkLocation::External => "external",
+        _ => "internal",
+    }
+}
+
 async fn a_method(cfg: &DiscoveryConfig, resolver: &dyn DnsResolver, d: &mut Discovered) -> Option<Vec<Candidate>> {
     let mut found = Vec::new();
     for (prefix, port, internal) in A_RECORDS {
+        if !cfg.location.allows(*internal) {
+            continue;
+        }
         let name = format!("{prefix}.{}", cfg.domain);
         let port = cfg.a_record_port.unwrap_or(*port);
         let t = Instant::now();

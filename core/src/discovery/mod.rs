@@ -9,7 +9,7 @@ pub mod dns;
 pub mod once;
 pub mod resolver;
 
-pub use chain::{Discovered, DiscoveryConfig, Stop, TicketCredentials, discover};
+pub use chain::{Discovered, DiscoveryConfig, NetworkLocation, Stop, TicketCredentials, discover};
 pub use resolver::{BoxFuture, DnsError, DnsResolver, SrvTarget};
 
 use std::time::Duration;

@@ -312,6 +312,7 @@ impl Inner {
             format: self.config.autodiscover_format,
             a_record_port: self.config.a_record_port,
             org_id_sts: self.config.org_id_sts.clone(),
+            location: self.config.location,
             ..DiscoveryConfig::new(&self.aor.as_sip().map(|s| s.aor()).unwrap_or_default(), &self.domain)
         };
         let creds = self
