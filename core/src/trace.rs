@@ -168,31 +168,14 @@ pub fn redact_sip(message: &str) -> String {
     out
 }
 
-/// `name="value"` (or `name=value`) parameters of `line` whose name is in `names`, their values redacted.
+/// The parameters named in `names`, their values replaced by `"<redacted>"` (a quoted string keeps the header
+/// valid SIP for Snooper); an empty `""` stays, since it shows a leg that carried nothing.
 fn redact_params(line: &str, names: &[&str]) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(eq) = rest.find('=') {
-        let before = &rest[..eq];
-        let name = before.rsplit([' ', ',', ';', ':']).next().unwrap_or_default().trim().to_ascii_lowercase();
-        out.push_str(&rest[..=eq]);
-        rest = &rest[eq + 1..];
-        let (value, after) = if let Some(quoted) = rest.strip_prefix('"') {
-            let end = quoted.find('"').map(|e| e + 2).unwrap_or(rest.len());
-            rest.split_at(end)
-        } else {
-            let end = rest.find([',', ';', ' ']).unwrap_or(rest.len());
-            rest.split_at(end)
-        };
-        if names.contains(&name.as_str()) && value != "\"\"" && !value.is_empty() {
-            out.push_str("\"<redacted>\"");
-        } else {
-            out.push_str(value);
-        }
-        rest = after;
-    }
-    out.push_str(rest);
-    out
+    crate::sip::redact_params(
+        line,
+        names,
+        |token| if token.is_empty() { "\"\"".into() } else { "\"<redacted>\"".into() },
+    )
 }
 
 /// HTTP headers that carry credentials, and how much of them stays: the scheme word of an authorization.

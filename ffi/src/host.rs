@@ -95,7 +95,7 @@ impl HostDevices {
         listed: Result<Vec<Device>, HostError>,
     ) -> Result<Vec<sfbkit::local::Device>, DeviceError> {
         let devices = listed.map_err(|e| DeviceError::Host { detail: e.to_string() })?;
-        // A device listed under another kind is reported under the kind it says it is; the core sorts by kind.
+        // Each device counts as the kind of the method that listed it, whatever kind the host put in it.
         Ok(devices.into_iter().map(|d| Device { kind, ..d }.into()).collect())
     }
 }

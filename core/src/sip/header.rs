@@ -72,10 +72,19 @@ impl std::fmt::Debug for Header {
 /// an authentication header. The token in it can be NTLM's AUTHENTICATE, an offline-guessable proof of the
 /// password.
 pub fn redact_gssapi_data(value: &str) -> String {
+    redact_params(value, &["gssapi-data"], |token| format!("<{} characters redacted>", token.len()))
+}
+
+/// `value` with the value of every parameter named in `names` (lower case; quoted or not) replaced by what
+/// `replace` makes of it: logs show a token's length ([`redact_gssapi_data`]), traces a quoted `"<redacted>"`.
+pub fn redact_params(value: &str, names: &[&str], replace: impl Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
-    while let Some(at) = rest.to_ascii_lowercase().find("gssapi-data=") {
-        let start = at + "gssapi-data=".len();
+    let lower_rest = |rest: &str| rest.to_ascii_lowercase();
+    while let Some((at, name)) =
+        names.iter().filter_map(|n| lower_rest(rest).find(&format!("{n}=")).map(|at| (at, *n))).min()
+    {
+        let start = at + name.len() + 1;
         out.push_str(&rest[..start]);
         let tail = &rest[start..];
         let (token, after) = match tail.strip_prefix('"') {
@@ -88,7 +97,7 @@ pub fn redact_gssapi_data(value: &str) -> String {
                 (&tail[..end], &tail[end..])
             }
         };
-        out.push_str(&format!("<{} characters redacted>", token.len()));
+        out.push_str(&replace(token));
         rest = after;
     }
     out.push_str(rest);

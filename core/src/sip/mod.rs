@@ -24,7 +24,7 @@ mod values;
 pub use diagnostics::Diagnostics;
 pub use error::ParseError;
 pub use grammar::{Param, Params, split_commas, unquote};
-pub use header::{Header, Headers, full_name, redact_gssapi_data, same_name};
+pub use header::{Header, Headers, full_name, redact_gssapi_data, redact_params, same_name};
 pub use limits::Limits;
 pub use message::{Message, RequestLine, StartLine, StatusLine};
 pub use method::Method;
