@@ -65,6 +65,18 @@ pub struct TargetArgs {
     /// access point (the Edge) only; tests the Internet path from anywhere.
     #[arg(long)]
     external: bool,
+    /// The SIP authentication scheme: auto (as the Microsoft client chooses: TLS-DSK with a certificate, then
+    /// Kerberos, then NTLM), ntlm, tls-dsk or kerberos.
+    #[arg(long, value_name = "SCHEME", default_value = "auto", value_parser = clap::builder::ValueParser::new(parse_auth))]
+    auth: sfbkit::auth::AuthMethod,
+    /// The lowest TLS version allowed inside the TLS-DSK tunnel (1.0, 1.1, 1.2): 1.2 is a client with TLS 1.0
+    /// disabled.
+    #[arg(long = "tls-dsk-min", value_name = "VERSION", default_value = "1.0", value_parser = clap::builder::ValueParser::new(parse_tls))]
+    tls_dsk_min: sfbkit::auth::tlsdsk::TlsVersion,
+    /// The highest TLS version offered inside the TLS-DSK tunnel. TLS 1.0 is offered first; a pool that refuses
+    /// it gets an offer up to this version.
+    #[arg(long = "tls-dsk-max", value_name = "VERSION", default_value = "1.2", value_parser = clap::builder::ValueParser::new(parse_tls))]
+    tls_dsk_max: sfbkit::auth::tlsdsk::TlsVersion,
     /// Give up on a sign-in that has not finished after this many seconds (class `deadline`).
     #[arg(long, value_name = "SECONDS", default_value_t = 90)]
     deadline: u64,
@@ -169,6 +181,9 @@ impl Opened<'_> {
             }
         };
         builder = builder.keystore(self.keystore.clone()).sign_in_deadline(deadline);
+        builder = builder
+            .auth_method(args.auth)
+            .tls_dsk_versions(sfbkit::auth::tlsdsk::TlsDskVersions { min: args.tls_dsk_min, max: args.tls_dsk_max });
         builder = builder.network_location(match (args.internal, args.external) {
             (true, _) => sfbkit::discovery::NetworkLocation::Internal,
             (_, true) => sfbkit::discovery::NetworkLocation::External,
@@ -236,6 +251,14 @@ pub fn default_account(user: &str) -> String {
 }
 
 /// `--autodiscover-ports HTTPS,HTTP`.
+fn parse_auth(text: &str) -> Result<sfbkit::auth::AuthMethod, String> {
+    text.parse()
+}
+
+fn parse_tls(text: &str) -> Result<sfbkit::auth::tlsdsk::TlsVersion, String> {
+    text.parse()
+}
+
 fn parse_ports(text: &str) -> Result<(u16, u16), String> {
     let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p != 0);
     match text.split_once(',') {

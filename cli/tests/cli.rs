@@ -305,6 +305,7 @@ fn cause_named(fault: &str) -> &'static [&'static str] {
         "ntlm-only" => &["offers NTLM; using NTLM"],
         "tls-dsk-only" => &["offers TLS-DSK; using TLS-DSK"],
         "tls10-only" => &["inner TLS: TLS 1.0"],
+        "no-tls10" => &["refused a ClientHello offering TLS 1.0 at most", "inner TLS: TLS 1.2"],
         "invalid-ticket" => &["ErrorCode=28032"],
         "expired-user-cert" => &["not valid now"],
         "drop-connection" => &["connection_lost", "connection_restored"],
@@ -768,4 +769,61 @@ fn internal_and_external_sign_in_take_their_own_paths() {
     assert_eq!(step(&internal, "lyncdiscover")["outcome"], "Skipped");
     assert_eq!(step(&internal, "SRV _sipinternaltls._tcp")["outcome"], "Success");
     let _ = std::fs::remove_dir_all(&state);
+}
+
+/// TLS 1.0 disabled on one side of the TLS-DSK tunnel, and `--auth` asking for one scheme: each failure names
+/// its cause in the diagnosis and says what to change in the hint.
+#[test]
+fn tls_1_0_disabled_on_either_side_and_auth_choices_are_named() {
+    let cases: &[(&str, &[&str], &str, &[&str])] = &[
+        // The pool has TLS 1.0 disabled and this client may offer nothing newer.
+        (
+            "pool",
+            &["--lab-fault", "no-tls10", "--tls-dsk-max", "1.0"],
+            "tls-version",
+            &["TLS 1.0 is disabled on the pool", "--tls-dsk-max 1.2"],
+        ),
+        // This client has TLS 1.0 disabled and the pool speaks nothing newer.
+        (
+            "client",
+            &["--lab-fault", "tls10-only", "--tls-dsk-min", "1.2"],
+            "tls-version",
+            &["TLS 1.0 is disabled on this client", "enable TLS 1.2 on the pool"],
+        ),
+        ("ntlm", &["--auth", "ntlm"], "", &["using NTLM"]),
+        (
+            "tls-dsk",
+            &["--auth", "tls-dsk", "--lab-fault", "ntlm-only"],
+            "scheme-not-offered",
+            &["offers NTLM, not TLS-DSK"],
+        ),
+    ];
+    for (name, args, class, named) in cases {
+        let state = state_dir(&format!("tls-{name}"));
+        let out = sfbkit()
+            .args(["signin", "--lab", "--json", "--keystore", "memory", "--lab-state"])
+            .arg(&state)
+            .args(*args)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&state);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let report = last_report(&stdout);
+        assert_follows_schema(&report, name);
+        if class.is_empty() {
+            assert_eq!(out.status.code(), Some(0), "{name}: {stdout}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{name}: {stdout}");
+            assert_eq!(report["error_class"], *class, "{name}: {report}");
+            assert_eq!(report["failed_stage"], "Authentication", "{name}");
+        }
+        for text in *named {
+            assert!(stdout.contains(text), "{name}: {text:?} is not named:\n{stdout}");
+        }
+    }
+    // The option is checked before anything is sent.
+    let out = sfbkit().args(["signin", "--lab", "--tls-dsk-min", "1.2", "--tls-dsk-max", "1.0"]).output().unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(all.contains("minimum TLS 1.2 is above the maximum TLS 1.0"), "{all}");
 }

@@ -11,8 +11,8 @@ use crate::host::{
     TrustDecider,
 };
 use crate::types::{
-    AutodiscoverFormat, Availability, ContactList, ContactPresence, LocationProfile, LockoutPolicy, Normalized,
-    Provisioning, ReconnectPolicy, SignInReport,
+    AuthMethod, AutodiscoverFormat, Availability, ContactList, ContactPresence, LocationProfile, LockoutPolicy,
+    NetworkLocation, Normalized, Provisioning, ReconnectPolicy, SignInReport, TlsVersion,
 };
 use crate::{run, runtime};
 
@@ -206,6 +206,21 @@ impl ClientBuilder {
             AutodiscoverFormat::Json => sfbkit::discovery::autodiscover::Format::Json,
         };
         self.with(|b| b.autodiscover_format(format))
+    }
+
+    /// Which SIP authentication scheme the sign-in may use (auto by default).
+    pub fn auth_method(&self, method: AuthMethod) -> Arc<ClientBuilder> {
+        self.with(|b| b.auth_method(method.into()))
+    }
+
+    /// The TLS versions allowed inside the TLS-DSK tunnel (1.0 to 1.2 by default, 1.0 offered first).
+    pub fn tls_dsk_versions(&self, min: TlsVersion, max: TlsVersion) -> Arc<ClientBuilder> {
+        self.with(|b| b.tls_dsk_versions(sfbkit::auth::tlsdsk::TlsDskVersions { min: min.into(), max: max.into() }))
+    }
+
+    /// Sign in from one side of the network only: `External` takes a remote user's path (the Edge).
+    pub fn network_location(&self, location: NetworkLocation) -> Arc<ClientBuilder> {
+        self.with(|b| b.network_location(location.into()))
     }
 
     /// Whether autodiscover is also tried over plain http (its answers never widen the trusted set).

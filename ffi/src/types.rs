@@ -580,3 +580,66 @@ pub enum AutodiscoverFormat {
     /// The UCWA JSON flavour, links only.
     Json,
 }
+
+/// Which SIP authentication scheme a sign-in may use (the core's `AuthMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum AuthMethod {
+    /// As the Microsoft client chooses: TLS-DSK with a certificate, then Kerberos, then NTLM (the default).
+    Auto,
+    /// NTLM only.
+    Ntlm,
+    /// TLS-DSK only (a certificate is provisioned first when the keystore has none).
+    TlsDsk,
+    /// Kerberos only.
+    Kerberos,
+}
+
+impl From<AuthMethod> for sfbkit::auth::AuthMethod {
+    fn from(m: AuthMethod) -> Self {
+        match m {
+            AuthMethod::Auto => sfbkit::auth::AuthMethod::Auto,
+            AuthMethod::Ntlm => sfbkit::auth::AuthMethod::Ntlm,
+            AuthMethod::TlsDsk => sfbkit::auth::AuthMethod::TlsDsk,
+            AuthMethod::Kerberos => sfbkit::auth::AuthMethod::Kerberos,
+        }
+    }
+}
+
+/// A TLS version inside the TLS-DSK tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum TlsVersion {
+    Tls10,
+    Tls11,
+    Tls12,
+}
+
+impl From<TlsVersion> for sfbkit::auth::tlsdsk::TlsVersion {
+    fn from(v: TlsVersion) -> Self {
+        match v {
+            TlsVersion::Tls10 => sfbkit::auth::tlsdsk::TlsVersion::Tls10,
+            TlsVersion::Tls11 => sfbkit::auth::tlsdsk::TlsVersion::Tls11,
+            TlsVersion::Tls12 => sfbkit::auth::tlsdsk::TlsVersion::Tls12,
+        }
+    }
+}
+
+/// Which side of the corporate network the client signs in from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NetworkLocation {
+    /// Internal names first, then external ones (the default).
+    Auto,
+    /// Only the internal path (lyncdiscoverinternal, _sipinternaltls._tcp).
+    Internal,
+    /// Only the path a remote user's client takes (lyncdiscover, _sip._tls, the Edge).
+    External,
+}
+
+impl From<NetworkLocation> for sfbkit::discovery::NetworkLocation {
+    fn from(l: NetworkLocation) -> Self {
+        match l {
+            NetworkLocation::Auto => sfbkit::discovery::NetworkLocation::Auto,
+            NetworkLocation::Internal => sfbkit::discovery::NetworkLocation::Internal,
+            NetworkLocation::External => sfbkit::discovery::NetworkLocation::External,
+        }
+    }
+}

@@ -85,6 +85,13 @@ def _seconds(value: Union[None, float, datetime.timedelta]) -> Optional[float]:
     return float(value)
 
 
+def _versions(versions: Optional[Sequence[str]]) -> Optional[Tuple[str, str]]:
+    if versions is None:
+        return None
+    low, high = versions
+    return (str(low), str(high))
+
+
 def _server(server: Union[None, str, Tuple[str, int]]) -> Optional[Tuple[str, int]]:
     if server is None:
         return None
@@ -128,6 +135,9 @@ def _options(given: Mapping[str, Any]) -> Dict[str, Any]:
         "a_record_port": get("a_record_port"),
         "adapter_preference": list(get("adapter_preference") or ()),
         "org_id_sts": get("org_id_sts"),
+        "auth": get("auth"),
+        "tls_dsk_versions": _versions(get("tls_dsk_versions")),
+        "network_location": get("network_location"),
         "reconnect": (reconnect.initial, reconnect.max, reconnect.jitter) if reconnect else None,
         "lockout": (lockout.max_refusals, lockout.window, lockout.retry_delay) if lockout else None,
     }
@@ -206,6 +216,9 @@ class Client:
 
     The other options are ``ClientBuilder``'s: times are seconds (or ``timedelta``), ``dns`` is one or more
     ``"ip:port"`` servers, ``ca_files`` are extra PEM roots (system roots stay trusted; checks are never off).
+    ``auth`` is the SIP scheme (``"auto"``, ``"ntlm"``, ``"tls-dsk"``, ``"kerberos"``), ``tls_dsk_versions`` the
+    ``(min, max)`` TLS versions inside TLS-DSK (``"1.0"``, ``"1.1"``, ``"1.2"``), ``network_location``
+    ``"auto"``, ``"internal"`` or ``"external"`` (the path a remote user's client takes).
 
     A client belongs to the event loop it is first awaited in; ``async with client:`` signs in and always
     signs out.
@@ -235,6 +248,9 @@ class Client:
         a_record_port: Optional[int] = None,
         adapter_preference: Sequence[str] = (),
         org_id_sts: Optional[str] = None,
+        auth: str = "auto",
+        tls_dsk_versions: Tuple[str, str] = ("1.0", "1.2"),
+        network_location: str = "auto",
         reconnect: Optional[ReconnectPolicy] = None,
         lockout: Optional[LockoutPolicy] = None,
     ) -> None:

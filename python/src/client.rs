@@ -40,6 +40,12 @@ pub(crate) struct Options {
     a_record_port: Option<u16>,
     adapter_preference: Vec<String>,
     org_id_sts: Option<String>,
+    /// `auto`, `ntlm`, `tls-dsk` or `kerberos`.
+    auth: Option<String>,
+    /// `(min, max)`: `1.0`, `1.1` or `1.2`.
+    tls_dsk_versions: Option<(String, String)>,
+    /// `auto`, `internal` or `external`.
+    network_location: Option<String>,
     /// `(initial, max, jitter)` in seconds.
     reconnect: Option<(f64, f64, f64)>,
     /// `(max_refusals, window, retry_delay)`, times in seconds.
@@ -168,6 +174,20 @@ pub(crate) fn configure(py: Python<'_>, mut b: ClientBuilder, o: Options) -> Res
     }
     if let Some(url) = &o.org_id_sts {
         b = b.org_id_sts(url);
+    }
+    if let Some(auth) = &o.auth {
+        b = b.auth_method(auth.parse().map_err(|e: String| config_error(format!("auth: {e}"), "invalid-option"))?);
+    }
+    if let Some((min, max)) = &o.tls_dsk_versions {
+        let version = |v: &String| {
+            v.parse().map_err(|e: String| config_error(format!("tls_dsk_versions: {e}"), "invalid-option"))
+        };
+        b = b.tls_dsk_versions(sfbkit::auth::tlsdsk::TlsDskVersions { min: version(min)?, max: version(max)? });
+    }
+    if let Some(location) = &o.network_location {
+        b = b.network_location(
+            location.parse().map_err(|e: String| config_error(format!("network_location: {e}"), "invalid-option"))?,
+        );
     }
     if let Some((initial, max, jitter)) = o.reconnect {
         if !(0.0..=1.0).contains(&jitter) {

@@ -28,6 +28,8 @@ SIGNING_IN = [
     "redirect-loop",
     "ntlm-only",
     "tls10-only",
+    # TLS 1.0 disabled on the pool: refused at the ClientHello, signed in offering TLS 1.2.
+    "no-tls10",
     "invalid-ticket",
     "clock-skew",
     "proxy-auth",
@@ -73,3 +75,23 @@ async def test_a_deadline_ends_a_trickling_sign_in() -> None:
 def test_an_unknown_fault_names_the_known_ones() -> None:
     with pytest.raises(sfbkit.LabError, match="no-lyncdiscover"):
         LabPool(faults=["no-such-fault"]).start_blocking()
+
+
+async def test_auth_and_tls_dsk_versions_choose_what_the_client_may_use() -> None:
+    async with LabPool(faults=["no-tls10"]) as lab:
+        # TLS 1.0 disabled on the pool, and this client limited to TLS 1.0: named, with what to change.
+        client = lab.client("alice", tls_dsk_versions=("1.0", "1.0"), keystore="memory", sign_in_deadline=30)
+        with pytest.raises(sfbkit.SignInFailed) as failed:
+            await client.sign_in()
+        assert failed.value.error_class == "tls-version"
+        assert "TLS 1.0 is disabled on the pool" in str(failed.value)
+        assert "--tls-dsk-max 1.2" in (failed.value.hint or "")
+        # auth="ntlm" leaves TLS-DSK (and its TLS versions) out.
+        async with lab.client("alice", auth="ntlm", tls_dsk_versions=("1.0", "1.0"), keystore="memory") as alice:
+            assert alice.last_report is not None
+            steps = [s.detail for s in alice.last_report.stages if s.step == "REGISTER"]
+            assert any("using NTLM" in d for d in steps), steps
+    with pytest.raises(sfbkit.ConfigurationError, match="auth"):
+        sfbkit.Client("alice@contoso.lab", auth="digest")
+    with pytest.raises(sfbkit.ConfigurationError, match="minimum TLS 1.2 is above the maximum TLS 1.0"):
+        sfbkit.Client("alice@contoso.lab", tls_dsk_versions=("1.2", "1.0"))

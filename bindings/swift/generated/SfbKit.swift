@@ -1321,6 +1321,11 @@ public protocol ClientBuilderProtocol: AnyObject, Sendable {
      */
     func adapterPreference(names: [String])  -> ClientBuilder
     
+    /**
+     * Which SIP authentication scheme the sign-in may use (auto by default).
+     */
+    func authMethod(method: AuthMethod)  -> ClientBuilder
+    
     func autodiscoverFormat(format: AutodiscoverFormat)  -> ClientBuilder
     
     /**
@@ -1385,6 +1390,11 @@ public protocol ClientBuilderProtocol: AnyObject, Sendable {
     func networkInfo(network: NetworkInfo)  -> ClientBuilder
     
     /**
+     * Sign in from one side of the network only: `External` takes a remote user's path (the Edge).
+     */
+    func networkLocation(location: NetworkLocation)  -> ClientBuilder
+    
+    /**
      * The Org ID security token service (Office 365 sign-in).
      */
     func orgIdSts(url: String)  -> ClientBuilder
@@ -1407,6 +1417,11 @@ public protocol ClientBuilderProtocol: AnyObject, Sendable {
      * The bound on one whole sign-in (default 90 s).
      */
     func signInDeadline(deadline: TimeInterval)  -> ClientBuilder
+    
+    /**
+     * The TLS versions allowed inside the TLS-DSK tunnel (1.0 to 1.2 by default, 1.0 offered first).
+     */
+    func tlsDskVersions(min: TlsVersion, max: TlsVersion)  -> ClientBuilder
     
     /**
      * Asked before credentials go to a server outside the SIP domain and the trusted domains.
@@ -1513,6 +1528,19 @@ open func adapterPreference(names: [String]) -> ClientBuilder  {
     uniffi_sfbkit_ffi_fn_method_clientbuilder_adapter_preference(
             self.uniffiCloneHandle(),
         FfiConverterSequenceString.lower(names),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Which SIP authentication scheme the sign-in may use (auto by default).
+     */
+open func authMethod(method: AuthMethod) -> ClientBuilder  {
+    return try!  FfiConverterTypeClientBuilder_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_sfbkit_ffi_fn_method_clientbuilder_auth_method(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeAuthMethod_lower(method),uniffiCallStatus
     )
 })
 }
@@ -1701,6 +1729,19 @@ open func networkInfo(network: NetworkInfo) -> ClientBuilder  {
 }
     
     /**
+     * Sign in from one side of the network only: `External` takes a remote user's path (the Edge).
+     */
+open func networkLocation(location: NetworkLocation) -> ClientBuilder  {
+    return try!  FfiConverterTypeClientBuilder_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_sfbkit_ffi_fn_method_clientbuilder_network_location(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNetworkLocation_lower(location),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The Org ID security token service (Office 365 sign-in).
      */
 open func orgIdSts(url: String) -> ClientBuilder  {
@@ -1762,6 +1803,20 @@ open func signInDeadline(deadline: TimeInterval) -> ClientBuilder  {
     uniffi_sfbkit_ffi_fn_method_clientbuilder_sign_in_deadline(
             self.uniffiCloneHandle(),
         FfiConverterDuration.lower(deadline),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The TLS versions allowed inside the TLS-DSK tunnel (1.0 to 1.2 by default, 1.0 offered first).
+     */
+open func tlsDskVersions(min: TlsVersion, max: TlsVersion) -> ClientBuilder  {
+    return try!  FfiConverterTypeClientBuilder_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_sfbkit_ffi_fn_method_clientbuilder_tls_dsk_versions(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeTlsVersion_lower(min),
+        FfiConverterTypeTlsVersion_lower(max),uniffiCallStatus
     )
 })
 }
@@ -5142,6 +5197,101 @@ public func FfiConverterTypeTrustQuestion_lower(_ value: TrustQuestion) -> RustB
 
 
 /**
+ * Which SIP authentication scheme a sign-in may use (the core's `AuthMethod`).
+ */
+
+public enum AuthMethod: Equatable, Hashable {
+    
+    /**
+     * As the Microsoft client chooses: TLS-DSK with a certificate, then Kerberos, then NTLM (the default).
+     */
+    case auto
+    /**
+     * NTLM only.
+     */
+    case ntlm
+    /**
+     * TLS-DSK only (a certificate is provisioned first when the keystore has none).
+     */
+    case tlsDsk
+    /**
+     * Kerberos only.
+     */
+    case kerberos
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AuthMethod: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAuthMethod: FfiConverterRustBuffer {
+    typealias SwiftType = AuthMethod
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AuthMethod {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .auto
+        
+        case 2: return .ntlm
+        
+        case 3: return .tlsDsk
+        
+        case 4: return .kerberos
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AuthMethod, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .auto:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .ntlm:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .tlsDsk:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .kerberos:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthMethod_lift(_ buf: RustBuffer) throws -> AuthMethod {
+    return try FfiConverterTypeAuthMethod.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthMethod_lower(_ value: AuthMethod) -> RustBuffer {
+    return FfiConverterTypeAuthMethod.lower(value)
+}
+
+
+
+/**
  * Which autodiscover answer to ask for.
  */
 
@@ -5999,6 +6149,91 @@ public func FfiConverterTypeHostError_lower(_ value: HostError) -> RustBuffer {
 
 
 /**
+ * Which side of the corporate network the client signs in from.
+ */
+
+public enum NetworkLocation: Equatable, Hashable {
+    
+    /**
+     * Internal names first, then external ones (the default).
+     */
+    case auto
+    /**
+     * Only the internal path (lyncdiscoverinternal, _sipinternaltls._tcp).
+     */
+    case `internal`
+    /**
+     * Only the path a remote user's client takes (lyncdiscover, _sip._tls, the Edge).
+     */
+    case external
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NetworkLocation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNetworkLocation: FfiConverterRustBuffer {
+    typealias SwiftType = NetworkLocation
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NetworkLocation {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .auto
+        
+        case 2: return .`internal`
+        
+        case 3: return .external
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NetworkLocation, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .auto:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .`internal`:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .external:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNetworkLocation_lift(_ buf: RustBuffer) throws -> NetworkLocation {
+    return try FfiConverterTypeNetworkLocation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNetworkLocation_lower(_ value: NetworkLocation) -> RustBuffer {
+    return FfiConverterTypeNetworkLocation.lower(value)
+}
+
+
+
+/**
  * How one step ended.
  */
 
@@ -6396,6 +6631,82 @@ public func FfiConverterTypeStage_lift(_ buf: RustBuffer) throws -> Stage {
 #endif
 public func FfiConverterTypeStage_lower(_ value: Stage) -> RustBuffer {
     return FfiConverterTypeStage.lower(value)
+}
+
+
+
+/**
+ * A TLS version inside the TLS-DSK tunnel.
+ */
+
+public enum TlsVersion: Equatable, Hashable {
+    
+    case tls10
+    case tls11
+    case tls12
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension TlsVersion: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTlsVersion: FfiConverterRustBuffer {
+    typealias SwiftType = TlsVersion
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TlsVersion {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .tls10
+        
+        case 2: return .tls11
+        
+        case 3: return .tls12
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TlsVersion, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .tls10:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .tls11:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .tls12:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTlsVersion_lift(_ buf: RustBuffer) throws -> TlsVersion {
+    return try FfiConverterTypeTlsVersion.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTlsVersion_lower(_ value: TlsVersion) -> RustBuffer {
+    return FfiConverterTypeTlsVersion.lower(value)
 }
 
 
@@ -7169,6 +7480,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_adapter_preference() != 3729) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_auth_method() != 60422) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_autodiscover_format() != 41122) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7214,6 +7528,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_network_info() != 37014) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_network_location() != 43824) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_org_id_sts() != 10043) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7227,6 +7544,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_sign_in_deadline() != 59581) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_tls_dsk_versions() != 49182) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_trust_decider() != 47721) {

@@ -547,6 +547,11 @@ uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_a_record_port(uint64_t ptr, u
 uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_adapter_preference(uint64_t ptr, RustBuffer names, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_AUTH_METHOD
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_AUTH_METHOD
+uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_auth_method(uint64_t ptr, RustBuffer method, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_AUTODISCOVER_FORMAT
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_AUTODISCOVER_FORMAT
 uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_autodiscover_format(uint64_t ptr, RustBuffer format, RustCallStatus *_Nonnull out_status
@@ -622,6 +627,11 @@ uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_memory_secret_store(uint64_t 
 uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_network_info(uint64_t ptr, uint64_t network, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_NETWORK_LOCATION
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_NETWORK_LOCATION
+uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_network_location(uint64_t ptr, RustBuffer location, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_ORG_ID_STS
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_ORG_ID_STS
 uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_org_id_sts(uint64_t ptr, RustBuffer url, RustCallStatus *_Nonnull out_status
@@ -645,6 +655,11 @@ uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_server(uint64_t ptr, RustBuff
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_SIGN_IN_DEADLINE
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_SIGN_IN_DEADLINE
 uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_sign_in_deadline(uint64_t ptr, RustBuffer deadline, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_TLS_DSK_VERSIONS
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_TLS_DSK_VERSIONS
+uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_tls_dsk_versions(uint64_t ptr, RustBuffer min, RustBuffer max, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_TRUST_DECIDER
@@ -1256,6 +1271,12 @@ uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_adapter_preference(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_AUTH_METHOD
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_AUTH_METHOD
+uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_auth_method(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_AUTODISCOVER_FORMAT
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_AUTODISCOVER_FORMAT
 uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_autodiscover_format(void
@@ -1346,6 +1367,12 @@ uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_network_info(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_NETWORK_LOCATION
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_NETWORK_LOCATION
+uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_network_location(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_ORG_ID_STS
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_ORG_ID_STS
 uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_org_id_sts(void
@@ -1373,6 +1400,12 @@ uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_server(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_SIGN_IN_DEADLINE
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_SIGN_IN_DEADLINE
 uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_sign_in_deadline(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_TLS_DSK_VERSIONS
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_TLS_DSK_VERSIONS
+uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_tls_dsk_versions(void
     
 );
 #endif

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::clock::{self, ClockSkew};
-use super::tlsdsk::{TlsDskClient, TlsDskConfig, TlsDskError, TlsDskKeys};
+use super::tlsdsk::{TlsDskClient, TlsDskConfig, TlsDskError, TlsDskKeys, TlsDskVersions, TlsVersion};
 use crate::keystore::StoredCertificate;
 
 use super::ntlm::{
@@ -242,6 +242,8 @@ pub struct TlsDskHandshake {
     version: Option<u32>,
     opaque: Option<String>,
     header: &'static str,
+    /// The highest version the ClientHello offers.
+    offered: TlsVersion,
 }
 
 /// What the next TLS-DSK leg is.
@@ -253,11 +255,14 @@ pub enum TlsDskStep {
 }
 
 impl TlsDskHandshake {
-    /// Starts from the registrar's TLS-DSK challenge with a certificate the pool issued.
+    /// Starts from the registrar's TLS-DSK challenge with a certificate the pool issued, accepting
+    /// `versions` and offering up to `offer` in the ClientHello.
     pub fn new(
         challenge: &Challenge,
         certificate: &StoredCertificate,
         anchors: Arc<rustls::RootCertStore>,
+        versions: TlsDskVersions,
+        offer: TlsVersion,
     ) -> Result<TlsDskHandshake, AuthError> {
         let targetname = challenge
             .targetname
@@ -266,7 +271,10 @@ impl TlsDskHandshake {
         let chain: Vec<rustls_pki_types::CertificateDer<'static>> =
             certificate.cert_chain_der.iter().map(|c| rustls_pki_types::CertificateDer::from(c.clone())).collect();
         let key = rustls_pki_types::PrivatePkcs8KeyDer::from(certificate.key_pkcs8_der.clone());
-        let config = TlsDskConfig::new(chain, key, anchors, &targetname, rustls_pki_types::UnixTime::now());
+        let mut config = TlsDskConfig::new(chain, key, anchors, &targetname, rustls_pki_types::UnixTime::now());
+        config.min_version = versions.min;
+        config.max_version = offer.max(versions.min);
+        let offered = config.max_version;
         let client = TlsDskClient::new(config, &mut rand::rng())?;
         Ok(TlsDskHandshake {
             client,
@@ -275,7 +283,19 @@ impl TlsDskHandshake {
             version: challenge.version,
             opaque: None,
             header: challenge.credentials_header_name(),
+            offered,
         })
+    }
+
+    /// The highest version the ClientHello offers.
+    pub fn offered(&self) -> TlsVersion {
+        self.offered
+    }
+
+    /// True until the pool's ServerHello arrived: a refusal now is of the ClientHello (its versions or
+    /// suites), not of the certificate, which is sent only in the second flight.
+    pub fn at_hello(&self) -> bool {
+        self.client.negotiated().is_none()
     }
 
     /// The header the legs go in (`Authorization`, or `Proxy-Authorization` after a 407).

@@ -39,6 +39,8 @@ pub struct ClientBuilder {
     pub(crate) sign_in_deadline: Duration,
     pub(crate) wire_observer: Option<Arc<dyn crate::trace::WireObserver>>,
     pub(crate) location: crate::discovery::NetworkLocation,
+    pub(crate) auth: crate::auth::AuthMethod,
+    pub(crate) tls_dsk_versions: crate::auth::tlsdsk::TlsDskVersions,
 }
 
 /// A password that never prints (Debug is redacted) and is wiped when dropped: each clone of a
@@ -95,6 +97,8 @@ impl ClientBuilder {
             sign_in_deadline: DEFAULT_SIGN_IN_DEADLINE,
             wire_observer: None,
             location: crate::discovery::NetworkLocation::Auto,
+            auth: crate::auth::AuthMethod::Auto,
+            tls_dsk_versions: crate::auth::tlsdsk::TlsDskVersions::default(),
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -275,6 +279,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Which SIP authentication scheme the sign-in may use ([`crate::auth::AuthMethod`]; `Auto` by default,
+    /// as the Microsoft client chooses). A scheme the registrar does not offer fails the sign-in with the
+    /// class `scheme-not-offered`.
+    pub fn auth_method(mut self, method: crate::auth::AuthMethod) -> ClientBuilder {
+        self.auth = method;
+        self
+    }
+
+    /// The TLS versions allowed inside the TLS-DSK tunnel ([`crate::auth::tlsdsk::TlsDskVersions`]; TLS 1.0 to
+    /// 1.2 by default, TLS 1.0 offered first). A `min` of TLS 1.2 is a client with TLS 1.0 disabled.
+    pub fn tls_dsk_versions(mut self, versions: crate::auth::tlsdsk::TlsDskVersions) -> ClientBuilder {
+        self.tls_dsk_versions = versions;
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client, ClientError> {
         let text =
@@ -291,6 +310,10 @@ impl ClientBuilder {
         }
         if self.credentials.as_ref().is_some_and(|(account, _)| account.trim().is_empty()) {
             return Err(ClientError::EmptyAccount);
+        }
+        let versions = self.tls_dsk_versions;
+        if versions.min > versions.max {
+            return Err(ClientError::TlsDskVersions(versions));
         }
         let resolver: Arc<dyn DnsResolver> = match (&self.resolver, self.dns_servers.is_empty()) {
             (Some(r), _) => r.clone(),

@@ -56,6 +56,8 @@ pub enum ClientError {
     InvalidServer(String),
     #[error("the account name is empty: give DOMAIN\\user or user@domain, or no credentials at all")]
     EmptyAccount,
+    #[error("the TLS-DSK versions are out of order: the minimum {} is above the maximum {}", .0.min, .0.max)]
+    TlsDskVersions(crate::auth::tlsdsk::TlsDskVersions),
     #[error("the DNS resolver could not be set up: {0}")]
     Resolver(DnsError),
     #[error("no certificate authority to trust: {0}")]
@@ -75,6 +77,7 @@ impl ClientError {
             ClientError::InvalidSipUri(_) => "invalid-sip-uri",
             ClientError::InvalidServer(_) => "invalid-server",
             ClientError::EmptyAccount => "empty-account",
+            ClientError::TlsDskVersions(_) => "invalid-tls-versions",
             ClientError::Resolver(_) => "dns-setup",
             ClientError::Trust(_) => "trust-setup",
             ClientError::NotSignedIn => "not-signed-in",
@@ -89,6 +92,7 @@ impl ClientError {
             ClientError::InvalidSipUri(_) => "give the user's sign-in address, user@domain (sip: may be left out)",
             ClientError::InvalidServer(_) => "give the registrar's FQDN (pool01.contoso.com); its port separately",
             ClientError::EmptyAccount => "give the account as DOMAIN\\user or user@domain, or no credentials at all",
+            ClientError::TlsDskVersions(_) => "give a minimum TLS-DSK version at or below the maximum (1.0, 1.1, 1.2)",
             ClientError::Resolver(_) => "check the DNS server addresses configured, or the system's DNS settings",
             ClientError::Trust(_) => "check the CA certificates configured: each must be a PEM certificate",
             ClientError::NotSignedIn => "sign in first (or again, after the client signed out or gave up)",
@@ -106,6 +110,7 @@ impl ClientError {
             ClientError::InvalidSipUri(_)
                 | ClientError::InvalidServer(_)
                 | ClientError::EmptyAccount
+                | ClientError::TlsDskVersions(_)
                 | ClientError::Resolver(_)
                 | ClientError::Trust(_)
         )

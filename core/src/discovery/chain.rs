@@ -55,6 +55,19 @@ pub enum NetworkLocation {
     External,
 }
 
+impl std::str::FromStr for NetworkLocation {
+    type Err = String;
+    /// `auto`, `internal` or `external`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(NetworkLocation::Auto),
+            "internal" => Ok(NetworkLocation::Internal),
+            "external" => Ok(NetworkLocation::External),
+            _ => Err(format!("{s:?} is not a network location: give auto, internal or external")),
+        }
+    }
+}
+
 impl NetworkLocation {
     /// Whether a method or record of this side is tried.
     fn allows(self, internal: bool) -> bool {

@@ -146,8 +146,13 @@ impl Inner {
     }
 
     /// A TLS-DSK handshake, when the registrar offers TLS-DSK and the keystore holds a certificate
-    /// for this user and pool (`targetname`).
-    pub(super) fn tls_dsk_start(&self, challenges: &[Challenge]) -> Option<TlsDskHandshake> {
+    /// for this user and pool (`targetname`); its ClientHello offers up to `offer` (the configured
+    /// first offer when `None`).
+    pub(super) fn tls_dsk_start(
+        &self,
+        challenges: &[Challenge],
+        offer: Option<crate::auth::tlsdsk::TlsVersion>,
+    ) -> Option<TlsDskHandshake> {
         let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK"))?;
         let target = ch.targetname.as_deref()?;
         let user = self.aor.as_sip()?.aor();
@@ -158,7 +163,9 @@ impl Inner {
                 return None;
             }
         };
-        match TlsDskHandshake::new(ch, &cert, self.anchors.clone()) {
+        let versions = self.config.tls_dsk_versions;
+        let offer = offer.unwrap_or_else(|| versions.first_offer());
+        match TlsDskHandshake::new(ch, &cert, self.anchors.clone(), versions, offer) {
             Ok(h) => Some(h),
             Err(e) => {
                 tracing::warn!(error = %e, "stored certificate unusable; TLS-DSK skipped");

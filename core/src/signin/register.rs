@@ -10,7 +10,9 @@
 
 use super::certificate::NotProvisioned;
 use super::*;
+use crate::auth::AuthMethod;
 use crate::auth::clock::{ClockSkew, NTLM_TOLERANCE};
+use crate::auth::tlsdsk::{TlsDskVersions, TlsVersion};
 use crate::sip::Message;
 
 impl Inner {
@@ -34,6 +36,8 @@ impl Inner {
         let params = self.register_params(local, None);
         let mut leg = Leg::Plain;
         let mut reprovisioned = false;
+        // Whether a refused ClientHello was already followed by one offering newer TLS versions.
+        let mut upgraded = false;
         let mut busy_retries = 0;
         for _round in 0..8 {
             let t = Instant::now();
@@ -137,6 +141,7 @@ impl Inner {
                             let Leg::TlsDsk(h, _) = std::mem::replace(&mut leg, Leg::Plain) else {
                                 return RegisterEnd::Failed;
                             };
+                            let (offered, at_hello) = (h.offered(), h.at_hello());
                             match (*h).answer(ch) {
                                 Ok((TlsDskStep::Continue(header), Some(h))) => {
                                     let chosen =
@@ -156,6 +161,36 @@ impl Inner {
                                     leg = Leg::NtlmFinal(sa);
                                 }
                                 Ok((TlsDskStep::Continue(_), None)) => return RegisterEnd::Failed,
+                                // Refused before the certificate was even sent, or a version we do not
+                                // allow chosen: TLS versions (or suites) on one side, not the certificate.
+                                Err(e) if at_hello || is_version_refusal(&e) => {
+                                    let versions = self.config.tls_dsk_versions;
+                                    let next = versions.after_refusal(offered).filter(|_| at_hello && !upgraded);
+                                    if let Some(next) = next
+                                        && let Some(mut h) = self.tls_dsk_start(&challenges, Some(next))
+                                    {
+                                        upgraded = true;
+                                        let why = format!(
+                                            "the pool refused a ClientHello offering {offered} at most, as TLS 1.0 disabled on a pool does"
+                                        );
+                                        report.step(
+                                            Stage::Authentication,
+                                            step,
+                                            &host,
+                                            took,
+                                            Outcome::Failure,
+                                            format!("{why}; offering up to {next}"),
+                                        );
+                                        report.warnings.push(format!("TLS-DSK: {why}; signing in with {next} allowed"));
+                                        let header = h.first_leg();
+                                        leg = Leg::TlsDsk(Box::new(h), header);
+                                        continue;
+                                    }
+                                    let diagnosis = registration::diagnostics_of(&response).map(|d| d.to_diagnosis());
+                                    let f = tls_version_failure(&e, at_hello, offered, versions, diagnosis);
+                                    report.fail(Stage::Authentication, step, &host, took, f);
+                                    return RegisterEnd::Failed;
+                                }
                                 Err(e) => {
                                     // The pool refused the stored certificate (another CA, revoked,
                                     // expired): delete it and provision a new one, once.
@@ -168,7 +203,7 @@ impl Inner {
                                         report.step(Stage::Authentication, step, &host, took, Outcome::Failure, format!("the pool refused the stored certificate ({e}); deleted, provisioning a new one"));
                                         match self.provision_certificate(report, &challenges, &host, None).await {
                                             Ok(()) => {
-                                                if let Some(mut h) = self.tls_dsk_start(&challenges) {
+                                                if let Some(mut h) = self.tls_dsk_start(&challenges, None) {
                                                     let header = h.first_leg();
                                                     leg = Leg::TlsDsk(Box::new(h), header);
                                                     continue;
@@ -237,9 +272,16 @@ impl Inner {
                                     format!("{reason}: provisioning a new one"),
                                 );
                             }
-                            let ntlm_offered = challenges.iter().any(|c| c.scheme.eq_ignore_ascii_case("NTLM"));
+                            let method = self.config.auth;
+                            if let Some(f) = scheme_unavailable(method, &challenges, &offered, code) {
+                                report.fail(Stage::Authentication, step, &host, took, f);
+                                return RegisterEnd::Failed;
+                            }
+                            let tls_dsk_allowed = method.allows("TLS-DSK");
+                            let ntlm_offered = method.allows("NTLM")
+                                && challenges.iter().any(|c| c.scheme.eq_ignore_ascii_case("NTLM"));
                             let mut not_provisioned = None;
-                            if self.tls_dsk_start(&challenges).is_none() {
+                            if tls_dsk_allowed && self.tls_dsk_start(&challenges, None).is_none() {
                                 // No certificate for this pool yet: provision one (web ticket over
                                 // HTTP NTLM, then GetAndPublishCert), as the Microsoft client does
                                 // on its first sign-in (seed 000, seed 001 step 3). If that fails,
@@ -252,7 +294,7 @@ impl Inner {
                                     Ok(()) | Err(NotProvisioned::NotApplicable) => {}
                                 }
                             }
-                            if let Some(h) = self.tls_dsk_start(&challenges) {
+                            if let Some(h) = self.tls_dsk_start(&challenges, None).filter(|_| tls_dsk_allowed) {
                                 // TLS-DSK checks no timestamps, but a clock this far off breaks
                                 // web tickets and certificate validity: say so.
                                 if let Some(s) = skew.filter(|s| s.exceeds(NTLM_TOLERANCE)) {
@@ -264,7 +306,10 @@ impl Inner {
                                 leg = Leg::TlsDsk(Box::new(h), header);
                                 continue;
                             }
-                            let ntlm = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("NTLM"));
+                            let ntlm = challenges
+                                .iter()
+                                .find(|c| c.scheme.eq_ignore_ascii_case("NTLM"))
+                                .filter(|_| method.allows("NTLM"));
                             let (Some(ch), Some((account, password))) = (ntlm, &self.config.credentials) else {
                                 if let (None, Some(cause)) = (ntlm, not_provisioned) {
                                     // Seed 002: the registrar takes only a certificate, and getting one failed.
@@ -287,6 +332,8 @@ impl Inner {
                                 }
                                 let hint = if ntlm.is_some() {
                                     "configure the user's credentials (ClientBuilder::credentials, or --account/--password)".to_string()
+                                } else if method == AuthMethod::TlsDsk {
+                                    "TLS-DSK needs a provisioned certificate, and none could be had: see the certificate provisioning step; --auth auto would also try the other schemes".to_string()
                                 } else {
                                     format!(
                                         "the registrar offers only {offered}: TLS-DSK needs a provisioned certificate and Kerberos is not available in this build"
@@ -425,6 +472,86 @@ impl Leg {
             Leg::NtlmFinal(sa) if sa.scheme() == "TLS-DSK" => "REGISTER TLS-DSK (signed)",
             Leg::NtlmFinal(_) => "REGISTER NTLM (authenticate, signed)",
         }
+    }
+}
+
+/// `--auth` asked for a scheme this registrar does not offer, or one this build cannot speak.
+fn scheme_unavailable(method: AuthMethod, challenges: &[Challenge], offered: &str, code: u16) -> Option<Failure> {
+    let scheme = method.scheme()?;
+    if method == AuthMethod::Kerberos {
+        return Some(Failure {
+            error: format!(
+                "{code}: the registrar offers {offered}; --auth kerberos asked for Kerberos, which this version of sfbkit does not speak"
+            ),
+            class: "scheme-unavailable".into(),
+            diagnosis: None,
+            hint: "use --auth auto (or ntlm, tls-dsk); Kerberos comes with the Kerberos support of a later version"
+                .into(),
+        });
+    }
+    if challenges.iter().any(|c| c.scheme.eq_ignore_ascii_case(scheme)) {
+        return None;
+    }
+    Some(Failure {
+        error: format!("{code}: the registrar offers {offered}, not {scheme}, which --auth {method} asked for"),
+        class: "scheme-not-offered".into(),
+        diagnosis: None,
+        hint: format!(
+            "use --auth auto to let the registrar's offer decide, or enable {scheme} for clients on the pool (Set-CsProxyConfiguration: UseNtlmForClientToProxyAuth, UseCertificateForClientToProxyAuth, UseKerberosForClientToProxyAuth)"
+        ),
+    })
+}
+
+/// Whether a TLS-DSK error is a version this client does not allow, chosen by the pool.
+fn is_version_refusal(e: &AuthError) -> bool {
+    matches!(e, AuthError::TlsDsk(crate::auth::tlsdsk::TlsDskError::UnsupportedVersion(_)))
+}
+
+/// A TLS-DSK handshake that failed on versions: TLS 1.0 disabled on one side.
+fn tls_version_failure(
+    e: &AuthError,
+    at_hello: bool,
+    offered: TlsVersion,
+    versions: TlsDskVersions,
+    diagnosis: Option<String>,
+) -> Failure {
+    use crate::auth::tlsdsk::TlsDskError;
+    if let AuthError::TlsDsk(TlsDskError::UnsupportedVersion(v)) = e {
+        let chosen = TlsVersion::from_wire(*v).map(|v| v.to_string()).unwrap_or_else(|| format!("version {v:#06x}"));
+        return Failure {
+            error: format!(
+                "TLS 1.0 is disabled on this client (TLS-DSK allows {versions}) and the pool speaks nothing newer: it chose {chosen} inside TLS-DSK"
+            ),
+            class: "tls-version".into(),
+            diagnosis,
+            hint: "enable TLS 1.2 on the pool (Skype for Business Server 2015 CU6 HF2 or later, TLS 1.2 enabled in Schannel and .NET), or allow TLS 1.0 on this client (--tls-dsk-min 1.0, ClientBuilder::tls_dsk_versions)".into(),
+        };
+    }
+    let (why, hint) = if offered == TlsVersion::Tls10 {
+        (
+            "TLS 1.0 is disabled on the pool and this client offers nothing newer",
+            "allow TLS 1.2 on this client (--tls-dsk-max 1.2, ClientBuilder::tls_dsk_versions), or enable TLS 1.0 on the pool again",
+        )
+    } else {
+        (
+            "the pool accepts none of the TLS versions or cipher suites (RSA key exchange with AES-CBC) this client offers inside TLS-DSK",
+            "check which TLS versions and cipher suites the pool's Schannel allows; TLS-DSK needs an RSA key-exchange suite",
+        )
+    };
+    let range =
+        if versions.min >= offered { format!("{offered} only") } else { format!("{} to {offered}", versions.min) };
+    // A pool answers a ClientHello it cannot take with a new challenge (the lab's OpenSSL, and what a
+    // restarted handshake looks like) or with a TLS alert in gssapi-data.
+    let answer = match e {
+        AuthError::BadChallenge { .. } => "it answered with a new challenge instead of its ServerHello".to_string(),
+        other => other.to_string(),
+    };
+    let stage = if at_hello { "ClientHello" } else { "handshake" };
+    Failure {
+        error: format!("{why}: the pool refused the TLS-DSK {stage} offering {range} ({answer})"),
+        class: "tls-version".into(),
+        diagnosis,
+        hint: hint.into(),
     }
 }
 

@@ -202,6 +202,9 @@ pub enum Fault {
     TlsDskOnly,
     /// TLS-DSK's inner TLS speaks TLS 1.0 only (with RSA key exchange and AES-CBC-SHA).
     Tls10Only,
+    /// TLS-DSK's inner TLS has TLS 1.0 and 1.1 disabled: TLS 1.2 only, as on a hardened pool. A client that
+    /// offers TLS 1.0 only is refused at its ClientHello.
+    NoTls10,
     /// Every web ticket presented to autodiscover's User is refused as invalid (`X-Ms-diagnostics` 28032).
     InvalidTicket,
     /// The Certificate Provisioning Service issues certificates that have already expired.
@@ -276,6 +279,7 @@ impl Fault {
         ("ntlm-only", Fault::NtlmOnly),
         ("tls-dsk-only", Fault::TlsDskOnly),
         ("tls10-only", Fault::Tls10Only),
+        ("no-tls10", Fault::NoTls10),
         ("invalid-ticket", Fault::InvalidTicket),
         ("expired-user-cert", Fault::ExpiredUserCert),
         ("drop-connection", Fault::DropConnection),

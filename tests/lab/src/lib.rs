@@ -204,6 +204,7 @@ impl LabPool {
                 key_pem: rsa.key_pem.clone(),
                 client_ca_pem: ca.ca_pem().to_string(),
                 tls10_only: config.has(Fault::Tls10Only),
+                no_tls10: config.has(Fault::NoTls10),
             };
             let mut view = config.clone();
             view.pool_fqdn = fqdn;

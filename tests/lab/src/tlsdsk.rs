@@ -60,6 +60,9 @@ pub struct TlsDskServerConfig {
     pub client_ca_pem: String,
     /// The `tls10-only` fault: accept TLS 1.0 and nothing else, as an unpatched Lync 2010 pool does.
     pub tls10_only: bool,
+    /// The `no-tls10` fault: TLS 1.0 and 1.1 disabled, TLS 1.2 only, as a pool hardened after SfB Server 2015
+    /// CU6 HF2 is.
+    pub no_tls10: bool,
 }
 
 impl fmt::Debug for TlsDskServerConfig {
@@ -69,6 +72,7 @@ impl fmt::Debug for TlsDskServerConfig {
             .field("key_pem", &"<redacted>")
             .field("client_ca_pem_len", &self.client_ca_pem.len())
             .field("tls10_only", &self.tls10_only)
+            .field("no_tls10", &self.no_tls10)
             .finish()
     }
 }
@@ -419,7 +423,8 @@ fn context(cfg: &TlsDskServerConfig) -> Result<SslContext, TlsDskServerError> {
     // Level 0: TLS 1.0/1.1, SHA-1 and MD5‖SHA-1 CertificateVerify signatures are refused above it.
     b.set_security_level(0);
     let max = if cfg.tls10_only { SslVersion::TLS1 } else { SslVersion::TLS1_2 };
-    b.set_min_proto_version(Some(SslVersion::TLS1)).map_err(setup)?;
+    let min = if cfg.no_tls10 { SslVersion::TLS1_2 } else { SslVersion::TLS1 };
+    b.set_min_proto_version(Some(min)).map_err(setup)?;
     b.set_max_proto_version(Some(max)).map_err(setup)?;
     b.set_cipher_list(CIPHERS).map_err(setup)?;
     // The client expects ChangeCipherSpec right after its Finished (no NewSessionTicket) and never resumes.

@@ -64,6 +64,7 @@ impl Lab {
             key_pem: self.server_key_pem.clone(),
             client_ca_pem: self.user_ca.ca_pem().to_owned(),
             tls10_only,
+            no_tls10: false,
         })
         .expect("server")
     }
@@ -192,6 +193,7 @@ fn ecdsa_server_certificate_is_refused_at_setup() {
         key_pem: ecdsa.key_pem,
         client_ca_pem: lab.user_ca.ca_pem().to_owned(),
         tls10_only: false,
+        no_tls10: false,
     })
     .expect_err("ECDSA key");
     assert!(matches!(err, TlsDskServerError::ServerKeyNotRsa), "{err:?}");
@@ -200,6 +202,7 @@ fn ecdsa_server_certificate_is_refused_at_setup() {
         key_pem: lab.server_key_pem.clone(),
         client_ca_pem: lab.user_ca.ca_pem().to_owned(),
         tls10_only: false,
+        no_tls10: false,
     })
     .expect_err("garbage chain");
     assert!(matches!(err, TlsDskServerError::ServerCertificate(_)), "{err:?}");
@@ -258,6 +261,7 @@ fn config_debug_redacts_the_key() {
         key_pem: lab.server_key_pem.clone(),
         client_ca_pem: lab.user_ca.ca_pem().to_owned(),
         tls10_only: false,
+        no_tls10: false,
     };
     let text = format!("{cfg:?}");
     assert!(!text.contains("PRIVATE KEY") && text.contains("<redacted>"), "{text}");

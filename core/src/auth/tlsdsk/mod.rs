@@ -109,13 +109,96 @@ impl TlsVersion {
         }
     }
 
-    fn from_wire(v: u16) -> Option<Self> {
+    /// The version a `ProtocolVersion` names, if it is one the engine speaks.
+    pub fn from_wire(v: u16) -> Option<Self> {
         match v {
             0x0301 => Some(TlsVersion::Tls10),
             0x0302 => Some(TlsVersion::Tls11),
             0x0303 => Some(TlsVersion::Tls12),
             _ => None,
         }
+    }
+}
+
+impl std::str::FromStr for TlsVersion {
+    type Err = String;
+    /// `1.0`, `1.1` or `1.2` (a leading `TLS`/`tls` and spaces are allowed: `TLS 1.2`, `tls1.2`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let t = t.strip_prefix("TLS").or_else(|| t.strip_prefix("tls")).unwrap_or(t).trim();
+        match t {
+            "1.0" | "1" => Ok(TlsVersion::Tls10),
+            "1.1" => Ok(TlsVersion::Tls11),
+            "1.2" => Ok(TlsVersion::Tls12),
+            _ => Err(format!("{s:?} is not a TLS-DSK version: give 1.0, 1.1 or 1.2")),
+        }
+    }
+}
+
+/// The inner TLS versions a client allows for TLS-DSK, and how it offers them.
+///
+/// The first ClientHello offers TLS 1.0 only whenever `min` allows it (the evidenced default: see the
+/// module doc); a pool that refuses that ClientHello (TLS 1.0 disabled there) gets a second one offering
+/// up to `max`. With `min` above TLS 1.0 the first ClientHello offers `min..=max` and a pool that picks a
+/// lower version is refused: TLS 1.0 disabled on the client's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsDskVersions {
+    /// The lowest version accepted in the ServerHello.
+    pub min: TlsVersion,
+    /// The highest version ever offered.
+    pub max: TlsVersion,
+}
+
+impl Default for TlsDskVersions {
+    fn default() -> Self {
+        TlsDskVersions { min: TlsVersion::Tls10, max: TlsVersion::Tls12 }
+    }
+}
+
+impl TlsDskVersions {
+    /// The highest version the first ClientHello offers.
+    pub fn first_offer(&self) -> TlsVersion {
+        if self.min == TlsVersion::Tls10 { TlsVersion::Tls10 } else { self.max }
+    }
+
+    /// After a pool refused a ClientHello offering up to `offered`: the next offer, if there is a higher one.
+    pub fn after_refusal(&self, offered: TlsVersion) -> Option<TlsVersion> {
+        (offered < self.max).then_some(self.max)
+    }
+}
+
+#[cfg(test)]
+mod versions_tests {
+    use super::{TlsDskVersions, TlsVersion};
+
+    #[test]
+    fn tls_1_0_is_offered_first_and_newer_versions_after_a_refusal() {
+        let default = TlsDskVersions::default();
+        assert_eq!(default.first_offer(), TlsVersion::Tls10);
+        assert_eq!(default.after_refusal(TlsVersion::Tls10), Some(TlsVersion::Tls12));
+        assert_eq!(default.after_refusal(TlsVersion::Tls12), None);
+        // TLS 1.0 disabled on the client: its first offer is already the newest, and nothing follows.
+        let hardened = TlsDskVersions { min: TlsVersion::Tls12, max: TlsVersion::Tls12 };
+        assert_eq!(hardened.first_offer(), TlsVersion::Tls12);
+        assert_eq!(hardened.after_refusal(TlsVersion::Tls12), None);
+        let only_1_0 = TlsDskVersions { min: TlsVersion::Tls10, max: TlsVersion::Tls10 };
+        assert_eq!(only_1_0.after_refusal(TlsVersion::Tls10), None);
+        assert_eq!(only_1_0.to_string(), "TLS 1.0 only");
+        assert_eq!(default.to_string(), "TLS 1.0 to TLS 1.2");
+    }
+
+    #[test]
+    fn versions_parse_in_the_forms_people_write() {
+        for (text, v) in [("1.0", TlsVersion::Tls10), ("TLS 1.2", TlsVersion::Tls12), ("tls1.1", TlsVersion::Tls11)] {
+            assert_eq!(text.parse::<TlsVersion>(), Ok(v), "{text}");
+        }
+        assert!("1.3".parse::<TlsVersion>().unwrap_err().contains("1.0, 1.1 or 1.2"));
+    }
+}
+
+impl std::fmt::Display for TlsDskVersions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.min == self.max { write!(f, "{} only", self.min) } else { write!(f, "{} to {}", self.min, self.max) }
     }
 }
 
