@@ -204,6 +204,11 @@ impl NtlmHandshake {
 enum Signer {
     Ntlm(NtlmSession),
     TlsDsk(TlsDskKeys),
+    /// GSS MIC tokens with the context key (the initiator subkey), hex (REFERENCE.md §4.3).
+    Kerberos {
+        key: super::kerberos::Key,
+        seq: std::sync::atomic::AtomicU64,
+    },
 }
 
 impl Signer {
@@ -212,6 +217,13 @@ impl Signer {
             Signer::Ntlm(s) => s.sign_hex(buffer),
             // Hex case is not significant; real servers send lower case (REFERENCE.md §4.3).
             Signer::TlsDsk(k) => k.sign(buffer).iter().map(|b| format!("{b:02x}")).collect(),
+            // SIPE prints Kerberos MICs in upper case (sip-sec.c, `buff_to_hex_str`); the sequence number
+            // counts up as MIT's gss_get_mic does, though pools check none (they request no sequencing).
+            Signer::Kerberos { key, seq } => {
+                let n = seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let token = super::kerberos::gss::get_mic(key, super::kerberos::gss::Side::Initiator, n, buffer);
+                token.iter().map(|b| format!("{b:02X}")).collect()
+            }
         }
     }
     fn verify_hex(&self, buffer: &[u8], signature: &str) -> bool {
@@ -221,6 +233,9 @@ impl Signer {
                 Some(sig) => k.verify(buffer, &sig),
                 None => false,
             },
+            Signer::Kerberos { key, .. } => hex_bytes(signature).is_some_and(|token| {
+                super::kerberos::gss::verify_mic(key, super::kerberos::gss::Side::Acceptor, buffer, &token).is_ok()
+            }),
         }
     }
 }
@@ -369,6 +384,33 @@ impl TlsDskHandshake {
     }
 }
 
+/// The single Kerberos leg ([MS-SIPAE]; CLIENT-NOTES.md §5.2): the AP-REQ goes out in `gssapi-data` on a
+/// REGISTER that is already signed (version 4) with the new context's key, and the 200 OK answers with
+/// `rspauth` and the association's `opaque`. No AP-REP comes back: pidgin-sipe requests integrity only and
+/// no mutual authentication (sip-sec-gssapi.c), and [MS-SIPREGE]'s 200 OK example carries no `gssapi-data`.
+/// The registrar proves who it is by its MIC, which only a holder of the `sip/<pool>` key can make, since
+/// only it can read the subkey out of the ticket's authenticator.
+pub fn kerberos_association(
+    challenge: &Challenge,
+    context: &super::kerberos::kdc::InitiatorContext,
+) -> Result<SecurityAssociation, AuthError> {
+    let targetname = challenge
+        .targetname
+        .clone()
+        .ok_or_else(|| AuthError::BadChallenge { scheme: "Kerberos".into(), reason: "no targetname".into() })?;
+    Ok(SecurityAssociation {
+        scheme: challenge.scheme.clone(),
+        realm: challenge.realm.clone(),
+        targetname,
+        opaque: challenge.opaque.clone().unwrap_or_default(),
+        version: challenge.version.unwrap_or(2),
+        signer: Signer::Kerberos { key: context.key.clone(), seq: std::sync::atomic::AtomicU64::new(0) },
+        cnum: 0,
+        pending_token: Some(encode_token(&context.token)),
+        header: challenge.credentials_header_name(),
+    })
+}
+
 /// An established (or completing) security association: signs and verifies.
 pub struct SecurityAssociation {
     scheme: String,
@@ -423,10 +465,13 @@ impl SecurityAssociation {
     /// for TLS-DSK the signature alone, with `version` (CLIENT-NOTES.md §5.2).
     pub fn authorize_final_leg(&mut self, msg: &mut Message) -> Result<(), AuthError> {
         let token = self.pending_token.take();
-        let signed = if self.version >= 3 { Some(self.signature_for(msg)?) } else { None };
+        // Kerberos signs its one leg only from version 4 on (sipe `initialize_auth_context`: `version > 3`).
+        let signs = if matches!(self.signer, Signer::Kerberos { .. }) { self.version > 3 } else { self.version >= 3 };
+        let signed = if signs { Some(self.signature_for(msg)?) } else { None };
         let value = credentials_header(&AuthorizationParams {
             scheme: self.scheme.clone(),
-            opaque: Some(self.opaque.clone()),
+            // Kerberos has no opaque until the 200 OK names one.
+            opaque: Some(self.opaque.clone()).filter(|o| !o.is_empty()),
             realm: self.realm.clone(),
             targetname: self.targetname.clone(),
             gssapi_data: token,
@@ -435,6 +480,16 @@ impl SecurityAssociation {
         });
         msg.headers.set(self.header, &value);
         Ok(())
+    }
+
+    /// Takes the association's `opaque` from the server's signature on `msg` when the handshake did not name
+    /// one (Kerberos: the 200 OK does).
+    pub fn learn_opaque(&mut self, msg: &Message) {
+        if self.opaque.is_empty()
+            && let Some(o) = read_server_signature_in(msg, self.info_header_name()).and_then(|s| s.opaque)
+        {
+            self.opaque = o;
+        }
     }
 
     /// Signs an outgoing message (request or response) once the association is established.

@@ -23,6 +23,7 @@ pub mod directory;
 pub mod dns;
 mod faults;
 pub mod foreign;
+pub mod kerberos;
 pub mod registrar;
 pub mod services;
 mod sip_server;

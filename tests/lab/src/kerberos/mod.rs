@@ -1,0 +1,238 @@
+//! A real Kerberos realm for the lab pool: MIT's `krb5kdc` (Debian's krb5-kdc) run in a temporary directory
+//! with its own configuration, database, principals for the lab users, `sip/<pool>` and `HTTP/<pool>`
+//! service principals and a keytab the lab accepts contexts with ([`gssapi`]). Nothing in `/etc` is used or
+//! changed: every MIT tool gets `KRB5_CONFIG` and `KRB5_KDC_PROFILE` on its own command line.
+//!
+//! The service principals allow AES and RC4-HMAC session keys (`session_enctypes`, with `allow_rc4`, which
+//! Debian's krb5 1.20.1-2+deb12u4 and later need for RC4), so a client asking for RC4 gets an RFC 4757
+//! context, as Lync-era pools' MIC tokens show, and one asking for AES an RFC 4121 one.
+//!
+//! A user is "signed in to the domain" the way a logon does it: MIT's `kinit` writes a private credential
+//! cache ([`LabKdc::kinit`]), which the client reads.
+
+pub mod gssapi;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Why the KDC could not be started or used.
+#[derive(Debug, thiserror::Error)]
+pub enum KdcError {
+    #[error("{0} is not installed: install Debian's krb5-kdc, krb5-admin-server and krb5-user")]
+    NotInstalled(&'static str),
+    #[error("{tool} failed: {output}")]
+    Tool { tool: String, output: String },
+    #[error("the KDC did not start: {0}")]
+    Start(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("MIT GSSAPI: {0}")]
+    Gssapi(String),
+}
+
+/// What the realm holds.
+#[derive(Debug, Clone)]
+pub struct RealmSpec {
+    /// `CONTOSO.LAB`.
+    pub realm: String,
+    /// The registrar's and web services' host: `sip/<fqdn>` and `HTTP/<fqdn>` are created.
+    pub service_hosts: Vec<String>,
+    /// (user name, password) of each lab user.
+    pub users: Vec<(String, String)>,
+    /// Leave out the `sip/` principals (a pool whose SPN was never registered).
+    pub without_sip_spn: bool,
+    /// Run the KDC this many seconds off the real clock (`faketime`; Debian's faketime package).
+    pub clock_offset: Option<i64>,
+}
+
+/// A running KDC; stopped and its directory removed when dropped.
+pub struct LabKdc {
+    dir: PathBuf,
+    child: Child,
+    addr: SocketAddr,
+    realm: String,
+    keytab: PathBuf,
+}
+
+impl std::fmt::Debug for LabKdc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabKdc").field("realm", &self.realm).field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+/// A program from the packages, on PATH or in the directories Debian installs it in.
+fn tool(name: &'static str) -> Result<PathBuf, KdcError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or(KdcError::NotInstalled(name))
+}
+
+/// Whether the KDC tools and MIT's GSSAPI are here (tests that need them say why they cannot run).
+pub fn available() -> Result<(), String> {
+    for t in ["krb5kdc", "kdb5_util", "kadmin.local", "kinit"] {
+        tool(t).map_err(|e| e.to_string())?;
+    }
+    gssapi::available()
+}
+
+fn free_port() -> Result<u16, KdcError> {
+    // A port free for both TCP and UDP now; the KDC binds it a moment later.
+    for _ in 0..20 {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = tcp.local_addr()?.port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(KdcError::Start("no free port".into()))
+}
+
+impl LabKdc {
+    /// Creates the realm and starts `krb5kdc` (about 0.1 s).
+    pub fn start(spec: &RealmSpec) -> Result<LabKdc, KdcError> {
+        for t in ["krb5kdc", "kdb5_util", "kadmin.local"] {
+            tool(t)?;
+        }
+        let dir = std::env::temp_dir().join(format!("sfbkit-kdc-{}-{}", std::process::id(), rand::random::<u32>()));
+        std::fs::create_dir_all(&dir)?;
+        let port = free_port()?;
+        let realm = spec.realm.clone();
+        let d = dir.display();
+        let krb5_conf = format!(
+            "[libdefaults]\n    default_realm = {realm}\n    dns_lookup_kdc = false\n    dns_lookup_realm = false\n    dns_canonicalize_hostname = false\n    rdns = false\n    allow_rc4 = true\n[realms]\n    {realm} = {{\n        kdc = 127.0.0.1:{port}\n    }}\n"
+        );
+        let kdc_conf = format!(
+            "[kdcdefaults]\n    kdc_ports = 127.0.0.1:{port}\n    kdc_tcp_ports = 127.0.0.1:{port}\n[realms]\n    {realm} = {{\n        database_name = {d}/principal\n        key_stash_file = {d}/stash\n        acl_file = {d}/kadm5.acl\n        max_life = 10h 0m 0s\n        max_renewable_life = 7d 0h 0m 0s\n        master_key_type = aes256-cts-hmac-sha1-96\n        supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal arcfour-hmac:normal\n        default_principal_flags = +preauth\n    }}\n[libdefaults]\n    allow_rc4 = true\n[logging]\n    kdc = FILE:{d}/kdc.log\n    default = FILE:{d}/krb5lib.log\n"
+        );
+        std::fs::write(dir.join("krb5.conf"), krb5_conf)?;
+        std::fs::write(dir.join("kdc.conf"), kdc_conf)?;
+        std::fs::write(dir.join("kadm5.acl"), "")?;
+        let master: String = (0..24).map(|_| char::from(b'a' + rand::random::<u8>() % 26)).collect();
+        let env = |c: &mut Command| {
+            c.env("KRB5_CONFIG", dir.join("krb5.conf")).env("KRB5_KDC_PROFILE", dir.join("kdc.conf"));
+        };
+        run(tool("kdb5_util")?, &["create", "-s", "-r", &realm, "-P", &master], env)?;
+        let mut queries: Vec<String> = Vec::new();
+        for (user, password) in &spec.users {
+            queries.push(format!("addprinc -pw {password} {user}@{realm}"));
+        }
+        let mut services = Vec::new();
+        for host in &spec.service_hosts {
+            if !spec.without_sip_spn {
+                services.push(format!("sip/{host}@{realm}"));
+            }
+            services.push(format!("HTTP/{host}@{realm}"));
+        }
+        for s in &services {
+            queries.push(format!("addprinc -randkey {s}"));
+            queries.push(format!(
+                "setstr {s} session_enctypes aes256-cts-hmac-sha1-96,aes128-cts-hmac-sha1-96,arcfour-hmac"
+            ));
+        }
+        let keytab = dir.join("lab.keytab");
+        if !services.is_empty() {
+            queries.push(format!("ktadd -k {} -norandkey {}", keytab.display(), services.join(" ")));
+        }
+        for q in &queries {
+            run(tool("kadmin.local")?, &["-r", &realm, "-q", q], env)?;
+        }
+        let mut cmd = match spec.clock_offset {
+            Some(offset) => {
+                let faketime = tool("faketime").map_err(|_| KdcError::NotInstalled("faketime"))?;
+                let mut c = Command::new(faketime);
+                // libfaketime's relative form: seconds off the real clock, which keeps running.
+                c.args(["-f", &format!("{offset:+}")]).arg(tool("krb5kdc")?);
+                c
+            }
+            None => Command::new(tool("krb5kdc")?),
+        };
+        cmd.args(["-n", "-r", &realm, "-P"]).arg(dir.join("kdc.pid"));
+        env(&mut cmd);
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = cmd.spawn()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let started = Instant::now();
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(dir.join("kdc.log")).unwrap_or_default();
+                return Err(KdcError::Start(format!("krb5kdc exited ({status}): {log}")));
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                return Err(KdcError::Start("krb5kdc did not listen within 10 s".into()));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(LabKdc { dir, child, addr, realm, keytab })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    pub fn keytab(&self) -> &Path {
+        &self.keytab
+    }
+
+    /// The realm's `krb5.conf` (for MIT tools pointed at the lab: `KRB5_CONFIG=... kinit`).
+    pub fn krb5_conf(&self) -> PathBuf {
+        self.dir.join("krb5.conf")
+    }
+
+    /// Signs `user` in to the realm with MIT's `kinit`, as a domain logon does, into a credential cache of
+    /// its own (returned). `lifetime` is kinit's `-l` (`10h`, `5s`).
+    pub fn kinit(&self, user: &str, password: &str, lifetime: Option<&str>) -> Result<PathBuf, KdcError> {
+        let cache = self.dir.join(format!("krb5cc_{user}"));
+        let mut cmd = Command::new(tool("kinit")?);
+        cmd.env("KRB5_CONFIG", self.krb5_conf()).env("KRB5CCNAME", format!("FILE:{}", cache.display()));
+        if let Some(l) = lifetime {
+            cmd.args(["-l", l]);
+        }
+        cmd.arg(format!("{user}@{}", self.realm));
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            // kinit reads the password from a pipe (its prompt goes to stdout).
+            writeln!(stdin, "{password}")?;
+        }
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            return Err(KdcError::Tool {
+                tool: "kinit".into(),
+                output: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(cache)
+    }
+}
+
+fn run(program: PathBuf, args: &[&str], env: impl Fn(&mut Command)) -> Result<(), KdcError> {
+    let mut cmd = Command::new(&program);
+    cmd.args(args).stdin(Stdio::null());
+    env(&mut cmd);
+    let out = cmd.output()?;
+    if !out.status.success() {
+        let name = program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        return Err(KdcError::Tool { tool: name, output: text.trim().to_string() });
+    }
+    Ok(())
+}
+
+impl Drop for LabKdc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
