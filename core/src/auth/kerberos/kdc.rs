@@ -96,6 +96,22 @@ impl KerberosClient {
         ccache::parse(&bytes)
     }
 
+    /// The cache and its ticket-granting ticket, which must be valid at `now`.
+    fn cached_tgt(&self, now: u64) -> Result<(ccache::CredentialCache, Credential), KerberosError> {
+        let cache = self.read_cache()?;
+        let tgt = cache.tgt().cloned().ok_or_else(|| {
+            KerberosError::NoCredentials(format!(
+                "the credential cache of {} holds no ticket-granting ticket",
+                cache.principal
+            ))
+        })?;
+        if !tgt.valid_at(now, MARGIN) {
+            let ago = now.saturating_sub(tgt.end_time);
+            return Err(KerberosError::TicketExpired { principal: tgt.client.to_string(), ago });
+        }
+        Ok((cache, tgt))
+    }
+
     /// Whether a ticket can be had without asking anyone: a valid TGT in the cache, or a password. `Err`
     /// says why not (what `--auth auto` reports when it skips Kerberos).
     pub fn available(&self, now: u64) -> Result<String, KerberosError> {
@@ -104,21 +120,8 @@ impl KerberosClient {
         {
             return Ok(format!("the ticket of {}", t.client));
         }
-        let from_cache = self.read_cache().and_then(|cache| {
-            let tgt = cache.tgt().ok_or_else(|| {
-                KerberosError::NoCredentials(format!(
-                    "the credential cache of {} holds no ticket-granting ticket",
-                    cache.principal
-                ))
-            })?;
-            if !tgt.valid_at(now, MARGIN) {
-                return Err(KerberosError::TicketExpired {
-                    principal: tgt.client.to_string(),
-                    ago: now.saturating_sub(tgt.end_time),
-                });
-            }
-            Ok(format!("the credential cache's ticket of {}", tgt.client))
-        });
+        let from_cache =
+            self.cached_tgt(now).map(|(_, tgt)| format!("the credential cache's ticket of {}", tgt.client));
         match (from_cache, &self.password) {
             (Ok(how), _) => Ok(how),
             (Err(_), Some((p, _))) => Ok(format!("the password of {p}")),
@@ -157,25 +160,11 @@ impl KerberosClient {
         {
             return Ok(t.clone());
         }
-        let cached = self.read_cache().and_then(|cache| {
-            let tgt = cache.tgt().cloned().ok_or_else(|| {
-                KerberosError::NoCredentials(format!(
-                    "the credential cache of {} holds no ticket-granting ticket",
-                    cache.principal
-                ))
-            })?;
-            if !tgt.valid_at(now, MARGIN) {
-                return Err(KerberosError::TicketExpired {
-                    principal: tgt.client.to_string(),
-                    ago: now.saturating_sub(tgt.end_time),
-                });
-            }
+        let cached = self.cached_tgt(now).map(|(cache, tgt)| {
             // Service tickets already in the cache are used as they are.
             let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
-            for c in cache.credentials.iter().filter(|c| !c.server.is_tgs()) {
-                tickets.push(c.clone());
-            }
-            Ok(tgt)
+            tickets.extend(cache.credentials.into_iter().filter(|c| !c.server.is_tgs()));
+            tgt
         });
         let tgt = match (cached, &self.password) {
             (Ok(t), _) => t,
