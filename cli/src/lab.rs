@@ -18,6 +18,10 @@ pub struct LabArgs {
     /// Delay every DNS, HTTP and SIP response by this many milliseconds.
     #[arg(long)]
     delay_ms: Option<u64>,
+    /// Run a Kerberos realm for the domain: a real MIT KDC (Debian's krb5-kdc) in a temporary directory,
+    /// found through the pool's DNS (_kerberos._tcp); Kerberos on the registrar, Negotiate on the web services.
+    #[arg(long)]
+    kerberos: bool,
     /// Keep the pool's CA in this directory between runs (certificates it issued stay valid).
     #[arg(long)]
     state: Option<std::path::PathBuf>,
@@ -32,7 +36,13 @@ pub struct LabArgs {
 }
 
 pub async fn run(args: LabArgs) -> ExitCode {
-    let config = match crate::target::lab_config(args.config.as_deref(), &args.faults, &args.scenarios, args.delay_ms) {
+    let config = match crate::target::lab_config(
+        args.config.as_deref(),
+        &args.faults,
+        &args.scenarios,
+        args.delay_ms,
+        args.kerberos,
+    ) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sfbkit lab: {e}");
@@ -68,6 +78,11 @@ pub async fn run(args: LabArgs) -> ExitCode {
             "ca_file": ca_file,
             "users": users,
             "faults": c.faults.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+            "kerberos": pool.kerberos().map(|k| serde_json::json!({
+                "realm": k.kdc().realm(),
+                "kdc": k.kdc().addr().to_string(),
+                "krb5_conf": k.kdc().krb5_conf(),
+            })),
         });
         println!("{info}");
     } else {
@@ -103,6 +118,22 @@ fn describe(pool: &LabPool, ca_file: &std::path::Path, users: &[&str]) -> String
     if !c.faults.is_empty() {
         let faults: Vec<String> = c.faults.iter().map(|f| f.to_string()).collect();
         out.push_str(&format!("  faults:                   {}\n", faults.join(", ")));
+    }
+    if let Some(k) = pool.kerberos() {
+        let kdc = k.kdc();
+        let realm = kdc.realm();
+        out.push_str(&format!(
+            "  Kerberos realm:           {realm}, KDC {} (_kerberos._tcp.{} in the pool's DNS)\n",
+            kdc.addr(),
+            c.domain
+        ));
+        let user = first.split('@').next().unwrap_or("alice");
+        out.push_str(&format!(
+            "\nSign in to the realm as a domain logon would, then sign in with Kerberos:\n  KRB5_CONFIG={} kinit {user}@{realm}\n  \
+             sfbkit signin --user {first} --auth kerberos --dns {dns} --ca-file {} --autodiscover-ports {https},{http}\n",
+            kdc.krb5_conf().display(),
+            ca_file.display()
+        ));
     }
     out.push_str(&format!(
         "\nSign in with sfbkit (the password from the environment variable LAB_PASSWORD):\n  sfbkit signin --user {first} \\\n    \

@@ -25,6 +25,10 @@ pub struct TargetArgs {
     /// Delay every lab DNS, HTTP and SIP response by this many milliseconds.
     #[arg(long, requires = "lab")]
     lab_delay_ms: Option<u64>,
+    /// Give the lab pool a Kerberos realm: a real MIT KDC (Debian's krb5-kdc), Kerberos on its registrar and
+    /// Negotiate on its web services; the user is signed in to the realm as a domain logon would.
+    #[arg(long = "lab-kerberos", requires = "lab")]
+    lab_kerberos: bool,
     /// Where the embedded lab pool keeps its CA between runs, so that a certificate it issued is
     /// still good on the next run (default: the user's cache directory, sfbkit/lab).
     #[arg(long, requires = "lab")]
@@ -77,6 +81,15 @@ pub struct TargetArgs {
     /// it gets an offer up to this version.
     #[arg(long = "tls-dsk-max", value_name = "VERSION", default_value = "1.2", value_parser = clap::builder::ValueParser::new(parse_tls))]
     tls_dsk_max: sfbkit::auth::tlsdsk::TlsVersion,
+    /// Kerberos: the FILE credential cache to read (default: KRB5CCNAME, else /tmp/krb5cc_<uid>).
+    #[arg(long, value_name = "FILE")]
+    ccache: Option<std::path::PathBuf>,
+    /// Kerberos: a KDC to ask (IP:PORT, repeatable; default: DNS SRV _kerberos._tcp.<realm>).
+    #[arg(long = "kdc", value_name = "IP:PORT")]
+    kdcs: Vec<std::net::SocketAddr>,
+    /// Kerberos: the session-key encryption types to ask for, preferred first (aes256, aes128, rc4).
+    #[arg(long = "kerberos-etype", value_name = "ETYPE", value_parser = clap::builder::ValueParser::new(parse_etype))]
+    kerberos_etypes: Vec<sfbkit::auth::kerberos::Etype>,
     /// Give up on a sign-in that has not finished after this many seconds (class `deadline`).
     #[arg(long, value_name = "SECONDS", default_value_t = 90)]
     deadline: u64,
@@ -129,7 +142,13 @@ impl TargetArgs {
         if !self.lab {
             return Ok(Opened { args: self, lab: None, keystore, trace });
         }
-        let config = lab_config(self.lab_config.as_deref(), &self.lab_faults, &self.lab_scenarios, self.lab_delay_ms)?;
+        let config = lab_config(
+            self.lab_config.as_deref(),
+            &self.lab_faults,
+            &self.lab_scenarios,
+            self.lab_delay_ms,
+            self.lab_kerberos,
+        )?;
         let state = match &self.lab_state {
             Some(dir) => dir.clone(),
             None => sfbkit_lab::state::default_dir().map_err(|e| format!("{e}; pass --lab-state DIR"))?,
@@ -184,6 +203,19 @@ impl Opened<'_> {
         builder = builder
             .auth_method(args.auth)
             .tls_dsk_versions(sfbkit::auth::tlsdsk::TlsDskVersions { min: args.tls_dsk_min, max: args.tls_dsk_max });
+        if args.ccache.is_some() || !args.kdcs.is_empty() || !args.kerberos_etypes.is_empty() {
+            let mut kerberos = builder.kerberos_config().clone();
+            if let Some(cache) = &args.ccache {
+                kerberos.ccache = Some(cache.clone());
+            }
+            if !args.kdcs.is_empty() {
+                kerberos.kdcs = args.kdcs.clone();
+            }
+            if !args.kerberos_etypes.is_empty() {
+                kerberos.etypes = args.kerberos_etypes.clone();
+            }
+            builder = builder.kerberos(kerberos);
+        }
         builder = builder.network_location(match (args.internal, args.external) {
             (true, _) => sfbkit::discovery::NetworkLocation::Internal,
             (_, true) => sfbkit::discovery::NetworkLocation::External,
@@ -212,6 +244,7 @@ pub fn lab_config(
     faults: &[Fault],
     scenarios: &[Scenario],
     delay_ms: Option<u64>,
+    kerberos: bool,
 ) -> Result<LabConfig, String> {
     let mut config = match file {
         Some(path) => LabConfig::from_file(path).map_err(|e| e.to_string())?,
@@ -222,6 +255,7 @@ pub fn lab_config(
     if let Some(ms) = delay_ms {
         config.response_delay_ms = ms;
     }
+    config.auth.kerberos |= kerberos;
     Ok(config)
 }
 
@@ -252,6 +286,10 @@ pub fn default_account(user: &str) -> String {
 
 /// `--autodiscover-ports HTTPS,HTTP`.
 fn parse_auth(text: &str) -> Result<sfbkit::auth::AuthMethod, String> {
+    text.parse()
+}
+
+fn parse_etype(text: &str) -> Result<sfbkit::auth::kerberos::Etype, String> {
     text.parse()
 }
 

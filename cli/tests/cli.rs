@@ -306,6 +306,11 @@ fn cause_named(fault: &str) -> &'static [&'static str] {
         "tls-dsk-only" => &["offers TLS-DSK; using TLS-DSK"],
         "tls10-only" => &["inner TLS: TLS 1.0"],
         "no-tls10" => &["refused a ClientHello offering TLS 1.0 at most", "inner TLS: TLS 1.2"],
+        "kerberos-no-spn" => &["KDC_ERR_S_PRINCIPAL_UNKNOWN", "setspn", "Kerberos skipped"],
+        "kdc-clock-skew" => &["KRB_AP_ERR_SKEW", "w32tm", "Kerberos skipped"],
+        "kerberos-expired-ticket" => &["too soon to use"],
+        "kdc-down" => &["cannot contact any KDC for the realm CONTOSO.LAB", "port 88", "Kerberos skipped"],
+        "kerberos-only" => &["offers Kerberos; using Kerberos"],
         "invalid-ticket" => &["ErrorCode=28032"],
         "expired-user-cert" => &["not valid now"],
         "drop-connection" => &["connection_lost", "connection_restored"],
@@ -826,4 +831,54 @@ fn tls_1_0_disabled_on_either_side_and_auth_choices_are_named() {
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_ne!(out.status.code(), Some(0));
     assert!(all.contains("minimum TLS 1.2 is above the maximum TLS 1.0"), "{all}");
+}
+
+/// `--lab-kerberos --auth kerberos` against a real MIT KDC: two REGISTERs, the report says Kerberos, the web
+/// services authenticated with Negotiate (Kerberos), for AES and RC4-HMAC session keys. Without a ticket to be
+/// had (the KDC down), `--auth auto` falls through and the report says why Kerberos was skipped.
+#[test]
+fn kerberos_signs_in_with_two_registers_and_negotiate_against_a_real_kdc() {
+    for (etype, name) in [("aes256", "aes256-cts-hmac-sha1-96"), ("rc4", "rc4-hmac")] {
+        let state = state_dir(&format!("kerberos-{etype}"));
+        let out = sfbkit()
+            .args(["signin", "--lab", "--lab-kerberos", "--auth", "kerberos", "--kerberos-etype", etype])
+            .args(["--json", "--keystore", "memory", "--lab-state"])
+            .arg(&state)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&state);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{etype}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        let report = last_report(&stdout);
+        assert_follows_schema(&report, etype);
+        let steps = report["stages"].as_array().unwrap();
+        let registers: Vec<&str> = steps
+            .iter()
+            .filter(|s| s["name"] == "Authentication" && s["step"].as_str().is_some_and(|n| n.starts_with("REGISTER")))
+            .map(|s| s["step"].as_str().unwrap())
+            .collect();
+        assert_eq!(registers, ["REGISTER", "REGISTER Kerberos (AP-REQ, signed)"], "{etype}: two REGISTERs");
+        let detail = |step: &str| -> String {
+            steps
+                .iter()
+                .filter(|s| s["step"].as_str().is_some_and(|n| n.contains(step)))
+                .map(|s| s["detail"].as_str().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        assert!(detail("REGISTER").contains("using Kerberos"), "{etype}: {}", detail("REGISTER"));
+        assert!(detail("REGISTER Kerberos").contains("signed by the registrar (Kerberos), signature verified"));
+        assert!(detail("Kerberos service ticket").contains(name), "{etype}: {}", detail("Kerberos service ticket"));
+        assert!(detail("web ticket").contains("Negotiate (Kerberos) over HTTP"), "{etype}: {}", detail("web ticket"));
+    }
+    let state = state_dir("kerberos-auto");
+    let out = sfbkit()
+        .args(["signin", "--lab", "--lab-fault", "kdc-down", "--json", "--keystore", "memory", "--lab-state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&state);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Kerberos skipped: cannot contact any KDC"), "{stdout}");
 }

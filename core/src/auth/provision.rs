@@ -117,6 +117,7 @@ pub async fn provision(
     store: &dyn SecretStore,
     pool: &str,
     org_id_sts: &str,
+    kerberos: Option<&super::kerberos::KerberosClient>,
 ) -> Result<Provisioned, ProvisionError> {
     let sip_uri = if sip_address.starts_with("sip:") { sip_address.to_string() } else { format!("sip:{sip_address}") };
     let request = CertificateRequest::generate(&sip_uri)?;
@@ -125,7 +126,8 @@ pub async fn provision(
     let mut retried = false;
     loop {
         let acquired =
-            acquire_for_service(http, trust, sts, certprov.as_str(), &sip_uri, account, password, org_id_sts).await?;
+            acquire_for_service(http, trust, sts, certprov.as_str(), &sip_uri, account, password, org_id_sts, kerberos)
+                .await?;
         let (ticket, route): (WebTicket, _) = (acquired.ticket, acquired.route);
         match publish(http, certprov, &sip_uri, device_id, &request, &ticket).await {
             Err(ProvisionError::Refused { code: Some(code), .. }) if !retried && ticket_rejected(code) => {

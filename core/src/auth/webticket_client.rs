@@ -36,6 +36,7 @@ use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 use zeroize::Zeroizing;
 
+use super::kerberos::KerberosClient;
 use super::ntlm::{ClientOptions, ClientRandom, NtlmClient, NtlmError, decode_token, encode_token};
 use super::orgid::{
     ORG_ID_CONTENT_TYPE, ORG_ID_ISSUE_ACTION, OrgIdError, org_id_request, org_id_username, parse_org_id_response,
@@ -357,6 +358,85 @@ pub async fn acquire(
     final_verdict(sts_url, &third).map(|t| (t, entropy))
 }
 
+/// HTTP Negotiate with Kerberos (RFC 4559) at the Windows port, as Windows clients inside the network
+/// authenticate: a service ticket for `HTTP/<host>`, its AP-REQ in a SPNEGO NegTokenInit sent with the RST
+/// at once (no anonymous round trip first: IIS takes Negotiate on the first request), mutual authentication asked for,
+/// and the AP-REP in the 200's `WWW-Authenticate: Negotiate` checked. `Ok(None)` when no ticket can be had or
+/// the service does not take it: the caller goes on with NTLM, as Negotiate itself falls back. A service
+/// error other than a refusal of the ticket (a SOAP fault, a 500) is the answer.
+pub async fn acquire_with_kerberos(
+    http: &HttpClient,
+    sts: &TrustedUrl,
+    applies_to: &str,
+    sip_uri: &str,
+    kerberos: &KerberosClient,
+) -> Result<Option<(WebTicket, [u8; 32])>, WebTicketAcquireError> {
+    use super::kerberos::{gss, kdc::InitiatorContext};
+    let sts_url = sts.as_str();
+    let Some(host) = url::Url::parse(sts_url).ok().and_then(|u| u.host_str().map(str::to_owned)) else {
+        return Ok(None);
+    };
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    if let Err(e) = kerberos.available(now.as_secs()) {
+        tracing::debug!(error = %e, "no Kerberos ticket for the web services; NTLM");
+        return Ok(None);
+    }
+    let ticket = match kerberos.service_ticket("HTTP", &host, now.as_secs()).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::info!(error = %e, class = e.class(), "no Kerberos service ticket for HTTP/{host}; NTLM");
+            return Ok(None);
+        }
+    };
+    let flags = gss::GSS_INTEG | gss::GSS_MUTUAL;
+    let mut context = match InitiatorContext::new(
+        &ticket,
+        flags,
+        now.as_secs(),
+        now.subsec_micros(),
+        &rand::random(),
+        rand::random(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(error = %e, "Kerberos context for HTTP/{host} failed; NTLM");
+            return Ok(None);
+        }
+    };
+    let entropy: [u8; 32] = rand::random();
+    let rst = rst_request(applies_to, sip_uri, &entropy, &random_uuid()).into_bytes();
+    let soap_action = format!("\"{RST_ISSUE_ACTION}\"");
+    let base = [("Content-Type", RST_CONTENT_TYPE), ("SOAPAction", soap_action.as_str())];
+    let authorization = format!("Negotiate {}", encode_token(&gss::spnego_init(&context.token)));
+    let mut conn = http.connect_trusted(sts).await?;
+    let response = send_with(&mut conn, sts_url, &base, &authorization, &rst).await?;
+    if response.status == 401 {
+        tracing::info!("the Web Ticket Service did not take the Kerberos ticket; NTLM");
+        return Ok(None);
+    }
+    // Mutual authentication: the service's AP-REP, when it sends one, must prove it holds HTTP/<host>'s key.
+    let reply = response
+        .header_values("www-authenticate")
+        .find_map(|v| v.trim().strip_prefix("Negotiate ").map(str::trim).map(str::to_owned));
+    match reply {
+        Some(b64) => {
+            let verified = decode_token(&b64).ok().and_then(|t| {
+                let r = gss::spnego_reply(&t).ok()?;
+                let token = r.response_token?;
+                context.accept_reply(token).ok()
+            });
+            if verified.is_none() {
+                return Err(WebTicketAcquireError::Handshake {
+                    url: sts_url.to_owned(),
+                    reason: "the service's Negotiate answer did not prove it holds the HTTP service key (mutual authentication failed)".into(),
+                });
+            }
+        }
+        None => tracing::info!("the Web Ticket Service sent no Negotiate answer to verify"),
+    }
+    final_verdict(sts_url, &response).map(|t| Some((t, entropy)))
+}
+
 /// A refused AUTHENTICATE whose response `Date` is further from `local` than NTLM tolerates: the timestamps
 /// were refused, not (necessarily) the password.
 pub fn skew_refusal(url: &str, response: &HttpResponse, local: SystemTime) -> Option<WebTicketAcquireError> {
@@ -384,10 +464,12 @@ async fn send_with(
 /// How a web ticket was obtained, for the sign-in report (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TicketRoute {
-    /// HTTP NTLM (or raw NTLM under Negotiate) at the Windows port.
+    /// HTTP NTLM (or raw NTLM under Negotiate), or Negotiate with Kerberos, at the Windows port.
     Windows {
         /// The port's URL.
         port: String,
+        /// True for Negotiate with a Kerberos ticket (SPNEGO, RFC 4559), false for NTLM.
+        kerberos: bool,
     },
     /// A token from the Org ID STS, presented at the `WsFedBearer` port.
     OrgId {
@@ -414,6 +496,17 @@ pub struct Acquired {
     pub route: TicketRoute,
 }
 
+impl TicketRoute {
+    /// How the ticket was had, for reports: `NTLM over HTTP`, `Negotiate (Kerberos) over HTTP`, `Org ID`.
+    pub fn how(&self) -> &'static str {
+        match self {
+            TicketRoute::Windows { kerberos: true, .. } => "Negotiate (Kerberos) over HTTP",
+            TicketRoute::Windows { kerberos: false, .. } => "NTLM over HTTP",
+            TicketRoute::OrgId { .. } => "an Org ID token",
+        }
+    }
+}
+
 impl std::fmt::Debug for Acquired {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Acquired").field("ticket", &self.ticket).field("route", &self.route).finish_non_exhaustive()
@@ -438,6 +531,7 @@ pub async fn acquire_for_service(
     account: &str,
     password: &str,
     org_id_sts: &str,
+    kerberos: Option<&KerberosClient>,
 ) -> Result<Acquired, WebTicketAcquireError> {
     let sts_url = sts.as_str();
     let (mut ports, learned) = match discover_ports(http, sts_url).await {
@@ -453,10 +547,17 @@ pub async fn acquire_for_service(
     };
     let mut windows_refused = false;
     if let Some(port) = &windows {
+        if let Some(k) = kerberos
+            && let Some((ticket, entropy)) = acquire_with_kerberos(http, port, applies_to, sip_uri, k).await?
+        {
+            let route = TicketRoute::Windows { port: port.to_string(), kerberos: true };
+            return Ok(Acquired { ticket, entropy: Zeroizing::new(entropy), route });
+        }
         match acquire(http, port, applies_to, sip_uri, account, password).await {
             Ok((ticket, entropy)) => {
                 let entropy = Zeroizing::new(entropy);
-                return Ok(Acquired { ticket, entropy, route: TicketRoute::Windows { port: port.to_string() } });
+                let route = TicketRoute::Windows { port: port.to_string(), kerberos: false };
+                return Ok(Acquired { ticket, entropy, route });
             }
             Err(e) if ports.ws_fed_bearer.is_some() && windows_refused_with_401(&e) => {
                 tracing::info!(class = e.class(), "Windows port refused; trying the Org ID STS and WsFedBearer");
@@ -601,6 +702,7 @@ pub async fn renew_for_service(
     account: &str,
     password: &str,
     org_id_sts: &str,
+    kerberos: Option<&KerberosClient>,
 ) -> Result<Renewed, WebTicketAcquireError> {
     let usable = earlier.filter(|(t, e)| t.is_fresh(SystemTime::now()) && t.proof_key(e).is_some());
     if let Some((ticket, entropy)) = usable
@@ -616,7 +718,8 @@ pub async fn renew_for_service(
             Err(e) => tracing::info!(class = e.class(), "proof port refused; falling back to credentials"),
         }
     }
-    let acquired = acquire_for_service(http, trust, sts, applies_to, sip_uri, account, password, org_id_sts).await?;
+    let acquired =
+        acquire_for_service(http, trust, sts, applies_to, sip_uri, account, password, org_id_sts, kerberos).await?;
     Ok(Renewed { ticket: acquired.ticket, entropy: acquired.entropy, via: RenewedVia::Credentials(acquired.route) })
 }
 

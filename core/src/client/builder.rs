@@ -41,6 +41,7 @@ pub struct ClientBuilder {
     pub(crate) location: crate::discovery::NetworkLocation,
     pub(crate) auth: crate::auth::AuthMethod,
     pub(crate) tls_dsk_versions: crate::auth::tlsdsk::TlsDskVersions,
+    pub(crate) kerberos: crate::auth::kerberos::KerberosConfig,
 }
 
 /// A password that never prints (Debug is redacted) and is wiped when dropped: each clone of a
@@ -99,6 +100,7 @@ impl ClientBuilder {
             location: crate::discovery::NetworkLocation::Auto,
             auth: crate::auth::AuthMethod::Auto,
             tls_dsk_versions: crate::auth::tlsdsk::TlsDskVersions::default(),
+            kerberos: crate::auth::kerberos::KerberosConfig::default(),
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -294,6 +296,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Where Kerberos tickets come from ([`crate::auth::kerberos::KerberosConfig`]): the FILE credential cache
+    /// (default `KRB5CCNAME`), the KDCs (default DNS SRV `_kerberos._tcp.<realm>`) and the session-key etypes.
+    /// With [`ClientBuilder::credentials`] a password gets a ticket when no cache has one.
+    pub fn kerberos(mut self, config: crate::auth::kerberos::KerberosConfig) -> ClientBuilder {
+        self.kerberos = config;
+        self
+    }
+
+    /// The Kerberos configuration so far (to adjust one part of it).
+    pub fn kerberos_config(&self) -> &crate::auth::kerberos::KerberosConfig {
+        &self.kerberos
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client, ClientError> {
         let text =
@@ -345,7 +360,13 @@ impl ClientBuilder {
             },
         };
         let trust = self.trust_model(&domain);
+        let password = self.credentials.as_ref().map(|(account, password)| {
+            let principal = crate::auth::kerberos::kdc::principal_of_account(account, &domain);
+            (principal, zeroize::Zeroizing::new(password.0.clone()))
+        });
+        let kerberos = crate::auth::kerberos::KerberosClient::new(self.kerberos.clone(), resolver.clone(), password);
         let inner = Inner {
+            kerberos,
             trust,
             connector,
             anchors,

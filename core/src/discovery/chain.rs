@@ -130,6 +130,8 @@ pub struct Stop {
 pub struct TicketCredentials<'a> {
     pub account: &'a str,
     pub password: &'a str,
+    /// Kerberos for the Web Ticket Service (Negotiate), tried before NTLM when a ticket can be had.
+    pub kerberos: Option<&'a crate::auth::kerberos::KerberosClient>,
 }
 
 /// Runs the chain. Autodiscover redirects stay within `trust`'s domains, and a web ticket is fetched (and
@@ -316,7 +318,17 @@ async fn user_with_ticket(
         // The Windows (NTLM) port, or Org ID + WsFed_bearer when that is all the service offers (Online).
         Ok((sts, user)) => {
             let (account, password) = (creds.account, creds.password);
-            let got = acquire_for_service(http, trust, &sts, user_url, &sip_uri, account, password, &cfg.org_id_sts);
+            let got = acquire_for_service(
+                http,
+                trust,
+                &sts,
+                user_url,
+                &sip_uri,
+                account,
+                password,
+                &cfg.org_id_sts,
+                creds.kerberos,
+            );
             got.await.map(|a| (a, user))
         }
         Err(e) => Err(e),
@@ -324,8 +336,8 @@ async fn user_with_ticket(
     let (ticket, user) = match acquired {
         Ok((a, user)) => {
             let how = match &a.route {
-                crate::auth::webticket_client::TicketRoute::Windows { .. } => {
-                    "web ticket issued (NTLM over HTTP)".to_string()
+                route @ crate::auth::webticket_client::TicketRoute::Windows { .. } => {
+                    format!("web ticket issued ({})", route.how())
                 }
                 crate::auth::webticket_client::TicketRoute::OrgId { bearer_port, .. } => {
                     format!("web ticket issued at {bearer_port} for an Org ID token")

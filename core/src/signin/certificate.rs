@@ -70,12 +70,15 @@ impl Inner {
             self.keystore.as_ref(),
             &target,
             &self.config.org_id_sts,
+            self.web_kerberos(),
         )
         .await
         {
             Ok(p) => {
                 let how = match &p.route {
-                    crate::auth::webticket_client::TicketRoute::Windows { port } => format!("{port} (NTLM over HTTP)"),
+                    route @ crate::auth::webticket_client::TicketRoute::Windows { port, .. } => {
+                        format!("{port} ({})", route.how())
+                    }
                     crate::auth::webticket_client::TicketRoute::OrgId {
                         org_id_sts,
                         bearer_port,

@@ -55,9 +55,24 @@ pub(crate) struct Inner {
     pub tls_dsk: std::sync::Mutex<Option<(Challenge, String)>>,
     /// The stage running now, for a sign-in that runs out of time (its steps are recorded when they end).
     pub running: std::sync::Mutex<Stage>,
+    /// The user's Kerberos tickets, kept across sign-ins ([`crate::auth::kerberos`]).
+    pub kerberos: crate::auth::kerberos::KerberosClient,
 }
 
 impl Inner {
+    /// Kerberos for the web services (HTTP Negotiate): with `--auth kerberos`, or when a ticket is at hand
+    /// (a domain logon's cache) as on a domain-joined computer; not with `--auth ntlm`. A password alone does
+    /// not make the client look for a KDC for the web services.
+    pub(crate) fn web_kerberos(&self) -> Option<&crate::auth::kerberos::KerberosClient> {
+        use crate::auth::AuthMethod;
+        let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        match self.config.auth {
+            AuthMethod::Ntlm => None,
+            AuthMethod::Kerberos => Some(&self.kerberos),
+            AuthMethod::Auto | AuthMethod::TlsDsk => self.kerberos.has_ticket(now).then_some(&self.kerberos),
+        }
+    }
+
     /// One sign-in, with account safety around it ([`crate::auth::lockout`]): credentials that may not be
     /// sent now end it before anything is sent, and a refusal is recorded for the account.
     pub(crate) async fn run_stages(&self, report: &mut SignInReport) -> Option<SipSession> {
@@ -315,11 +330,11 @@ impl Inner {
             location: self.config.location,
             ..DiscoveryConfig::new(&self.aor.as_sip().map(|s| s.aor()).unwrap_or_default(), &self.domain)
         };
-        let creds = self
-            .config
-            .credentials
-            .as_ref()
-            .map(|(account, password)| crate::discovery::TicketCredentials { account, password: &password.0 });
+        let creds = self.config.credentials.as_ref().map(|(account, password)| crate::discovery::TicketCredentials {
+            account,
+            password: &password.0,
+            kerberos: self.web_kerberos(),
+        });
         let found = crate::discovery::discover(&cfg, &http, self.resolver.as_ref(), creds, &self.trust).await;
         if let Some(url) = &found.web_ticket_url {
             *self.web_ticket_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());

@@ -62,7 +62,7 @@ impl Inner {
                     request.headers.set(h.header_name(), &header);
                     leg = Leg::TlsDsk(h, header);
                 }
-                Leg::NtlmFinal(mut sa) => {
+                Leg::Final(mut sa) => {
                     if let Err(e) = sa.authorize_final_leg(&mut request) {
                         report.fail(Stage::Authentication, step, &host, t.elapsed(), auth_failure(&e));
                         return RegisterEnd::Failed;
@@ -89,11 +89,12 @@ impl Inner {
             match registration::classify_response(&response, &self.epid) {
                 RegisterOutcome::Registered(reg) => {
                     let mut signed = String::new();
-                    if let Some(sa) = final_sa {
+                    if let Some(mut sa) = final_sa {
                         if let Err(e) = sa.verify(&response) {
                             report.fail(Stage::Authentication, step, &host, took, auth_failure(&e));
                             return RegisterEnd::Failed;
                         }
+                        sa.learn_opaque(&response);
                         signed = format!("; signed by the registrar ({}), signature verified", sa.scheme());
                         session.sa = Some(sa);
                     }
@@ -158,7 +159,7 @@ impl Inner {
                                 }
                                 Ok((TlsDskStep::Established(sa), _)) => {
                                     report.step(Stage::Authentication, step, &host, took, Outcome::Success, format!("{code} with the pool's Finished: TLS-DSK tunnel complete, pool certificate verified"));
-                                    leg = Leg::NtlmFinal(sa);
+                                    leg = Leg::Final(sa);
                                 }
                                 Ok((TlsDskStep::Continue(_), None)) => return RegisterEnd::Failed,
                                 // Refused before the certificate was even sent, or a version we do not
@@ -244,7 +245,7 @@ impl Inner {
                                         Outcome::Success,
                                         format!("{code} with the NTLM CHALLENGE"),
                                     );
-                                    leg = Leg::NtlmFinal(sa);
+                                    leg = Leg::Final(sa);
                                 }
                                 Err(e) => {
                                     report.fail(Stage::Authentication, step, &host, took, auth_failure(&e));
@@ -280,6 +281,35 @@ impl Inner {
                             let tls_dsk_allowed = method.allows("TLS-DSK");
                             let ntlm_offered = method.allows("NTLM")
                                 && challenges.iter().any(|c| c.scheme.eq_ignore_ascii_case("NTLM"));
+                            // A certificate already in the keystore comes first; without one, Kerberos when a
+                            // ticket can be had, as the Microsoft client chooses inside the network.
+                            let cached_certificate = tls_dsk_allowed && self.tls_dsk_start(&challenges, None).is_some();
+                            let mut skipped = Vec::new();
+                            if !cached_certificate {
+                                match self.kerberos_leg(report, &challenges, method).await {
+                                    KerberosLeg::Ready(sa, how) => {
+                                        report.step(
+                                            Stage::Authentication,
+                                            step,
+                                            &host,
+                                            took,
+                                            Outcome::Success,
+                                            format!("{code}: the registrar offers {offered}; using Kerberos ({how})"),
+                                        );
+                                        leg = Leg::Final(sa);
+                                        continue;
+                                    }
+                                    KerberosLeg::Skipped(why) => skipped.push(why),
+                                    KerberosLeg::Failed(f) => {
+                                        report.fail(Stage::Authentication, step, &host, took, f);
+                                        return RegisterEnd::Failed;
+                                    }
+                                }
+                            }
+                            let skipped = match skipped.is_empty() {
+                                true => String::new(),
+                                false => format!(" ({})", skipped.join("; ")),
+                            };
                             let mut not_provisioned = None;
                             if tls_dsk_allowed && self.tls_dsk_start(&challenges, None).is_none() {
                                 // No certificate for this pool yet: provision one (web ticket over
@@ -302,7 +332,7 @@ impl Inner {
                                 }
                                 let mut h = h;
                                 let header = h.first_leg();
-                                report.step(Stage::Authentication, step, &host, took, Outcome::Success, format!("{code}: the registrar offers {offered}; using TLS-DSK with the certificate from the keystore"));
+                                report.step(Stage::Authentication, step, &host, took, Outcome::Success, format!("{code}: the registrar offers {offered}; using TLS-DSK with the certificate from the keystore{skipped}"));
                                 leg = Leg::TlsDsk(Box::new(h), header);
                                 continue;
                             }
@@ -336,7 +366,7 @@ impl Inner {
                                     "TLS-DSK needs a provisioned certificate, and none could be had: see the certificate provisioning step; --auth auto would also try the other schemes".to_string()
                                 } else {
                                     format!(
-                                        "the registrar offers only {offered}: TLS-DSK needs a provisioned certificate and Kerberos is not available in this build"
+                                        "the registrar offers only {offered}: TLS-DSK needs a provisioned certificate, Kerberos a ticket{skipped}"
                                     )
                                 };
                                 report.fail(
@@ -367,7 +397,7 @@ impl Inner {
                                         &host,
                                         took,
                                         Outcome::Success,
-                                        format!("{code}: the registrar offers {offered}; using NTLM"),
+                                        format!("{code}: the registrar offers {offered}; using NTLM{skipped}"),
                                     );
                                     leg = Leg::NtlmFirst(h);
                                 }
@@ -439,6 +469,116 @@ impl Inner {
     }
 }
 
+/// What trying Kerberos on a challenge came to.
+enum KerberosLeg {
+    /// The AP-REQ is ready to go out, with how the ticket was had.
+    Ready(SecurityAssociation, String),
+    /// Kerberos is not for this sign-in (not offered, not asked for, no ticket to be had): why.
+    Skipped(String),
+    /// `--auth kerberos`, and it failed.
+    Failed(Failure),
+}
+
+impl Inner {
+    /// The Kerberos leg for `challenges`: a service ticket for the challenge's `sip/<fqdn>` (from the KDC, once
+    /// per ticket lifetime), then the GSS context whose AP-REQ and MIC the REGISTER carries. Under
+    /// `--auth auto` anything that stops it is a reason to skip Kerberos, named in the report; a KDC's
+    /// refusal is also a warning, since it names a fault of the domain.
+    async fn kerberos_leg(
+        &self,
+        report: &mut SignInReport,
+        challenges: &[Challenge],
+        method: AuthMethod,
+    ) -> KerberosLeg {
+        let only = method == AuthMethod::Kerberos;
+        if !method.allows("Kerberos") {
+            return KerberosLeg::Skipped(format!("Kerberos: --auth {method}"));
+        }
+        let Some(ch) = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("Kerberos")) else {
+            return KerberosLeg::Skipped("Kerberos: not offered".into());
+        };
+        let unix = || SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let failed = |e: &crate::auth::kerberos::KerberosError| Failure {
+            error: format!("Kerberos: {e}"),
+            class: e.class().into(),
+            diagnosis: None,
+            hint: e.hint(),
+        };
+        let how = match self.kerberos.available(unix().as_secs()) {
+            Ok(how) => how,
+            Err(e) if only => return KerberosLeg::Failed(failed(&e)),
+            Err(e) => return KerberosLeg::Skipped(format!("Kerberos skipped: {e}")),
+        };
+        let target = ch.targetname.as_deref().unwrap_or_default();
+        let Some(service_host) = target.strip_prefix("sip/").or_else(|| target.strip_prefix("SIP/")) else {
+            let e = AuthError::BadChallenge {
+                scheme: "Kerberos".into(),
+                reason: format!("targetname {target:?} is not sip/<fqdn>"),
+            };
+            return if only {
+                KerberosLeg::Failed(auth_failure(&e))
+            } else {
+                KerberosLeg::Skipped(format!("Kerberos skipped: {e}"))
+            };
+        };
+        let t = Instant::now();
+        let ticket = match self.kerberos.service_ticket("sip", service_host, unix().as_secs()).await {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                let f = failed(&e);
+                if only {
+                    report.fail(
+                        Stage::Authentication,
+                        "Kerberos service ticket",
+                        &format!("sip/{service_host}"),
+                        t.elapsed(),
+                        f.clone(),
+                    );
+                    return KerberosLeg::Failed(f);
+                }
+                report.failed_step(
+                    Stage::Authentication,
+                    "Kerberos service ticket",
+                    &format!("sip/{service_host}"),
+                    t.elapsed(),
+                    &f,
+                );
+                return KerberosLeg::Skipped(format!("Kerberos skipped: {e}"));
+            }
+        };
+        let detail = format!(
+            "service ticket for {} (session key {}), with {how}",
+            ticket.server,
+            ticket.session_key.etype.name()
+        );
+        report.step(
+            Stage::Authentication,
+            "Kerberos service ticket",
+            &format!("sip/{service_host}"),
+            t.elapsed(),
+            Outcome::Success,
+            detail,
+        );
+        let now = unix();
+        let context = crate::auth::kerberos::kdc::InitiatorContext::new(
+            &ticket,
+            crate::auth::kerberos::gss::GSS_INTEG,
+            now.as_secs(),
+            now.subsec_micros(),
+            &rand::random(),
+            rand::random(),
+        );
+        match context
+            .map_err(|e| failed(&e))
+            .and_then(|c| crate::auth::sa::kerberos_association(ch, &c).map_err(|e| auth_failure(&e)))
+        {
+            Ok(sa) => KerberosLeg::Ready(sa, format!("a ticket through {how}")),
+            Err(f) if only => KerberosLeg::Failed(f),
+            Err(f) => KerberosLeg::Skipped(format!("Kerberos skipped: {}", f.error)),
+        }
+    }
+}
+
 /// The longest `Retry-After` honoured on a 503; a registrar asking for more is reported as refusing.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// How many 503s with `Retry-After` one REGISTER exchange waits out.
@@ -459,8 +599,9 @@ enum Leg {
     NtlmFirst(NtlmHandshake),
     /// TLS-DSK: this `Authorization` (a TLS flight) goes out next.
     TlsDsk(Box<TlsDskHandshake>, String),
-    /// The association is ready: the signed REGISTER (with NTLM's AUTHENTICATE) goes out next.
-    NtlmFinal(SecurityAssociation),
+    /// The association is ready: the signed REGISTER (with NTLM's AUTHENTICATE or Kerberos's AP-REQ) goes
+    /// out next.
+    Final(SecurityAssociation),
 }
 
 impl Leg {
@@ -469,8 +610,9 @@ impl Leg {
             Leg::Plain => "REGISTER",
             Leg::NtlmFirst(_) => "REGISTER NTLM (negotiate)",
             Leg::TlsDsk(..) => "REGISTER TLS-DSK (handshake)",
-            Leg::NtlmFinal(sa) if sa.scheme() == "TLS-DSK" => "REGISTER TLS-DSK (signed)",
-            Leg::NtlmFinal(_) => "REGISTER NTLM (authenticate, signed)",
+            Leg::Final(sa) if sa.scheme() == "TLS-DSK" => "REGISTER TLS-DSK (signed)",
+            Leg::Final(sa) if sa.scheme().eq_ignore_ascii_case("Kerberos") => "REGISTER Kerberos (AP-REQ, signed)",
+            Leg::Final(_) => "REGISTER NTLM (authenticate, signed)",
         }
     }
 }
@@ -478,17 +620,6 @@ impl Leg {
 /// `--auth` asked for a scheme this registrar does not offer, or one this build cannot speak.
 fn scheme_unavailable(method: AuthMethod, challenges: &[Challenge], offered: &str, code: u16) -> Option<Failure> {
     let scheme = method.scheme()?;
-    if method == AuthMethod::Kerberos {
-        return Some(Failure {
-            error: format!(
-                "{code}: the registrar offers {offered}; --auth kerberos asked for Kerberos, which this version of sfbkit does not speak"
-            ),
-            class: "scheme-unavailable".into(),
-            diagnosis: None,
-            hint: "use --auth auto (or ntlm, tls-dsk); Kerberos comes with the Kerberos support of a later version"
-                .into(),
-        });
-    }
     if challenges.iter().any(|c| c.scheme.eq_ignore_ascii_case(scheme)) {
         return None;
     }

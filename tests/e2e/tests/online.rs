@@ -58,7 +58,7 @@ async fn alice_ticket(
 ) -> Result<Acquired, WebTicketAcquireError> {
     let (account, _) = alice(pool);
     let sts = trusted(pool, sts).await;
-    acquire_for_service(http, &pool.trust(), &sts, &certprov_url(pool), ALICE, &account, password, org_id).await
+    acquire_for_service(http, &pool.trust(), &sts, &certprov_url(pool), ALICE, &account, password, org_id, None).await
 }
 
 fn auth_steps(report: &SignInReport) -> Vec<String> {
@@ -119,7 +119,7 @@ async fn on_premises_pools_still_use_the_windows_port() {
     let (_, password) = alice(&pool);
     let auth = format!("{}/Auth", service_url(&pool));
     let got = alice_ticket(&pool, &http, &auth, &password, &pool.org_id_url()).await.expect("a ticket over NTLM");
-    assert!(matches!(&got.route, TicketRoute::Windows { port } if port == &auth), "{:?}", got.route);
+    assert!(matches!(&got.route, TicketRoute::Windows { port, kerberos: false } if port == &auth), "{:?}", got.route);
 }
 
 #[tokio::test]

@@ -55,6 +55,7 @@ async fn a_second_ticket_comes_from_the_proof_port_without_credentials() {
         "",
         "",
         "",
+        None,
     )
     .await
     .expect("a ticket from the proof port");
@@ -123,6 +124,7 @@ async fn a_forged_signature_is_refused_and_the_client_falls_back_to_credentials(
         &account,
         &password,
         &pool.org_id_url(),
+        None,
     )
     .await
     .expect("a ticket over NTLM after the refusal");

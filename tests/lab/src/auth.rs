@@ -53,6 +53,8 @@ pub enum Verdict {
 enum Signer {
     Ntlm(NtlmSession),
     TlsDsk(Box<ServerKeys>),
+    /// MIT's acceptor context: MIC tokens made and checked by MIT's GSSAPI.
+    Kerberos(crate::kerberos::gssapi::Context),
 }
 
 struct Association {
@@ -68,19 +70,25 @@ impl Association {
         match &self.signer {
             Signer::Ntlm(s) => s.sign_hex(buffer),
             Signer::TlsDsk(k) => crate::tlsdsk::sign(k, buffer).iter().map(|b| format!("{b:02x}")).collect(),
+            // Lower case, as an SfB 2015 pool's Kerberos rspauth shows (tieto/sipe#119).
+            Signer::Kerberos(c) => c.get_mic(buffer).unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect(),
         }
     }
     fn verify_hex(&self, buffer: &[u8], signature: &str) -> bool {
+        let bytes: Option<Vec<u8>> = (0..signature.len())
+            .step_by(2)
+            .map(|i| signature.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect();
         match &self.signer {
             Signer::Ntlm(s) => s.verify_hex(buffer, signature),
-            Signer::TlsDsk(k) => {
-                let bytes: Option<Vec<u8>> = (0..signature.len())
-                    .step_by(2)
-                    .map(|i| signature.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                    .collect();
-                bytes.is_some_and(|b| crate::tlsdsk::verify(k, buffer, &b))
-            }
+            Signer::TlsDsk(k) => bytes.is_some_and(|b| crate::tlsdsk::verify(k, buffer, &b)),
+            Signer::Kerberos(c) => bytes.is_some_and(|b| c.verify_mic(buffer, &b).is_ok()),
         }
+    }
+
+    /// The `targetname` this association signs with: `sip/<fqdn>` for Kerberos ([MS-SIPAE] 2.2.1).
+    fn targetname(&self, fqdn: &str) -> String {
+        if matches!(self.signer, Signer::Kerberos(_)) { format!("sip/{fqdn}") } else { fqdn.to_string() }
     }
 }
 
@@ -103,6 +111,10 @@ pub struct ConnAuth {
     ntlm_offered: bool,
     /// The directory's live state: changed passwords, failed logons.
     directory: Arc<crate::directory::Directory>,
+    /// The realm's acceptor credential: Kerberos is offered when there is one.
+    kerberos: Option<Arc<crate::kerberos::gssapi::Acceptor>>,
+    /// `kerberos-only`: NTLM and TLS-DSK are not offered.
+    kerberos_only: bool,
 }
 
 impl std::fmt::Debug for ConnAuth {
@@ -118,6 +130,16 @@ impl ConnAuth {
     /// Checks passwords against, and counts refusals in, the lab's `directory` instead of a private one.
     pub fn with_directory(mut self, directory: Arc<crate::directory::Directory>) -> ConnAuth {
         self.directory = directory;
+        self
+    }
+
+    /// Offers Kerberos and accepts it with `acceptor` (the lab realm's keytab).
+    pub fn with_kerberos(mut self, acceptor: Option<Arc<crate::kerberos::gssapi::Acceptor>>) -> ConnAuth {
+        self.kerberos = acceptor;
+        if self.kerberos.is_some() && self.kerberos_only {
+            self.tlsdsk = None;
+            self.ntlm_offered = false;
+        }
         self
     }
 
@@ -143,6 +165,8 @@ impl ConnAuth {
             proxy: config.has(Fault::ProxyAuth),
             clock_behind: if config.has(Fault::ClockSkew) { CLOCK_SKEW } else { Duration::ZERO },
             ntlm_offered: !config.has(Fault::Online) && !config.has(Fault::TlsDskOnly),
+            kerberos: None,
+            kerberos_only: config.has(Fault::KerberosOnly),
         }
     }
 
@@ -180,6 +204,16 @@ impl ConnAuth {
         let Ok(auth) = AuthHeader::parse(name, value) else {
             return Verdict::Answer(self.challenge(config, req));
         };
+        if auth.scheme.eq_ignore_ascii_case("Kerberos") && self.kerberos.is_some() {
+            if auth.param("targetname").as_deref() != Some(format!("sip/{}", config.pool_fqdn).as_str()) {
+                return Verdict::Answer(self.challenge(config, req));
+            }
+            return match auth.param("gssapi-data").map(|g| g.into_owned()) {
+                Some(token) if !token.is_empty() => self.kerberos_leg(config, req, &token),
+                Some(_) => Verdict::Answer(self.challenge(config, req)),
+                None => self.verify_signed(config, req, &auth),
+            };
+        }
         if auth.param("targetname").as_deref() != Some(config.pool_fqdn.as_str()) {
             return Verdict::Answer(self.challenge(config, req));
         }
@@ -204,6 +238,13 @@ impl ConnAuth {
     /// certificate provisioning URL in `sts-uri`, unless the fault `ntlm-only` is on).
     fn challenge(&self, config: &LabConfig, req: &Message) -> Message {
         let mut resp = self.unauthorized(req);
+        if self.kerberos.is_some() {
+            // [MS-SIPAE] 4.2's example: Kerberos's targetname is the service principal `sip/<fqdn>`.
+            resp.headers.push(
+                self.challenge_header(),
+                &format!("Kerberos realm=\"{REALM}\", targetname=\"sip/{}\", version={VERSION}", config.pool_fqdn),
+            );
+        }
         if self.ntlm_offered {
             resp = resp.with_header(
                 self.challenge_header(),
@@ -268,6 +309,39 @@ impl ConnAuth {
                 Verdict::Answer(self.challenge(config, req))
             }
         }
+    }
+
+    /// The one Kerberos leg: MIT accepts the AP-REQ with the pool's keytab, the request's own signature
+    /// (version 4) must verify with the new context, and the association's opaque goes out in the 200 OK's
+    /// `Authentication-Info`. A refused ticket (another key, a skewed clock) gets the challenge again.
+    fn kerberos_leg(&mut self, config: &LabConfig, req: &Message, token: &str) -> Verdict {
+        let Some(acceptor) = self.kerberos.clone() else { return Verdict::Answer(self.challenge(config, req)) };
+        let Ok(bytes) = decode_token(token) else { return Verdict::Answer(self.challenge(config, req)) };
+        let (context, principal) = match acceptor.accept(&bytes) {
+            Ok((c, p, _)) => (c, p),
+            Err(e) => {
+                tracing::info!(error = %e, "lab pool: Kerberos AP-REQ refused");
+                return Verdict::Answer(self.challenge(config, req));
+            }
+        };
+        let Some(user) = config.user_by_principal(&principal) else {
+            tracing::info!(%principal, "lab pool: a Kerberos principal that is no lab user");
+            return Verdict::Answer(self.challenge(config, req));
+        };
+        let sa = Association {
+            scheme: "Kerberos",
+            opaque: format!("{:08X}", rand::random::<u32>()),
+            signer: Signer::Kerberos(context),
+            sip_uri: user.sip_uri.clone(),
+            snum: 0,
+        };
+        if !signature_ok(&sa, req) {
+            tracing::info!(%principal, "lab pool: the Kerberos REGISTER's signature did not verify");
+            return Verdict::Answer(self.challenge(config, req));
+        }
+        let verdict = acting_as(config, req, &sa.sip_uri);
+        self.sa = Some(sa);
+        verdict
     }
 
     /// The second 401: the CHALLENGE_MESSAGE and the opaque naming this association.
@@ -372,12 +446,13 @@ impl ConnAuth {
         let Some(sa) = self.sa.as_mut() else { return };
         sa.snum = sa.snum.wrapping_add(1);
         let srand = format!("{:08X}", rand::random::<u32>());
+        let targetname = sa.targetname(&config.pool_fqdn);
         let params = BufferParams {
             scheme: sa.scheme.into(),
             rand: srand.clone(),
             num: sa.snum.to_string(),
             realm: REALM.into(),
-            targetname: config.pool_fqdn.clone(),
+            targetname: targetname.clone(),
             version: VERSION,
         };
         let Ok(buffer) = signature_buffer(msg, &params) else { return };
@@ -386,8 +461,8 @@ impl ConnAuth {
         msg.headers.push(
             info,
             &format!(
-                "{scheme} rspauth=\"{rspauth}\", srand=\"{srand}\", snum=\"{}\", opaque=\"{}\", qop=\"auth\", targetname=\"{}\", realm=\"{REALM}\"",
-                sa.snum, sa.opaque, config.pool_fqdn
+                "{scheme} rspauth=\"{rspauth}\", srand=\"{srand}\", snum=\"{}\", opaque=\"{}\", qop=\"auth\", targetname=\"{targetname}\", realm=\"{REALM}\"",
+                sa.snum, sa.opaque
             ),
         );
     }

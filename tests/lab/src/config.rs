@@ -155,11 +155,14 @@ pub struct CertificateSettings {
 pub struct AuthSettings {
     /// Every request must be authenticated (NTLM) and signed, as on a real pool (default true).
     pub required: bool,
+    /// A Kerberos realm for the domain: a real MIT KDC (`krb5kdc`), `sip/` and `HTTP/` service principals,
+    /// and Kerberos offered by the registrar and Negotiate by the web services (`sfbkit lab --kerberos`).
+    pub kerberos: bool,
 }
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        AuthSettings { required: true }
+        AuthSettings { required: true, kerberos: false }
     }
 }
 
@@ -205,6 +208,17 @@ pub enum Fault {
     /// TLS-DSK's inner TLS has TLS 1.0 and 1.1 disabled: TLS 1.2 only, as on a hardened pool. A client that
     /// offers TLS 1.0 only is refused at its ClientHello.
     NoTls10,
+    /// Kerberos on (as `auth.kerberos`), but the pool's `sip/` service principal was never registered: the KDC
+    /// answers KDC_ERR_S_PRINCIPAL_UNKNOWN.
+    KerberosNoSpn,
+    /// Kerberos on, the KDC's clock 10 minutes behind (run under faketime): KRB_AP_ERR_SKEW.
+    KdcClockSkew,
+    /// Kerberos on, the users' domain logon ticket lasts 30 s: expired by the time a client uses it.
+    KerberosExpiredTicket,
+    /// Kerberos on, but `_kerberos._tcp` points at a port where no KDC listens.
+    KdcDown,
+    /// Kerberos on, and the registrar offers Kerberos only (no NTLM, no TLS-DSK).
+    KerberosOnly,
     /// Every web ticket presented to autodiscover's User is refused as invalid (`X-Ms-diagnostics` 28032).
     InvalidTicket,
     /// The Certificate Provisioning Service issues certificates that have already expired.
@@ -280,6 +294,11 @@ impl Fault {
         ("tls-dsk-only", Fault::TlsDskOnly),
         ("tls10-only", Fault::Tls10Only),
         ("no-tls10", Fault::NoTls10),
+        ("kerberos-no-spn", Fault::KerberosNoSpn),
+        ("kdc-clock-skew", Fault::KdcClockSkew),
+        ("kerberos-expired-ticket", Fault::KerberosExpiredTicket),
+        ("kdc-down", Fault::KdcDown),
+        ("kerberos-only", Fault::KerberosOnly),
         ("invalid-ticket", Fault::InvalidTicket),
         ("expired-user-cert", Fault::ExpiredUserCert),
         ("drop-connection", Fault::DropConnection),
@@ -464,6 +483,37 @@ impl LabConfig {
 
     pub fn has(&self, fault: Fault) -> bool {
         self.faults.contains(&fault)
+    }
+
+    /// Whether the lab runs a Kerberos realm: `auth.kerberos`, or a fault that needs one.
+    pub fn kerberos(&self) -> bool {
+        self.auth.kerberos
+            || [
+                Fault::KerberosNoSpn,
+                Fault::KdcClockSkew,
+                Fault::KerberosExpiredTicket,
+                Fault::KdcDown,
+                Fault::KerberosOnly,
+            ]
+            .iter()
+            .any(|f| self.has(*f))
+    }
+
+    /// The Kerberos realm: the domain in capitals, as Active Directory names it.
+    pub fn realm(&self) -> String {
+        self.domain.to_ascii_uppercase()
+    }
+
+    /// The lab user a Kerberos principal (`alice@CONTOSO.LAB`) is.
+    pub fn user_by_principal(&self, principal: &str) -> Option<&LabUser> {
+        let (name, realm) = principal.rsplit_once('@')?;
+        if !realm.eq_ignore_ascii_case(&self.realm()) {
+            return None;
+        }
+        self.users.iter().find(|u| {
+            let address = u.sip_uri.strip_prefix("sip:").unwrap_or(&u.sip_uri);
+            address.split('@').next().is_some_and(|local| local.eq_ignore_ascii_case(name))
+        })
     }
 
     /// True when a fault sends clients to the foreign host ([`crate::foreign`]).

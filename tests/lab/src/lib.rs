@@ -61,6 +61,9 @@ pub enum LabError {
     /// The contact lists kept in the state directory could not be read.
     #[error("lab pool contact lists: {0}")]
     Contacts(#[from] services::contacts::ContactError),
+    /// The Kerberos realm (`auth.kerberos`, `--kerberos`) could not be started.
+    #[error("lab pool Kerberos realm: {0}")]
+    Kerberos(#[from] kerberos::KdcError),
 }
 
 /// A running lab pool: DNS, autodiscover (HTTPS and HTTP) and a SIP-over-TLS registrar, all on
@@ -81,6 +84,8 @@ pub struct LabPool {
     shared: Arc<sfbkit::SharedResources>,
     /// The host outside the domain the redirection faults point at ([`foreign`]).
     foreign: Option<foreign::ForeignHost>,
+    /// The Kerberos realm ([`kerberos`]), when `auth.kerberos` or a Kerberos fault asks for one.
+    kerberos: Option<Arc<kerberos::LabRealm>>,
 }
 
 impl LabPool {
@@ -177,6 +182,11 @@ impl LabPool {
         }
         let directory = Arc::new(directory::Directory::default());
         web_cfg.directory = directory.clone();
+        let kerberos = match config.kerberos() {
+            true => Some(Arc::new(kerberos::LabRealm::start(&config)?)),
+            false => None,
+        };
+        web_cfg.kerberos = kerberos.as_ref().map(|k| k.acceptor());
         let web = web::LabWeb::start(web_cfg).await?;
         config.web_https_port = Some(web.https_port());
         let certprov_url = match &foreign {
@@ -217,6 +227,7 @@ impl LabPool {
                 certprov_url: certprov_url.clone(),
                 services: services.clone(),
                 port: addr.port(),
+                kerberos: kerberos.clone(),
             });
             if config.has(Fault::RefuseSip) && i == 0 {
                 // The port was just ours; closing it leaves a port that refuses connections.
@@ -237,6 +248,18 @@ impl LabPool {
             drop(free);
             zone = zone::with_dead_first_srv(zone, dead_port);
         }
+        if let Some(k) = &kerberos {
+            // How a domain member finds its KDC (Active Directory publishes the same records).
+            let kdc = format!("kdc.{}", config.domain);
+            zone.records.push(dns::LabRecord::A { name: kdc.clone(), ip: std::net::Ipv4Addr::LOCALHOST });
+            zone.records.push(dns::LabRecord::Srv {
+                name: format!("_kerberos._tcp.{}", config.domain),
+                priority: 0,
+                weight: 100,
+                port: k.advertised_port(),
+                target: kdc,
+            });
+        }
         let mut zones = vec![zone];
         if foreign.is_some() {
             zones.push(zone::foreign_zone());
@@ -250,7 +273,12 @@ impl LabPool {
         let ca_pem = ca.ca_pem().to_string();
         let shared = sfbkit::SharedResources::new();
         let others = states.split_off(1);
-        Ok(LabPool { sip_addr, ca_pem, ca, state, others, dns, web, tasks, services, shared, foreign })
+        Ok(LabPool { sip_addr, ca_pem, ca, state, others, dns, web, tasks, services, shared, foreign, kerberos })
+    }
+
+    /// The Kerberos realm, when the lab runs one.
+    pub fn kerberos(&self) -> Option<&kerberos::LabRealm> {
+        self.kerberos.as_deref()
     }
 
     /// Where the registrar listens (SIP over TLS). Under `refuse-sip` nothing listens there.
@@ -480,11 +508,21 @@ impl LabPool {
         // A keystore of its own: a test's certificates never reach the machine's keyring (the CLI
         // uses the OS keystore with a persistent lab state instead).
         let store: Arc<dyn sfbkit::keystore::SecretStore> = Arc::new(sfbkit::keystore::MemoryStore::default());
-        let builder = match user {
+        let mut builder = match user {
             Some(u) => sfbkit::ClientBuilder::new(sip_uri).credentials(&u.account(), &u.password),
             None => sfbkit::ClientBuilder::new(sip_uri),
         }
         .keystore(store);
+        // With a realm, the user is signed in to the domain as a logon would: a credential cache of their own.
+        if let (Some(realm), Some(local)) = (&self.kerberos, want.split('@').next()) {
+            match realm.logon(local) {
+                Ok(cache) => {
+                    builder = builder
+                        .kerberos(sfbkit::auth::kerberos::KerberosConfig { ccache: Some(cache), ..Default::default() })
+                }
+                Err(e) => tracing::warn!(error = %e, user = local, "lab pool: no Kerberos logon for this user"),
+            }
+        }
         builder
             .shared(self.shared.clone())
             .dns_servers(vec![self.dns_addr()])

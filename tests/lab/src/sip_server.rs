@@ -29,6 +29,8 @@ pub(crate) struct PoolState {
     pub services: Arc<crate::sip_services::LabServices>,
     /// This pool's registrar port (for Via and Contact of the requests it sends).
     pub port: u16,
+    /// The lab's Kerberos realm, when there is one: the registrar accepts Kerberos with its keytab.
+    pub kerberos: Option<Arc<crate::kerberos::LabRealm>>,
 }
 
 /// Accepts connections until the listener task is aborted.
@@ -60,7 +62,8 @@ async fn serve_connection(
     let (conn, mut outgoing) = state.services.connect(&state.config.pool_fqdn);
     let mut parser = StreamParser::new(Limits::default());
     let mut auth = crate::auth::ConnAuth::new(&state.config, state.tlsdsk.clone(), &state.certprov_url)
-        .with_directory(state.services.directory.clone());
+        .with_directory(state.services.directory.clone())
+        .with_kerberos(state.kerberos.as_ref().map(|k| k.acceptor()));
     let mut buf = vec![0u8; 16 * 1024];
     // REGISTERs on this connection, for the faults that strike at one leg of the handshake.
     let mut registers = 0u32;

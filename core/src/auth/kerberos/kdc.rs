@@ -106,10 +106,21 @@ impl KerberosClient {
             ))
         })?;
         if !tgt.valid_at(now, MARGIN) {
-            let ago = now.saturating_sub(tgt.end_time);
-            return Err(KerberosError::TicketExpired { principal: tgt.client.to_string(), ago });
+            let when = match now.checked_sub(tgt.end_time) {
+                Some(ago) => format!("expired {ago} s ago"),
+                None => format!("expires in {} s, too soon to use", tgt.end_time - now),
+            };
+            return Err(KerberosError::TicketExpired { principal: tgt.client.to_string(), when });
         }
         Ok((cache, tgt))
+    }
+
+    /// Whether a ticket-granting ticket is at hand without a password: one remembered from an earlier
+    /// exchange, or a valid one in the credential cache (a domain logon, kinit).
+    pub fn has_ticket(&self, now: u64) -> bool {
+        let remembered =
+            self.tgt.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|t| t.valid_at(now, MARGIN));
+        remembered || self.cached_tgt(now).is_ok()
     }
 
     /// Whether a ticket can be had without asking anyone: a valid TGT in the cache, or a password. `Err`
@@ -118,12 +129,14 @@ impl KerberosClient {
         if let Some(t) = self.tgt.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
             && t.valid_at(now, MARGIN)
         {
-            return Ok(format!("the ticket of {}", t.client));
+            return Ok(format!("an earlier ticket of {}", t.client));
         }
-        let from_cache =
-            self.cached_tgt(now).map(|(_, tgt)| format!("the credential cache's ticket of {}", tgt.client));
+        let from_cache = self.cached_tgt(now).map(|(_, tgt)| format!("the credential cache of {}", tgt.client));
         match (from_cache, &self.password) {
             (Ok(how), _) => Ok(how),
+            (Err(e @ KerberosError::TicketExpired { .. }), Some((p, _))) => {
+                Ok(format!("the password of {p}, since {e}"))
+            }
             (Err(_), Some((p, _))) => Ok(format!("the password of {p}")),
             (Err(e), None) => Err(e),
         }

@@ -57,9 +57,9 @@ pub enum KerberosError {
     /// No ticket-granting ticket and no password.
     #[error("no Kerberos credentials: {0}")]
     NoCredentials(String),
-    /// The ticket-granting ticket in the cache has expired.
-    #[error("the Kerberos ticket of {principal} expired {ago} s ago")]
-    TicketExpired { principal: String, ago: u64 },
+    /// The ticket-granting ticket in the cache has expired, or ends too soon to use.
+    #[error("the Kerberos ticket of {principal} {when}")]
+    TicketExpired { principal: String, when: String },
     /// A credential cache type sfbkit cannot read.
     #[error("the credential cache type {0}: is not supported (only FILE caches are read)")]
     UnsupportedCache(String),

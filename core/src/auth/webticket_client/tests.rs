@@ -17,7 +17,8 @@ fn acquired_and_renewed_leave_out_the_entropy() {
     );
     let ticket = crate::auth::webticket::parse_rstr(rstr.as_bytes()).unwrap();
     let entropy: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(53).wrapping_add(11));
-    let route = TicketRoute::Windows { port: "https://pool/WebTicket/WebTicketService.svc/Auth".into() };
+    let route =
+        TicketRoute::Windows { port: "https://pool/WebTicket/WebTicketService.svc/Auth".into(), kerberos: false };
     let acquired = Acquired { ticket: ticket.clone(), entropy: Zeroizing::new(entropy), route: route.clone() };
     let renewed = Renewed { ticket, entropy: Zeroizing::new(entropy), via: RenewedVia::Credentials(route) };
     let debug = format!("{acquired:?} {renewed:?}");

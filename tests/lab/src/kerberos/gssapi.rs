@@ -267,6 +267,12 @@ impl Acceptor {
     }
 }
 
+impl std::fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Acceptor(MIT GSSAPI)")
+    }
+}
+
 impl Drop for Acceptor {
     fn drop(&mut self) {
         let mut minor = 0;

@@ -236,3 +236,90 @@ impl Drop for LabKdc {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The lab's realm: the KDC, the acceptor credential, and the users' domain-logon caches.
+pub struct LabRealm {
+    kdc: LabKdc,
+    acceptor: std::sync::Arc<gssapi::Acceptor>,
+    passwords: std::collections::HashMap<String, String>,
+    caches: std::sync::Mutex<std::collections::HashMap<String, PathBuf>>,
+    /// `kerberos-expired-ticket`: logon tickets last 30 s.
+    short_tickets: bool,
+    /// The port `_kerberos._tcp` names (a dead one under `kdc-down`).
+    advertised_port: u16,
+}
+
+impl std::fmt::Debug for LabRealm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabRealm").field("kdc", &self.kdc).finish_non_exhaustive()
+    }
+}
+
+impl LabRealm {
+    /// The realm of `config`: its users, `sip/` and `HTTP/` principals for every pool, faults applied.
+    pub fn start(config: &crate::config::LabConfig) -> Result<LabRealm, KdcError> {
+        use crate::config::Fault;
+        let users: Vec<(String, String)> = config
+            .users
+            .iter()
+            .filter_map(|u| {
+                let address = u.sip_uri.strip_prefix("sip:").unwrap_or(&u.sip_uri);
+                Some((address.split('@').next()?.to_string(), u.password.clone()))
+            })
+            .collect();
+        let mut hosts = vec![config.pool_fqdn.clone()];
+        hosts.extend(config.other_pools.iter().cloned());
+        let spec = RealmSpec {
+            realm: config.realm(),
+            service_hosts: hosts,
+            users: users.clone(),
+            without_sip_spn: config.has(Fault::KerberosNoSpn),
+            clock_offset: config.has(Fault::KdcClockSkew).then_some(-600),
+        };
+        let kdc = LabKdc::start(&spec)?;
+        let acceptor = gssapi::Acceptor::new(kdc.keytab()).map_err(KdcError::Gssapi)?;
+        let advertised_port = if config.has(Fault::KdcDown) {
+            let free = std::net::TcpListener::bind("127.0.0.1:0")?;
+            free.local_addr()?.port()
+        } else {
+            kdc.addr().port()
+        };
+        Ok(LabRealm {
+            kdc,
+            acceptor,
+            passwords: users.into_iter().collect(),
+            caches: Default::default(),
+            short_tickets: config.has(Fault::KerberosExpiredTicket),
+            advertised_port,
+        })
+    }
+
+    pub fn kdc(&self) -> &LabKdc {
+        &self.kdc
+    }
+
+    pub fn acceptor(&self) -> std::sync::Arc<gssapi::Acceptor> {
+        self.acceptor.clone()
+    }
+
+    /// The port the zone's `_kerberos._tcp` record names.
+    pub fn advertised_port(&self) -> u16 {
+        self.advertised_port
+    }
+
+    /// The credential cache of `user` (the SIP address's local part) after a domain logon: `kinit` the first
+    /// time, the same cache after.
+    pub fn logon(&self, user: &str) -> Result<PathBuf, KdcError> {
+        let mut caches = self.caches.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = caches.get(user) {
+            return Ok(c.clone());
+        }
+        let password = self.passwords.get(user).ok_or_else(|| KdcError::Tool {
+            tool: "kinit".into(),
+            output: format!("{user} is not a user of the lab realm"),
+        })?;
+        let cache = self.kdc.kinit(user, password, self.short_tickets.then_some("30s"))?;
+        caches.insert(user.to_string(), cache.clone());
+        Ok(cache)
+    }
+}

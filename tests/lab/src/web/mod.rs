@@ -91,6 +91,8 @@ pub struct WebConfig {
     pub ticket_500: bool,
     /// The directory's live state (changed passwords, failed logons), shared with the registrars.
     pub directory: Arc<crate::directory::Directory>,
+    /// The realm's acceptor: the Web Ticket Service takes Negotiate with Kerberos (SPNEGO) too.
+    pub kerberos: Option<Arc<crate::kerberos::gssapi::Acceptor>>,
 }
 
 impl WebConfig {
@@ -114,6 +116,7 @@ impl WebConfig {
             root_redirect: None,
             ticket_500: false,
             directory: Arc::default(),
+            kerberos: None,
             pool_fqdn: pool,
             tls,
             redirect_hops: 0,

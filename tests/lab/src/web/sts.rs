@@ -5,7 +5,9 @@
 //! 401 offering `Negotiate` and `NTLM`; a NEGOTIATE_MESSAGE gets a 401 with the CHALLENGE_MESSAGE; a verified
 //! AUTHENTICATE_MESSAGE marks the connection as the user's (as IIS does) and the RST is answered with an RSTR
 //! holding a SAML 1.1 assertion. Raw NTLM tokens are accepted under either scheme (what Windows sends under
-//! `Negotiate` without Kerberos); SPNEGO and Kerberos are not spoken. The assertion is not XML-signed.
+//! `Negotiate` without Kerberos); with the lab's Kerberos realm, `Negotiate` with a Kerberos ticket (SPNEGO or
+//! a bare krb5 token) is accepted by MIT's GSSAPI in one leg and the AP-REP returned. The assertion is not
+//! XML-signed.
 //!
 //! Under the `online` fault the Auth port answers 404 and the MEX names only the `WsFedBearer` port
 //! ([`super::online`]), as Office 365's Web Ticket Service does.
@@ -398,6 +400,27 @@ pub(crate) fn respond(
             return challenge(site);
         }
         let Ok(bytes) = decode_token(token) else { return challenge(site) };
+        // Negotiate carrying Kerberos (SPNEGO, or a bare krb5 token as pidgin-sipe sends): one leg, MIT accepts.
+        if scheme.eq_ignore_ascii_case("Negotiate") && bytes.first() == Some(&0x60) {
+            let Some(acceptor) = site.cfg.kerberos.clone() else { return challenge(site) };
+            let (user, reply) = match acceptor.accept(&bytes) {
+                Ok((_, principal, reply)) => match kerberos_user(site, &principal) {
+                    Some(u) => (u, reply),
+                    None => return challenge(site),
+                },
+                Err(e) => {
+                    tracing::info!(error = %e, "lab web ticket service: Kerberos ticket refused");
+                    return challenge(site);
+                }
+            };
+            drop(state);
+            let mut r = issue(site, &user, &body, SystemTime::now());
+            // Mutual authentication: the AP-REP goes back in the final response (RFC 4559 §5).
+            if let Some(token) = reply {
+                add(&mut r, "www-authenticate", &format!("Negotiate {}", encode_token(&token)));
+            }
+            return r;
+        }
         match message_type(&bytes) {
             Some(1) => return ntlm_challenge(site, &mut state, scheme, bytes),
             Some(3) => {
@@ -411,6 +434,23 @@ pub(crate) fn respond(
     let Some(user) = state.user.clone() else { return challenge(site) };
     drop(state);
     issue(site, &user, &body, SystemTime::now())
+}
+
+/// The lab user a Kerberos principal (`alice@CONTOSO.LAB`) is: the SIP address's local part in the
+/// realm of the domain.
+fn kerberos_user(site: &Site, principal: &str) -> Option<LabUser> {
+    let (name, realm) = principal.rsplit_once('@')?;
+    if !realm.eq_ignore_ascii_case(&site.cfg.domain) {
+        return None;
+    }
+    site.cfg
+        .users
+        .iter()
+        .find(|u| {
+            let address = u.sip_uri.strip_prefix("sip:").unwrap_or(&u.sip_uri);
+            address.split('@').next().is_some_and(|local| local.eq_ignore_ascii_case(name))
+        })
+        .cloned()
 }
 
 /// The anonymous 401: the schemes IIS offers for Integrated Windows authentication.
