@@ -9,6 +9,7 @@
 
 pub mod certprov;
 pub mod clock;
+pub(crate) mod handshake;
 pub mod kerberos;
 pub mod lockout;
 pub mod ntlm;

@@ -271,13 +271,14 @@ pub enum TlsDskStep {
 
 impl TlsDskHandshake {
     /// Starts from the registrar's TLS-DSK challenge with a certificate the pool issued, accepting
-    /// `versions` and offering up to `offer` in the ClientHello.
+    /// `versions` and offering up to `offer` in the ClientHello; `now` checks certificate validity.
     pub fn new(
         challenge: &Challenge,
         certificate: &StoredCertificate,
         anchors: Arc<rustls::RootCertStore>,
         versions: TlsDskVersions,
         offer: TlsVersion,
+        now: rustls_pki_types::UnixTime,
     ) -> Result<TlsDskHandshake, AuthError> {
         let targetname = challenge
             .targetname
@@ -286,7 +287,7 @@ impl TlsDskHandshake {
         let chain: Vec<rustls_pki_types::CertificateDer<'static>> =
             certificate.cert_chain_der.iter().map(|c| rustls_pki_types::CertificateDer::from(c.clone())).collect();
         let key = rustls_pki_types::PrivatePkcs8KeyDer::from(certificate.key_pkcs8_der.clone());
-        let mut config = TlsDskConfig::new(chain, key, anchors, &targetname, rustls_pki_types::UnixTime::now());
+        let mut config = TlsDskConfig::new(chain, key, anchors, &targetname, now);
         config.min_version = versions.min;
         config.max_version = offer.max(versions.min);
         let offered = config.max_version;

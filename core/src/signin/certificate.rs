@@ -148,30 +148,16 @@ impl Inner {
         Some(reason)
     }
 
-    /// A TLS-DSK handshake, when the registrar offers TLS-DSK and the keystore holds a certificate
-    /// for this user and pool (`targetname`); its ClientHello offers up to `offer` (the configured
-    /// first offer when `None`).
-    pub(super) fn tls_dsk_start(
-        &self,
-        challenges: &[Challenge],
-        offer: Option<crate::auth::tlsdsk::TlsVersion>,
-    ) -> Option<TlsDskHandshake> {
+    /// The certificate in the keystore for this user and the pool of the TLS-DSK challenge (`targetname`), if
+    /// the registrar offers TLS-DSK and there is one.
+    pub(super) fn stored_certificate(&self, challenges: &[Challenge]) -> Option<StoredCertificate> {
         let ch = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("TLS-DSK"))?;
         let target = ch.targetname.as_deref()?;
         let user = self.aor.as_sip()?.aor();
-        let cert = match StoredCertificate::load(self.keystore.as_ref(), &user, target) {
-            Ok(c) => c?,
+        match StoredCertificate::load(self.keystore.as_ref(), &user, target) {
+            Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "keystore unreadable; TLS-DSK skipped");
-                return None;
-            }
-        };
-        let versions = self.config.tls_dsk_versions;
-        let offer = offer.unwrap_or_else(|| versions.first_offer());
-        match TlsDskHandshake::new(ch, &cert, self.anchors.clone(), versions, offer) {
-            Ok(h) => Some(h),
-            Err(e) => {
-                tracing::warn!(error = %e, "stored certificate unusable; TLS-DSK skipped");
                 None
             }
         }

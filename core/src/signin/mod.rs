@@ -7,9 +7,7 @@ mod certificate;
 mod register;
 mod renewal;
 
-use crate::auth::sa::{
-    AuthError, Challenge, NtlmHandshake, SecurityAssociation, TlsDskHandshake, TlsDskStep, ntlm_credentials,
-};
+use crate::auth::sa::{Challenge, ntlm_credentials};
 use crate::connectivity::{self, Connected};
 use crate::discovery::{Candidate, DiscoveryConfig, Source};
 use crate::http::HttpClient;
