@@ -878,6 +878,78 @@ mod tests {
         assert!(detail.contains("Kerberos skipped: no Kerberos credentials: no credential cache"), "{detail}");
     }
 
+    /// Kerberos's two REGISTERs: the AP-REQ in `gssapi-data` on a REGISTER signed with the context's key,
+    /// then a 200 OK whose MIC (made as the acceptor makes it) verifies and whose `opaque` the association
+    /// takes for the messages after it.
+    #[test]
+    fn kerberos_sends_one_signed_ap_req_and_takes_the_200s_opaque() {
+        use crate::auth::kerberos::gss::{self, Side};
+        use crate::auth::kerberos::{Credential, Etype, Key, Principal};
+        for etype in Etype::ALL {
+            let now = SystemTime::now();
+            let mut m = machine(AuthMethod::Auto);
+            let step = m.challenged(&unauthorized(&[kerberos(), ntlm(), tls_dsk()], None), now, || Means {
+                certificate: None,
+                kerberos: Ok("the credential cache of alice@CONTOSO.LAB".into()),
+            });
+            let Step::Kerberos { host, how, only: false } = step else { panic!("{step:?}") };
+            assert_eq!(host, FQDN);
+            let ticket = Credential {
+                client: Principal::user("alice", "CONTOSO.LAB"),
+                server: Principal::service("sip", FQDN, "CONTOSO.LAB"),
+                session_key: Key::new(etype, &vec![5; etype.key_len()]).unwrap(),
+                ticket: b"\x61\x03\x30\x01\x00".to_vec(),
+                auth_time: 1_796_000_000,
+                start_time: 1_796_000_000,
+                end_time: 1_796_036_000,
+                renew_till: 0,
+                flags: 0,
+            };
+            let context = InitiatorContext::new(&ticket, gss::GSS_INTEG, 1_796_000_100, 7, &[9; 32], [1; 16]).unwrap();
+            let key = context.key.clone();
+            let Step::Send { detail, .. } = m.kerberos(Ok((context, how)), now) else { panic!() };
+            assert_eq!(
+                detail,
+                "401: the registrar offers Kerberos, NTLM, TLS-DSK; using Kerberos (a ticket through the credential cache of alice@CONTOSO.LAB)"
+            );
+            assert_eq!(m.step_name(), "REGISTER Kerberos (AP-REQ, signed)");
+            let mut request = register();
+            m.authorize(&mut request).unwrap();
+            let h = header(&request);
+            assert_eq!(h.scheme, "Kerberos");
+            assert_eq!(h.param("targetname").as_deref(), Some(&*format!("sip/{FQDN}")));
+            assert!(h.param("opaque").is_none(), "no opaque before the 200 names one");
+            let token = decode_token(&h.param("gssapi-data").unwrap()).unwrap();
+            assert_eq!(token[0], 0x60, "a GSS initial context token");
+            // The REGISTER's own signature is a MIC with the context key (upper-case hex, as SIPE prints it).
+            let (params, response) = read_client_signature(&request, 4).unwrap();
+            let bytes: Vec<u8> =
+                (0..response.len()).step_by(2).map(|i| u8::from_str_radix(&response[i..i + 2], 16).unwrap()).collect();
+            let buffer = signature_buffer(&request, &params).unwrap();
+            gss::verify_mic(&key, Side::Initiator, buffer.as_bytes(), &bytes).expect("the REGISTER's MIC");
+            // The 200 OK, signed by the acceptor with the same key.
+            let ok = |rspauth: &str| {
+                parse(&format!(
+                    "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 10.0.0.1:5061;branch=z9hG4bK1\r\nFrom: <sip:alice@contoso.lab>;tag=1\r\nTo: <sip:alice@contoso.lab>;tag=2\r\nCall-ID: c1\r\nCSeq: 1 REGISTER\r\nExpires: 600\r\nAuthentication-Info: Kerberos rspauth=\"{rspauth}\", srand=\"D4D4D025\", snum=\"1\", opaque=\"39B566EE\", qop=\"auth\", targetname=\"sip/{FQDN}\", realm=\"SIP Communications Service\", version=4\r\nContent-Length: 0\r\n\r\n"
+                ))
+            };
+            let params = BufferParams {
+                scheme: "Kerberos".into(),
+                rand: "D4D4D025".into(),
+                num: "1".into(),
+                realm: "SIP Communications Service".into(),
+                targetname: format!("sip/{FQDN}"),
+                version: 4,
+            };
+            let mic = gss::get_mic(&key, Side::Acceptor, 0, signature_buffer(&ok("00"), &params).unwrap().as_bytes());
+            let hex: String = mic.iter().map(|b| format!("{b:02x}")).collect();
+            let mut sa = m.registered(&ok(&hex)).unwrap().expect("the association");
+            let mut next = register();
+            sa.sign(&mut next).unwrap();
+            assert_eq!(header(&next).param("opaque").as_deref(), Some("39B566EE"), "{etype:?}");
+        }
+    }
+
     #[test]
     fn auth_kerberos_fails_with_the_kerberos_class_and_hint() {
         let now = SystemTime::now();

@@ -214,3 +214,26 @@ pub(crate) mod tests {
         assert!(matches!(location(Some("KCM:"), None), Err(KerberosError::UnsupportedCache(k)) if k == "KCM"));
     }
 }
+
+#[cfg(test)]
+mod mit_tests {
+    use super::*;
+
+    /// Caches MIT's `kinit` and `kvno` wrote (krb5 1.20.1, Debian 12) for alice@CONTOSO.LAB: configuration
+    /// entries first, then the TGT and service tickets; the second with a KDC time offset in its header.
+    #[test]
+    fn caches_mit_kinit_wrote_are_read() {
+        let cache = parse(include_bytes!("fixtures/mit-kinit-alice.ccache")).unwrap();
+        assert_eq!(cache.principal.to_string(), "alice@CONTOSO.LAB");
+        let tgt = cache.tgt().expect("the TGT");
+        assert_eq!(tgt.server.to_string(), "krbtgt/CONTOSO.LAB@CONTOSO.LAB");
+        assert!(tgt.end_time > tgt.auth_time && tgt.ticket.first() == Some(&0x61), "a Ticket, [APPLICATION 1]");
+        let sip = Principal::service("sip", "pool01.contoso.lab", "CONTOSO.LAB");
+        assert_eq!(cache.ticket_for(&sip).expect("kvno's service ticket").session_key.etype, Etype::Aes256);
+        let rc4 = Principal::service("sip", "rc4.contoso.lab", "CONTOSO.LAB");
+        assert_eq!(cache.ticket_for(&rc4).expect("the RC4 service's ticket").session_key.etype, Etype::Rc4Hmac);
+        assert!(cache.credentials.iter().all(|c| c.server.realm != "X-CACHECONF:"));
+        let offset = parse(include_bytes!("fixtures/mit-kinit-alice-offset.ccache")).unwrap();
+        assert!(offset.tgt().is_some());
+    }
+}
