@@ -11,8 +11,8 @@ use crate::host::{
     TrustDecider,
 };
 use crate::types::{
-    AuthMethod, AutodiscoverFormat, Availability, ContactList, ContactPresence, LocationProfile, LockoutPolicy,
-    NetworkLocation, Normalized, Provisioning, ReconnectPolicy, SignInReport, TlsVersion,
+    AuthMethod, AutodiscoverFormat, Availability, ContactList, ContactPresence, KerberosEtype, LocationProfile,
+    LockoutPolicy, NetworkLocation, Normalized, Provisioning, ReconnectPolicy, SignInReport, TlsVersion,
 };
 use crate::{run, runtime};
 
@@ -216,6 +216,32 @@ impl ClientBuilder {
     /// The TLS versions allowed inside the TLS-DSK tunnel (1.0 to 1.2 by default, 1.0 offered first).
     pub fn tls_dsk_versions(&self, min: TlsVersion, max: TlsVersion) -> Arc<ClientBuilder> {
         self.with(|b| b.tls_dsk_versions(sfbkit::auth::tlsdsk::TlsDskVersions { min: min.into(), max: max.into() }))
+    }
+
+    /// Kerberos: a FILE credential cache to read (`ccache`, none on mobile), the KDCs (`ip:port`; none: DNS SRV
+    /// `_kerberos._tcp.<realm>`), and the session-key etypes to ask for (none: AES-256, AES-128, RC4). With the
+    /// credentials' password a ticket is had from the KDC when no cache holds one.
+    pub fn kerberos(
+        &self,
+        ccache: Option<String>,
+        kdcs: Vec<String>,
+        etypes: Vec<KerberosEtype>,
+    ) -> Arc<ClientBuilder> {
+        let kdcs: Result<Vec<SocketAddr>, String> =
+            kdcs.iter().map(|k| socket_addr(k, Some(88)).ok_or_else(|| k.clone())).collect();
+        match kdcs {
+            Ok(kdcs) => self.with(|b| {
+                b.kerberos(sfbkit::auth::kerberos::KerberosConfig {
+                    ccache: ccache.map(Into::into),
+                    kdcs,
+                    etypes: etypes.into_iter().map(Into::into).collect(),
+                })
+            }),
+            Err(bad) => self.invalid(
+                format!("KDC {bad:?} is not an IP address (with a port)"),
+                "give each KDC as ip:port, e.g. 10.0.0.5:88",
+            ),
+        }
     }
 
     /// Sign in from one side of the network only: `External` takes a remote user's path (the Edge).

@@ -643,3 +643,22 @@ impl From<NetworkLocation> for sfbkit::discovery::NetworkLocation {
         }
     }
 }
+
+/// A Kerberos session-key encryption type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum KerberosEtype {
+    Aes256,
+    Aes128,
+    /// RC4-HMAC, what Lync-era domains issue.
+    Rc4Hmac,
+}
+
+impl From<KerberosEtype> for sfbkit::auth::kerberos::Etype {
+    fn from(e: KerberosEtype) -> Self {
+        match e {
+            KerberosEtype::Aes256 => sfbkit::auth::kerberos::Etype::Aes256,
+            KerberosEtype::Aes128 => sfbkit::auth::kerberos::Etype::Aes128,
+            KerberosEtype::Rc4Hmac => sfbkit::auth::kerberos::Etype::Rc4Hmac,
+        }
+    }
+}

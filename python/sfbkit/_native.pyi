@@ -46,11 +46,19 @@ class EventStream:
 class Lab:
     @staticmethod
     def start(
-        faults: Sequence[str], delay_ms: Optional[int], config_path: Optional[str], state_dir: Optional[str]
+        faults: Sequence[str],
+        delay_ms: Optional[int],
+        config_path: Optional[str],
+        state_dir: Optional[str],
+        kerberos: bool = False,
     ) -> Awaitable[Lab]: ...
     @staticmethod
     def start_blocking(
-        faults: Sequence[str], delay_ms: Optional[int], config_path: Optional[str], state_dir: Optional[str]
+        faults: Sequence[str],
+        delay_ms: Optional[int],
+        config_path: Optional[str],
+        state_dir: Optional[str],
+        kerberos: bool = False,
     ) -> Lab: ...
     def stop(self) -> None: ...
     def is_running(self) -> bool: ...

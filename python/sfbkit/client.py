@@ -85,6 +85,10 @@ def _seconds(value: Union[None, float, datetime.timedelta]) -> Optional[float]:
     return float(value)
 
 
+def _path(path: Optional[PathLike]) -> Optional[str]:
+    return os.fspath(path) if path is not None else None
+
+
 def _versions(versions: Optional[Sequence[str]]) -> Optional[Tuple[str, str]]:
     if versions is None:
         return None
@@ -111,6 +115,7 @@ def _options(given: Mapping[str, Any]) -> Dict[str, Any]:
         raise TypeError(f"unknown sfbkit.Client options: {', '.join(sorted(unknown))}")
     get = given.get
     dns = get("dns")
+    kdc = get("kdc")
     reconnect: Optional[ReconnectPolicy] = get("reconnect")
     lockout: Optional[LockoutPolicy] = get("lockout")
     trusted_domains = get("trusted_domains")
@@ -138,6 +143,9 @@ def _options(given: Mapping[str, Any]) -> Dict[str, Any]:
         "auth": get("auth"),
         "tls_dsk_versions": _versions(get("tls_dsk_versions")),
         "network_location": get("network_location"),
+        "kerberos_ccache": _path(get("kerberos_ccache")),
+        "kdc": [kdc] if isinstance(kdc, str) else list(kdc or []),
+        "kerberos_etypes": list(get("kerberos_etypes") or ()),
         "reconnect": (reconnect.initial, reconnect.max, reconnect.jitter) if reconnect else None,
         "lockout": (lockout.max_refusals, lockout.window, lockout.retry_delay) if lockout else None,
     }
@@ -218,7 +226,9 @@ class Client:
     ``"ip:port"`` servers, ``ca_files`` are extra PEM roots (system roots stay trusted; checks are never off).
     ``auth`` is the SIP scheme (``"auto"``, ``"ntlm"``, ``"tls-dsk"``, ``"kerberos"``), ``tls_dsk_versions`` the
     ``(min, max)`` TLS versions inside TLS-DSK (``"1.0"``, ``"1.1"``, ``"1.2"``), ``network_location``
-    ``"auto"``, ``"internal"`` or ``"external"`` (the path a remote user's client takes).
+    ``"auto"``, ``"internal"`` or ``"external"`` (the path a remote user's client takes). Kerberos reads the FILE
+    credential cache ``kerberos_ccache`` (default ``KRB5CCNAME``), asks the KDCs ``kdc`` (default: DNS SRV
+    ``_kerberos._tcp.<realm>``) for ``kerberos_etypes`` session keys (``"aes256"``, ``"aes128"``, ``"rc4"``).
 
     A client belongs to the event loop it is first awaited in; ``async with client:`` signs in and always
     signs out.
@@ -251,6 +261,9 @@ class Client:
         auth: str = "auto",
         tls_dsk_versions: Tuple[str, str] = ("1.0", "1.2"),
         network_location: str = "auto",
+        kerberos_ccache: Optional[PathLike] = None,
+        kdc: Union[None, str, Sequence[str]] = None,
+        kerberos_etypes: Sequence[str] = (),
         reconnect: Optional[ReconnectPolicy] = None,
         lockout: Optional[LockoutPolicy] = None,
     ) -> None:

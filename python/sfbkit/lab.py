@@ -73,7 +73,8 @@ class LabPool:
 
     ``faults`` switches on faults by name (``ntlm-only``, ``wrong-cert-name``...), ``delay_ms`` delays every
     DNS, HTTP and SIP answer, ``config`` is a lab configuration file (TOML, as ``tests/lab/lab.example.toml``),
-    ``state_dir`` keeps the lab's CA between runs. Start it with ``async with``, ``with``, :meth:`start` or
+    ``state_dir`` keeps the lab's CA between runs, ``kerberos=True`` runs a Kerberos realm for the domain (a real
+    MIT KDC: Debian's krb5-kdc, krb5-admin-server and krb5-user must be installed). Start it with ``async with``, ``with``, :meth:`start` or
     :meth:`start_blocking`; :meth:`stop` (or leaving the block) stops it.
     """
 
@@ -84,6 +85,7 @@ class LabPool:
         config: Optional[PathLike] = None,
         *,
         state_dir: Optional[PathLike] = None,
+        kerberos: bool = False,
     ) -> None:
         if not getattr(_native, "HAS_LAB", False):
             raise LabError(
@@ -97,6 +99,7 @@ class LabPool:
         self._delay_ms = int(delay_ms)
         self._config = os.fspath(config) if config is not None else None
         self._state_dir = os.fspath(state_dir) if state_dir is not None else None
+        self._kerberos = bool(kerberos)
         self._native: Optional[_native.Lab] = None
         self._info: Dict[str, Any] = {}
         self._ca_dir: Optional[tempfile.TemporaryDirectory[str]] = None
@@ -119,14 +122,18 @@ class LabPool:
         """Starts the pool; returns it."""
         if self._native is not None:
             return self
-        native = await _native.Lab.start(self._faults, self._delay_ms, self._config, self._state_dir)
+        native = await _native.Lab.start(
+            self._faults, self._delay_ms, self._config, self._state_dir, self._kerberos
+        )
         return self._started(native)
 
     def start_blocking(self) -> LabPool:
         """Starts the pool without asyncio; returns it."""
         if self._native is not None:
             return self
-        return self._started(_native.Lab.start_blocking(self._faults, self._delay_ms, self._config, self._state_dir))
+        return self._started(_native.Lab.start_blocking(
+                self._faults, self._delay_ms, self._config, self._state_dir, self._kerberos
+            ))
 
     def stop(self) -> None:
         """Stops the pool: every connection closes. Does nothing when it is stopped."""
@@ -178,6 +185,14 @@ class LabPool:
         """The lab's DNS server, ``127.0.0.1:port`` (UDP and TCP), authoritative for the domain."""
         self._lab()
         return str(self._info["dns"])
+
+    @property
+    def kerberos_realm(self) -> Optional[str]:
+        """The lab's Kerberos realm (``CONTOSO.LAB``) when it runs one (``kerberos=True`` or a Kerberos fault):
+        a real MIT KDC, found through the lab's DNS; :meth:`client` signs the user in to it first."""
+        self._lab()
+        realm = self._info.get("kerberos")
+        return str(realm["realm"]) if realm else None
 
     @property
     def registrar(self) -> str:

@@ -46,6 +46,12 @@ pub(crate) struct Options {
     tls_dsk_versions: Option<(String, String)>,
     /// `auto`, `internal` or `external`.
     network_location: Option<String>,
+    /// Kerberos: the FILE credential cache to read.
+    kerberos_ccache: Option<std::path::PathBuf>,
+    /// Kerberos: KDC addresses (`ip:port`).
+    kdc: Vec<String>,
+    /// Kerberos: session-key etypes (`aes256`, `aes128`, `rc4`).
+    kerberos_etypes: Vec<String>,
     /// `(initial, max, jitter)` in seconds.
     reconnect: Option<(f64, f64, f64)>,
     /// `(max_refusals, window, retry_delay)`, times in seconds.
@@ -183,6 +189,23 @@ pub(crate) fn configure(py: Python<'_>, mut b: ClientBuilder, o: Options) -> Res
             v.parse().map_err(|e: String| config_error(format!("tls_dsk_versions: {e}"), "invalid-option"))
         };
         b = b.tls_dsk_versions(sfbkit::auth::tlsdsk::TlsDskVersions { min: version(min)?, max: version(max)? });
+    }
+    if o.kerberos_ccache.is_some() || !o.kdc.is_empty() || !o.kerberos_etypes.is_empty() {
+        let mut k = b.kerberos_config().clone();
+        if let Some(cache) = &o.kerberos_ccache {
+            k.ccache = Some(cache.clone());
+        }
+        if !o.kdc.is_empty() {
+            k.kdcs = o.kdc.iter().map(|a| socket_addr("kdc", a, Some(88))).collect::<Result<_, _>>()?;
+        }
+        if !o.kerberos_etypes.is_empty() {
+            k.etypes = o
+                .kerberos_etypes
+                .iter()
+                .map(|e| e.parse().map_err(|e: String| config_error(format!("kerberos_etypes: {e}"), "invalid-option")))
+                .collect::<Result<_, _>>()?;
+        }
+        b = b.kerberos(k);
     }
     if let Some(location) = &o.network_location {
         b = b.network_location(

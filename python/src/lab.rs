@@ -15,7 +15,12 @@ fn lab_failure(message: impl Into<String>) -> Failure {
     Failure::new("LabError", message).with("stage", Some("Lab Pool"))
 }
 
-fn config(faults: &[String], delay_ms: Option<u64>, path: Option<&std::path::Path>) -> Result<LabConfig, Failure> {
+fn config(
+    faults: &[String],
+    delay_ms: Option<u64>,
+    path: Option<&std::path::Path>,
+    kerberos: bool,
+) -> Result<LabConfig, Failure> {
     let mut config = match path {
         Some(p) => LabConfig::from_file(p).map_err(|e| lab_failure(e.to_string()))?,
         None => LabConfig::default(),
@@ -26,6 +31,7 @@ fn config(faults: &[String], delay_ms: Option<u64>, path: Option<&std::path::Pat
     if let Some(ms) = delay_ms {
         config.response_delay_ms = ms;
     }
+    config.auth.kerberos |= kerberos;
     Ok(config)
 }
 
@@ -58,15 +64,16 @@ impl Drop for NativeLab {
 impl NativeLab {
     /// Starts a pool (awaitable).
     #[staticmethod]
-    #[pyo3(signature = (faults, delay_ms, config_path, state_dir))]
+    #[pyo3(signature = (faults, delay_ms, config_path, state_dir, kerberos=false))]
     fn start<'py>(
         py: Python<'py>,
         faults: Vec<String>,
         delay_ms: Option<u64>,
         config_path: Option<std::path::PathBuf>,
         state_dir: Option<std::path::PathBuf>,
+        kerberos: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let config = config(&faults, delay_ms, config_path.as_deref())?;
+        let config = config(&faults, delay_ms, config_path.as_deref(), kerberos)?;
         awaitable(py, async move {
             let pool = LabPool::start_with_state(config, state_dir.as_deref())
                 .await
@@ -77,15 +84,16 @@ impl NativeLab {
 
     /// Starts a pool and waits for it without an asyncio loop (the pytest fixture, `sfbkit.blocking`).
     #[staticmethod]
-    #[pyo3(signature = (faults, delay_ms, config_path, state_dir))]
+    #[pyo3(signature = (faults, delay_ms, config_path, state_dir, kerberos=false))]
     fn start_blocking(
         py: Python<'_>,
         faults: Vec<String>,
         delay_ms: Option<u64>,
         config_path: Option<std::path::PathBuf>,
         state_dir: Option<std::path::PathBuf>,
+        kerberos: bool,
     ) -> PyResult<NativeLab> {
-        let config = config(&faults, delay_ms, config_path.as_deref())?;
+        let config = config(&faults, delay_ms, config_path.as_deref(), kerberos)?;
         let runtime = pyo3_async_runtimes::tokio::get_runtime();
         let pool = guard(|| {
             py.detach(|| runtime.block_on(LabPool::start_with_state(config, state_dir.as_deref())))
@@ -138,6 +146,10 @@ impl NativeLab {
                 "web_ports": p.web_ports(),
                 "faults": faults,
                 "users": users,
+                "kerberos": p.kerberos().map(|k| serde_json::json!({
+                    "realm": k.kdc().realm(),
+                    "kdc": k.kdc().addr().to_string(),
+                })),
             })
             .to_string()
         })

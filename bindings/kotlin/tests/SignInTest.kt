@@ -96,7 +96,17 @@ class Collector : EventListener {
 }
 
 /** A running `sfbkit lab` and what a client needs to reach it. */
-class Lab(val process: Process, val dns: String, val https: Int, val http: Int, val sipPort: Int, val caPem: String) {
+class Lab(
+    val process: Process,
+    val dns: String,
+    val https: Int,
+    val http: Int,
+    val sipPort: Int,
+    val caPem: String,
+    /** The sfbkit binary and the test's directory, for starting another lab. */
+    val sfbkit: String,
+    val dir: File,
+) {
     /** A client for the lab; without `withDns` the DNS servers come from a NetworkInfo, as on Android. */
     fun builder(user: String, password: String, withDns: Boolean = true): ClientBuilder = ClientBuilder("$user@$DOMAIN")
         .credentials("$user@$DOMAIN", password)
@@ -106,16 +116,16 @@ class Lab(val process: Process, val dns: String, val https: Int, val http: Int, 
         .caCertificates(listOf(caPem))
 }
 
-fun startLab(sfbkit: String, dir: File, password: String): Lab {
-    val config = File(dir, "lab.toml")
+fun startLab(sfbkit: String, dir: File, password: String, name: String = "lab", extra: List<String> = listOf()): Lab {
+    val config = File(dir, "$name.toml")
     // The test's own user directory, with its own password.
     config.writeText(
         listOf("alice" to "Alice Anders", "bob" to "Bob Berg", "dave" to "Dave Dunn").joinToString("\n") { (user, name) ->
             "[[users]]\nsip_uri = \"sip:$user@$DOMAIN\"\ndisplay_name = \"$name\"\npassword = \"$password\"\n"
         }
     )
-    val ca = File(dir, "ca.pem")
-    val process = ProcessBuilder(sfbkit, "lab", "--json", "--config", config.path, "--ca-out", ca.path)
+    val ca = File(dir, "$name-ca.pem")
+    val process = ProcessBuilder(listOf(sfbkit, "lab", "--json", "--config", config.path, "--ca-out", ca.path) + extra)
         .redirectErrorStream(true)
         .start()
     val lines = process.inputStream.bufferedReader()
@@ -136,7 +146,7 @@ fun startLab(sfbkit: String, dir: File, password: String): Lab {
     val https = field("autodiscover_https_port").toInt()
     val http = field("autodiscover_http_port").toInt()
     val sipPort = field("registrar").substringAfterLast(':').toInt()
-    return Lab(process, dns, https, http, sipPort, File(field("ca_file")).readText())
+    return Lab(process, dns, https, http, sipPort, File(field("ca_file")).readText(), sfbkit, dir)
 }
 
 var checks = 0
@@ -300,6 +310,25 @@ suspend fun run(lab: Lab, password: String) {
             expect(!e.message.orEmpty().contains("not-$password")) { "the password is in the message" }
             "SfbException.SignInFailed: stage ${e.stage?.displayName()}, class ${e.errorClass}, code ${e.code}\n" +
                 "detail: ${e.detail}\nhint: ${e.hint}"
+        }
+    }
+
+    check("Kerberos with the password alone, as on a phone: the KDC found through DNS, two REGISTERs") {
+        // A second lab with a Kerberos realm (a real MIT KDC); the app has no credential cache, only the password.
+        val kerberosLab = startLab(lab.sfbkit, lab.dir, password, name = "kerberos", extra = listOf("--kerberos"))
+        try {
+            val client = kerberosLab.builder("alice", password).authMethod(AuthMethod.KERBEROS).memorySecretStore().build()
+            val report = client.signIn()
+            val registers = report.steps.filter { it.step.startsWith("REGISTER") && it.stage == Stage.AUTHENTICATION }
+                .map { it.step }
+            expect(registers == listOf("REGISTER", "REGISTER Kerberos (AP-REQ, signed)")) { "REGISTERs: $registers" }
+            val web = report.steps.filter { it.step.contains("web ticket") }.joinToString { it.detail }
+            expect(web.contains("Negotiate (Kerberos)")) { "web ticket: $web" }
+            client.signOut()
+            "REGISTERs: ${registers.joinToString()}; web ticket: $web"
+        } finally {
+            kerberosLab.process.destroy()
+            kerberosLab.process.waitFor(10, TimeUnit.SECONDS)
         }
     }
 

@@ -1377,6 +1377,13 @@ public protocol ClientBuilderProtocol: AnyObject, Sendable {
     
     func httpTimeout(timeout: TimeInterval)  -> ClientBuilder
     
+    /**
+     * Kerberos: a FILE credential cache to read (`ccache`, none on mobile), the KDCs (`ip:port`; none: DNS SRV
+     * `_kerberos._tcp.<realm>`), and the session-key etypes to ask for (none: AES-256, AES-128, RC4). With the
+     * credentials' password a ticket is had from the KDC when no cache holds one.
+     */
+    func kerberos(ccache: String?, kdcs: [String], etypes: [KerberosEtype])  -> ClientBuilder
+    
     func lockoutPolicy(policy: LockoutPolicy)  -> ClientBuilder
     
     /**
@@ -1689,6 +1696,23 @@ open func httpTimeout(timeout: TimeInterval) -> ClientBuilder  {
     uniffi_sfbkit_ffi_fn_method_clientbuilder_http_timeout(
             self.uniffiCloneHandle(),
         FfiConverterDuration.lower(timeout),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Kerberos: a FILE credential cache to read (`ccache`, none on mobile), the KDCs (`ip:port`; none: DNS SRV
+     * `_kerberos._tcp.<realm>`), and the session-key etypes to ask for (none: AES-256, AES-128, RC4). With the
+     * credentials' password a ticket is had from the KDC when no cache holds one.
+     */
+open func kerberos(ccache: String?, kdcs: [String], etypes: [KerberosEtype]) -> ClientBuilder  {
+    return try!  FfiConverterTypeClientBuilder_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_sfbkit_ffi_fn_method_clientbuilder_kerberos(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(ccache),
+        FfiConverterSequenceString.lower(kdcs),
+        FfiConverterSequenceTypeKerberosEtype.lower(etypes),uniffiCallStatus
     )
 })
 }
@@ -6149,6 +6173,85 @@ public func FfiConverterTypeHostError_lower(_ value: HostError) -> RustBuffer {
 
 
 /**
+ * A Kerberos session-key encryption type.
+ */
+
+public enum KerberosEtype: Equatable, Hashable {
+    
+    case aes256
+    case aes128
+    /**
+     * RC4-HMAC, what Lync-era domains issue.
+     */
+    case rc4Hmac
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension KerberosEtype: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKerberosEtype: FfiConverterRustBuffer {
+    typealias SwiftType = KerberosEtype
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KerberosEtype {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .aes256
+        
+        case 2: return .aes128
+        
+        case 3: return .rc4Hmac
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: KerberosEtype, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .aes256:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .aes128:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .rc4Hmac:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKerberosEtype_lift(_ buf: RustBuffer) throws -> KerberosEtype {
+    return try FfiConverterTypeKerberosEtype.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKerberosEtype_lower(_ value: KerberosEtype) -> RustBuffer {
+    return FfiConverterTypeKerberosEtype.lower(value)
+}
+
+
+
+/**
  * Which side of the corporate network the client signs in from.
  */
 
@@ -7300,6 +7403,31 @@ fileprivate struct FfiConverterSequenceTypeStepRecord: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeKerberosEtype: FfiConverterRustBuffer {
+    typealias SwiftType = [KerberosEtype]
+
+    public static func write(_ value: [KerberosEtype], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeKerberosEtype.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [KerberosEtype] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [KerberosEtype]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeKerberosEtype.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterDictionaryStringString: FfiConverterRustBuffer {
     public static func write(_ value: [String: String], into buf: inout [UInt8]) {
         let len = Int32(value.count)
@@ -7517,6 +7645,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_http_timeout() != 57363) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_kerberos() != 28026) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_lockout_policy() != 12498) {

@@ -612,6 +612,11 @@ uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_epid(uint64_t ptr, RustBuffer
 uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_http_timeout(uint64_t ptr, RustBuffer timeout, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_KERBEROS
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_KERBEROS
+uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_kerberos(uint64_t ptr, RustBuffer ccache, RustBuffer kdcs, RustBuffer etypes, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_LOCKOUT_POLICY
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_LOCKOUT_POLICY
 uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_lockout_policy(uint64_t ptr, RustBuffer policy, RustCallStatus *_Nonnull out_status
@@ -1346,6 +1351,12 @@ uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_epid(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_HTTP_TIMEOUT
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_HTTP_TIMEOUT
 uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_http_timeout(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_KERBEROS
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_KERBEROS
+uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_kerberos(void
     
 );
 #endif
