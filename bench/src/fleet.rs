@@ -107,7 +107,7 @@ fn raise_open_files() {
 async fn sign_in_all(
     lab: &Lab,
     shared: &Arc<sfbkit::SharedResources>,
-    clients: &mut Vec<Option<Arc<Client>>>,
+    clients: &mut [Option<Arc<Client>>],
     in_flight: usize,
 ) -> usize {
     let n = clients.len();

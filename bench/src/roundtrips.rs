@@ -12,8 +12,7 @@ pub fn run(delay_ms: u64) -> Result<(), String> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let mut config = LabConfig::default();
-        config.response_delay_ms = delay_ms;
+        let config = LabConfig { response_delay_ms: delay_ms, ..LabConfig::default() };
         let pool = LabPool::start(config).await.map_err(|e| e.to_string())?;
         let store: Arc<dyn sfbkit::keystore::SecretStore> = Arc::new(sfbkit::keystore::MemoryStore::default());
         let mut counts = Vec::new();
