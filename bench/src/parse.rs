@@ -103,6 +103,7 @@ pub fn run() {
     print_row("rsip try_from", raw);
     print_row("rsip try_from + typed()", typed);
     // The NOTIFY body is most of the bytes, so per-message rates show where header parsing costs.
+    println!();
     println!("{:<44} {:>12} {:>12} {:>7}", "per message (common set)", "sfbkit msg/s", "rsip+typed", "ratio");
     for (id, name, bytes) in mix.iter().filter(|(_, _, b)| common.contains(b)) {
         let one = std::slice::from_ref(bytes);
