@@ -13,6 +13,7 @@
 
 mod fleet;
 mod parse;
+mod process;
 mod roundtrips;
 
 use std::process::ExitCode;

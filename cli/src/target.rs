@@ -71,15 +71,15 @@ pub struct TargetArgs {
     external: bool,
     /// The SIP authentication scheme: auto (as the Microsoft client chooses: TLS-DSK with a certificate, then
     /// Kerberos, then NTLM), ntlm, tls-dsk or kerberos.
-    #[arg(long, value_name = "SCHEME", default_value = "auto", value_parser = clap::builder::ValueParser::new(parse_auth))]
+    #[arg(long, value_name = "SCHEME", default_value = "auto")]
     auth: sfbkit::auth::AuthMethod,
     /// The lowest TLS version allowed inside the TLS-DSK tunnel (1.0, 1.1, 1.2): 1.2 is a client with TLS 1.0
     /// disabled.
-    #[arg(long = "tls-dsk-min", value_name = "VERSION", default_value = "1.0", value_parser = clap::builder::ValueParser::new(parse_tls))]
+    #[arg(long = "tls-dsk-min", value_name = "VERSION", default_value = "1.0")]
     tls_dsk_min: sfbkit::auth::tlsdsk::TlsVersion,
     /// The highest TLS version offered inside the TLS-DSK tunnel. TLS 1.0 is offered first; a pool that refuses
     /// it gets an offer up to this version.
-    #[arg(long = "tls-dsk-max", value_name = "VERSION", default_value = "1.2", value_parser = clap::builder::ValueParser::new(parse_tls))]
+    #[arg(long = "tls-dsk-max", value_name = "VERSION", default_value = "1.2")]
     tls_dsk_max: sfbkit::auth::tlsdsk::TlsVersion,
     /// Kerberos: the FILE credential cache to read (default: KRB5CCNAME, else /tmp/krb5cc_<uid>).
     #[arg(long, value_name = "FILE")]
@@ -88,7 +88,7 @@ pub struct TargetArgs {
     #[arg(long = "kdc", value_name = "IP:PORT")]
     kdcs: Vec<std::net::SocketAddr>,
     /// Kerberos: the session-key encryption types to ask for, preferred first (aes256, aes128, rc4).
-    #[arg(long = "kerberos-etype", value_name = "ETYPE", value_parser = clap::builder::ValueParser::new(parse_etype))]
+    #[arg(long = "kerberos-etype", value_name = "ETYPE")]
     kerberos_etypes: Vec<sfbkit::auth::kerberos::Etype>,
     /// Give up on a sign-in that has not finished after this many seconds (class `deadline`).
     #[arg(long, value_name = "SECONDS", default_value_t = 90)]
@@ -285,18 +285,6 @@ pub fn default_account(user: &str) -> String {
 }
 
 /// `--autodiscover-ports HTTPS,HTTP`.
-fn parse_auth(text: &str) -> Result<sfbkit::auth::AuthMethod, String> {
-    text.parse()
-}
-
-fn parse_etype(text: &str) -> Result<sfbkit::auth::kerberos::Etype, String> {
-    text.parse()
-}
-
-fn parse_tls(text: &str) -> Result<sfbkit::auth::tlsdsk::TlsVersion, String> {
-    text.parse()
-}
-
 fn parse_ports(text: &str) -> Result<(u16, u16), String> {
     let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p != 0);
     match text.split_once(',') {

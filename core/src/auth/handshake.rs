@@ -92,7 +92,6 @@ enum Leg {
 struct Pending {
     challenges: Vec<Challenge>,
     code: u16,
-    offered: String,
     skew: Option<ClockSkew>,
     diagnosis: Option<String>,
     /// Schemes passed over, with why (`Kerberos skipped: ...`).
@@ -101,6 +100,19 @@ struct Pending {
     not_provisioned: Option<Failure>,
     /// Whether a certificate was already asked for.
     asked_certificate: bool,
+}
+
+impl Pending {
+    /// The schemes the challenge offers, as the report lists them.
+    fn offered(&self) -> String {
+        let names: Vec<&str> = self.challenges.iter().map(|c| c.scheme.as_str()).collect();
+        names.join(", ")
+    }
+
+    /// ` (Kerberos skipped: ...)`, or nothing.
+    fn skipped(&self) -> String {
+        if self.skipped.is_empty() { String::new() } else { format!(" ({})", self.skipped.join("; ")) }
+    }
 }
 
 /// The handshake with one registrar.
@@ -206,8 +218,6 @@ impl Handshake {
     pub fn challenged(&mut self, response: &Message, now: SystemTime, means: impl FnOnce() -> Means) -> Step {
         let challenges = Challenge::all(response);
         let code = response.status().unwrap_or(401);
-        let offered: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
-        let offered = offered.join(", ");
         let skew = ClockSkew::of_message(response, now);
         // A challenge after the final leg: the credentials were refused, or, when the registrar's Date is far
         // from ours, the timestamps were.
@@ -224,7 +234,6 @@ impl Handshake {
         self.pending = Some(Pending {
             challenges,
             code,
-            offered,
             skew,
             diagnosis,
             skipped: Vec::new(),
@@ -232,7 +241,7 @@ impl Handshake {
             asked_certificate: false,
         });
         let pending = self.pending.as_ref().expect("just set");
-        if let Some(f) = scheme_unavailable(self.method, &pending.challenges, &pending.offered, code) {
+        if let Some(f) = scheme_unavailable(self.method, &pending.challenges, &pending.offered(), code) {
             return Step::Failed(f);
         }
         // A certificate already in the keystore comes first.
@@ -324,8 +333,7 @@ impl Handshake {
     /// `401: the registrar offers X, Y; using Z`, with the schemes passed over and why.
     fn using(&self, what: &str) -> String {
         let Some(p) = &self.pending else { return format!("using {what}") };
-        let skipped = if p.skipped.is_empty() { String::new() } else { format!(" ({})", p.skipped.join("; ")) };
-        format!("{}: the registrar offers {}; using {what}{skipped}", p.code, p.offered)
+        format!("{}: the registrar offers {}; using {what}{}", p.code, p.offered(), p.skipped())
     }
 
     /// After Kerberos (used, skipped or failed): provision a certificate for TLS-DSK, else NTLM.
@@ -444,7 +452,6 @@ impl Handshake {
                 self.pending = Some(Pending {
                     challenges: challenges.to_vec(),
                     code,
-                    offered: String::new(),
                     skew: None,
                     diagnosis: None,
                     skipped: Vec::new(),
@@ -501,8 +508,7 @@ impl Handshake {
             .find(|c| c.scheme.eq_ignore_ascii_case("NTLM"))
             .filter(|_| self.method.allows("NTLM"))
             .cloned();
-        let skipped = if p.skipped.is_empty() { String::new() } else { format!(" ({})", p.skipped.join("; ")) };
-        let (code, offered) = (p.code, p.offered.clone());
+        let (code, offered, skipped) = (p.code, p.offered(), p.skipped());
         let (Some(ch), Some(creds)) = (ntlm.as_ref(), self.ntlm.clone()) else {
             if let (None, Some(cause)) = (&ntlm, p.not_provisioned) {
                 // Seed 002: the registrar takes only a certificate, and getting one failed. That failure is

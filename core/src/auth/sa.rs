@@ -190,7 +190,7 @@ impl NtlmHandshake {
             scheme: "NTLM".into(),
             realm: self.realm,
             targetname: self.targetname,
-            opaque,
+            opaque: Some(opaque),
             version: self.version.unwrap_or(2),
             signer: Signer::Ntlm(session),
             cnum: 0,
@@ -371,7 +371,7 @@ impl TlsDskHandshake {
                         scheme: "TLS-DSK".into(),
                         realm: self.realm,
                         targetname: self.targetname,
-                        opaque,
+                        opaque: Some(opaque),
                         version: self.version.unwrap_or(4),
                         signer: Signer::TlsDsk(keys),
                         cnum: 0,
@@ -403,7 +403,7 @@ pub fn kerberos_association(
         scheme: challenge.scheme.clone(),
         realm: challenge.realm.clone(),
         targetname,
-        opaque: challenge.opaque.clone().unwrap_or_default(),
+        opaque: challenge.opaque.clone(),
         version: challenge.version.unwrap_or(2),
         signer: Signer::Kerberos { key: context.key.clone(), seq: std::sync::atomic::AtomicU64::new(0) },
         cnum: 0,
@@ -417,7 +417,8 @@ pub struct SecurityAssociation {
     scheme: String,
     realm: String,
     targetname: String,
-    opaque: String,
+    /// The server's name for the association; Kerberos learns it from the 200 OK.
+    opaque: Option<String>,
     version: u32,
     signer: Signer,
     /// The last `cnum` used; starts at 0 so that the first signed message carries 1.
@@ -472,7 +473,7 @@ impl SecurityAssociation {
         let value = credentials_header(&AuthorizationParams {
             scheme: self.scheme.clone(),
             // Kerberos has no opaque until the 200 OK names one.
-            opaque: Some(self.opaque.clone()).filter(|o| !o.is_empty()),
+            opaque: self.opaque.clone(),
             realm: self.realm.clone(),
             targetname: self.targetname.clone(),
             gssapi_data: token,
@@ -486,10 +487,8 @@ impl SecurityAssociation {
     /// Takes the association's `opaque` from the server's signature on `msg` when the handshake did not name
     /// one (Kerberos: the 200 OK does).
     pub fn learn_opaque(&mut self, msg: &Message) {
-        if self.opaque.is_empty()
-            && let Some(o) = read_server_signature_in(msg, self.info_header_name()).and_then(|s| s.opaque)
-        {
-            self.opaque = o;
+        if self.opaque.is_none() {
+            self.opaque = read_server_signature_in(msg, self.info_header_name()).and_then(|s| s.opaque);
         }
     }
 
@@ -499,7 +498,7 @@ impl SecurityAssociation {
         let signed = self.signature_for(msg)?;
         let value = credentials_header(&AuthorizationParams {
             scheme: self.scheme.clone(),
-            opaque: Some(self.opaque.clone()),
+            opaque: self.opaque.clone(),
             realm: self.realm.clone(),
             targetname: self.targetname.clone(),
             gssapi_data: None,

@@ -314,10 +314,8 @@ pub async fn acquire(
     password: &str,
 ) -> Result<(WebTicket, [u8; 32]), WebTicketAcquireError> {
     let sts_url = sts.as_str();
-    let entropy: [u8; 32] = rand::random();
-    let rst = rst_request(applies_to, sip_uri, &entropy, &random_uuid()).into_bytes();
-    let soap_action = format!("\"{RST_ISSUE_ACTION}\"");
-    let base = [("Content-Type", RST_CONTENT_TYPE), ("SOAPAction", soap_action.as_str())];
+    let issue = IssueRst::new(applies_to, sip_uri);
+    let (entropy, rst, base) = (issue.entropy, &issue.body, issue.headers());
 
     let mut conn = http.connect_trusted(sts).await?;
     let first = conn.send(Method::POST, sts_url, &base, rst.clone()).await?;
@@ -335,7 +333,7 @@ pub async fn acquire(
 
     let mut ntlm = NtlmClient::new(ntlm_credentials(account, password), ClientOptions::http());
     let negotiate = format!("{} {}", scheme.name(), encode_token(&ntlm.negotiate()));
-    let second = send_with(&mut conn, sts_url, &base, &negotiate, &rst).await?;
+    let second = send_with(&mut conn, sts_url, &base, &negotiate, rst).await?;
     let handshake = |reason: String| WebTicketAcquireError::Handshake { url: sts_url.to_owned(), reason };
     let challenge = match challenge_token(&second, scheme) {
         Some(token) => token,
@@ -349,7 +347,7 @@ pub async fn acquire(
         .authenticate(&challenge, &ClientRandom::generate(unix_now))
         .map_err(|e: NtlmError| handshake(format!("the server's CHALLENGE cannot be answered: {e}")))?;
     let authorization = format!("{} {}", scheme.name(), encode_token(&authenticate));
-    let third = send_with(&mut conn, sts_url, &base, &authorization, &rst).await?;
+    let third = send_with(&mut conn, sts_url, &base, &authorization, rst).await?;
     if third.status == 401
         && let Some(skewed) = skew_refusal(sts_url, &third, SystemTime::now())
     {
@@ -403,13 +401,11 @@ pub async fn acquire_with_kerberos(
             return Ok(None);
         }
     };
-    let entropy: [u8; 32] = rand::random();
-    let rst = rst_request(applies_to, sip_uri, &entropy, &random_uuid()).into_bytes();
-    let soap_action = format!("\"{RST_ISSUE_ACTION}\"");
-    let base = [("Content-Type", RST_CONTENT_TYPE), ("SOAPAction", soap_action.as_str())];
+    let issue = IssueRst::new(applies_to, sip_uri);
+    let (entropy, rst, base) = (issue.entropy, &issue.body, issue.headers());
     let authorization = format!("Negotiate {}", encode_token(&gss::spnego_init(&context.token)));
     let mut conn = http.connect_trusted(sts).await?;
-    let response = send_with(&mut conn, sts_url, &base, &authorization, &rst).await?;
+    let response = send_with(&mut conn, sts_url, &base, &authorization, rst).await?;
     if response.status == 401 {
         tracing::info!("the Web Ticket Service did not take the Kerberos ticket; NTLM");
         return Ok(None);
@@ -435,6 +431,25 @@ pub async fn acquire_with_kerberos(
         None => tracing::info!("the Web Ticket Service sent no Negotiate answer to verify"),
     }
     final_verdict(sts_url, &response).map(|t| Some((t, entropy)))
+}
+
+/// An RST for the Windows port with fresh client entropy, and the headers it is posted with.
+struct IssueRst {
+    entropy: [u8; 32],
+    body: Vec<u8>,
+    soap_action: String,
+}
+
+impl IssueRst {
+    fn new(applies_to: &str, sip_uri: &str) -> IssueRst {
+        let entropy: [u8; 32] = rand::random();
+        let body = rst_request(applies_to, sip_uri, &entropy, &random_uuid()).into_bytes();
+        IssueRst { entropy, body, soap_action: format!("\"{RST_ISSUE_ACTION}\"") }
+    }
+
+    fn headers(&self) -> [(&str, &str); 2] {
+        [("Content-Type", RST_CONTENT_TYPE), ("SOAPAction", self.soap_action.as_str())]
+    }
 }
 
 /// A refused AUTHENTICATE whose response `Date` is further from `local` than NTLM tolerates: the timestamps

@@ -17,15 +17,10 @@ use std::time::{Duration, Instant};
 use sfbkit::{Client, Event};
 use sfbkit_lab::{Fault, LabConfig, LabPool, LabUser};
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
+#[path = "../../../bench/src/process.rs"]
+#[allow(dead_code)]
+mod process;
+use process::rss_kib;
 
 /// Waits until the endpoint has published its presence (the last step of settling).
 async fn settled(client: &Client) -> bool {

@@ -52,6 +52,12 @@ impl LabUser {
         }
     }
     /// The account name authentication uses (the SIP address without `sip:` when unset).
+    /// The local part of the SIP address (`alice`): the user's name in the lab's Kerberos realm.
+    pub fn local_part(&self) -> &str {
+        let address = self.sip_uri.strip_prefix("sip:").unwrap_or(&self.sip_uri);
+        address.split('@').next().unwrap_or(address)
+    }
+
     pub fn account(&self) -> String {
         self.account.clone().unwrap_or_else(|| self.sip_uri.strip_prefix("sip:").unwrap_or(&self.sip_uri).to_string())
     }
@@ -506,14 +512,7 @@ impl LabConfig {
 
     /// The lab user a Kerberos principal (`alice@CONTOSO.LAB`) is.
     pub fn user_by_principal(&self, principal: &str) -> Option<&LabUser> {
-        let (name, realm) = principal.rsplit_once('@')?;
-        if !realm.eq_ignore_ascii_case(&self.realm()) {
-            return None;
-        }
-        self.users.iter().find(|u| {
-            let address = u.sip_uri.strip_prefix("sip:").unwrap_or(&u.sip_uri);
-            address.split('@').next().is_some_and(|local| local.eq_ignore_ascii_case(name))
-        })
+        user_by_principal(&self.users, &self.domain, principal)
     }
 
     /// True when a fault sends clients to the foreign host ([`crate::foreign`]).
@@ -570,6 +569,16 @@ impl LabConfig {
             vec![self.pool_fqdn.clone(), format!("lyncdiscover.{d}"), format!("lyncdiscoverinternal.{d}")]
         })
     }
+}
+
+/// The user among `users` a Kerberos principal (`alice@CONTOSO.LAB`) is: the local part of the SIP address,
+/// in the realm of `domain` (its name in capitals).
+pub fn user_by_principal<'a>(users: &'a [LabUser], domain: &str, principal: &str) -> Option<&'a LabUser> {
+    let (name, realm) = principal.rsplit_once('@')?;
+    if !realm.eq_ignore_ascii_case(domain) {
+        return None;
+    }
+    users.iter().find(|u| u.local_part().eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]

@@ -514,7 +514,8 @@ impl LabPool {
         }
         .keystore(store);
         // With a realm, the user is signed in to the domain as a logon would: a credential cache of their own.
-        if let (Some(realm), Some(local)) = (&self.kerberos, want.split('@').next()) {
+        if let (Some(realm), Some(u)) = (&self.kerberos, user) {
+            let local = u.local_part();
             match realm.logon(local) {
                 Ok(cache) => {
                     builder = builder

@@ -6,13 +6,13 @@
 
 use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit, generic_array::GenericArray};
 use hmac::{Hmac, Mac};
-use md4::Md4;
-use md5::{Digest, Md5};
 use rc4::{Rc4, StreamCipher};
 use sha1::Sha1;
 use zeroize::Zeroizing;
 
 use super::KerberosError;
+// RC4-HMAC is NTLM's hash family: MD4 of the UTF-16LE password, HMAC-MD5, MD5 (RFC 4757 §2).
+use crate::auth::ntlm::crypto::{ct_eq, hmac_md5, md5, ntowf_v1};
 
 /// An encryption type sfbkit speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,18 +98,9 @@ impl std::fmt::Debug for Key {
 }
 
 type HmacSha1 = Hmac<Sha1>;
-type HmacMd5 = Hmac<Md5>;
 
 fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
     let mut mac = <HmacSha1 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    for p in parts {
-        mac.update(p);
-    }
-    mac.finalize().into_bytes().into()
-}
-
-fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
-    let mut mac = <HmacMd5 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     for p in parts {
         mac.update(p);
     }
@@ -295,10 +286,10 @@ impl Key {
     pub fn from_password(etype: Etype, password: &str, salt: &str, iterations: Option<u32>) -> Key {
         match etype {
             Etype::Rc4Hmac => {
-                let utf16: Zeroizing<Vec<u8>> =
-                    Zeroizing::new(password.encode_utf16().flat_map(|u| u.to_le_bytes()).collect());
-                let digest = Md4::digest(&utf16[..]);
-                Key { etype, bytes: Zeroizing::new(digest.to_vec()) }
+                let mut hash = ntowf_v1(password);
+                let key = Key { etype, bytes: Zeroizing::new(hash.to_vec()) };
+                zeroize::Zeroize::zeroize(&mut hash);
+                key
             }
             Etype::Aes128 | Etype::Aes256 => {
                 let mut tkey = Zeroizing::new(vec![0u8; etype.key_len()]);
@@ -352,7 +343,7 @@ impl Key {
                 data.extend_from_slice(plain);
                 let checksum = hmac_md5(&k1, &[&data]);
                 let k3 = hmac_md5(&k1, &[&checksum]);
-                Rc4::<rc4::consts::U16>::new(&k3.into()).apply_keystream(&mut data);
+                rc4_apply(&k3, &mut data);
                 let mut out = checksum.to_vec();
                 out.extend_from_slice(&data);
                 Ok(out)
@@ -372,7 +363,7 @@ impl Key {
                 let ki = self.usage_key(usage, 0x55);
                 let data = Zeroizing::new(cts_decrypt(&ke.bytes, body)?);
                 let expected = hmac_sha1(&ki.bytes, &[&data]);
-                if !constant_time_eq(&expected[..12], mac) {
+                if !ct_eq(&expected[..12], mac) {
                     return Err(KerberosError::Integrity);
                 }
                 Ok(Zeroizing::new(data[16..].to_vec()))
@@ -385,8 +376,8 @@ impl Key {
                 let k1 = hmac_md5(&self.bytes, &[&Self::rc4_usage(usage).to_le_bytes()]);
                 let k3 = hmac_md5(&k1, &[checksum]);
                 let mut data = Zeroizing::new(body.to_vec());
-                Rc4::<rc4::consts::U16>::new(&k3.into()).apply_keystream(&mut data);
-                if !constant_time_eq(&hmac_md5(&k1, &[&data]), checksum) {
+                rc4_apply(&k3, &mut data);
+                if !ct_eq(&hmac_md5(&k1, &[&data]), checksum) {
                     return Err(KerberosError::Integrity);
                 }
                 Ok(Zeroizing::new(data[8..].to_vec()))
@@ -403,10 +394,7 @@ impl Key {
             }
             Etype::Rc4Hmac => {
                 let ksign = hmac_md5(&self.bytes, &[b"signaturekey\0"]);
-                let mut md5 = Md5::new();
-                md5.update(Self::rc4_usage(usage).to_le_bytes());
-                md5.update(data);
-                hmac_md5(&ksign, &[&md5.finalize()]).to_vec()
+                hmac_md5(&ksign, &[&md5(&[&Self::rc4_usage(usage).to_le_bytes(), data])]).to_vec()
             }
         }
     }
@@ -417,16 +405,8 @@ impl Key {
     }
 }
 
-pub(crate) fn hmac_md5_with(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
-    hmac_md5(key, parts)
-}
-
 pub(crate) fn rc4_apply(key: &[u8; 16], data: &mut [u8]) {
     Rc4::<rc4::consts::U16>::new(&(*key).into()).apply_keystream(data);
-}
-
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use super::KerberosError;
 use super::crypto::{self, Etype, Key};
 use super::der::{self, Fields, ctx, octets, seq, tlv};
+use crate::auth::ntlm::crypto::{ct_eq, hmac_md5};
 
 /// 1.2.840.113554.1.2.2, the Kerberos V5 GSS-API mechanism.
 const KRB5_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02];
@@ -146,7 +147,7 @@ pub fn verify_mic(key: &Key, from: Side, message: &[u8], token: &[u8]) -> Result
             let usage = if from == Side::Acceptor { ACCEPTOR_SIGN } else { INITIATOR_SIGN };
             let mut data = message.to_vec();
             data.extend_from_slice(&token[..16]);
-            if crypto::constant_time_eq(&key.checksum(usage, &data), &token[16..]) { Ok(()) } else { Err(bad()) }
+            if ct_eq(&key.checksum(usage, &data), &token[16..]) { Ok(()) } else { Err(bad()) }
         }
         Etype::Rc4Hmac => {
             let inner = der::expect(token, 0x60).map_err(|_| bad())?;
@@ -160,7 +161,7 @@ pub fn verify_mic(key: &Key, from: Side, message: &[u8], token: &[u8]) -> Result
             }
             let (snd_seq, cksum) = rest.split_at(8);
             let expected = rc4_checksum(key, header, message);
-            if !crypto::constant_time_eq(&expected, cksum) {
+            if !ct_eq(&expected, cksum) {
                 return Err(bad());
             }
             let mut plain = snd_seq.to_vec();
@@ -186,7 +187,7 @@ fn rc4_checksum(key: &Key, header: &[u8], message: &[u8]) -> [u8; 8] {
 /// RFC 4757 §7.3: the key that encrypts SND_SEQ, from the context key and the checksum.
 fn rc4_seq_key(key: &Key, cksum: &[u8; 8]) -> [u8; 16] {
     let k = key.rc4_hmac(&[&0u32.to_le_bytes()]);
-    crypto::hmac_md5_with(&k, &[cksum])
+    hmac_md5(&k, &[cksum])
 }
 
 #[cfg(test)]

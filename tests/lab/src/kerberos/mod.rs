@@ -259,14 +259,8 @@ impl LabRealm {
     /// The realm of `config`: its users, `sip/` and `HTTP/` principals for every pool, faults applied.
     pub fn start(config: &crate::config::LabConfig) -> Result<LabRealm, KdcError> {
         use crate::config::Fault;
-        let users: Vec<(String, String)> = config
-            .users
-            .iter()
-            .filter_map(|u| {
-                let address = u.sip_uri.strip_prefix("sip:").unwrap_or(&u.sip_uri);
-                Some((address.split('@').next()?.to_string(), u.password.clone()))
-            })
-            .collect();
+        let users: Vec<(String, String)> =
+            config.users.iter().map(|u| (u.local_part().to_string(), u.password.clone())).collect();
         let mut hosts = vec![config.pool_fqdn.clone()];
         hosts.extend(config.other_pools.iter().cloned());
         let spec = RealmSpec {

@@ -39,7 +39,7 @@ use sfbkit::auth::ntlm::server::{NtlmServer, OCS_CHALLENGE_FLAGS, ServerCredenti
 use sfbkit::auth::ntlm::{AuthenticateMessage, ChallengeMessage, decode_token, encode_token, flags};
 
 use super::routes::{Site, add, reply, soap_post};
-use crate::config::LabUser;
+use crate::config::{LabUser, user_by_principal};
 
 /// The Auth port's path, lower-cased for matching.
 pub(crate) const AUTH_PATH: &str = "/webticket/webticketservice.svc/auth";
@@ -404,8 +404,8 @@ pub(crate) fn respond(
         if scheme.eq_ignore_ascii_case("Negotiate") && bytes.first() == Some(&0x60) {
             let Some(acceptor) = site.cfg.kerberos.clone() else { return challenge(site) };
             let (user, reply) = match acceptor.accept(&bytes) {
-                Ok((_, principal, reply)) => match kerberos_user(site, &principal) {
-                    Some(u) => (u, reply),
+                Ok((_, principal, reply)) => match user_by_principal(&site.cfg.users, &site.cfg.domain, &principal) {
+                    Some(u) => (u.clone(), reply),
                     None => return challenge(site),
                 },
                 Err(e) => {
@@ -434,23 +434,6 @@ pub(crate) fn respond(
     let Some(user) = state.user.clone() else { return challenge(site) };
     drop(state);
     issue(site, &user, &body, SystemTime::now())
-}
-
-/// The lab user a Kerberos principal (`alice@CONTOSO.LAB`) is: the SIP address's local part in the
-/// realm of the domain.
-fn kerberos_user(site: &Site, principal: &str) -> Option<LabUser> {
-    let (name, realm) = principal.rsplit_once('@')?;
-    if !realm.eq_ignore_ascii_case(&site.cfg.domain) {
-        return None;
-    }
-    site.cfg
-        .users
-        .iter()
-        .find(|u| {
-            let address = u.sip_uri.strip_prefix("sip:").unwrap_or(&u.sip_uri);
-            address.split('@').next().is_some_and(|local| local.eq_ignore_ascii_case(name))
-        })
-        .cloned()
 }
 
 /// The anonymous 401: the schemes IIS offers for Integrated Windows authentication.
