@@ -3,7 +3,8 @@
 //! `serve-lab` is the pool's process: N users (`userNNNNN@contoso.lab`, the lab's default password), NTLM only
 //! (so that no per-user RSA key generation weighs on either side), one JSON line with the addresses, then
 //! serving until its standard input closes. `fleet` starts it, then in this process:
-//! 1. signs every endpoint in, K at a time, and lets each watch 10 other users' presence and publish its own;
+//! 1. signs every endpoint in through an unpaced [`sfbkit::fleet::Fleet`], K at a time, and lets each watch
+//!    10 other users' presence and publish its own;
 //! 2. reads this process's resident memory per endpoint (the client alone: the pool is elsewhere);
 //! 3. signs every endpoint out and in again ("warm": the process, its connections' trust and the DNS answers
 //!    are warm; the credentials are NTLM, as in step 1), timing it and the process's CPU time.
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sfbkit::Client;
+use sfbkit::fleet::{Fleet, FleetOptions, FleetStats};
 use sfbkit_lab::{Fault, LabConfig, LabPool, LabUser};
 
 use crate::process::{cpu_time, rss_kib};
@@ -61,11 +63,10 @@ struct Lab {
 }
 
 impl Lab {
-    fn builder(&self, i: usize, shared: &Arc<sfbkit::SharedResources>) -> sfbkit::ClientBuilder {
+    fn builder(&self, i: usize) -> sfbkit::ClientBuilder {
         sfbkit::ClientBuilder::new(&user(i))
             .credentials(&user(i), sfbkit_lab::config::DEFAULT_PASSWORD)
             .keystore(Arc::new(sfbkit::keystore::MemoryStore::default()))
-            .shared(shared.clone())
             .dns_servers(vec![self.dns])
             .autodiscover_ports(self.https, self.http)
             .a_record_port(self.sip_port)
@@ -81,64 +82,6 @@ fn raise_open_files() {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max;
             let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
-
-async fn sign_in_all(
-    lab: &Lab,
-    shared: &Arc<sfbkit::SharedResources>,
-    clients: &mut [Option<Arc<Client>>],
-    in_flight: usize,
-) -> usize {
-    let n = clients.len();
-    let mut signed_in = 0;
-    for chunk in (0..n).collect::<Vec<_>>().chunks(in_flight.max(1)) {
-        let mut tasks = Vec::new();
-        for &i in chunk {
-            let client = match &clients[i] {
-                Some(c) => c.clone(),
-                None => match lab.builder(i, shared).build() {
-                    Ok(c) => Arc::new(c),
-                    Err(e) => {
-                        eprintln!("{}: {e}", user(i));
-                        continue;
-                    }
-                },
-            };
-            tasks.push(tokio::spawn(async move {
-                let report = client.sign_in().await;
-                (i, client, report.is_success(), report.error)
-            }));
-        }
-        for t in tasks {
-            if let Ok((i, client, ok, error)) = t.await {
-                if ok {
-                    signed_in += 1;
-                } else if signed_in == 0 {
-                    eprintln!("{}: sign-in failed: {}", user(i), error.unwrap_or_default());
-                }
-                clients[i] = Some(client);
-            }
-        }
-    }
-    signed_in
-}
-
-/// Signs every client out, `in_flight` at a time (one after another, 18,000 sign-outs took 8 minutes).
-async fn sign_out_all(clients: Vec<Arc<Client>>, in_flight: usize) {
-    for chunk in clients.chunks(in_flight.max(1)) {
-        let tasks: Vec<_> = chunk
-            .iter()
-            .cloned()
-            .map(|c| {
-                tokio::spawn(async move {
-                    let _ = c.sign_out().await;
-                })
-            })
-            .collect();
-        for t in tasks {
-            let _ = t.await;
         }
     }
 }
@@ -167,51 +110,57 @@ pub fn run(endpoints: usize, in_flight: usize) -> Result<(), String> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     let result = runtime.block_on(async move {
-        let shared = sfbkit::SharedResources::new();
+        // Unpaced: the point is how fast the client can go; K sign-ins in flight.
+        let fleet = Fleet::new(FleetOptions { sign_ins_per_second: None, max_in_flight: in_flight });
         let before = rss_kib();
-        let mut clients: Vec<Option<Arc<Client>>> = vec![None; endpoints];
+        for i in 0..endpoints {
+            fleet.add(lab.builder(i)).map_err(|e| format!("{}: {e}", user(i)))?;
+        }
         let started = Instant::now();
-        let cold = sign_in_all(&lab, &shared, &mut clients, in_flight).await;
+        let cold = fleet.sign_in_all().await;
         let cold_took = started.elapsed();
         println!(
             "cold sign-in: {cold} of {endpoints} in {:.1} s ({:.0}/s, {in_flight} in flight)",
             cold_took.as_secs_f64(),
             cold as f64 / cold_took.as_secs_f64()
         );
+        if cold < endpoints {
+            eprintln!("not signed in: {} ({})", endpoints - cold, counters(&fleet.stats()));
+        }
         // Each watches 10 others and publishes once.
         let watching = Instant::now();
         let signed: Vec<(usize, Arc<Client>)> =
-            clients.iter().enumerate().filter_map(|(i, c)| c.clone().map(|c| (i, c))).collect();
+            fleet.endpoints_now().into_iter().enumerate().filter(|(_, c)| c.is_signed_in()).collect();
         for chunk in signed.chunks(in_flight.max(1)) {
-            let mut tasks = Vec::new();
+            let mut tasks = tokio::task::JoinSet::new();
             for (i, c) in chunk.iter().cloned() {
-                tasks.push(tokio::spawn(async move {
+                tasks.spawn(async move {
                     for k in 1..=10.min(endpoints.saturating_sub(1)) {
                         let _ = c.watch_presence(&format!("sip:{}", user((i + k) % endpoints))).await;
                     }
                     let _ = c.set_presence(sfbkit::presence::Availability::Busy, None).await;
-                }));
+                });
             }
-            for t in tasks {
-                let _ = t.await;
-            }
+            while tasks.join_next().await.is_some() {}
         }
         println!("10 presence subscriptions and a publication each: {:.1} s", watching.elapsed().as_secs_f64());
         tokio::time::sleep(Duration::from_secs(1)).await;
         let after = rss_kib();
         let per_endpoint = after.saturating_sub(before) as f64 / cold.max(1) as f64;
         println!("client RSS: {} MiB before, {} MiB with {cold} endpoints: {per_endpoint:.1} KiB each", before / 1024, after / 1024);
+        drop(signed);
         // Warm: out and in again.
-        sign_out_all(signed.iter().map(|(_, c)| c.clone()).collect(), in_flight).await;
+        fleet.sign_out_all().await;
         let cpu0 = cpu_time();
         let warm_started = Instant::now();
-        let warm = sign_in_all(&lab, &shared, &mut clients, in_flight).await;
+        let warm = fleet.sign_in_all().await;
         let warm_took = warm_started.elapsed();
         let cpu = cpu_time().saturating_sub(cpu0);
         let rate = warm as f64 / warm_took.as_secs_f64();
         let cpu_pct = cpu.as_secs_f64() / warm_took.as_secs_f64() * 100.0;
         println!("warm sign-in: {warm} of {endpoints} in {:.1} s, client CPU {:.1} s", warm_took.as_secs_f64(), cpu.as_secs_f64());
-        sign_out_all(clients.iter().flatten().cloned().collect(), in_flight).await;
+        fleet.sign_out_all().await;
+        println!("counters: {}", counters(&fleet.stats()));
         println!(
             "fleet: endpoints={endpoints} signed_in={warm} client_kib_per_endpoint={per_endpoint:.1} warm_signins_per_s={rate:.1} cpu_pct={cpu_pct:.0}"
         );
@@ -220,4 +169,20 @@ pub fn run(endpoints: usize, in_flight: usize) -> Result<(), String> {
     drop(child.stdin.take());
     let _ = child.wait();
     result
+}
+
+/// The stress tool's counters in one line: logons, failures, disconnects, and the response codes of the
+/// operations (`REGISTER 200=4000 401=4000 ...`).
+fn counters(stats: &FleetStats) -> String {
+    let mut line = format!(
+        "logon_attempts={} logon_failures={} disconnects={} reconnects={}",
+        stats.logon_attempts, stats.logon_failures, stats.disconnects, stats.reconnects
+    );
+    for (operation, codes) in &stats.responses {
+        line.push_str(&format!("; {operation}"));
+        for (code, n) in codes {
+            line.push_str(&format!(" {code}={n}"));
+        }
+    }
+    line
 }

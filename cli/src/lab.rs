@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use sfbkit_lab::{Fault, LabPool, Scenario};
+use sfbkit_lab::{Fault, LabPool, LabUser, Scenario};
 
 #[derive(clap::Args)]
 pub struct LabArgs {
@@ -22,6 +22,10 @@ pub struct LabArgs {
     /// found through the pool's DNS (_kerberos._tcp); Kerberos on the registrar, Negotiate on the web services.
     #[arg(long)]
     kerberos: bool,
+    /// Add this many users for load tests: user00000@<domain>, user00001@<domain>... with the lab's default
+    /// password (Lab-Passw0rd!), besides the configured ones.
+    #[arg(long, value_name = "N")]
+    users: Option<usize>,
     /// Keep the pool's CA in this directory between runs (certificates it issued stay valid).
     #[arg(long)]
     state: Option<std::path::PathBuf>,
@@ -36,7 +40,7 @@ pub struct LabArgs {
 }
 
 pub async fn run(args: LabArgs) -> ExitCode {
-    let config = match crate::target::lab_config(
+    let mut config = match crate::target::lab_config(
         args.config.as_deref(),
         &args.faults,
         &args.scenarios,
@@ -49,6 +53,10 @@ pub async fn run(args: LabArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(n) = args.users {
+        let domain = config.domain.clone();
+        config.users.extend((0..n).map(|i| LabUser::new(&format!("sip:user{i:05}@{domain}"), &format!("User {i}"))));
+    }
     let pool = match LabPool::start_with_state(config, args.state.as_deref()).await {
         Ok(p) => p,
         Err(e) => {
@@ -113,7 +121,12 @@ fn describe(pool: &LabPool, ca_file: &std::path::Path, users: &[&str]) -> String
     out.push_str(&format!("  CA certificate:           {}  (trust it; certificates are checked)\n", ca_file.display()));
     out.push_str(&format!("  autodiscover:             https 127.0.0.1:{https}, http 127.0.0.1:{http}\n"));
     out.push_str(&format!("  registrar (SIP over TLS): {}  ({})\n", pool.sip_addr(), c.pool_fqdn));
-    out.push_str(&format!("  users:                    {}\n", users.join(", ")));
+    let shown = users.len().min(8);
+    let more = match users.len() - shown {
+        0 => String::new(),
+        n => format!(" and {n} more (--json lists them all)"),
+    };
+    out.push_str(&format!("  users:                    {}{more}\n", users[..shown].join(", ")));
     out.push_str("  passwords:                as configured (the demo users': tests/lab/lab.example.toml)\n");
     if !c.faults.is_empty() {
         let faults: Vec<String> = c.faults.iter().map(|f| f.to_string()).collect();

@@ -229,6 +229,8 @@ async fn reconnect(ctx: &mut Ctx, policy: &ReconnectPolicy, state: &mut Endpoint
             Some(session) => {
                 if let Ok(mut snap) = ctx.snapshot.lock() {
                     snap.reconnects += 1;
+                    // Registered again: is_signed_in says so from the event on, not from the next one.
+                    snap.signed_in = true;
                 }
                 ctx.events.send(Event::ConnectionRestored {
                     attempts: attempt,
@@ -328,7 +330,7 @@ async fn connection(ctx: &mut Ctx, registered: Registered, state: EndpointState)
         }
     });
     // Bytes the sign-in already read past the 200 OK.
-    drain_parser(&mut parser, &mut ep, received);
+    drain_parser(&mut parser, &mut ep, &tap, received);
     loop {
         while let Some(bytes) = ep.poll_transmit() {
             trace(crate::trace::Direction::Sent, &bytes);
@@ -345,7 +347,7 @@ async fn connection(ctx: &mut Ctx, registered: Registered, state: EndpointState)
         tokio::select! {
             bytes = bytes_rx.recv() => match bytes {
                 Some(Ok(b)) => match parser.push(&b) {
-                    Ok(()) => drain_parser(&mut parser, &mut ep, received),
+                    Ok(()) => drain_parser(&mut parser, &mut ep, &tap, received),
                     Err(e) => ep.connection_lost(format!("the server's byte stream could not be parsed: {e}")),
                 },
                 Some(Err(e)) => ep.connection_lost(e),
@@ -377,12 +379,15 @@ async fn connection(ctx: &mut Ctx, registered: Registered, state: EndpointState)
 /// Received messages serialized again only when `trace` (someone traces them) is there.
 type Trace<'a> = Option<&'a (dyn Fn(crate::trace::Direction, &[u8]) + Sync)>;
 
-fn drain_parser(parser: &mut StreamParser, ep: &mut Endpoint, trace: Trace<'_>) {
+fn drain_parser(parser: &mut StreamParser, ep: &mut Endpoint, tap: &crate::trace::Tap, trace: Trace<'_>) {
     loop {
         match parser.next_item() {
             Ok(Some(item)) => {
-                if let (Some(trace), Some(m)) = (trace, item.message()) {
-                    trace(crate::trace::Direction::Received, &m.to_bytes());
+                if let Some(m) = item.message() {
+                    tap.sip_received(m);
+                    if let Some(trace) = trace {
+                        trace(crate::trace::Direction::Received, &m.to_bytes());
+                    }
                 }
                 ep.handle_item(item, Instant::now())
             }

@@ -221,6 +221,8 @@ mod tests {
 #[derive(Default)]
 pub(crate) struct EventHub {
     listeners: std::sync::Mutex<Vec<std::sync::Weak<EventQueue>>>,
+    /// The fleet counters the client adds to ([`crate::ClientBuilder::meter`]): disconnects and reconnects.
+    meter: Option<std::sync::Arc<crate::fleet::FleetCounters>>,
 }
 
 /// How many events wait for a slow reader before the oldest are dropped.
@@ -240,6 +242,10 @@ struct QueueState {
 }
 
 impl EventHub {
+    pub(crate) fn metered(meter: Option<std::sync::Arc<crate::fleet::FleetCounters>>) -> EventHub {
+        EventHub { listeners: Default::default(), meter }
+    }
+
     /// A new listener that sees every event from now on.
     pub fn listen(&self) -> std::sync::Arc<EventQueue> {
         let q = std::sync::Arc::new(EventQueue::default());
@@ -251,6 +257,9 @@ impl EventHub {
 
     /// Delivers `event` to every listener still there.
     pub fn send(&self, event: Event) {
+        if let Some(meter) = &self.meter {
+            meter.event(&event);
+        }
         let listeners: Vec<_> = {
             let l = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
             l.iter().filter_map(|w| w.upgrade()).collect()

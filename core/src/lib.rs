@@ -25,6 +25,7 @@ pub mod discovery;
 mod driver;
 pub mod endpoint;
 pub mod events;
+pub mod fleet;
 /// Crate-private readers for the fuzz targets in `fuzz/` (only under `--cfg fuzzing`; not API).
 #[cfg(fuzzing)]
 #[doc(hidden)]
@@ -50,6 +51,7 @@ pub use client::{Client, ClientBuilder, ClientError, EVENT_BUFFER, EventStream, 
 pub use driver::ReconnectPolicy;
 pub use endpoint::{Command, CommandError, CommandOutput};
 pub use events::{DeregistrationReason, Event};
+pub use fleet::{Fleet, FleetCounters, FleetOptions, FleetStats};
 pub use report::{Outcome, REPORT_SCHEMA, SignInReport, SignInResult, Stage, StepRecord};
 pub use session::SessionError;
 pub use shared::SharedResources;

@@ -124,8 +124,11 @@ impl SipSession {
         item: StreamItem,
         key: &crate::sip::transaction::TransactionKey,
     ) -> Result<Option<Message>, SessionError> {
-        if let (true, Some(m)) = (self.tap.is_on(), item.message()) {
-            self.trace(crate::trace::Direction::Received, &m.to_bytes());
+        if let Some(m) = item.message() {
+            self.tap.sip_received(m);
+            if self.tap.is_on() {
+                self.trace(crate::trace::Direction::Received, &m.to_bytes());
+            }
         }
         match item {
             StreamItem::Ping => self.conn.send(b"\r\n").await?,

@@ -51,22 +51,42 @@ pub trait WireObserver: Send + Sync {
 /// Most of one message's body a trace keeps (the rest is counted, not shown).
 const MAX_BODY: usize = 64 * 1024;
 
-/// The client's observer, or none (then nothing is formatted or redacted at all).
+/// The client's observer, or none (then nothing is formatted or redacted at all), and the fleet counters it
+/// adds to, if any ([`crate::fleet`]; only response codes, nothing is formatted for them).
 #[derive(Clone, Default)]
-pub(crate) struct Tap(Option<Arc<dyn WireObserver>>);
+pub(crate) struct Tap {
+    observer: Option<Arc<dyn WireObserver>>,
+    meter: Option<Arc<crate::fleet::FleetCounters>>,
+}
 
 impl Tap {
-    pub(crate) fn new(observer: Option<Arc<dyn WireObserver>>) -> Tap {
-        Tap(observer)
+    /// The tap of a client configured with `config`.
+    pub(crate) fn of(config: &crate::ClientBuilder) -> Tap {
+        Tap { observer: config.wire_observer.clone(), meter: config.meter.clone() }
     }
 
+    /// Whether someone reads the messages (then they are formatted and redacted for it).
     pub(crate) fn is_on(&self) -> bool {
-        self.0.is_some()
+        self.observer.is_some()
+    }
+
+    /// A parsed SIP message received: a response is counted in the fleet counters.
+    pub(crate) fn sip_received(&self, message: &crate::sip::Message) {
+        if let Some(meter) = &self.meter {
+            meter.sip_response(message);
+        }
+    }
+
+    /// An HTTP response received: counted in the fleet counters.
+    pub(crate) fn http_status(&self, method: &str, path_and_query: &str, status: u16) {
+        if let Some(meter) = &self.meter {
+            meter.http_response(method, path_and_query, status);
+        }
     }
 
     /// A SIP message (or, sent, a keep-alive CRLF, which is not recorded).
     pub(crate) fn sip(&self, direction: Direction, local: SocketAddr, remote: SocketAddr, host: &str, bytes: &[u8]) {
-        let Some(observer) = &self.0 else { return };
+        let Some(observer) = &self.observer else { return };
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return;
         }
@@ -97,7 +117,7 @@ impl Tap {
         headers: &mut dyn Iterator<Item = (String, String)>,
         body: &[u8],
     ) {
-        let Some(observer) = &self.0 else { return };
+        let Some(observer) = &self.observer else { return };
         let mut head = format!("{start_line}\r\n");
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));

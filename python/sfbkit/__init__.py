@@ -13,7 +13,8 @@ A thin, typed layer over the Rust core (``sfbkit._native``)::
 
     asyncio.run(main())
 
-``sfbkit.lab.LabPool`` starts the embedded lab pool; ``sfbkit.blocking.Client`` is the client without asyncio.
+``sfbkit.lab.LabPool`` starts the embedded lab pool; ``sfbkit.blocking.Client`` is the client without asyncio;
+``sfbkit.Fleet`` runs many endpoints, paced and counted; ``sfbkit.locust`` drives them from Locust.
 The SDK logs to ``logging.getLogger("sfbkit")``; no log record carries a secret.
 """
 
@@ -23,6 +24,7 @@ import logging as _logging
 
 from . import _native, blocking, lab
 from .client import Client, EventSubscription, LockoutPolicy, ReconnectPolicy
+from .fleet import Fleet, FleetStats
 from .errors import (
     CommandFailed,
     ConfigurationError,
@@ -119,6 +121,8 @@ __all__ = [
     "Error",
     "Event",
     "EventSubscription",
+    "Fleet",
+    "FleetStats",
     "Group",
     "GroupAdded",
     "GroupModified",

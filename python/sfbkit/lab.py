@@ -240,6 +240,20 @@ class LabPool:
         assert self._ca_dir is not None
         return Path(self._ca_dir.name, "lab-ca.pem")
 
+    def client_options(self) -> Dict[str, Any]:
+        """The :class:`sfbkit.Client` options that point a client at this pool as a machine inside it: the lab's
+        DNS, autodiscover ports, registrar port (for A-record fallbacks) and CA, and a keystore in memory. For
+        clients :meth:`client` does not build: ``fleet.add("user1@contoso.lab", password=...,
+        **lab.client_options())``."""
+        self._lab()
+        return {
+            "dns": self.dns,
+            "autodiscover_ports": self.web_ports,
+            "a_record_port": int(self.registrar.rsplit(":", 1)[1]),
+            "ca_files": [self.ca_file],
+            "keystore": "memory",
+        }
+
     def user(self, name: str) -> LabUser:
         """A user by name (``alice``), address (``alice@contoso.lab``) or SIP URI."""
         want = name.lower().split(":", 1)[-1] if name.lower().startswith("sip:") else name.lower()

@@ -9,7 +9,7 @@ use sfbkit::presence::Availability;
 use sfbkit::transport::TrustConfig;
 use sfbkit::{ClientBuilder, ClientError, ServerTarget};
 
-use crate::{Failure, awaitable, guard};
+use crate::{Failure, awaitable, guard, wait};
 
 /// Every option of `sfbkit.Client`, as the Python layer passes them (all keys always present; `None` keeps
 /// the builder's default).
@@ -250,7 +250,7 @@ pub(crate) fn client_failure(e: ClientError) -> Failure {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> PyResult<String> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> PyResult<String> {
     serde_json::to_string(value)
         .map_err(|e| Failure::new("InternalError", format!("cannot encode for Python: {e}")).into())
 }
@@ -271,10 +271,39 @@ pub struct NativeClient {
 
 impl NativeClient {
     pub(crate) fn build(py: Python<'_>, builder: ClientBuilder, options: Options) -> PyResult<NativeClient> {
+        NativeClient::build_into(py, builder, options, None)
+    }
+
+    /// Builds the client, into `fleet` when given (its shared resources and counters).
+    pub(crate) fn build_into(
+        py: Python<'_>,
+        builder: ClientBuilder,
+        options: Options,
+        fleet: Option<&sfbkit::fleet::Fleet>,
+    ) -> PyResult<NativeClient> {
         let builder = configure(py, builder, options)?;
         // Building may read CA files and set up the resolver: no GIL needed for that.
-        let client = py.detach(|| builder.build()).map_err(client_failure)?;
-        Ok(NativeClient { client: Arc::new(client) })
+        let client = py
+            .detach(|| match fleet {
+                Some(fleet) => fleet.add(builder),
+                None => builder.build().map(Arc::new),
+            })
+            .map_err(client_failure)?;
+        Ok(NativeClient { client })
+    }
+
+    pub(crate) fn inner(&self) -> Arc<sfbkit::Client> {
+        self.client.clone()
+    }
+
+    /// A command without asyncio ([`wait`]).
+    fn command_blocking<T, F>(&self, py: Python<'_>, f: impl FnOnce(Arc<sfbkit::Client>) -> F) -> PyResult<T>
+    where
+        F: std::future::Future<Output = Result<T, ClientError>> + Send,
+        T: Send,
+    {
+        let fut = f(self.client.clone());
+        wait(py, async move { fut.await.map_err(|e| client_failure(e).into()) })
     }
 
     fn command<'py, T, F>(
@@ -435,6 +464,26 @@ impl NativeClient {
 
     fn bad_signatures(&self) -> u64 {
         self.client.bad_signatures()
+    }
+
+    // Blocking forms, for load tools on gevent (Locust's sfbkit.locust), which call them from a thread pool.
+
+    fn sign_out_blocking(&self, py: Python<'_>) -> PyResult<()> {
+        self.command_blocking(py, |c| async move { c.sign_out().await })
+    }
+
+    fn keep_alive_blocking(&self, py: Python<'_>) -> PyResult<f64> {
+        self.command_blocking(py, |c| async move { c.keep_alive().await.map(|d| d.as_secs_f64()) })
+    }
+
+    #[pyo3(signature = (availability, activity))]
+    fn set_presence_blocking(&self, py: Python<'_>, availability: &str, activity: Option<String>) -> PyResult<()> {
+        let availability = self::availability(availability)?;
+        self.command_blocking(py, |c| async move { c.set_presence(availability, activity.as_deref()).await })
+    }
+
+    fn watch_presence_blocking(&self, py: Python<'_>, uri: String) -> PyResult<()> {
+        self.command_blocking(py, |c| async move { c.watch_presence(&uri).await })
     }
 
     /// Another listener on the events, from now on (`Client::subscribe_events`).

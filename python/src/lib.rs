@@ -18,6 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 mod client;
+mod fleet;
 mod keystore;
 #[cfg(feature = "lab")]
 mod lab;
@@ -114,6 +115,17 @@ where
     pyo3_async_runtimes::tokio::future_into_py(py, Guarded(Box::pin(fut)))
 }
 
+/// Runs `fut` on the shared tokio runtime and waits for it on this thread, the GIL released: the blocking
+/// calls that load tools on gevent (Locust) make from their thread pool. Never call it on a runtime thread.
+pub(crate) fn wait<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    F: Future<Output = PyResult<T>> + Send,
+    T: Send,
+{
+    let runtime = pyo3_async_runtimes::tokio::get_runtime();
+    py.detach(|| runtime.block_on(Guarded(Box::pin(fut))))
+}
+
 /// Panics on purpose, now or inside an awaitable: the test that a panic reaches Python as
 /// `sfbkit.errors.InternalError` and leaves the interpreter running.
 #[pyfunction]
@@ -131,6 +143,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("HAS_LAB", cfg!(feature = "lab"))?;
     m.add_class::<client::NativeClient>()?;
     m.add_class::<client::NativeEventStream>()?;
+    m.add_class::<fleet::NativeFleet>()?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(logging::refresh_log_level, m)?)?;
     #[cfg(feature = "lab")]

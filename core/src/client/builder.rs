@@ -42,6 +42,7 @@ pub struct ClientBuilder {
     pub(crate) auth: crate::auth::AuthMethod,
     pub(crate) tls_dsk_versions: crate::auth::tlsdsk::TlsDskVersions,
     pub(crate) kerberos: crate::auth::kerberos::KerberosConfig,
+    pub(crate) meter: Option<Arc<crate::fleet::FleetCounters>>,
 }
 
 /// A password that never prints (Debug is redacted) and is wiped when dropped: each clone of a
@@ -101,6 +102,7 @@ impl ClientBuilder {
             auth: crate::auth::AuthMethod::Auto,
             tls_dsk_versions: crate::auth::tlsdsk::TlsDskVersions::default(),
             kerberos: crate::auth::kerberos::KerberosConfig::default(),
+            meter: None,
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -274,6 +276,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Adds this client's sign-ins, disconnects and received response codes to `counters` (the stress tool's
+    /// counters, [`crate::fleet`]); a [`crate::fleet::Fleet`] does this for the clients it builds.
+    pub fn meter(mut self, counters: Arc<crate::fleet::FleetCounters>) -> ClientBuilder {
+        self.meter = Some(counters);
+        self
+    }
+
     /// Signs in from one side of the network only ([`crate::discovery::NetworkLocation`]): `External` takes the
     /// path remote users take (lyncdiscover, `_sip._tls`, the Edge), to test it from inside.
     pub fn network_location(mut self, location: crate::discovery::NetworkLocation) -> ClientBuilder {
@@ -382,7 +391,7 @@ impl ClientBuilder {
             running: std::sync::Mutex::new(crate::report::Stage::LocalDiscovery),
             tls_dsk: std::sync::Mutex::new(None),
         };
-        let events = Arc::new(EventHub::default());
+        let events = Arc::new(EventHub::metered(inner.config.meter.clone()));
         let primary = events.listen();
         Ok(Client {
             inner: Arc::new(inner),

@@ -174,7 +174,15 @@ impl Client {
             }
         }
         report.latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+        if let Some(meter) = &self.inner.config.meter {
+            meter.logon(&report);
+        }
         report
+    }
+
+    /// Whether this client adds to `counters` ([`ClientBuilder::meter`]).
+    pub(crate) fn is_metered_into(&self, counters: &Arc<crate::fleet::FleetCounters>) -> bool {
+        self.inner.config.meter.as_ref().is_some_and(|m| Arc::ptr_eq(m, counters))
     }
 
     /// After a successful sign-in, waits up to `limit` for what the Microsoft client retrieves in its last sign-in

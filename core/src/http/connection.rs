@@ -154,6 +154,9 @@ impl HttpConnection {
             Err(_) => Err(HttpError::Timeout { url: target.url.clone(), after: self.timeout }),
             Ok(result) => result,
         };
+        if let Ok(r) = &result {
+            self.tap.http_status(method.as_str(), &target.path_and_query, r.status);
+        }
         if let (true, Ok(r)) = (self.tap.is_on(), &result) {
             let start = format!("HTTP/1.1 {} {}", r.status, reason(r.status));
             let mut headers = r.headers.iter().cloned();

@@ -56,7 +56,7 @@ impl Inner {
         };
         let http =
             HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024)
-                .traced(crate::trace::Tap::new(self.config.wire_observer.clone()));
+                .traced(crate::trace::Tap::of(&self.config));
         let device_id = crate::identity::sip_instance(&self.epid).uuid();
         match crate::auth::provision::provision(
             &http,

@@ -317,7 +317,7 @@ impl Inner {
         }
         let http =
             HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024)
-                .traced(crate::trace::Tap::new(self.config.wire_observer.clone()));
+                .traced(crate::trace::Tap::of(&self.config));
         let cfg = DiscoveryConfig {
             autodiscover_https_port: self.config.autodiscover_ports.0,
             autodiscover_http_port: self.config.autodiscover_ports.1,

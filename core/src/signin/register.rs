@@ -27,7 +27,7 @@ impl Inner {
         };
         let factory = RequestFactory::new(host_of, local.port(), self.aor.clone(), self.epid.clone());
         let mut session = SipSession::new(conn, factory, self.config.limits);
-        session.tap = crate::trace::Tap::new(self.config.wire_observer.clone());
+        session.tap = crate::trace::Tap::of(&self.config);
         session.host = host.clone();
         let params = self.register_params(local, None);
         let ntlm = self.config.credentials.as_ref().map(|(account, password)| ntlm_credentials(account, &password.0));

@@ -77,6 +77,11 @@ pub(crate) struct LabServices {
     pub presence: Mutex<PresenceStore>,
     pub contacts: Mutex<ContactStore>,
     conns: Mutex<HashMap<u64, Conn>>,
+    /// Who may watch whom: a user's bare address → the connections with a presence subscription naming them.
+    /// A publication notifies these, not every connection (with 18,000 endpoints each publishing, a scan of
+    /// every connection per change made the pool's presence quadratic: 618 s for 180,000 subscriptions).
+    /// Entries may outlive their subscription; fan-out re-checks each and prunes the dead.
+    watchers: Mutex<HashMap<String, HashSet<u64>>>,
     next_conn: Mutex<u64>,
     disabled: Mutex<HashSet<String>>,
     /// Users whose first registration the faults have seen.
@@ -101,6 +106,7 @@ impl LabServices {
             presence: Mutex::new(presence),
             contacts: Mutex::new(contacts),
             conns: Mutex::new(HashMap::new()),
+            watchers: Mutex::new(HashMap::new()),
             next_conn: Mutex::new(1),
             disabled: Mutex::new(HashSet::new()),
             dropped_once: Mutex::new(HashSet::new()),
@@ -361,6 +367,11 @@ impl LabServices {
         }
         drop(conns);
         if event == "presence" && keep {
+            let mut watchers = lock(&self.watchers);
+            for r in &resources {
+                watchers.entry(bare_aor(r)).or_default().insert(conn);
+            }
+            drop(watchers);
             let mut store = lock(&self.presence);
             for r in &resources {
                 store.record_subscriber(r, &watcher, "");
@@ -469,13 +480,26 @@ impl LabServices {
         }
         if !change.visible_categories.is_empty() {
             let target = bare_aor(&change.aor);
-            let conns: Vec<u64> = lock(&self.conns).keys().copied().collect();
+            let watching = |s: &SubDialog| s.event == "presence" && s.resources.iter().any(|r| bare_aor(r) == target);
+            let conns: Vec<u64> = {
+                let live = lock(&self.conns);
+                let mut watchers = lock(&self.watchers);
+                let mut found = Vec::new();
+                if let Some(candidates) = watchers.get_mut(&target) {
+                    candidates.retain(|id| live.get(id).is_some_and(|c| c.subs.iter().any(watching)));
+                    found.extend(candidates.iter().copied());
+                    if candidates.is_empty() {
+                        watchers.remove(&target);
+                    }
+                }
+                found
+            };
             for conn in conns {
                 self.notify_conn(
                     conn,
                     config,
                     port,
-                    |s| (s.event == "presence" && s.resources.iter().any(|r| bare_aor(r) == target)).then_some(()),
+                    |s| watching(s).then_some(()),
                     |store_sub| {
                         let store = lock(&self.presence);
                         store.partial_notify_body(
@@ -488,6 +512,11 @@ impl LabServices {
                 );
             }
         }
+        self.fan_out_self(change, config, port);
+    }
+
+    /// Tells the user's own endpoints (roaming-self) what changed in their publications.
+    fn fan_out_self(&self, change: &PresenceChange, config: &LabConfig, port: u16) {
         if change.self_changed {
             self.fan_out(
                 &change.aor,
