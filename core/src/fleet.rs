@@ -277,7 +277,8 @@ impl Fleet {
         let endpoints = self.endpoints_now();
         for chunk in endpoints.chunks(self.0.max_in_flight) {
             let mut tasks = tokio::task::JoinSet::new();
-            for client in chunk.iter().cloned() {
+            for client in chunk {
+                let client = client.clone();
                 tasks.spawn(async move {
                     let _ = client.sign_out().await;
                 });
