@@ -120,19 +120,26 @@ pub async fn provision(
     kerberos: Option<&super::kerberos::KerberosClient>,
 ) -> Result<Provisioned, ProvisionError> {
     let sip_uri = if sip_address.starts_with("sip:") { sip_address.to_string() } else { format!("sip:{sip_address}") };
-    let request = CertificateRequest::generate(&sip_uri)?;
+    // The RSA key pair is generated on a blocking thread while the web ticket is fetched: its hundred or so
+    // milliseconds of CPU overlap the ticket's round trips instead of adding to them.
+    let owner = sip_uri.clone();
+    let keygen = tokio::task::spawn_blocking(move || CertificateRequest::generate(&owner));
+    let acquire =
+        || acquire_for_service(http, trust, sts, certprov.as_str(), &sip_uri, account, password, org_id_sts, kerberos);
+    let mut acquired = acquire().await?;
+    let request = keygen
+        .await
+        .map_err(|e| crate::auth::certprov::CertProvError::KeyGeneration(format!("the key task ended: {e}")))??;
     // REFERENCE.md §2.3: a ticket the service calls invalid, expired or unverifiable (28032,
     // 28033, 28072) is dropped and a new one fetched, once; then the refusal stands.
     let mut retried = false;
     loop {
-        let acquired =
-            acquire_for_service(http, trust, sts, certprov.as_str(), &sip_uri, account, password, org_id_sts, kerberos)
-                .await?;
         let (ticket, route): (WebTicket, _) = (acquired.ticket, acquired.route);
         match publish(http, certprov, &sip_uri, device_id, &request, &ticket).await {
             Err(ProvisionError::Refused { code: Some(code), .. }) if !retried && ticket_rejected(code) => {
                 tracing::info!(code, "web ticket refused by certificate provisioning; fetching a new one once");
                 retried = true;
+                acquired = acquire().await?;
             }
             Err(e) => return Err(e),
             Ok(cert) => {

@@ -623,7 +623,7 @@ async fn discover_mex(http: &HttpClient, sts_url: &str) -> Option<(MexInfo, Lear
     let url = mex_url(sts_url)?;
     let host = url::Url::parse(&url).ok()?.host_str()?.to_owned();
     let learned = if url.starts_with("https://") { Learned::Tls(host) } else { Learned::PlainHttp(host) };
-    let response = match http.get(&url, &[]).await {
+    let response = match http.get_document(&url).await {
         Ok(r) if r.status == 200 => r,
         Ok(r) => {
             tracing::debug!(%url, status = r.status, "no Web Ticket Service metadata");

@@ -43,6 +43,7 @@ pub struct ClientBuilder {
     pub(crate) tls_dsk_versions: crate::auth::tlsdsk::TlsDskVersions,
     pub(crate) kerberos: crate::auth::kerberos::KerberosConfig,
     pub(crate) meter: Option<Arc<crate::fleet::FleetCounters>>,
+    pub(crate) sign_in_cache_ttl: Duration,
 }
 
 /// A password that never prints (Debug is redacted) and is wiped when dropped: each clone of a
@@ -103,6 +104,7 @@ impl ClientBuilder {
             tls_dsk_versions: crate::auth::tlsdsk::TlsDskVersions::default(),
             kerberos: crate::auth::kerberos::KerberosConfig::default(),
             meter: None,
+            sign_in_cache_ttl: crate::signin::cache::DEFAULT_TTL,
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -243,6 +245,14 @@ impl ClientBuilder {
     /// two unanswered lookups in a row end a sign-in's DNS (see [`crate::discovery::once`]).
     pub fn dns_lookup_limit(mut self, limit: Duration) -> ClientBuilder {
         self.dns_lookup_limit = limit;
+        self
+    }
+
+    /// How long the registrar of a successful sign-in is kept in the keystore and signed in to directly, without
+    /// Server Discovery (default one hour; zero turns the cache off). A cached registrar that fails is forgotten
+    /// and discovery runs in the same sign-in (`crate::signin::cache`).
+    pub fn sign_in_cache_ttl(mut self, ttl: Duration) -> ClientBuilder {
+        self.sign_in_cache_ttl = ttl;
         self
     }
 
@@ -388,6 +398,7 @@ impl ClientBuilder {
             network: self.network.clone().unwrap_or_else(|| Arc::new(SystemNetwork)),
             config: self,
             web_ticket_url: std::sync::Mutex::new(None),
+            http: std::sync::Mutex::new(None),
             running: std::sync::Mutex::new(crate::report::Stage::LocalDiscovery),
             tls_dsk: std::sync::Mutex::new(None),
         };

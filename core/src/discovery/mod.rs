@@ -15,7 +15,7 @@ pub use resolver::{BoxFuture, DnsError, DnsResolver, SrvTarget};
 use std::time::Duration;
 
 /// How a candidate registrar was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     /// Given by configuration.
     Configured,

@@ -93,6 +93,17 @@ impl HttpConnection {
         self.peer_addr
     }
 
+    /// The same connection, for requests that may (`trusted`) or may not carry credential headers.
+    pub(crate) fn trusting(mut self, trusted: bool) -> HttpConnection {
+        self.trusted = trusted;
+        self
+    }
+
+    /// The origin (scheme, host, port) this connection goes to.
+    pub(crate) fn origin(&self) -> &Target {
+        &self.origin
+    }
+
     /// True once the server (or an error) has closed the connection; further requests would fail.
     pub fn is_closed(&self) -> bool {
         self.sender.is_closed()

@@ -192,3 +192,45 @@ async fn dns_and_tcp_failures_keep_their_classes() {
     let err = http.get(&format!("http://a.contoso.lab:{}/", closed.port()), &[("Bad Header", "x")]).await;
     assert!(matches!(err, Err(HttpError::InvalidHeader { .. })), "{err:?}");
 }
+
+#[tokio::test]
+async fn requests_to_one_origin_reuse_an_idle_connection_and_documents_are_fetched_once() {
+    let (addr, mut heads, accepted) = scripted(vec![OK_JSON]).await;
+    let http = client(Duration::from_secs(5), 1024);
+    let base = format!("http://lyncdiscover.contoso.lab:{}", addr.port());
+    for path in ["/root", "/user", "/domain"] {
+        assert_eq!(http.get(&format!("{base}{path}"), &[]).await.unwrap().status, 200);
+        assert!(heads.recv().await.unwrap().starts_with(&format!("GET {path} ")));
+    }
+    // A clone shares the idle connection (discovery and certificate provisioning hold clones of one client).
+    assert_eq!(http.clone().get(&format!("{base}/again"), &[]).await.unwrap().status, 200);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "four requests, one connection");
+    // connect() takes the idle connection too (for NTLM's legs); it is the caller's from then on.
+    let legs = http.connect(&base).await.unwrap();
+    drop(legs); // (the scripted server serves one connection at a time)
+    assert_eq!(http.get(&format!("{base}/meanwhile"), &[]).await.unwrap().status, 200);
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "the connection given away is not shared");
+    for path in ["/again", "/meanwhile"] {
+        assert!(heads.recv().await.unwrap().starts_with(&format!("GET {path} ")));
+    }
+
+    let mex = format!("{base}/WebTicket/WebTicketService.svc/mex");
+    for _ in 0..3 {
+        assert_eq!(http.get_document(&mex).await.unwrap().body, b"{}");
+    }
+    assert!(heads.recv().await.unwrap().starts_with("GET /WebTicket/WebTicketService.svc/mex "));
+    assert!(heads.try_recv().is_err(), "the document was fetched once");
+}
+
+#[tokio::test]
+async fn an_idle_connection_the_server_closed_is_replaced_without_an_error() {
+    // Every response ends its connection: the client notices (hyper reads the close) and opens a new one.
+    let closing = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}";
+    let (addr, _, accepted) = scripted(vec![closing]).await;
+    let http = client(Duration::from_secs(5), 1024);
+    let base = format!("http://pool01.contoso.lab:{}", addr.port());
+    for path in ["/a", "/b", "/c"] {
+        assert_eq!(http.get(&format!("{base}{path}"), &[]).await.unwrap().status, 200);
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}

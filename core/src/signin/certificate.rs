@@ -54,9 +54,7 @@ impl Inner {
             Ok(u) => u,
             Err(e) => return Err(stop(report, untrusted_failure(&e))),
         };
-        let http =
-            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024)
-                .traced(crate::trace::Tap::of(&self.config));
+        let http = self.http();
         let device_id = crate::identity::sip_instance(&self.epid).uuid();
         match crate::auth::provision::provision(
             &http,

@@ -3,6 +3,7 @@
 //! REGISTER with NTLM or TLS-DSK), and the redirect to the user's home pool. Each step lands in the
 //! [`SignInReport`]. [`Inner`] holds what every sign-in (and every reconnect) of one client shares.
 
+pub(crate) mod cache;
 mod certificate;
 mod register;
 mod renewal;
@@ -55,6 +56,9 @@ pub(crate) struct Inner {
     pub running: std::sync::Mutex<Stage>,
     /// The user's Kerberos tickets, kept across sign-ins ([`crate::auth::kerberos`]).
     pub kerberos: crate::auth::kerberos::KerberosClient,
+    /// The HTTP client of the sign-in running now: discovery and certificate provisioning share its idle
+    /// connections (dropped, and closed, when the sign-in ends).
+    pub http: std::sync::Mutex<Option<HttpClient>>,
 }
 
 impl Inner {
@@ -88,6 +92,7 @@ impl Inner {
             return None;
         }
         self.resolver.begin();
+        *self.http.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let deadline = self.config.sign_in_deadline;
         let span = tracing::info_span!("sign_in", user = %self.aor.as_str());
         let outcome = tokio::time::timeout(deadline, self.stages(report)).instrument(span).await;
@@ -100,6 +105,7 @@ impl Inner {
                 None
             }
         };
+        *self.http.lock().unwrap_or_else(|p| p.into_inner()) = None;
         if session.is_none()
             && let Some((account, password)) = &self.config.credentials
             && report.error_class().is_some_and(refused_credentials_class)
@@ -120,9 +126,58 @@ impl Inner {
 
     async fn stages(&self, report: &mut SignInReport) -> Option<SipSession> {
         self.enter(Stage::LocalDiscovery);
-        let mut local = self.local_discovery(report);
+        let local = self.local_discovery(report);
         self.enter(Stage::ServerDiscovery);
+        let key = self.cache_key();
+        let cached = match self.config.server {
+            Some(_) => None,
+            None if self.config.sign_in_cache_ttl.is_zero() => None,
+            None => cache::load(self.keystore.as_ref(), &key, SystemTime::now()),
+        };
+        if let Some(cached) = cached {
+            // Straight to the registrar of the last sign-in; on any failure, forget it and discover.
+            let mut trial = report.clone();
+            let detail = format!(
+                "registrar of the sign-in {} s ago, kept {} s more (sign-in cache); lyncdiscover, SRV and the web \
+                 ticket not needed",
+                cached.age.as_secs(),
+                cached.left.as_secs()
+            );
+            trial.step(Stage::ServerDiscovery, "cached registrar", &cached.candidate.fqdn, Duration::ZERO, Outcome::Success, detail);
+            let host = cached.candidate.fqdn.clone();
+            if !cached.addrs.is_empty() {
+                self.resolver.seed_ips(&host, cached.addrs.clone());
+            }
+            if let Some(session) = self.register_with(&mut trial, local.clone(), vec![cached.candidate]).await {
+                *report = trial;
+                return Some(session);
+            }
+            // The registrar answered about the user (wrong password, disabled, unknown): discovery would only
+            // lead back to it, and a refused password must not be sent twice in one sign-in.
+            if trial.error_class().is_some_and(about_the_user) {
+                *report = trial;
+                return None;
+            }
+            cache::forget(self.keystore.as_ref(), &key);
+            // Discovery asks DNS afresh, the cached addresses included.
+            self.resolver.begin();
+            let why = trial.error.clone().unwrap_or_else(|| "it failed".into());
+            let detail = format!("signing in to the cached registrar failed ({why}); forgotten, discovering again");
+            report.step(Stage::ServerDiscovery, "cached registrar", &host, Duration::ZERO, Outcome::Skipped, detail);
+            self.enter(Stage::ServerDiscovery);
+        }
         let candidates = self.server_discovery(report).await?;
+        self.register_with(report, local, candidates).await
+    }
+
+    /// Connectivity Checks and Authentication against the first of `candidates` that answers, following
+    /// redirects to the home pool; the registrar registered with is kept in the sign-in cache.
+    async fn register_with(
+        &self,
+        report: &mut SignInReport,
+        mut local: LocalDiscovery,
+        candidates: Vec<Candidate>,
+    ) -> Option<SipSession> {
         if let Some(first) = candidates.first() {
             report.target = format!("{}:{}", first.fqdn, first.port);
         }
@@ -160,7 +215,13 @@ impl Inner {
         loop {
             report.target = format!("{}:{}", candidate.fqdn, candidate.port);
             let (next, stage) = match self.register(report, conn, &candidate).await {
-                RegisterEnd::Registered(session) => return Some(*session),
+                RegisterEnd::Registered(session) => {
+                    let ttl = self.config.sign_in_cache_ttl;
+                    let addrs = vec![session.conn.peer_addr().ip()];
+                    let kept = (&candidate, addrs);
+                    cache::save(self.keystore.as_ref(), &self.cache_key(), kept, ttl, SystemTime::now());
+                    return Some(*session);
+                }
                 RegisterEnd::Failed => return None,
                 // Lost in the middle of the handshake: connect to the same registrar again and start over,
                 // once per sign-in (a pool that drops every connection is a failure to report).
@@ -315,9 +376,7 @@ impl Inner {
                 learned: Learned::Configuration,
             }]);
         }
-        let http =
-            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024)
-                .traced(crate::trace::Tap::of(&self.config));
+        let http = self.http();
         let cfg = DiscoveryConfig {
             autodiscover_https_port: self.config.autodiscover_ports.0,
             autodiscover_http_port: self.config.autodiscover_ports.1,
@@ -356,6 +415,32 @@ impl Inner {
         }
         Some(found.candidates)
     }
+    /// The sign-in cache's key: the user and what discovery depends on (DNS servers, autodiscover and A-record
+    /// ports, inside or outside), so that a registrar found one way is never used for a sign-in configured
+    /// another (a lab pool on new ports, `--external`).
+    fn cache_key(&self) -> String {
+        let user = self.aor.as_sip().map(|s| s.aor()).unwrap_or_default();
+        let c = &self.config;
+        let dns: Vec<String> = c.dns_servers.iter().map(|a| a.to_string()).collect();
+        let (https, http) = c.autodiscover_ports;
+        let how = format!("{}|{https:?}|{http:?}|{:?}|{:?}", dns.join(","), c.a_record_port, c.location);
+        if how == format!("|None|None|None|{:?}", crate::discovery::NetworkLocation::Auto) {
+            return user;
+        }
+        let digest = <sha1::Sha1 as sha1::Digest>::digest(how.as_bytes());
+        format!("{user}:{}", crate::auth::ntlm::signing::hex(&digest[..8]))
+    }
+
+    /// This sign-in's HTTP client (see [`Inner::http`]).
+    pub(crate) fn http(&self) -> HttpClient {
+        let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        http.get_or_insert_with(|| {
+            HttpClient::new(self.connector.clone(), self.resolver.clone(), self.config.http_timeout, 1024 * 1024)
+                .traced(crate::trace::Tap::of(&self.config))
+        })
+        .clone()
+    }
+
     fn enter(&self, stage: Stage) {
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = stage;
     }
@@ -402,6 +487,13 @@ fn deadline_failure(report: &SignInReport, stage: Stage, deadline: Duration) -> 
         diagnosis: None,
         hint: format!("{hint} (or allow more time: ClientBuilder::sign_in_deadline)"),
     }
+}
+
+/// Failure classes where the registrar (or the directory behind it) answered about the user: discovering again
+/// cannot help.
+fn about_the_user(class: &str) -> bool {
+    refused_credentials_class(class)
+        || matches!(class, "disabled-user" | "unknown-user" | "credentials-withheld" | "clock-skew")
 }
 
 /// Report classes meaning "the directory refused the password" (a failed logon it counts).

@@ -31,7 +31,10 @@ impl Inner {
             if let Ok(wait) = due.duration_since(SystemTime::now()) {
                 tokio::time::sleep(wait).await;
             }
-            match self.renew_once(&challenge, &registrar).await {
+            let renewed = self.renew_once(&challenge, &registrar).await;
+            // Its HTTP connections are not kept for the rest of the session.
+            *self.http.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            match renewed {
                 Ok(()) => {
                     let expires_unix = StoredCertificate::load(self.keystore.as_ref(), &user, &target)
                         .ok()

@@ -46,11 +46,22 @@ pub(crate) async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: A
         let acceptor = acceptor.clone();
         let state = state.clone();
         tokio::spawn(async move {
+            setup_delay(state.config.response_delay(), true).await;
             match acceptor.accept(tcp).await {
                 Ok(tls) => serve_connection(tls, peer, state).await,
                 Err(e) => tracing::debug!(%peer, error = %e, "lab pool: TLS handshake failed"),
             }
         });
+    }
+}
+
+/// The response delay covers connection setup too, so that counting round trips counts every sequential
+/// exchange: one for TCP's handshake (whose SYN-ACK the kernel sends at once, so it is taken here) and one for
+/// the TLS server's flight (TLS 1.3 has one; the client speaks first, and its ClientHello waits in the socket
+/// meanwhile).
+pub(crate) async fn setup_delay(delay: std::time::Duration, tls: bool) {
+    if !delay.is_zero() {
+        tokio::time::sleep(if tls { delay * 2 } else { delay }).await;
     }
 }
 

@@ -212,6 +212,7 @@ async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, site: Arc<Site>,
         };
         let (tls, site, requests) = (tls.clone(), site.clone(), requests.clone());
         connections.spawn(async move {
+            crate::sip_server::setup_delay(site.cfg.delay, tls.is_some()).await;
             match tls {
                 None => serve_http(tcp, false, site, requests).await,
                 Some(acceptor) => match tokio::time::timeout(CLIENT_PATIENCE, acceptor.accept(tcp)).await {
