@@ -92,11 +92,14 @@ pub async fn run(args: LabArgs) -> ExitCode {
                 "krb5_conf": k.kdc().krb5_conf(),
             })),
         });
+        // Standard output holds the one JSON line and nothing else (scripts read it whole); the rest goes to
+        // standard error.
         println!("{info}");
+        eprintln!("press Ctrl-C to stop");
     } else {
         print!("{}", describe(&pool, &ca_file, &users));
+        println!("press Ctrl-C to stop");
     }
-    println!("press Ctrl-C to stop");
     let _ = tokio::signal::ctrl_c().await;
     if args.ca_out.is_none() {
         let _ = std::fs::remove_file(&ca_file);

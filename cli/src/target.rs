@@ -93,6 +93,11 @@ pub struct TargetArgs {
     /// Give up on a sign-in that has not finished after this many seconds (class `deadline`).
     #[arg(long, value_name = "SECONDS", default_value_t = 90)]
     deadline: u64,
+    /// Sign in straight to the registrar of the last successful sign-in (kept in the keystore for an hour)
+    /// instead of running Server Discovery, as applications do. Off by default: a sign-in test checks
+    /// discovery too.
+    #[arg(long)]
+    sign_in_cache: bool,
 }
 
 /// `--keystore`.
@@ -200,6 +205,9 @@ impl Opened<'_> {
             }
         };
         builder = builder.keystore(self.keystore.clone()).sign_in_deadline(deadline);
+        if !args.sign_in_cache {
+            builder = builder.sign_in_cache_ttl(std::time::Duration::ZERO);
+        }
         builder = builder
             .auth_method(args.auth)
             .tls_dsk_versions(sfbkit::auth::tlsdsk::TlsDskVersions { min: args.tls_dsk_min, max: args.tls_dsk_max });

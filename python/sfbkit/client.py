@@ -133,6 +133,7 @@ def _options(given: Mapping[str, Any]) -> Dict[str, Any]:
         "connect_timeout": _seconds(get("connect_timeout")),
         "http_timeout": _seconds(get("http_timeout")),
         "sign_in_deadline": _seconds(get("sign_in_deadline")),
+        "sign_in_cache_ttl": _seconds(get("sign_in_cache_ttl")),
         "dns_lookup_limit": _seconds(get("dns_lookup_limit")),
         "autodiscover_ports": get("autodiscover_ports"),
         "autodiscover_format": get("autodiscover_format"),
@@ -229,6 +230,9 @@ class Client:
     ``"auto"``, ``"internal"`` or ``"external"`` (the path a remote user's client takes). Kerberos reads the FILE
     credential cache ``kerberos_ccache`` (default ``KRB5CCNAME``), asks the KDCs ``kdc`` (default: DNS SRV
     ``_kerberos._tcp.<realm>``) for ``kerberos_etypes`` session keys (``"aes256"``, ``"aes128"``, ``"rc4"``).
+    ``sign_in_cache_ttl`` is how long the registrar of a sign-in is kept in the keystore and signed in to
+    directly, without server discovery (default one hour; ``0`` turns the sign-in cache off, as a test of
+    discovery wants).
 
     A client belongs to the event loop it is first awaited in; ``async with client:`` signs in and always
     signs out.
@@ -251,6 +255,7 @@ class Client:
         connect_timeout: Union[None, float, datetime.timedelta] = None,
         http_timeout: Union[None, float, datetime.timedelta] = None,
         sign_in_deadline: Union[None, float, datetime.timedelta] = None,
+        sign_in_cache_ttl: Union[None, float, datetime.timedelta] = None,
         dns_lookup_limit: Union[None, float, datetime.timedelta] = None,
         autodiscover_ports: Optional[Tuple[int, int]] = None,
         autodiscover_format: str = "xml",

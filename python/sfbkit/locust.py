@@ -72,15 +72,23 @@ events.init_command_line_parser.add_listener(_arguments)  # type: ignore[no-unty
 def lab_settings(path: str) -> Tuple[List[str], Dict[str, Any]]:
     """The users (``user00000@contoso.lab``...) and :class:`sfbkit.Client` options of the lab pool that
     ``sfbkit lab --json`` described in the file at ``path``."""
-    info = json.loads(Path(path).read_text(encoding="utf-8"))
-    options: Dict[str, Any] = {
-        "dns": info["dns"],
-        "autodiscover_ports": (int(info["autodiscover_https_port"]), int(info["autodiscover_http_port"])),
-        "a_record_port": int(str(info["registrar"]).rsplit(":", 1)[1]),
-        "ca_files": [info["ca_file"]],
-        "keystore": "memory",
-    }
-    return [str(u) for u in info["users"]], options
+    try:
+        # The first line: `sfbkit lab --json` prints one JSON object on one line.
+        info = json.loads(Path(path).read_text(encoding="utf-8").lstrip().split("\n", 1)[0])
+        options: Dict[str, Any] = {
+            "dns": info["dns"],
+            "autodiscover_ports": (int(info["autodiscover_https_port"]), int(info["autodiscover_http_port"])),
+            "a_record_port": int(str(info["registrar"]).rsplit(":", 1)[1]),
+            "ca_files": [info["ca_file"]],
+            "keystore": "memory",
+        }
+        return [str(u) for u in info["users"]], options
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+        raise Error(
+            f"{path} is not the line `sfbkit lab --json` prints ({type(e).__name__}: {e})",
+            error_class="bad-lab-file",
+            hint="sfbkit lab --users N --json > lab.json, then --sfbkit-lab lab.json",
+        ) from None
 
 
 class _Worker:

@@ -33,6 +33,8 @@ pub(crate) struct Options {
     connect_timeout: Option<f64>,
     http_timeout: Option<f64>,
     sign_in_deadline: Option<f64>,
+    /// Seconds the registrar of a sign-in is kept and signed in to directly (0: no sign-in cache).
+    sign_in_cache_ttl: Option<f64>,
     dns_lookup_limit: Option<f64>,
     autodiscover_ports: Option<(u16, u16)>,
     autodiscover_format: Option<String>,
@@ -147,6 +149,9 @@ pub(crate) fn configure(py: Python<'_>, mut b: ClientBuilder, o: Options) -> Res
     }
     if let Some(t) = o.http_timeout {
         b = b.http_timeout(seconds("http_timeout", t)?);
+    }
+    if let Some(t) = o.sign_in_cache_ttl {
+        b = b.sign_in_cache_ttl(seconds("sign_in_cache_ttl", t)?);
     }
     if let Some(t) = o.sign_in_deadline {
         b = b.sign_in_deadline(seconds("sign_in_deadline", t)?);

@@ -123,3 +123,22 @@ def test_locust_with_a_master_and_two_workers_drives_sfbkit_endpoints(tmp_path: 
         # And each signed out when Locust stopped it.
         assert int(rows["sign-out"]["Request Count"]) == users, rows
         assert lab.bindings() == [], "no endpoint is left registered"
+
+
+async def test_the_sign_in_cache_skips_discovery_and_can_be_turned_off(lab_pool: LabPool) -> None:
+    store = sfbkit.MemoryStore()
+
+    def discovery_steps(report: sfbkit.SignInReport) -> List[str]:
+        return [s.step for s in report.stages if s.stage == "Server Discovery"]
+
+    async with lab_pool.client("alice", keystore=store) as first:
+        assert any("lyncdiscoverinternal" in step for step in discovery_steps(first.last_report or _missing()))
+    async with lab_pool.client("alice", keystore=store) as second:
+        assert discovery_steps(second.last_report or _missing()) == ["cached registrar"]
+    async with lab_pool.client("alice", keystore=store, sign_in_cache_ttl=0) as third:
+        steps = discovery_steps(third.last_report or _missing())
+        assert "cached registrar" not in steps and any("lyncdiscoverinternal" in s for s in steps), steps
+
+
+def _missing() -> sfbkit.SignInReport:
+    raise AssertionError("no report after a sign-in")

@@ -143,7 +143,14 @@ impl Inner {
                 cached.age.as_secs(),
                 cached.left.as_secs()
             );
-            trial.step(Stage::ServerDiscovery, "cached registrar", &cached.candidate.fqdn, Duration::ZERO, Outcome::Success, detail);
+            trial.step(
+                Stage::ServerDiscovery,
+                "cached registrar",
+                &cached.candidate.fqdn,
+                Duration::ZERO,
+                Outcome::Success,
+                detail,
+            );
             let host = cached.candidate.fqdn.clone();
             if !cached.addrs.is_empty() {
                 self.resolver.seed_ips(&host, cached.addrs.clone());

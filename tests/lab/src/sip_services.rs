@@ -333,6 +333,15 @@ impl LabServices {
         };
         // Provisioning is one-shot (Expires: 0): answered, no dialog kept.
         let keep = expires > 0 && event != "vnd-microsoft-provisioning-v2";
+        if keep && event == "presence" {
+            // Indexed while the connection table is still locked, as the first NOTIFY's body was made: a
+            // publication stored after that body waits for this lock in fan-out and then finds the watcher
+            // (indexed after the lock, a publication in between reached neither the body nor the watcher).
+            let mut watchers = lock(&self.watchers);
+            for r in &resources {
+                watchers.entry(bare_aor(r)).or_default().insert(conn);
+            }
+        }
         if keep {
             let expires_at = Instant::now() + Duration::from_secs(u64::from(expires));
             match existing {
@@ -367,11 +376,6 @@ impl LabServices {
         }
         drop(conns);
         if event == "presence" && keep {
-            let mut watchers = lock(&self.watchers);
-            for r in &resources {
-                watchers.entry(bare_aor(r)).or_default().insert(conn);
-            }
-            drop(watchers);
             let mut store = lock(&self.presence);
             for r in &resources {
                 store.record_subscriber(r, &watcher, "");
