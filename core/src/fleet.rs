@@ -180,7 +180,14 @@ struct FleetInner {
     in_flight: tokio::sync::Semaphore,
     max_in_flight: usize,
     endpoints: Mutex<Vec<Arc<Client>>>,
+    /// One DNS resolver per set of DNS servers (empty: the system's), shared by the fleet's clients: one cache
+    /// for the whole fleet, and the resolver's own memory (hickory preallocates its cache, about 27 KiB,
+    /// measured with heaptrack) once instead of once per endpoint.
+    resolvers: Mutex<Vec<SharedResolver>>,
 }
+
+/// A fleet's resolver and the DNS servers it asks (empty: the system's).
+type SharedResolver = (Vec<std::net::SocketAddr>, Arc<dyn crate::discovery::DnsResolver>);
 
 /// Many endpoints, paced and counted (see the module docs). Cloning gives another handle to the same fleet.
 #[derive(Clone)]
@@ -208,6 +215,7 @@ impl Fleet {
             in_flight: tokio::sync::Semaphore::new(max_in_flight),
             max_in_flight,
             endpoints: Mutex::new(Vec::new()),
+            resolvers: Mutex::new(Vec::new()),
         }))
     }
 
@@ -221,11 +229,34 @@ impl Fleet {
         &self.0.counters
     }
 
-    /// Builds a client from `builder` with the fleet's shared resources and counters, and keeps it.
+    /// Builds a client from `builder` with the fleet's shared resources, counters and DNS resolver (unless the
+    /// builder has a resolver of its own), and keeps it. The fleet's clients should run on one tokio runtime, as
+    /// the resolver's connections belong to the runtime that made them.
     pub fn add(&self, builder: ClientBuilder) -> Result<Arc<Client>, ClientError> {
+        let builder = match builder.resolver.is_some() {
+            true => builder,
+            false => {
+                let resolver = self.resolver_for(&builder.dns_servers)?;
+                builder.resolver(resolver)
+            }
+        };
         let client = Arc::new(builder.shared(self.0.shared.clone()).meter(self.0.counters.clone()).build()?);
         self.endpoints().push(client.clone());
         Ok(client)
+    }
+
+    /// The resolver for `servers`, built on first use.
+    fn resolver_for(
+        &self,
+        servers: &[std::net::SocketAddr],
+    ) -> Result<Arc<dyn crate::discovery::DnsResolver>, ClientError> {
+        let mut resolvers = self.0.resolvers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, r)) = resolvers.iter().find(|(s, _)| s.as_slice() == servers) {
+            return Ok(r.clone());
+        }
+        let resolver = crate::client::resolver_for(servers)?;
+        resolvers.push((servers.to_vec(), resolver.clone()));
+        Ok(resolver)
     }
 
     /// The fleet's endpoints, in the order added.

@@ -349,13 +349,9 @@ impl ClientBuilder {
         if versions.min > versions.max {
             return Err(ClientError::TlsDskVersions(versions));
         }
-        let resolver: Arc<dyn DnsResolver> = match (&self.resolver, self.dns_servers.is_empty()) {
-            (Some(r), _) => r.clone(),
-            (None, false) => Arc::new(
-                HickoryResolver::with_nameservers(&self.dns_servers, Duration::from_secs(2))
-                    .map_err(ClientError::Resolver)?,
-            ),
-            (None, true) => Arc::new(HickoryResolver::system().map_err(ClientError::Resolver)?),
+        let resolver = match &self.resolver {
+            Some(r) => r.clone(),
+            None => resolver_for(&self.dns_servers)?,
         };
         // A configured address pins the registrar's name to it, the way a hosts-file entry would.
         let resolver = match &self.server {
@@ -451,6 +447,15 @@ impl DnsResolver for Pinned {
         self.inner.ips(name)
     }
 }
+/// The DNS resolver for `servers` (the system's when empty), each lookup within 2 s.
+pub(crate) fn resolver_for(servers: &[SocketAddr]) -> Result<Arc<dyn DnsResolver>, ClientError> {
+    let resolver = match servers.is_empty() {
+        true => HickoryResolver::system(),
+        false => HickoryResolver::with_nameservers(servers, Duration::from_secs(2)),
+    };
+    Ok(Arc::new(resolver.map_err(ClientError::Resolver)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,7 @@ use crate::trust::{TrustDecider, TrustModel};
 mod builder;
 
 pub use builder::ClientBuilder;
+pub(crate) use builder::resolver_for;
 
 /// Where the registrar is, when the caller already knows (server discovery is then skipped).
 #[derive(Debug, Clone, PartialEq, Eq)]

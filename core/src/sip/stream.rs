@@ -59,6 +59,9 @@ pub struct StreamParser {
     failed: Option<ParseError>,
 }
 
+/// Buffer capacity an idle parser keeps (one TLS record's worth of a typical message).
+pub const RETAINED_CAPACITY: usize = 4096;
+
 impl StreamParser {
     /// A parser enforcing `limits`.
     pub fn new(limits: Limits) -> StreamParser {
@@ -85,6 +88,17 @@ impl StreamParser {
         }
         self.buf.extend_from_slice(data);
         Ok(())
+    }
+
+    /// Everything was consumed: the buffer is emptied, and past [`RETAINED_CAPACITY`] given back, so that an idle
+    /// connection does not keep the room its largest message took (a 10 KB presence NOTIFY left about 29 KiB per
+    /// endpoint, measured with heaptrack over 1,000 endpoints).
+    fn release(&mut self) {
+        self.buf.clear();
+        self.start = 0;
+        if self.buf.capacity() > RETAINED_CAPACITY {
+            self.buf.shrink_to(RETAINED_CAPACITY);
+        }
     }
 
     /// Bytes buffered and not yet consumed.
@@ -116,6 +130,7 @@ impl StreamParser {
                 return Ok(Some(StreamItem::Pong));
             }
             if data.is_empty() {
+                self.release();
                 return Ok(None);
             }
             let end = match self.scan.scan(data, &self.limits) {
@@ -158,5 +173,33 @@ impl StreamParser {
         self.buf = Vec::new();
         self.start = 0;
         Err(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_parser_gives_back_the_room_a_large_message_took() {
+        let mut parser = StreamParser::new(Limits::default());
+        let body = "x".repeat(20_000);
+        let message = format!(
+            "NOTIFY sip:alice@contoso.com SIP/2.0\r\nVia: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK1\r\n\
+             From: <sip:bob@contoso.com>;tag=1\r\nTo: <sip:alice@contoso.com>;tag=2\r\nCall-ID: c\r\n\
+             CSeq: 2 NOTIFY\r\nMax-Forwards: 70\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        for chunk in message.as_bytes().chunks(4096) {
+            parser.push(chunk).unwrap();
+        }
+        assert!(parser.buf.capacity() >= 20_000);
+        assert!(matches!(parser.next_item(), Ok(Some(StreamItem::Message(_)))));
+        assert!(matches!(parser.next_item(), Ok(None)));
+        assert_eq!(parser.buffered(), 0);
+        assert!(parser.buf.capacity() <= RETAINED_CAPACITY, "{}", parser.buf.capacity());
+        // And it goes on parsing what comes next.
+        parser.push(b"\r\n\r\n").unwrap();
+        assert!(matches!(parser.next_item(), Ok(Some(StreamItem::Ping))));
     }
 }
