@@ -431,9 +431,6 @@ impl Inner {
         let dns: Vec<String> = c.dns_servers.iter().map(|a| a.to_string()).collect();
         let (https, http) = c.autodiscover_ports;
         let how = format!("{}|{https:?}|{http:?}|{:?}|{:?}", dns.join(","), c.a_record_port, c.location);
-        if how == format!("|None|None|None|{:?}", crate::discovery::NetworkLocation::Auto) {
-            return user;
-        }
         let digest = <sha1::Sha1 as sha1::Digest>::digest(how.as_bytes());
         format!("{user}:{}", crate::auth::ntlm::signing::hex(&digest[..8]))
     }
