@@ -154,3 +154,30 @@ fn a_kdc_ten_minutes_off_is_clock_skew() {
     assert!(e.to_string().contains("KRB_AP_ERR_SKEW"), "{e}");
     assert!(e.hint().contains("w32tm"), "{}", e.hint());
 }
+
+/// CI once lost a KDC's port to a socket opened between the port check and `krb5kdc`'s bind. Ports now come
+/// from below the kernel's ephemeral range and a lost one is retried: four realms started at once, while the
+/// test opens ephemeral sockets of its own, all listen, each on its own port.
+#[test]
+fn realms_started_together_each_get_a_port_outside_the_ephemeral_range() {
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let noise = std::thread::spawn(|| (0..400).filter_map(|_| std::net::UdpSocket::bind("127.0.0.1:0").ok()).count());
+    let kdcs: Vec<LabKdc> = (0..4)
+        .map(|_| std::thread::spawn(|| realm(|_| {})))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().expect("a realm starts"))
+        .collect();
+    assert!(noise.join().unwrap() > 0);
+    let mut ports: Vec<u16> = kdcs.iter().map(|k| k.addr().port()).collect();
+    for p in &ports {
+        assert!(*p < low, "port {p} is in the ephemeral range from {low}");
+        assert!(std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok(), "KDC on {p} listens");
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), 4);
+}

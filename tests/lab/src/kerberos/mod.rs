@@ -80,17 +80,54 @@ pub fn available() -> Result<(), String> {
     gssapi::available()
 }
 
+/// A port free for both TCP and UDP now; the KDC binds it a moment later. It is taken below the kernel's
+/// ephemeral range, so the `bind(0)` sockets of the lab pool and of tests running alongside (DNS on UDP,
+/// listeners on TCP) are never handed it in between; [`LabKdc::start`] still retries a port lost anyway.
 fn free_port() -> Result<u16, KdcError> {
-    // A port free for both TCP and UDP now; the KDC binds it a moment later.
-    for _ in 0..20 {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0")?;
-        let port = tcp.local_addr()?.port();
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .filter(|low| *low > 12_000);
+    for _ in 0..50 {
+        let (tcp, port) = match ephemeral_low {
+            Some(low) => {
+                let port = 10_000 + rand::random::<u16>() % (low - 10_000);
+                match std::net::TcpListener::bind(("127.0.0.1", port)) {
+                    Ok(tcp) => (tcp, port),
+                    Err(_) => continue,
+                }
+            }
+            None => {
+                let tcp = std::net::TcpListener::bind("127.0.0.1:0")?;
+                let port = tcp.local_addr()?.port();
+                (tcp, port)
+            }
+        };
         if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            drop(tcp);
             return Ok(port);
         }
     }
-    Err(KdcError::Start("no free port".into()))
+    Err(KdcError::Start("no port free for both TCP and UDP".into()))
 }
+
+/// Writes the realm's `krb5.conf` and `kdc.conf` for a KDC on `port`.
+fn write_configs(dir: &Path, realm: &str, port: u16) -> Result<(), KdcError> {
+    let d = dir.display();
+    let krb5_conf = format!(
+        "[libdefaults]\n    default_realm = {realm}\n    dns_lookup_kdc = false\n    dns_lookup_realm = false\n    dns_canonicalize_hostname = false\n    rdns = false\n    allow_rc4 = true\n[realms]\n    {realm} = {{\n        kdc = 127.0.0.1:{port}\n    }}\n"
+    );
+    let kdc_conf = format!(
+        "[kdcdefaults]\n    kdc_ports = 127.0.0.1:{port}\n    kdc_tcp_ports = 127.0.0.1:{port}\n[realms]\n    {realm} = {{\n        database_name = {d}/principal\n        key_stash_file = {d}/stash\n        acl_file = {d}/kadm5.acl\n        max_life = 10h 0m 0s\n        max_renewable_life = 7d 0h 0m 0s\n        master_key_type = aes256-cts-hmac-sha1-96\n        supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal arcfour-hmac:normal\n        default_principal_flags = +preauth\n    }}\n[libdefaults]\n    allow_rc4 = true\n[logging]\n    kdc = FILE:{d}/kdc.log\n    default = FILE:{d}/krb5lib.log\n"
+    );
+    std::fs::write(dir.join("krb5.conf"), krb5_conf)?;
+    std::fs::write(dir.join("kdc.conf"), kdc_conf)?;
+    Ok(())
+}
+
+/// How many times [`LabKdc::start`] starts `krb5kdc` on a fresh port when it exits while starting (another
+/// process took the port between the check and the KDC's bind).
+const START_ATTEMPTS: usize = 4;
 
 impl LabKdc {
     /// Creates the realm and starts `krb5kdc` (about 0.1 s).
@@ -100,17 +137,9 @@ impl LabKdc {
         }
         let dir = std::env::temp_dir().join(format!("sfbkit-kdc-{}-{}", std::process::id(), rand::random::<u32>()));
         std::fs::create_dir_all(&dir)?;
-        let port = free_port()?;
         let realm = spec.realm.clone();
-        let d = dir.display();
-        let krb5_conf = format!(
-            "[libdefaults]\n    default_realm = {realm}\n    dns_lookup_kdc = false\n    dns_lookup_realm = false\n    dns_canonicalize_hostname = false\n    rdns = false\n    allow_rc4 = true\n[realms]\n    {realm} = {{\n        kdc = 127.0.0.1:{port}\n    }}\n"
-        );
-        let kdc_conf = format!(
-            "[kdcdefaults]\n    kdc_ports = 127.0.0.1:{port}\n    kdc_tcp_ports = 127.0.0.1:{port}\n[realms]\n    {realm} = {{\n        database_name = {d}/principal\n        key_stash_file = {d}/stash\n        acl_file = {d}/kadm5.acl\n        max_life = 10h 0m 0s\n        max_renewable_life = 7d 0h 0m 0s\n        master_key_type = aes256-cts-hmac-sha1-96\n        supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal arcfour-hmac:normal\n        default_principal_flags = +preauth\n    }}\n[libdefaults]\n    allow_rc4 = true\n[logging]\n    kdc = FILE:{d}/kdc.log\n    default = FILE:{d}/krb5lib.log\n"
-        );
-        std::fs::write(dir.join("krb5.conf"), krb5_conf)?;
-        std::fs::write(dir.join("kdc.conf"), kdc_conf)?;
+        // The database tools read the configuration but never the port; the KDC's port is chosen below.
+        write_configs(&dir, &realm, free_port()?)?;
         std::fs::write(dir.join("kadm5.acl"), "")?;
         let master: String = (0..24).map(|_| char::from(b'a' + rand::random::<u8>() % 26)).collect();
         let env = |c: &mut Command| {
@@ -141,34 +170,49 @@ impl LabKdc {
         for q in &queries {
             run(tool("kadmin.local")?, &["-r", &realm, "-q", q], env)?;
         }
-        let mut cmd = match spec.clock_offset {
-            Some(offset) => {
-                let faketime = tool("faketime").map_err(|_| KdcError::NotInstalled("faketime"))?;
-                let mut c = Command::new(faketime);
-                // libfaketime's relative form: seconds off the real clock, which keeps running.
-                c.args(["-f", &format!("{offset:+}")]).arg(tool("krb5kdc")?);
-                c
+        let mut last = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let port = free_port()?;
+            write_configs(&dir, &realm, port)?;
+            let mut cmd = match spec.clock_offset {
+                Some(offset) => {
+                    let faketime = tool("faketime").map_err(|_| KdcError::NotInstalled("faketime"))?;
+                    let mut c = Command::new(faketime);
+                    // libfaketime's relative form: seconds off the real clock, which keeps running.
+                    c.args(["-f", &format!("{offset:+}")]).arg(tool("krb5kdc")?);
+                    c
+                }
+                None => Command::new(tool("krb5kdc")?),
+            };
+            cmd.args(["-n", "-r", &realm, "-P"]).arg(dir.join("kdc.pid"));
+            env(&mut cmd);
+            let stderr = std::fs::File::create(dir.join("kdc.stderr"))?;
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
+            let _ = std::fs::remove_file(dir.join("kdc.log"));
+            let mut child = cmd.spawn()?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let started = Instant::now();
+            loop {
+                if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    return Ok(LabKdc { dir, child, addr, realm, keytab });
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    let log = std::fs::read_to_string(dir.join("kdc.log")).unwrap_or_default();
+                    let err = std::fs::read_to_string(dir.join("kdc.stderr")).unwrap_or_default();
+                    last = format!("krb5kdc exited ({status}) on port {port}: {}{}", log.trim(), err.trim());
+                    break;
+                }
+                if started.elapsed() > Duration::from_secs(10) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(KdcError::Start("krb5kdc did not listen within 10 s".into()));
+                }
+                std::thread::sleep(Duration::from_millis(10));
             }
-            None => Command::new(tool("krb5kdc")?),
-        };
-        cmd.args(["-n", "-r", &realm, "-P"]).arg(dir.join("kdc.pid"));
-        env(&mut cmd);
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let mut child = cmd.spawn()?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let started = Instant::now();
-        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                let log = std::fs::read_to_string(dir.join("kdc.log")).unwrap_or_default();
-                return Err(KdcError::Start(format!("krb5kdc exited ({status}): {log}")));
-            }
-            if started.elapsed() > Duration::from_secs(10) {
-                let _ = child.kill();
-                return Err(KdcError::Start("krb5kdc did not listen within 10 s".into()));
-            }
-            std::thread::sleep(Duration::from_millis(10));
         }
-        Ok(LabKdc { dir, child, addr, realm, keytab })
+        let _ = std::fs::remove_dir_all(&dir);
+        Err(KdcError::Start(last))
     }
 
     pub fn addr(&self) -> SocketAddr {
