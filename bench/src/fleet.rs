@@ -111,7 +111,7 @@ pub fn run(endpoints: usize, in_flight: usize) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     let result = runtime.block_on(async move {
         // Unpaced: the point is how fast the client can go; K sign-ins in flight.
-        let fleet = Fleet::new(FleetOptions { sign_ins_per_second: None, max_in_flight: in_flight });
+        let fleet = Fleet::new(FleetOptions { sign_ins_per_second: None, max_in_flight: in_flight, ..Default::default() });
         let before = rss_kib();
         for i in 0..endpoints {
             fleet.add(lab.builder(i)).map_err(|e| format!("{}: {e}", user(i)))?;

@@ -197,6 +197,26 @@ mod tests {
     }
 
     #[test]
+    fn a_smaller_buffer_bounds_what_waits_and_zero_keeps_only_the_count() {
+        let hub = EventHub::new(None, 8);
+        let q = hub.listen();
+        for i in 0..20 {
+            hub.send(Event::RegistrationRefreshed { expires_s: i });
+        }
+        assert_eq!(q.state.lock().unwrap().events.len(), 8);
+        assert_eq!(q.try_next(), Some(Event::Lagged { missed: 12 }));
+        assert_eq!(q.try_next(), Some(Event::RegistrationRefreshed { expires_s: 12 }));
+
+        let none = EventHub::new(None, 0);
+        let q = none.listen();
+        none.send(Event::SignedOut);
+        none.send(Event::SignedOut);
+        assert_eq!(q.state.lock().unwrap().events.capacity(), 0, "nothing is kept");
+        assert_eq!(q.try_next(), Some(Event::Lagged { missed: 2 }));
+        assert_eq!(q.try_next(), None);
+    }
+
+    #[test]
     fn parses_every_deregistration_reason() {
         let p = |b: &str| DeregistrationReason::parse(b, Some("pool02.contoso.lab"));
         assert_eq!(p("deregistered;event=unregistered"), Some(DeregistrationReason::Unregistered));
@@ -216,23 +236,30 @@ mod tests {
 
 /// The queues events are delivered to: one per listener, each growing only with the events waiting
 /// in it (a preallocated ring per client would cost its full capacity for every endpoint, idle or
-/// not) and capped at [`EVENT_BUFFER`]; beyond that the oldest are dropped and the listener's next
-/// read is an [`Event::Lagged`] saying how many.
-#[derive(Default)]
+/// not) and capped ([`EVENT_BUFFER`] unless [`crate::ClientBuilder::event_buffer`] says otherwise);
+/// beyond that the oldest are dropped and the listener's next read is an [`Event::Lagged`] saying how many.
 pub(crate) struct EventHub {
     listeners: std::sync::Mutex<Vec<std::sync::Weak<EventQueue>>>,
     /// The fleet counters the client adds to ([`crate::ClientBuilder::meter`]): disconnects and reconnects.
     meter: Option<std::sync::Arc<crate::fleet::FleetCounters>>,
+    /// Events a listener keeps at most.
+    capacity: usize,
+}
+
+impl Default for EventHub {
+    fn default() -> EventHub {
+        EventHub::new(None, EVENT_BUFFER)
+    }
 }
 
 /// How many events wait for a slow reader before the oldest are dropped.
 pub const EVENT_BUFFER: usize = 4096;
 
 /// One listener's queue.
-#[derive(Default)]
 pub(crate) struct EventQueue {
     state: std::sync::Mutex<QueueState>,
     ready: tokio::sync::Notify,
+    capacity: usize,
 }
 
 #[derive(Default)]
@@ -242,13 +269,17 @@ struct QueueState {
 }
 
 impl EventHub {
-    pub(crate) fn metered(meter: Option<std::sync::Arc<crate::fleet::FleetCounters>>) -> EventHub {
-        EventHub { listeners: Default::default(), meter }
+    pub(crate) fn new(meter: Option<std::sync::Arc<crate::fleet::FleetCounters>>, capacity: usize) -> EventHub {
+        EventHub { listeners: Default::default(), meter, capacity }
     }
 
     /// A new listener that sees every event from now on.
     pub fn listen(&self) -> std::sync::Arc<EventQueue> {
-        let q = std::sync::Arc::new(EventQueue::default());
+        let q = std::sync::Arc::new(EventQueue {
+            state: Default::default(),
+            ready: tokio::sync::Notify::new(),
+            capacity: self.capacity,
+        });
         let mut listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
         listeners.retain(|w| w.strong_count() > 0);
         listeners.push(std::sync::Arc::downgrade(&q));
@@ -274,11 +305,15 @@ impl EventQueue {
     fn push(&self, event: Event) {
         {
             let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            if s.events.len() >= EVENT_BUFFER {
-                s.events.pop_front();
+            if self.capacity == 0 {
                 s.missed += 1;
+            } else {
+                if s.events.len() >= self.capacity {
+                    s.events.pop_front();
+                    s.missed += 1;
+                }
+                s.events.push_back(event);
             }
-            s.events.push_back(event);
         }
         self.ready.notify_one();
     }

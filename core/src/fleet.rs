@@ -27,11 +27,18 @@ pub struct FleetOptions {
     pub sign_ins_per_second: Option<f64>,
     /// Sign-ins running at once at most (at least 1). Default 32.
     pub max_in_flight: usize,
+    /// Events each endpoint keeps for a reader that is behind, unless its builder says otherwise
+    /// ([`ClientBuilder::event_buffer`]). Default [`FLEET_EVENT_BUFFER`]: a fleet is watched through its counters,
+    /// and 18,000 endpoints keeping a single client's 4,096 unread presence events each would hold gigabytes.
+    pub event_buffer: usize,
 }
+
+/// The events a fleet's endpoint keeps for a reader that is behind, by default.
+pub const FLEET_EVENT_BUFFER: usize = 64;
 
 impl Default for FleetOptions {
     fn default() -> FleetOptions {
-        FleetOptions { sign_ins_per_second: Some(2.0), max_in_flight: 32 }
+        FleetOptions { sign_ins_per_second: Some(2.0), max_in_flight: 32, event_buffer: FLEET_EVENT_BUFFER }
     }
 }
 
@@ -179,6 +186,7 @@ struct FleetInner {
     pacer: Mutex<Pacer>,
     in_flight: tokio::sync::Semaphore,
     max_in_flight: usize,
+    event_buffer: usize,
     endpoints: Mutex<Vec<Arc<Client>>>,
     /// One DNS resolver per set of DNS servers (empty: the system's), shared by the fleet's clients: one cache
     /// for the whole fleet, and the resolver's own memory (hickory preallocates its cache, about 27 KiB,
@@ -214,6 +222,7 @@ impl Fleet {
             pacer: Mutex::new(Pacer::new(options.sign_ins_per_second)),
             in_flight: tokio::sync::Semaphore::new(max_in_flight),
             max_in_flight,
+            event_buffer: options.event_buffer,
             endpoints: Mutex::new(Vec::new()),
             resolvers: Mutex::new(Vec::new()),
         }))
@@ -233,13 +242,14 @@ impl Fleet {
     /// builder has a resolver of its own), and keeps it. The fleet's clients should run on one tokio runtime, as
     /// the resolver's connections belong to the runtime that made them.
     pub fn add(&self, builder: ClientBuilder) -> Result<Arc<Client>, ClientError> {
-        let builder = match builder.resolver.is_some() {
+        let mut builder = match builder.resolver.is_some() {
             true => builder,
             false => {
                 let resolver = self.resolver_for(&builder.dns_servers)?;
                 builder.resolver(resolver)
             }
         };
+        builder.event_buffer = builder.event_buffer.or(Some(self.0.event_buffer));
         let client = Arc::new(builder.shared(self.0.shared.clone()).meter(self.0.counters.clone()).build()?);
         self.endpoints().push(client.clone());
         Ok(client)

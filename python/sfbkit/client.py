@@ -85,6 +85,12 @@ def _seconds(value: Union[None, float, datetime.timedelta]) -> Optional[float]:
     return float(value)
 
 
+def _count(name: str, value: Optional[int]) -> Optional[int]:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"{name} must be a whole number of at least 0, not {value!r}")
+    return value
+
+
 def _path(path: Optional[PathLike]) -> Optional[str]:
     return os.fspath(path) if path is not None else None
 
@@ -134,6 +140,7 @@ def _options(given: Mapping[str, Any]) -> Dict[str, Any]:
         "http_timeout": _seconds(get("http_timeout")),
         "sign_in_deadline": _seconds(get("sign_in_deadline")),
         "sign_in_cache_ttl": _seconds(get("sign_in_cache_ttl")),
+        "event_buffer": _count("event_buffer", get("event_buffer")),
         "dns_lookup_limit": _seconds(get("dns_lookup_limit")),
         "autodiscover_ports": get("autodiscover_ports"),
         "autodiscover_format": get("autodiscover_format"),
@@ -232,7 +239,9 @@ class Client:
     ``_kerberos._tcp.<realm>``) for ``kerberos_etypes`` session keys (``"aes256"``, ``"aes128"``, ``"rc4"``).
     ``sign_in_cache_ttl`` is how long the registrar of a sign-in is kept in the keystore and signed in to
     directly, without server discovery (default one hour; ``0`` turns the sign-in cache off, as a test of
-    discovery wants).
+    discovery wants). ``event_buffer`` is how many events wait for a reader that is behind before the oldest
+    are dropped (default 4,096; the next read is then ``Lagged``, saying how many); a :class:`sfbkit.Fleet`
+    keeps 64 unless told otherwise.
 
     A client belongs to the event loop it is first awaited in; ``async with client:`` signs in and always
     signs out.
@@ -256,6 +265,7 @@ class Client:
         http_timeout: Union[None, float, datetime.timedelta] = None,
         sign_in_deadline: Union[None, float, datetime.timedelta] = None,
         sign_in_cache_ttl: Union[None, float, datetime.timedelta] = None,
+        event_buffer: Optional[int] = None,
         dns_lookup_limit: Union[None, float, datetime.timedelta] = None,
         autodiscover_ports: Optional[Tuple[int, int]] = None,
         autodiscover_format: str = "xml",

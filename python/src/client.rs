@@ -35,6 +35,8 @@ pub(crate) struct Options {
     sign_in_deadline: Option<f64>,
     /// Seconds the registrar of a sign-in is kept and signed in to directly (0: no sign-in cache).
     sign_in_cache_ttl: Option<f64>,
+    /// Events kept for a reader that is behind before the oldest are dropped.
+    event_buffer: Option<usize>,
     dns_lookup_limit: Option<f64>,
     autodiscover_ports: Option<(u16, u16)>,
     autodiscover_format: Option<String>,
@@ -152,6 +154,9 @@ pub(crate) fn configure(py: Python<'_>, mut b: ClientBuilder, o: Options) -> Res
     }
     if let Some(t) = o.sign_in_cache_ttl {
         b = b.sign_in_cache_ttl(seconds("sign_in_cache_ttl", t)?);
+    }
+    if let Some(n) = o.event_buffer {
+        b = b.event_buffer(n);
     }
     if let Some(t) = o.sign_in_deadline {
         b = b.sign_in_deadline(seconds("sign_in_deadline", t)?);

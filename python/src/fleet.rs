@@ -15,9 +15,9 @@ pub struct NativeFleet {
 #[pymethods]
 impl NativeFleet {
     #[new]
-    #[pyo3(signature = (sign_ins_per_second, max_in_flight))]
-    fn new(sign_ins_per_second: Option<f64>, max_in_flight: usize) -> NativeFleet {
-        NativeFleet { fleet: Fleet::new(FleetOptions { sign_ins_per_second, max_in_flight }) }
+    #[pyo3(signature = (sign_ins_per_second, max_in_flight, event_buffer))]
+    fn new(sign_ins_per_second: Option<f64>, max_in_flight: usize, event_buffer: usize) -> NativeFleet {
+        NativeFleet { fleet: Fleet::new(FleetOptions { sign_ins_per_second, max_in_flight, event_buffer }) }
     }
 
     /// A client for `sip_uri` with `options`, built into the fleet (its shared resources and counters).

@@ -3,6 +3,7 @@ Locust load test with one master and two workers (sfbkit.locust), as docs/perfor
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import os
@@ -31,9 +32,11 @@ def _lab_config(path: Path, users: int) -> Path:
 
 async def test_a_fleet_paces_sign_ins_and_counts_what_happened(tmp_path: Path) -> None:
     async with LabPool(config=_lab_config(tmp_path / "lab.toml", 5)) as lab:
-        fleet = sfbkit.Fleet(sign_ins_per_second=20.0, max_in_flight=4, **lab.client_options())
+        fleet = sfbkit.Fleet(sign_ins_per_second=20.0, max_in_flight=4, event_buffer=2, **lab.client_options())
         address = "user{:05}@contoso.lab".format
-        clients = [fleet.add(address(i), account=address(i), password="Lab-Passw0rd!") for i in range(5)]
+        clients = [fleet.add(address(i), account=address(i), password="Lab-Passw0rd!") for i in range(4)]
+        # Its own option wins over the fleet's.
+        clients.append(fleet.add(address(4), account=address(4), password="Lab-Passw0rd!", event_buffer=1000))
         wrong = fleet.add(address(0), account=address(0), password="not-the-password")
         assert len(fleet) == 6 and fleet.clients[-1] is wrong
 
@@ -59,12 +62,31 @@ async def test_a_fleet_paces_sign_ins_and_counts_what_happened(tmp_path: Path) -
         await fleet.sign_out_all()
         assert fleet.stats().active_endpoints == 0
 
+        # Nobody read the events: the fleet's endpoints kept the last two, and how many they missed.
+        async def unread(client: sfbkit.Client) -> List[sfbkit.Event]:
+            events: List[sfbkit.Event] = []
+            while True:
+                try:
+                    events.append(await client.next_event(timeout=0.5))
+                except asyncio.TimeoutError:
+                    return events
+
+        kept = await unread(clients[0])
+        assert isinstance(kept[0], sfbkit.Lagged) and kept[0].missed >= 1, kept
+        assert len(kept) == 3 and isinstance(kept[-1], sfbkit.SignedOut), kept
+        own = await unread(clients[4])
+        assert len(own) > 3 and not any(isinstance(e, sfbkit.Lagged) for e in own), own
+
 
 def test_unknown_fleet_options_are_refused_at_once() -> None:
     with pytest.raises(TypeError, match="colour"):
         sfbkit.Fleet(colour="blue")
     with pytest.raises(ValueError):
         sfbkit.Fleet(max_in_flight=0)
+    with pytest.raises(ValueError, match="event_buffer"):
+        sfbkit.Fleet(event_buffer=-1)
+    with pytest.raises(ValueError, match="event_buffer"):
+        sfbkit.Client("alice@contoso.lab", event_buffer=-1)
 
 
 def _locust(*args: str, log: Path) -> "subprocess.Popen[bytes]":

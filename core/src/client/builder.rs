@@ -44,6 +44,7 @@ pub struct ClientBuilder {
     pub(crate) kerberos: crate::auth::kerberos::KerberosConfig,
     pub(crate) meter: Option<Arc<crate::fleet::FleetCounters>>,
     pub(crate) sign_in_cache_ttl: Duration,
+    pub(crate) event_buffer: Option<usize>,
 }
 
 /// A password that never prints (Debug is redacted) and is wiped when dropped: each clone of a
@@ -105,6 +106,7 @@ impl ClientBuilder {
             kerberos: crate::auth::kerberos::KerberosConfig::default(),
             meter: None,
             sign_in_cache_ttl: crate::signin::cache::DEFAULT_TTL,
+            event_buffer: None,
         }
     }
     /// Where TLS-DSK certificates are kept (default: the OS keystore; in memory when the platform
@@ -293,6 +295,15 @@ impl ClientBuilder {
         self
     }
 
+    /// How many events wait for a reader that is behind, per listener, before the oldest are dropped (the
+    /// listener's next read is then an [`crate::Event::Lagged`] saying how many). Default [`crate::EVENT_BUFFER`]
+    /// (4,096); a [`crate::fleet::Fleet`] keeps fewer, since its endpoints are usually watched through its
+    /// counters and nobody reads their events. The queue grows only with the events waiting in it.
+    pub fn event_buffer(mut self, events: usize) -> ClientBuilder {
+        self.event_buffer = Some(events);
+        self
+    }
+
     /// Signs in from one side of the network only ([`crate::discovery::NetworkLocation`]): `External` takes the
     /// path remote users take (lyncdiscover, `_sip._tls`, the Edge), to test it from inside.
     pub fn network_location(mut self, location: crate::discovery::NetworkLocation) -> ClientBuilder {
@@ -398,7 +409,8 @@ impl ClientBuilder {
             running: std::sync::Mutex::new(crate::report::Stage::LocalDiscovery),
             tls_dsk: std::sync::Mutex::new(None),
         };
-        let events = Arc::new(EventHub::metered(inner.config.meter.clone()));
+        let capacity = inner.config.event_buffer.unwrap_or(crate::events::EVENT_BUFFER);
+        let events = Arc::new(EventHub::new(inner.config.meter.clone(), capacity));
         let primary = events.listen();
         Ok(Client {
             inner: Arc::new(inner),

@@ -412,7 +412,7 @@ impl Client {
 
     /// The contact list as last received.
     pub fn contacts(&self) -> ContactList {
-        self.view().contacts.clone()
+        ContactList::clone(&self.view().contacts)
     }
 
     /// The presence of one contact, as last notified.
@@ -422,12 +422,12 @@ impl Client {
 
     /// In-band provisioning (server configuration and policies), once received.
     pub fn provisioning(&self) -> Option<Provisioning> {
-        self.view().provisioning.clone()
+        self.view().provisioning.as_deref().cloned()
     }
 
     /// The user's own data from roaming-self (containers, watchers, own publications), once received.
     pub fn self_data(&self) -> Option<crate::presence::SelfData> {
-        self.view().self_data.clone()
+        self.view().self_data.as_deref().cloned()
     }
 
     /// The user's location profile (dial plan), once received.

@@ -3,6 +3,7 @@
 //! (`ms-piggyback-first-notify`: the 200 OK carries the first body), refreshes, and the documents
 //! each package delivers: provisioning, contact lists and deltas, roaming-self and presence.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dialog::Dialog;
@@ -159,7 +160,7 @@ impl Endpoint {
             SubKind::SelfData => match presence::parse_roaming_self(body) {
                 Ok(data) => {
                     self.state.versions.record_self(&data);
-                    self.state.self_data = Some(data);
+                    self.state.self_data = Some(Arc::new(data));
                     if !self.self_data_seen {
                         // CLIENT-NOTES §7.3: the first roaming-self triggers the initial publication.
                         self.self_data_seen = true;
@@ -181,7 +182,7 @@ impl Endpoint {
             }
         };
         let profile = prov.location_profile_name().map(str::to_string);
-        self.state.provisioning = Some(prov);
+        self.state.provisioning = Some(Arc::new(prov));
         self.events.push_back(Event::ProvisioningUpdated { location_profile: profile.clone() });
         self.request_location_profile(profile.as_deref(), now);
     }
@@ -217,7 +218,7 @@ impl Endpoint {
 
     fn on_contacts(&mut self, body: &[u8], now: Instant) {
         let was_migrated = self.state.contacts.is_ucs_migrated();
-        let changes = match self.state.contacts.apply(body) {
+        let changes = match Arc::make_mut(&mut self.state.contacts).apply(body) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "unreadable contact list document");
@@ -238,7 +239,7 @@ impl Endpoint {
             self.events.push_back(match change {
                 ContactChange::ContactAdded(contact) => Event::ContactAdded { contact },
                 ContactChange::ContactRemoved { uri } => {
-                    self.state.presence.remove(&uri);
+                    Arc::make_mut(&mut self.state.presence).remove(&uri);
                     Event::ContactRemoved { uri }
                 }
                 ContactChange::ContactModified { before, after } => Event::ContactModified { before, after },
@@ -295,8 +296,9 @@ impl Endpoint {
         for presentity in notification.presentities {
             let uri = presentity.uri.clone();
             let domain = self.cfg.aor.as_sip().map(|s| s.host().to_string()).unwrap_or_default();
-            let view =
-                self.state.presence.entry(uri.clone()).or_insert_with(|| ContactPresence::for_contact(&uri, &domain));
+            let view = Arc::make_mut(&mut self.state.presence)
+                .entry(uri.clone())
+                .or_insert_with(|| ContactPresence::for_contact(&uri, &domain));
             let change = view.apply(&presentity.categories);
             let note = view.note.as_ref().map(|n| n.text.clone());
             let snapshot = view.clone();

@@ -24,18 +24,22 @@ pub struct DesiredPresence {
 
 /// Durable endpoint state (see the module docs).
 #[derive(Debug, Clone, Default)]
+///
+/// The documents the application's views also show (contacts, presence, provisioning, self data) are shared with
+/// the client's snapshot, not copied into it: a change copies the one it changes ([`Arc::make_mut`]), so an idle
+/// endpoint holds each once.
 pub(crate) struct EndpointState {
-    pub contacts: ContactList,
-    pub presence: BTreeMap<String, ContactPresence>,
+    pub contacts: Arc<ContactList>,
+    pub presence: Arc<BTreeMap<String, ContactPresence>>,
     /// People whose presence the application asked to watch without adding them to the contact list
     /// ([`Command::WatchPresence`]): in the same batched subscription as the contacts, kept across reconnects.
     pub watched: Vec<String>,
     pub versions: VersionTable,
     pub desired: DesiredPresence,
-    pub provisioning: Option<Provisioning>,
+    pub provisioning: Option<Arc<Provisioning>>,
     /// The user's own data from roaming-self: publications, containers (who sees what) and
     /// watchers (`subscribers`).
-    pub self_data: Option<SelfData>,
+    pub self_data: Option<Arc<SelfData>>,
     /// Shared, not copied: its compiled rules are immutable.
     pub location_profile: Option<Arc<LocationProfile>>,
     /// Contact-list commands sent but not confirmed, or received while disconnected: sent again on

@@ -31,7 +31,8 @@ impl Inner {
             if let Ok(wait) = due.duration_since(SystemTime::now()) {
                 tokio::time::sleep(wait).await;
             }
-            let renewed = self.renew_once(&challenge, &registrar).await;
+            // Boxed: the renewal is a whole certificate provisioning, and the task waits months without one.
+            let renewed = Box::pin(self.renew_once(&challenge, &registrar)).await;
             // Its HTTP connections are not kept for the rest of the session.
             *self.http.lock().unwrap_or_else(|p| p.into_inner()) = None;
             match renewed {

@@ -21,7 +21,8 @@ async fn a_fleet_paces_sign_ins_and_counts_logons_failures_and_response_codes() 
         let mut config = LabConfig::default().with_fault(Fault::NtlmOnly);
         config.users = users(6);
         let pool = LabPool::start(config).await.expect("lab pool");
-        let fleet = Fleet::new(FleetOptions { sign_ins_per_second: Some(20.0), max_in_flight: 4 });
+        let fleet =
+            Fleet::new(FleetOptions { sign_ins_per_second: Some(20.0), max_in_flight: 4, ..Default::default() });
         for i in 0..6 {
             fleet.add(pool.client_builder(&format!("sip:user{i}@contoso.lab"))).expect("client");
         }
@@ -69,7 +70,7 @@ async fn a_dropped_connection_is_counted_as_a_disconnect_and_its_recovery_as_a_r
         let pool = LabPool::start(LabConfig::default().with_fault(Fault::NtlmOnly).with_fault(Fault::DropConnection))
             .await
             .expect("lab pool");
-        let fleet = Fleet::new(FleetOptions { sign_ins_per_second: None, max_in_flight: 8 });
+        let fleet = Fleet::new(FleetOptions { sign_ins_per_second: None, max_in_flight: 8, ..Default::default() });
         let policy = ReconnectPolicy { initial: Duration::from_millis(200), max: Duration::from_secs(2), jitter: 0.2 };
         let alice = fleet.add(pool.client_builder("sip:alice@contoso.lab").reconnect_policy(policy)).expect("client");
         let report = fleet.sign_in(&alice).await;
@@ -80,6 +81,34 @@ async fn a_dropped_connection_is_counted_as_a_disconnect_and_its_recovery_as_a_r
         assert_eq!(stats.active_endpoints, 1);
         assert_eq!(stats.logon_attempts, 1, "a reconnect is not a logon the application asked for: {stats:?}");
         fleet.sign_out_all().await;
+    })
+    .await;
+}
+
+/// A fleet's endpoints keep few unread events (nobody reads a load test's), unless their builder asks for more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleets_endpoints_keep_few_unread_events_unless_their_builder_asks_for_more() {
+    common::bounded(Duration::from_secs(120), async {
+        let pool = LabPool::start(LabConfig::default().with_fault(Fault::NtlmOnly)).await.expect("lab pool");
+        let fleet = Fleet::new(FleetOptions { sign_ins_per_second: None, event_buffer: 2, ..Default::default() });
+        let alice = fleet.add(pool.client_builder("sip:alice@contoso.lab")).expect("client");
+        let bob = fleet.add(pool.client_builder("sip:bob@contoso.lab").event_buffer(1000)).expect("client");
+        assert_eq!(fleet.sign_in_all().await, 2, "{:?}", fleet.stats());
+        fleet.sign_out_all().await;
+        // Signed out: every event of the session has been sent, SignedOut last.
+        let drain = |client: std::sync::Arc<sfbkit::Client>| async move {
+            let mut events = Vec::new();
+            while let Some(e) = client.try_next_event().await {
+                events.push(e);
+            }
+            events
+        };
+        let (alices, bobs) = (drain(alice).await, drain(bob).await);
+        assert!(matches!(alices[0], Event::Lagged { missed } if missed >= 1), "{alices:?}");
+        assert_eq!(alices.len(), 3, "the count, then the last two: {alices:?}");
+        assert_eq!(alices.last(), Some(&Event::SignedOut));
+        assert!(bobs.len() > 3 && !bobs.iter().any(|e| matches!(e, Event::Lagged { .. })), "{bobs:?}");
+        assert_eq!(bobs.last(), Some(&Event::SignedOut));
     })
     .await;
 }
