@@ -191,6 +191,19 @@ impl ClientBuilder {
         self.with(|b| b.sign_in_deadline(deadline))
     }
 
+    /// How long the registrar of a successful sign-in is kept in the secret store and signed in to directly,
+    /// without Server Discovery (default one hour; zero turns the cache off). A cached registrar that fails is
+    /// forgotten and discovery runs in the same sign-in.
+    pub fn sign_in_cache_ttl(&self, ttl: Duration) -> Arc<ClientBuilder> {
+        self.with(|b| b.sign_in_cache_ttl(ttl))
+    }
+
+    /// How many events wait for a reader that is behind before the oldest are dropped (default 4,096; the next
+    /// event is then `Lagged`, saying how many).
+    pub fn event_buffer(&self, events: u32) -> Arc<ClientBuilder> {
+        self.with(|b| b.event_buffer(events as usize))
+    }
+
     pub fn dns_lookup_limit(&self, limit: Duration) -> Arc<ClientBuilder> {
         self.with(|b| b.dns_lookup_limit(limit))
     }

@@ -9,6 +9,7 @@ import org.sfbkit.*
 import kotlinx.coroutines.*
 import java.io.File
 import java.nio.file.Files
+import java.time.Duration
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
@@ -289,9 +290,24 @@ suspend fun run(lab: Lab, password: String) {
             expect(store.gets.get() > getsBefore) { "the Kotlin SecretStore was not asked" }
             val tlsDsk = report.steps.filter { it.step.contains("TLS-DSK") }
             expect(tlsDsk.isNotEmpty()) { "no TLS-DSK step: ${report.steps.map { it.step }}" }
+            // The sign-in cache (default one hour) kept the registrar in the same store: no discovery ran.
+            val discovery = report.steps.filter { it.stage == Stage.SERVER_DISCOVERY }.map { it.step }
+            expect(discovery == listOf("cached registrar")) { "server discovery: $discovery" }
             "steps: ${report.steps.filter { it.stage == Stage.AUTHENTICATION }.joinToString { it.step }}"
         } finally {
             again.signOut()
+        }
+    }
+
+    check("signInCacheTtl(ZERO) turns the sign-in cache off: discovery runs again") {
+        val uncached = lab.builder("alice", password).secretStore(store).signInCacheTtl(Duration.ZERO).build()
+        val report = uncached.signIn()
+        try {
+            val discovery = report.steps.filter { it.stage == Stage.SERVER_DISCOVERY }.map { it.step }
+            expect("cached registrar" !in discovery && discovery.isNotEmpty()) { "server discovery: $discovery" }
+            "server discovery: ${discovery.joinToString()}"
+        } finally {
+            uncached.signOut()
         }
     }
 

@@ -1375,6 +1375,12 @@ public protocol ClientBuilderProtocol: AnyObject, Sendable {
      */
     func epid(epid: String)  -> ClientBuilder
     
+    /**
+     * How many events wait for a reader that is behind before the oldest are dropped (default 4,096; the next
+     * event is then `Lagged`, saying how many).
+     */
+    func eventBuffer(events: UInt32)  -> ClientBuilder
+    
     func httpTimeout(timeout: TimeInterval)  -> ClientBuilder
     
     /**
@@ -1419,6 +1425,13 @@ public protocol ClientBuilderProtocol: AnyObject, Sendable {
      * optionally the IP address to connect to instead of resolving the name.
      */
     func server(fqdn: String, port: UInt16, address: String?)  -> ClientBuilder
+    
+    /**
+     * How long the registrar of a successful sign-in is kept in the secret store and signed in to directly,
+     * without Server Discovery (default one hour; zero turns the cache off). A cached registrar that fails is
+     * forgotten and discovery runs in the same sign-in.
+     */
+    func signInCacheTtl(ttl: TimeInterval)  -> ClientBuilder
     
     /**
      * The bound on one whole sign-in (default 90 s).
@@ -1690,6 +1703,20 @@ open func epid(epid: String) -> ClientBuilder  {
 })
 }
     
+    /**
+     * How many events wait for a reader that is behind before the oldest are dropped (default 4,096; the next
+     * event is then `Lagged`, saying how many).
+     */
+open func eventBuffer(events: UInt32) -> ClientBuilder  {
+    return try!  FfiConverterTypeClientBuilder_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_sfbkit_ffi_fn_method_clientbuilder_event_buffer(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(events),uniffiCallStatus
+    )
+})
+}
+    
 open func httpTimeout(timeout: TimeInterval) -> ClientBuilder  {
     return try!  FfiConverterTypeClientBuilder_lift(try! rustCall() {
         uniffiCallStatus in
@@ -1814,6 +1841,21 @@ open func server(fqdn: String, port: UInt16, address: String?) -> ClientBuilder 
         FfiConverterString.lower(fqdn),
         FfiConverterUInt16.lower(port),
         FfiConverterOptionString.lower(address),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * How long the registrar of a successful sign-in is kept in the secret store and signed in to directly,
+     * without Server Discovery (default one hour; zero turns the cache off). A cached registrar that fails is
+     * forgotten and discovery runs in the same sign-in.
+     */
+open func signInCacheTtl(ttl: TimeInterval) -> ClientBuilder  {
+    return try!  FfiConverterTypeClientBuilder_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_sfbkit_ffi_fn_method_clientbuilder_sign_in_cache_ttl(
+            self.uniffiCloneHandle(),
+        FfiConverterDuration.lower(ttl),uniffiCallStatus
     )
 })
 }
@@ -7644,6 +7686,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_epid() != 12664) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_event_buffer() != 8905) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_http_timeout() != 57363) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7672,6 +7717,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_server() != 39034) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_sign_in_cache_ttl() != 21691) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_sfbkit_ffi_checksum_method_clientbuilder_sign_in_deadline() != 59581) {

@@ -607,6 +607,11 @@ uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_dns_servers(uint64_t ptr, Rus
 uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_epid(uint64_t ptr, RustBuffer epid, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_EVENT_BUFFER
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_EVENT_BUFFER
+uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_event_buffer(uint64_t ptr, uint32_t events, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_HTTP_TIMEOUT
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_HTTP_TIMEOUT
 uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_http_timeout(uint64_t ptr, RustBuffer timeout, RustCallStatus *_Nonnull out_status
@@ -655,6 +660,11 @@ uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_secret_store(uint64_t ptr, ui
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_SERVER
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_SERVER
 uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_server(uint64_t ptr, RustBuffer fqdn, uint16_t port, RustBuffer address, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_SIGN_IN_CACHE_TTL
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_SIGN_IN_CACHE_TTL
+uint64_t uniffi_sfbkit_ffi_fn_method_clientbuilder_sign_in_cache_ttl(uint64_t ptr, RustBuffer ttl, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_FN_METHOD_CLIENTBUILDER_SIGN_IN_DEADLINE
@@ -1348,6 +1358,12 @@ uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_epid(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_EVENT_BUFFER
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_EVENT_BUFFER
+uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_event_buffer(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_HTTP_TIMEOUT
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_HTTP_TIMEOUT
 uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_http_timeout(void
@@ -1405,6 +1421,12 @@ uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_secret_store(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_SERVER
 #define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_SERVER
 uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_server(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_SIGN_IN_CACHE_TTL
+#define UNIFFI_FFIDEF_UNIFFI_SFBKIT_FFI_CHECKSUM_METHOD_CLIENTBUILDER_SIGN_IN_CACHE_TTL
+uint16_t uniffi_sfbkit_ffi_checksum_method_clientbuilder_sign_in_cache_ttl(void
     
 );
 #endif
