@@ -34,7 +34,7 @@ pub struct FleetOptions {
 }
 
 /// The events a fleet's endpoint keeps for a reader that is behind, by default.
-pub const FLEET_EVENT_BUFFER: usize = 64;
+pub const FLEET_EVENT_BUFFER: usize = 16;
 
 impl Default for FleetOptions {
     fn default() -> FleetOptions {

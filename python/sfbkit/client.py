@@ -241,7 +241,7 @@ class Client:
     directly, without server discovery (default one hour; ``0`` turns the sign-in cache off, as a test of
     discovery wants). ``event_buffer`` is how many events wait for a reader that is behind before the oldest
     are dropped (default 4,096; the next read is then ``Lagged``, saying how many); a :class:`sfbkit.Fleet`
-    keeps 64 unless told otherwise.
+    keeps 16 unless told otherwise.
 
     A client belongs to the event loop it is first awaited in; ``async with client:`` signs in and always
     signs out.

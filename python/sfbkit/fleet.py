@@ -83,7 +83,7 @@ class Fleet:
         *,
         sign_ins_per_second: Optional[float] = 2.0,
         max_in_flight: int = 32,
-        event_buffer: int = 64,
+        event_buffer: int = 16,
         **defaults: Any,
     ) -> None:
         if max_in_flight < 1:

@@ -302,7 +302,7 @@ impl Client {
             }
         };
         let (done, rx) = oneshot::channel();
-        tx.send(Request { command, done }).await.map_err(|_| ClientError::NotSignedIn)?;
+        tx.send(Box::new(Request { command, done })).await.map_err(|_| ClientError::NotSignedIn)?;
         match rx.await {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(CommandError::NotSignedIn)) | Err(_) => Err(ClientError::NotSignedIn),

@@ -353,6 +353,11 @@ impl Endpoint {
 
     /// Takes one item from the connection's stream parser.
     pub fn handle_item(&mut self, item: StreamItem, now: Instant) {
+        if self.closed.is_some() {
+            // Signed out, deregistered or dead: what arrived after in the same read is not acted on, so the event
+            // that closed the endpoint stays its last.
+            return;
+        }
         match item {
             StreamItem::Ping => self.outbox.push_back(b"\r\n".to_vec()),
             StreamItem::Pong => {

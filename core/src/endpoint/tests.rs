@@ -1095,6 +1095,24 @@ fn sign_out_unpublishes_unsubscribes_and_unregisters() {
     pool.assert_nothing_sent();
 }
 
+/// The unregister's 200 OK and a contact's presence NOTIFY can arrive in one read: the endpoint is closed after the
+/// first, and takes nothing more (`SignedOut` stays the last event; the driver and the bindings end on it).
+#[test]
+fn a_closed_endpoint_takes_nothing_more_from_the_same_read() {
+    let mut pool = FakePool::new(ALL_EVENTS);
+    let (subs, _, _, unregister) = signing_out(&mut pool);
+    let bob_active = "<resource uri=\"sip:bob@contoso.lab\"><instance id=\"0\" state=\"active\" cid=\"bob@contoso.lab\"/></resource>";
+    let (ct, doc) = rlmi_notify(bob_active, &[("bob@contoso.lab", BOB_BUSY)]);
+    let notify = pool.in_dialog(&subs.presence, Method::Notify, Some((&ct, &doc)));
+    pool.take_events();
+    let mut read = pool.response(&unregister, 200, "OK").to_bytes();
+    read.extend_from_slice(&notify.to_bytes());
+    pool.feed(&read);
+    assert_eq!(pool.take_events(), vec![Event::SignedOut]);
+    assert_eq!(pool.ep.closed(), Some(&Closed::SignedOut));
+    pool.assert_nothing_sent();
+}
+
 #[test]
 fn a_refused_unregister_completes_sign_out_with_refused() {
     let mut pool = FakePool::new(ALL_EVENTS);
