@@ -404,13 +404,18 @@ const FIRST_READ: usize = 512;
 /// The buffer the rest of what has arrived is read with; it lives only while reading.
 const DRAIN_READ: usize = 16 * 1024;
 
-/// Reads whatever else has already arrived on `reader` and hands it to `feed`, a chunk at a time (each read is
-/// polled once and never waits: the reader is cancel-safe, so a read that would wait is dropped harmlessly).
+/// Reads drained per wake-up at most (128 KiB), so a server that keeps sending cannot keep the driver from its
+/// writes, commands and timers, nor pile up answers it has not written yet; the rest is read on the next turn.
+const DRAIN_READS: usize = 8;
+
+/// Reads what else has already arrived on `reader` (up to [`DRAIN_READS`] reads) and hands it to `feed`, a chunk
+/// at a time (each read is polled once and never waits: the reader is cancel-safe, so a read that would wait is
+/// dropped harmlessly; what is left is read on the driver's next turn).
 /// Fails with why when the connection ended or failed meanwhile, after what came before was fed.
 fn read_arrived(reader: &mut crate::transport::TlsReader, mut feed: impl FnMut(&[u8])) -> Result<(), String> {
     let mut buf = vec![0u8; DRAIN_READ];
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
+    for _ in 0..DRAIN_READS {
         let polled = std::pin::pin!(reader.recv(&mut buf)).poll(&mut cx);
         match polled {
             std::task::Poll::Pending => return Ok(()),
@@ -419,6 +424,7 @@ fn read_arrived(reader: &mut crate::transport::TlsReader, mut feed: impl FnMut(&
             std::task::Poll::Ready(Err(e)) => return Err(e.to_string()),
         }
     }
+    Ok(())
 }
 
 /// Received messages serialized again only when `trace` (someone traces them) is there.
