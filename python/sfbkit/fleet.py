@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from . import _native
-from .client import Client, _options
+from .client import Client, _count, _options
 from .errors import SignInFailed
 from .types import SignInReport
 
@@ -75,21 +75,20 @@ _COUNTS = (
 
 class Fleet:
     """Many endpoints, paced and counted. ``defaults`` are :class:`sfbkit.Client` options every
-    :meth:`add` starts from. Each endpoint keeps ``event_buffer`` events for a reader that is behind (a load
-    test's events are usually not read; a client's own ``event_buffer`` option wins)."""
+    :meth:`add` starts from. Each endpoint keeps ``event_buffer`` events for a reader that is behind (default
+    16: a load test's events are usually not read; a client's own ``event_buffer`` option wins)."""
 
     def __init__(
         self,
         *,
         sign_ins_per_second: Optional[float] = 2.0,
         max_in_flight: int = 32,
-        event_buffer: int = 16,
+        event_buffer: Optional[int] = None,
         **defaults: Any,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
-        if event_buffer < 0:
-            raise ValueError(f"event_buffer cannot be negative: {event_buffer}")
+        _count("event_buffer", event_buffer)
         _options(defaults)  # unknown options are refused now, not at the first add()
         self._native = _native.Fleet(sign_ins_per_second, max_in_flight, event_buffer)
         self._defaults = dict(defaults)

@@ -16,7 +16,8 @@ pub struct NativeFleet {
 impl NativeFleet {
     #[new]
     #[pyo3(signature = (sign_ins_per_second, max_in_flight, event_buffer))]
-    fn new(sign_ins_per_second: Option<f64>, max_in_flight: usize, event_buffer: usize) -> NativeFleet {
+    fn new(sign_ins_per_second: Option<f64>, max_in_flight: usize, event_buffer: Option<usize>) -> NativeFleet {
+        let event_buffer = event_buffer.unwrap_or(sfbkit::fleet::FLEET_EVENT_BUFFER);
         NativeFleet { fleet: Fleet::new(FleetOptions { sign_ins_per_second, max_in_flight, event_buffer }) }
     }
 
