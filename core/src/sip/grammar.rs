@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use winnow::combinator::{alt, cut_err, delimited, opt, preceded, repeat};
 use winnow::error::{ContextError, StrContext, StrContextValue};
 use winnow::prelude::*;
+use winnow::stream::Accumulate;
 use winnow::token::take_while;
 
 /// winnow's result type used by every grammar function of this module.
@@ -16,7 +17,23 @@ pub(crate) type PResult<T> = winnow::ModalResult<T, ContextError>;
 
 /// RFC 3261 `token` characters.
 pub(crate) fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '!' | '%' | '*' | '_' | '+' | '`' | '\'' | '~')
+    u8::try_from(c).is_ok_and(is_token_byte)
+}
+
+/// RFC 3261 `token` bytes, looked up in a table (every header name and parameter is made of them).
+pub(crate) fn is_token_byte(b: u8) -> bool {
+    const TOKEN: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] = c.is_ascii_alphanumeric()
+                || matches!(c, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+            b += 1;
+        }
+        table
+    };
+    TOKEN[usize::from(b)]
 }
 
 /// Characters of a generic-param value that is not quoted: `token` or `host` (IPv6 references
@@ -174,52 +191,79 @@ impl Params {
     }
 }
 
-/// `generic-param = token [ EQUAL gen-value ]`.
-pub(crate) fn generic_param(i: &mut &str) -> PResult<Param> {
+/// `generic-param = token [ EQUAL gen-value ]`, as written: its name and raw value.
+fn generic_param<'a>(i: &mut &'a str) -> PResult<(&'a str, Option<&'a str>)> {
     let name = token.context(label("parameter name")).parse_next(i)?;
     let value = opt(preceded(
         sep('='),
         cut_err(alt((quoted_string, take_while(1.., is_gen_value_char)))).context(expected("a parameter value")),
     ))
     .parse_next(i)?;
-    Ok(Param { name: name.into(), raw_value: value.map(Into::into) })
+    Ok((name, value))
+}
+
+/// Parameters are collected into [`Params`] as they are parsed; a check that keeps nothing collects into `()`.
+impl<'a> Accumulate<(&'a str, Option<&'a str>)> for Params {
+    fn initial(capacity: Option<usize>) -> Self {
+        Params(Vec::with_capacity(capacity.unwrap_or(0)))
+    }
+    fn accumulate(&mut self, (name, raw_value): (&'a str, Option<&'a str>)) {
+        self.0.push(Param::new(name, raw_value));
+    }
 }
 
 /// `*( SEMI generic-param )`: an empty parameter (`;;`) is an error.
 pub(crate) fn params(i: &mut &str) -> PResult<Params> {
-    let list: Vec<Param> = repeat(0.., preceded(sep(';'), cut_err(generic_param))).parse_next(i)?;
-    Ok(Params(list))
+    params_into(i)
+}
+
+/// [`params`] into any collection of `(name, raw value)`: `()` checks them without copying anything.
+pub(crate) fn params_into<'a, C: Accumulate<(&'a str, Option<&'a str>)>>(i: &mut &'a str) -> PResult<C> {
+    repeat(0.., preceded(sep(';'), cut_err(generic_param))).parse_next(i)
 }
 
 /// Splits a header value at top-level commas (not inside quotes or `<...>`), trimming
 /// whitespace. Used for headers whose grammar is a comma-separated list.
 pub fn split_commas(value: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut in_quote, mut in_angle, mut escaped) = (false, false, false);
-    let mut start = 0;
-    for (idx, c) in value.char_indices() {
-        if in_quote {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_quote = false,
-                _ => {}
+    comma_items(value).collect()
+}
+
+/// [`split_commas`] without collecting: the items one by one.
+pub(crate) fn comma_items(value: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let value = rest?;
+        let bytes = value.as_bytes();
+        // Jumps from one byte that matters to the next: outside quotes and angle brackets a comma, a quote or
+        // '<'; inside '<...>' its end or a quote; inside quotes an escape or the closing quote. Every byte looked
+        // for is ASCII, and no byte of a multi-byte character is.
+        let (mut in_quote, mut in_angle) = (false, false);
+        let mut at = 0;
+        while at < bytes.len() {
+            let tail = &bytes[at..];
+            let found = match (in_quote, in_angle) {
+                (true, _) => memchr::memchr2(b'\\', b'"', tail),
+                (false, true) => memchr::memchr2(b'>', b'"', tail),
+                (false, false) => memchr::memchr3(b',', b'"', b'<', tail),
+            };
+            let Some(off) = found else { break };
+            let idx = at + off;
+            at = idx + 1;
+            match (in_quote, bytes[idx]) {
+                (true, b'\\') => at += 1, // the escaped byte, whatever it is
+                (true, _) => in_quote = false,
+                (false, b'"') => in_quote = true,
+                (false, b'<') => in_angle = true,
+                (false, b'>') => in_angle = false,
+                (false, _) => {
+                    rest = Some(&value[idx + 1..]);
+                    return Some(value[..idx].trim_matches([' ', '\t']));
+                }
             }
-            continue;
         }
-        match c {
-            '"' => in_quote = true,
-            '<' => in_angle = true,
-            '>' => in_angle = false,
-            ',' if !in_angle => {
-                out.push(value[start..idx].trim_matches([' ', '\t']));
-                start = idx + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(value[start..].trim_matches([' ', '\t']));
-    out
+        rest = None;
+        Some(value.trim_matches([' ', '\t']))
+    })
 }
 
 /// `1*DIGIT` as an integer of type `T`, refusing overflow.
@@ -259,6 +303,56 @@ mod tests {
         assert_eq!(p.value("lr").unwrap(), "");
         let mut empty = ";;";
         assert!(params(&mut empty).is_err());
+    }
+
+    /// The split as first written, a char at a time: the jumping one must cut exactly where it cuts.
+    fn split_commas_char_by_char(value: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let (mut in_quote, mut in_angle, mut escaped) = (false, false, false);
+        let mut start = 0;
+        for (idx, c) in value.char_indices() {
+            if in_quote {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => in_quote = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                '"' => in_quote = true,
+                '<' => in_angle = true,
+                '>' => in_angle = false,
+                ',' if !in_angle => {
+                    out.push(value[start..idx].trim_matches([' ', '\t']));
+                    start = idx + 1;
+                }
+                _ => {}
+            }
+        }
+        out.push(value[start..].trim_matches([' ', '\t']));
+        out
+    }
+
+    #[test]
+    fn comma_split_cuts_where_the_char_by_char_split_cuts() {
+        let alphabet = [",", "\"", "<", ">", "\\", "a", " ", "é"];
+        let mut text = String::new();
+        let mut tried = 0;
+        // Every string of up to five symbols from the alphabet.
+        for len in 0..=5u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push_str(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                assert_eq!(split_commas(&text), split_commas_char_by_char(&text), "{text:?}");
+                tried += 1;
+            }
+        }
+        assert_eq!(tried, 37_449);
     }
 
     #[test]

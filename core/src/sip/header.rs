@@ -51,12 +51,92 @@ pub fn same_name(a: &str, b: &str) -> bool {
     }
 }
 
+/// The headers sfbkit looks up on every message, numbered so that a lookup compares one byte per header
+/// instead of a name (a REGISTER's 200 has about 20 headers and validation alone asks for ten names).
+/// Index `i` here is kind `i + 1`; kind 0 is any other name.
+const WELL_KNOWN: &[&str] = &[
+    "Via",
+    "From",
+    "To",
+    "Call-ID",
+    "CSeq",
+    "Contact",
+    "Content-Length",
+    "Content-Type",
+    "Max-Forwards",
+    "Expires",
+    "Route",
+    "Record-Route",
+    "Authorization",
+    "Proxy-Authorization",
+    "WWW-Authenticate",
+    "Proxy-Authenticate",
+    "Authentication-Info",
+    "Event",
+    "Supported",
+    "Require",
+    "Subscription-State",
+    "Allow-Events",
+];
+
+/// The longest well-known name.
+const MAX_KNOWN_LEN: usize = {
+    let (mut longest, mut at) = (0, 0);
+    while at < WELL_KNOWN.len() {
+        if WELL_KNOWN[at].len() > longest {
+            longest = WELL_KNOWN[at].len();
+        }
+        at += 1;
+    }
+    longest
+};
+
+/// For each name length, the kinds of the well-known names that long (0 ends a list): a name is compared with
+/// at most four others, not with all of them.
+const KINDS_BY_LEN: [[u8; 4]; MAX_KNOWN_LEN + 1] = {
+    let mut table = [[0u8; 4]; MAX_KNOWN_LEN + 1];
+    let mut at = 0;
+    while at < WELL_KNOWN.len() {
+        let len = WELL_KNOWN[at].len();
+        let mut slot = 0;
+        // Five well-known names of one length would stop the build here, with an index out of bounds.
+        while table[len][slot] != 0 {
+            slot += 1;
+        }
+        table[len][slot] = at as u8 + 1;
+        at += 1;
+    }
+    table
+};
+
+/// The well-known kind of a header name (compact forms resolved, case ignored); 0 for any other name.
+/// Two names of the same non-zero kind are [`same_name`]s, and a name of kind 0 is never the [`same_name`]
+/// of one with a non-zero kind, so equal kinds decide a lookup whenever either side is well known.
+fn kind_of(name: &str) -> u8 {
+    let full = if name.len() == 1 { full_name(name) } else { name };
+    let Some(kinds) = KINDS_BY_LEN.get(full.len()) else { return 0 };
+    let first = full.as_bytes().first().map(u8::to_ascii_lowercase);
+    for &kind in kinds.iter().take_while(|&&kind| kind != 0) {
+        let known = WELL_KNOWN[usize::from(kind) - 1];
+        // The first letter tells most names of one length apart; names in code are written as listed here.
+        if known.as_bytes().first().map(u8::to_ascii_lowercase) == first
+            && (known == full || known.eq_ignore_ascii_case(full))
+        {
+            return kind;
+        }
+    }
+    0
+}
+
 /// One header field as received (or as built).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Header {
-    name: Box<str>,
-    raw: Box<str>,
-    /// The value with folded continuation lines joined; `None` when it equals `raw`.
+    /// The name followed by the value exactly as received: one allocation per header.
+    text: Box<str>,
+    name_len: u32,
+    /// See [`kind_of`].
+    kind: u8,
+    /// The value with folded continuation lines joined; `None` when it equals the raw value.
     unfolded: Option<Box<str>>,
 }
 
@@ -64,7 +144,7 @@ pub struct Header {
 /// flights): see [`redact_gssapi_data`].
 impl std::fmt::Debug for Header {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Header").field("name", &self.name).field("value", &redact_gssapi_data(self.value())).finish()
+        f.debug_struct("Header").field("name", &self.name()).field("value", &redact_gssapi_data(self.value())).finish()
     }
 }
 
@@ -107,30 +187,58 @@ pub fn redact_params(value: &str, names: &[&str], replace: impl Fn(&str) -> Stri
 impl Header {
     /// A header with this name and value (the value must not contain CR or LF).
     pub fn new(name: &str, value: &str) -> Header {
-        Header { name: name.into(), raw: value.into(), unfolded: None }
+        Header::with_unfolded(name, value, None)
     }
 
     /// Builds a header from wire text: `raw` may contain folded lines (CRLF/LF + whitespace).
     pub(crate) fn from_wire(name: &str, raw: &str) -> Header {
-        let unfolded = if raw.contains('\n') { Some(unfold(raw).into()) } else { None };
-        Header { name: name.into(), raw: raw.into(), unfolded }
+        let unfolded = memchr::memchr(b'\n', raw.as_bytes()).map(|_| unfold(raw).into());
+        Header::with_unfolded(name, raw, unfolded)
+    }
+
+    fn with_unfolded(name: &str, raw: &str, unfolded: Option<Box<str>>) -> Header {
+        let mut text = String::with_capacity(name.len() + raw.len());
+        text.push_str(name);
+        text.push_str(raw);
+        // A name longer than 4 GiB cannot be built: the limits end a head long before that.
+        let name_len = u32::try_from(name.len()).unwrap_or(u32::MAX);
+        Header { text: text.into_boxed_str(), name_len, kind: kind_of(name), unfolded }
     }
 
     /// The name as written (possibly compact, any case).
     pub fn name(&self) -> &str {
-        &self.name
+        &self.text[..self.name_len as usize]
     }
     /// The value exactly as written on the wire (folds included, outer whitespace trimmed).
     pub fn raw_value(&self) -> &str {
-        &self.raw
+        &self.text[self.name_len as usize..]
     }
     /// The value with line folding replaced by single spaces.
     pub fn value(&self) -> &str {
-        self.unfolded.as_deref().unwrap_or(&self.raw)
+        self.unfolded.as_deref().unwrap_or_else(|| self.raw_value())
     }
     /// True when this header has the given name (compact forms and case ignored).
     pub fn is(&self, name: &str) -> bool {
-        same_name(&self.name, name)
+        self.is_named(&HeaderName::new(name))
+    }
+
+    fn is_named(&self, name: &HeaderName<'_>) -> bool {
+        match (self.kind, name.kind) {
+            (0, 0) => same_name(self.name(), name.text),
+            (mine, theirs) => mine == theirs,
+        }
+    }
+}
+
+/// A name being looked up, classified once per lookup rather than once per header compared.
+struct HeaderName<'a> {
+    text: &'a str,
+    kind: u8,
+}
+
+impl<'a> HeaderName<'a> {
+    fn new(text: &'a str) -> HeaderName<'a> {
+        HeaderName { text, kind: kind_of(text) }
     }
 }
 
@@ -161,7 +269,8 @@ impl Headers {
     }
     /// The first header with this name.
     pub fn get(&self, name: &str) -> Option<&Header> {
-        self.0.iter().find(|h| h.is(name))
+        let name = HeaderName::new(name);
+        self.0.iter().find(|h| h.is_named(&name))
     }
     /// The unfolded value of the first header with this name.
     pub fn value(&self, name: &str) -> Option<&str> {
@@ -169,7 +278,8 @@ impl Headers {
     }
     /// Every header with this name, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Header> + 'a {
-        self.0.iter().filter(move |h| h.is(name))
+        let name = HeaderName::new(name);
+        self.0.iter().filter(move |h| h.is_named(&name))
     }
     /// How many header lines carry this name.
     pub fn count(&self, name: &str) -> usize {
@@ -177,7 +287,7 @@ impl Headers {
     }
     /// All values of a list-valued header across all its lines, split at top-level commas.
     pub fn list<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.get_all(name).flat_map(|h| super::grammar::split_commas(h.value())).filter(|v| !v.is_empty())
+        self.get_all(name).flat_map(|h| super::grammar::comma_items(h.value())).filter(|v| !v.is_empty())
     }
     /// Appends a header.
     pub fn push(&mut self, name: &str, value: &str) {
@@ -233,6 +343,29 @@ mod tests {
         assert!(same_name("l", "content-length"));
         assert!(!same_name("C%6Fntact", "Contact"));
         assert_eq!(full_name("M"), "Contact");
+    }
+
+    #[test]
+    fn well_known_kinds_decide_exactly_what_same_name_decides() {
+        let mut names: Vec<String> = WELL_KNOWN.iter().map(|n| n.to_string()).collect();
+        names.extend(WELL_KNOWN.iter().map(|n| n.to_ascii_uppercase()));
+        names.extend(COMPACT.iter().map(|(c, _)| c.to_string()));
+        names.extend(COMPACT.iter().map(|(c, _)| c.to_ascii_uppercase().to_string()));
+        names.extend(["Refer-To", "ms-keep-alive", "X", "Vias", "Fro", "", "Content-Lengt"].map(String::from));
+        for a in &names {
+            let header = Header::new(a, "v");
+            for b in &names {
+                assert_eq!(header.is(b), same_name(a, b), "{a:?} against {b:?}");
+            }
+        }
+        let mut hs = Headers::new();
+        hs.push("v", "1");
+        hs.push("VIA", "2");
+        hs.push("Refer-To", "x");
+        hs.push("r", "y");
+        assert_eq!(hs.get_all("Via").map(Header::value).collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(hs.get_all("refer-to").map(Header::value).collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(hs.get("R").map(Header::name), Some("Refer-To"));
     }
 
     #[test]

@@ -40,9 +40,14 @@ impl HeadScan {
     /// Continues scanning `buf` (which must begin where the message begins). `Ok(None)` means
     /// more bytes are needed.
     pub(crate) fn scan(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<HeadEnd>, ParseError> {
-        while let Some(off) = buf[self.pos..].iter().position(|&b| b == b'\n') {
+        while let Some(off) = memchr::memchr(b'\n', &buf[self.pos..]) {
             let nl = self.pos + off;
-            if let Some(e) = self.first_broken_limit(buf, nl, true, limits) {
+            // No limit can be broken by a line shorter than a line may be, within the head's size and count: the
+            // exact reckoning is needed only otherwise.
+            let surely_within = nl - self.line_start <= limits.max_line_bytes
+                && nl < limits.max_head_bytes
+                && self.lines <= limits.max_headers;
+            if !surely_within && let Some(e) = self.first_broken_limit(buf, nl, true, limits) {
                 return Err(e);
             }
             let line = &buf[self.line_start..nl];
@@ -103,31 +108,38 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<(StartLine, Headers), ParseError
     };
     let start = parse_start_line(first.strip_suffix('\r').unwrap_or(first))?;
     let mut headers = Headers::new();
-    // Walk physical lines; a line starting with SP/HTAB continues the previous header.
-    let mut offset = 0;
+    // Walk physical lines; a line starting with SP/HTAB continues the previous header. Bytes, not chars: every
+    // byte looked for is ASCII, and no byte of a multi-byte character is.
+    let bytes = rest.as_bytes();
     let mut pending: Option<(&str, usize, usize)> = None; // (name, value start, value end)
-    for (idx, raw_line) in rest.split_inclusive('\n').enumerate() {
-        let line_no = idx + 2; // 1-based, after the start line
-        let line_start = offset;
-        offset += raw_line.len();
-        let line = raw_line.trim_end_matches(['\r', '\n']);
-        if line.starts_with([' ', '\t']) {
+    let mut line_start = 0;
+    let mut line_no = 1; // 1-based; the start line was line 1
+    while line_start < bytes.len() {
+        line_no += 1;
+        let nl = memchr::memchr(b'\n', &bytes[line_start..]).map_or(bytes.len(), |off| line_start + off);
+        let mut end = nl;
+        while end > line_start && bytes[end - 1] == b'\r' {
+            end -= 1;
+        }
+        let line = &bytes[line_start..end];
+        if matches!(line.first(), Some(b' ' | b'\t')) {
             match pending.as_mut() {
-                Some((_, _, end)) => *end = line_start + line.len(),
+                Some((_, _, value_end)) => *value_end = end,
                 None => return Err(ParseError::HeaderLine { line: line_no }),
             }
+            line_start = nl + 1;
             continue;
         }
         if let Some((name, vs, ve)) = pending.take() {
             headers.push_header(make_header(name, &rest[vs.min(ve)..ve]));
         }
-        let colon = line.find(':').ok_or(ParseError::HeaderLine { line: line_no })?;
-        let name = line[..colon].trim_end_matches([' ', '\t']);
-        if name.is_empty() || !name.chars().all(grammar::is_token_char) {
+        let colon = memchr::memchr(b':', line).ok_or(ParseError::HeaderLine { line: line_no })?;
+        let name = rest[line_start..line_start + colon].trim_end_matches([' ', '\t']);
+        if name.is_empty() || !name.bytes().all(|b| grammar::is_token_char(char::from(b))) {
             return Err(ParseError::HeaderLine { line: line_no });
         }
-        let vs = line_start + colon + 1;
-        pending = Some((name, vs, line_start + line.len()));
+        pending = Some((name, line_start + colon + 1, end));
+        line_start = nl + 1;
     }
     if let Some((name, vs, ve)) = pending.take() {
         headers.push_header(make_header(name, &rest[vs.min(ve)..ve]));

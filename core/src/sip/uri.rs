@@ -8,7 +8,9 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::ParseError;
-use super::grammar::{Param, Params};
+use winnow::stream::Accumulate;
+
+use super::grammar::Params;
 
 /// A URI as found in a Request-URI, name-addr or addr-spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,23 +116,31 @@ pub fn unescape(s: &str) -> Vec<u8> {
     out
 }
 
-impl Host {
-    /// Parses a host: `[IPv6]`, dotted IPv4, or a host name.
-    pub fn parse(s: &str) -> Result<Host, ParseError> {
+/// What a host text was found to be; a name stays in the text it was checked in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum HostKind {
+    Domain,
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+}
+
+impl HostKind {
+    /// Checks a host: `[IPv6]`, dotted IPv4, or a host name.
+    fn check(s: &str) -> Result<HostKind, ParseError> {
         if let Some(inner) = s.strip_prefix('[') {
             let inner = inner.strip_suffix(']').ok_or_else(|| err("IPv6 reference without closing ']'"))?;
             // RFC 5118 §4.10: `2001:db8:::192.0.2.1` is what RFC 3261's ABNF allowed by mistake;
             // RFC 5954 fixed the grammar. We accept only valid RFC 4291 addresses.
             return inner
                 .parse::<Ipv6Addr>()
-                .map(Host::Ipv6)
+                .map(HostKind::Ipv6)
                 .map_err(|_| err("not a valid IPv6 address inside '[...]'"));
         }
         if s.is_empty() {
             return Err(err("empty host"));
         }
         if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return s.parse::<Ipv4Addr>().map(Host::Ipv4).map_err(|_| err("not a valid IPv4 address"));
+            return s.parse::<Ipv4Addr>().map(HostKind::Ipv4).map_err(|_| err("not a valid IPv4 address"));
         }
         if s.contains(':') {
             return Err(err("an IPv6 address must be enclosed in '[...]' (RFC 5118)"));
@@ -141,7 +151,23 @@ impl Host {
         if !ok {
             return Err(err("host name contains characters outside letters, digits, '-' and '.'"));
         }
-        Ok(Host::Domain(s.into()))
+        Ok(HostKind::Domain)
+    }
+
+    /// The host, `text` being what [`HostKind::check`] found this in.
+    pub(crate) fn into_host(self, text: &str) -> Host {
+        match self {
+            HostKind::Domain => Host::Domain(text.into()),
+            HostKind::Ipv4(a) => Host::Ipv4(a),
+            HostKind::Ipv6(a) => Host::Ipv6(a),
+        }
+    }
+}
+
+impl Host {
+    /// Parses a host: `[IPv6]`, dotted IPv4, or a host name.
+    pub fn parse(s: &str) -> Result<Host, ParseError> {
+        HostKind::check(s).map(|kind| kind.into_host(s))
     }
 
     /// True for `Domain` hosts equal ignoring ASCII case, and for equal addresses.
@@ -163,8 +189,18 @@ impl fmt::Display for Host {
     }
 }
 
-/// Splits `host[:port]`, respecting IPv6 references.
-pub(crate) fn split_hostport(s: &str) -> Result<(Host, Option<u16>), ParseError> {
+/// Checks a host and a port of digits written apart (a Via's sent-by): the host's kind and the port.
+pub(crate) fn check_host_and_port(host: &str, port: Option<&str>) -> Result<(HostKind, Option<u16>), ParseError> {
+    let port = match port {
+        None => None,
+        Some(p) if p.len() <= 5 => Some(p.parse::<u16>().map_err(|_| err("port out of range (0-65535)"))?),
+        Some(_) => return Err(err("port is not a number")),
+    };
+    Ok((HostKind::check(host)?, port))
+}
+
+/// Checks `host[:port]`, respecting IPv6 references: the host's text and kind, and the port.
+fn check_hostport(s: &str) -> Result<(&str, HostKind, Option<u16>), ParseError> {
     let (host, port) = if s.starts_with('[') {
         let end = s.find(']').ok_or_else(|| err("IPv6 reference without closing ']'"))?;
         let rest = &s[end + 1..];
@@ -191,13 +227,14 @@ pub(crate) fn split_hostport(s: &str) -> Result<(Host, Option<u16>), ParseError>
             return Err(err("port is not a number"));
         }
     };
-    Ok((Host::parse(host)?, port))
+    Ok((host, HostKind::check(host)?, port))
 }
 
-/// Parses `;name[=value]` URI parameters (no whitespace allowed inside a URI).
-fn uri_params(s: &str) -> Result<Params, ParseError> {
+/// Parses `;name[=value]` URI parameters (no whitespace allowed inside a URI) into `P`: [`Params`], or `()` to
+/// check them without copying.
+fn uri_params<'a, P: Accumulate<(&'a str, Option<&'a str>)>>(s: &'a str) -> Result<P, ParseError> {
     let param_char = |c: char| matches!(c, '[' | ']' | '/' | ':' | '&' | '+' | '$');
-    let mut params = Params::default();
+    let mut params = P::initial(None);
     for part in s.split(';') {
         let (name, value) = match part.split_once('=') {
             Some((n, v)) => (n, Some(v)),
@@ -210,7 +247,7 @@ fn uri_params(s: &str) -> Result<Params, ParseError> {
         if let Some(v) = value {
             check_escaped(v, "URI parameter value", param_char)?;
         }
-        params.push(Param::new(name, value));
+        params.accumulate((name, value));
     }
     Ok(params)
 }
@@ -218,23 +255,16 @@ fn uri_params(s: &str) -> Result<Params, ParseError> {
 impl Uri {
     /// Parses an absolute URI (the text between `<` and `>`, or a Request-URI).
     pub fn parse(s: &str) -> Result<Uri, ParseError> {
-        let (scheme, rest) = s.split_once(':').ok_or_else(|| err("no scheme (expected e.g. sip:)"))?;
-        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-        if !scheme_ok {
-            return Err(err("scheme must start with a letter and contain only letters, digits, '+', '-', '.'"));
-        }
-        if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
-            return SipUri::parse_parts(s, scheme.eq_ignore_ascii_case("sips"), rest).map(Uri::Sip);
-        }
-        if rest.is_empty() || rest.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
-        {
-            return Err(err(format!("{scheme}: URI is empty or contains spaces, quotes or angle brackets")));
-        }
-        if scheme.eq_ignore_ascii_case("tel") {
-            return TelUri::parse_parts(s, rest).map(Uri::Tel);
-        }
-        Ok(Uri::Other { scheme: scheme.into(), raw: s.into() })
+        Ok(match UriParts::<Params>::parse(s)? {
+            UriParts::Sip(parts) => Uri::Sip(parts.into_uri(s)),
+            UriParts::Tel { number, params } => Uri::Tel(TelUri { raw: s.into(), number: number.into(), params }),
+            UriParts::Other { scheme } => Uri::Other { scheme: scheme.into(), raw: s.into() },
+        })
+    }
+
+    /// What [`Uri::parse`] checks, without keeping anything: for validating a message that only passes through.
+    pub(crate) fn check(s: &str) -> Result<(), ParseError> {
+        UriParts::<()>::parse(s).map(drop)
     }
 
     /// The URI exactly as written.
@@ -271,8 +301,65 @@ impl fmt::Display for Uri {
     }
 }
 
-impl SipUri {
-    fn parse_parts(raw: &str, secure: bool, rest: &str) -> Result<SipUri, ParseError> {
+/// A URI checked, its parts still in the text it was parsed from; parameters in `P` ([`Params`], or `()` when
+/// nothing is kept).
+enum UriParts<'a, P> {
+    Sip(SipUriParts<'a, P>),
+    Tel { number: &'a str, params: P },
+    Other { scheme: &'a str },
+}
+
+impl<'a, P: Accumulate<(&'a str, Option<&'a str>)>> UriParts<'a, P> {
+    fn parse(s: &'a str) -> Result<UriParts<'a, P>, ParseError> {
+        let (scheme, rest) = s.split_once(':').ok_or_else(|| err("no scheme (expected e.g. sip:)"))?;
+        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        if !scheme_ok {
+            return Err(err("scheme must start with a letter and contain only letters, digits, '+', '-', '.'"));
+        }
+        if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+            return SipUriParts::parse(scheme.eq_ignore_ascii_case("sips"), rest).map(UriParts::Sip);
+        }
+        if rest.is_empty() || rest.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
+        {
+            return Err(err(format!("{scheme}: URI is empty or contains spaces, quotes or angle brackets")));
+        }
+        if scheme.eq_ignore_ascii_case("tel") {
+            return tel_parts(rest).map(|(number, params)| UriParts::Tel { number, params });
+        }
+        Ok(UriParts::Other { scheme })
+    }
+}
+
+/// The parts of a `sip:` or `sips:` URI, checked.
+struct SipUriParts<'a, P> {
+    secure: bool,
+    user: Option<&'a str>,
+    password: Option<&'a str>,
+    host: &'a str,
+    host_kind: HostKind,
+    port: Option<u16>,
+    params: P,
+    headers: Option<&'a str>,
+}
+
+impl SipUriParts<'_, Params> {
+    fn into_uri(self, raw: &str) -> SipUri {
+        SipUri {
+            raw: raw.into(),
+            secure: self.secure,
+            user: self.user.map(Into::into),
+            password: self.password.map(Into::into),
+            host: self.host_kind.into_host(self.host),
+            port: self.port,
+            params: self.params,
+            headers: self.headers.map(Into::into),
+        }
+    }
+}
+
+impl<'a, P: Accumulate<(&'a str, Option<&'a str>)>> SipUriParts<'a, P> {
+    fn parse(secure: bool, rest: &'a str) -> Result<SipUriParts<'a, P>, ParseError> {
         // userinfo may contain ';' '?' '/' (user-unreserved) but never an unescaped '@', and
         // neither may hostport, params or headers: so the first '@' ends userinfo.
         let (userinfo, after) = match rest.split_once('@') {
@@ -293,7 +380,7 @@ impl SipUri {
                 if let Some(p) = p {
                     check_escaped(p, "password", |c| matches!(c, '&' | '=' | '+' | '$' | ','))?;
                 }
-                (Some(u.into()), p.map(Into::into))
+                (Some(u), p)
             }
         };
         let (before_headers, headers) = match after.split_once('?') {
@@ -302,9 +389,9 @@ impl SipUri {
         };
         let (hostport, params) = match before_headers.split_once(';') {
             Some((hp, p)) => (hp, uri_params(p)?),
-            None => (before_headers, Params::default()),
+            None => (before_headers, P::initial(Some(0))),
         };
-        let (host, port) = split_hostport(hostport)?;
+        let (host, host_kind, port) = check_hostport(hostport)?;
         if let Some(h) = headers {
             for hv in h.split('&') {
                 let (n, v) = hv.split_once('=').ok_or_else(|| err("URI header without '='"))?;
@@ -316,9 +403,11 @@ impl SipUri {
                 check_escaped(v, "URI header value", hchar)?;
             }
         }
-        Ok(SipUri { raw: raw.into(), secure, user, password, host, port, params, headers: headers.map(Into::into) })
+        Ok(SipUriParts { secure, user, password, host, host_kind, port, params, headers })
     }
+}
 
+impl SipUri {
     /// Builds `sip:[user@]host[:port][;params]` (user given unescaped-safe, e.g. `alice`).
     pub fn new(user: Option<&str>, host: Host, port: Option<u16>, params: Params) -> SipUri {
         let mut raw = String::from("sip:");
@@ -386,21 +475,23 @@ impl SipUri {
     }
 }
 
-impl TelUri {
-    fn parse_parts(raw: &str, rest: &str) -> Result<TelUri, ParseError> {
-        let (number, params) = match rest.split_once(';') {
-            Some((n, p)) => (n, uri_params(p)?),
-            None => (rest, Params::default()),
-        };
-        let ok = !number.is_empty()
-            && number.bytes().all(|b| {
-                b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#' | b'p' | b'w')
-            });
-        if !ok {
-            return Err(err("tel: number must be digits with optional '+' and visual separators"));
-        }
-        Ok(TelUri { raw: raw.into(), number: number.into(), params })
+/// The number and parameters of a `tel:` URI (`rest` follows the scheme), checked.
+fn tel_parts<'a, P: Accumulate<(&'a str, Option<&'a str>)>>(rest: &'a str) -> Result<(&'a str, P), ParseError> {
+    let (number, params) = match rest.split_once(';') {
+        Some((n, p)) => (n, uri_params(p)?),
+        None => (rest, P::initial(Some(0))),
+    };
+    let ok = !number.is_empty()
+        && number.bytes().all(|b| {
+            b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#' | b'p' | b'w')
+        });
+    if !ok {
+        return Err(err("tel: number must be digits with optional '+' and visual separators"));
     }
+    Ok((number, params))
+}
+
+impl TelUri {
     /// The number as written (`+14255550100`, `1234`, with visual separators if any).
     pub fn number(&self) -> &str {
         &self.number

@@ -8,8 +8,12 @@ use winnow::combinator::{alt, cut_err, delimited, opt, preceded, repeat, termina
 use winnow::prelude::*;
 use winnow::token::take_while;
 
-use super::grammar::{self, PResult, Params, describe, digits, label, params, quoted_string, sep, token, unquote, ws};
-use super::uri::{Host, Uri, split_hostport};
+use winnow::stream::Accumulate;
+
+use super::grammar::{
+    self, PResult, Params, describe, digits, label, params_into, quoted_string, sep, token, unquote, ws,
+};
+use super::uri::{Host, HostKind, Uri, check_host_and_port};
 use super::{Method, ParseError};
 
 /// `[display-name] <URI> *(;param)` or `URI *(;param)` (From, To, Contact, Route, ...).
@@ -37,7 +41,23 @@ impl NameAddr {
 
     /// Parses one name-addr / addr-spec with its parameters; the whole input must be used.
     pub fn parse(header: &str, value: &str) -> Result<NameAddr, ParseError> {
-        name_addr_value.parse(value).map_err(|e| ParseError::value(header, describe(&e)))
+        let parts: NameAddrParts<'_, Uri, Params> = parse_name_addr(header, value, Uri::parse)?;
+        Ok(NameAddr {
+            raw_display_name: parts.display.map(|d| d.trim_end().to_string()),
+            uri: parts.uri,
+            angle_brackets: parts.angle,
+            params: parts.params,
+        })
+    }
+
+    /// What [`NameAddr::parse`] checks, keeping only what `P` collects of the parameters (nothing for `()`): for
+    /// validating a message that only passes through.
+    pub(crate) fn check<'a, P: Accumulate<(&'a str, Option<&'a str>)>>(
+        header: &str,
+        value: &'a str,
+    ) -> Result<P, ParseError> {
+        let parts: NameAddrParts<'_, (), P> = parse_name_addr(header, value, Uri::check)?;
+        Ok(parts.params)
     }
 
     /// Writes the value back (`"Name" <uri>;params`).
@@ -66,21 +86,44 @@ fn cut(what: &'static str) -> winnow::error::ErrMode<winnow::error::ContextError
     winnow::error::ErrMode::Cut(e)
 }
 
-fn uri_text(text: &str) -> PResult<Uri> {
-    Uri::parse(text).map_err(|_| cut("a valid URI"))
+/// A name-addr's parts: the display name as written, the URI as `U` ([`Uri`], or `()` from [`Uri::check`]) and
+/// the parameters as `P` ([`Params`], or `()`).
+struct NameAddrParts<'a, U, P> {
+    display: Option<&'a str>,
+    uri: U,
+    angle: bool,
+    params: P,
 }
 
-fn name_addr_value(i: &mut &str) -> PResult<NameAddr> {
+/// The whole of `value` as one name-addr of `header`.
+fn parse_name_addr<'a, U, P: Accumulate<(&'a str, Option<&'a str>)>>(
+    header: &str,
+    value: &'a str,
+    uri: impl Fn(&'a str) -> Result<U, ParseError>,
+) -> Result<NameAddrParts<'a, U, P>, ParseError> {
+    let mut parser = |i: &mut &'a str| name_addr_parts(i, &uri);
+    parser.parse(value).map_err(|e| ParseError::value(header, describe(&e)))
+}
+
+fn name_addr_parts<'a, U, P: Accumulate<(&'a str, Option<&'a str>)>>(
+    i: &mut &'a str,
+    uri: impl Fn(&'a str) -> Result<U, ParseError>,
+) -> PResult<NameAddrParts<'a, U, P>> {
+    let uri_text = |text: &'a str| uri(text).map_err(|_| cut("a valid URI"));
     ws.parse_next(i)?;
-    let display: Option<&str> = opt(alt((
-        terminated(quoted_string, ws),
-        // display-name = *(token LWS); the last token may touch '<' (RFC 4475 lwsdisp).
-        terminated(repeat::<_, _, (), _, _>(1.., terminated(token, ws)).take(), winnow::combinator::peek('<')),
-    )))
-    .parse_next(i)?;
+    // Most values open with '<': no display name to try for (and no error to build for the attempt).
+    let display: Option<&str> = if i.starts_with('<') {
+        None
+    } else {
+        opt(alt((
+            terminated(quoted_string, ws),
+            // display-name = *(token LWS); the last token may touch '<' (RFC 4475 lwsdisp).
+            terminated(repeat::<_, _, (), _, _>(1.., terminated(token, ws)).take(), winnow::combinator::peek('<')),
+        )))
+        .parse_next(i)?
+    };
     let (uri, angle) = if let Some(inner) = opt(delimited('<', take_while(0.., |c| c != '>'), '>')).parse_next(i)? {
-        let uri = uri_text(inner)?;
-        (uri, true)
+        (uri_text(inner)?, true)
     } else if display.is_some() {
         return cut_err(winnow::combinator::fail.context(label("'<' after the display name"))).parse_next(i);
     } else {
@@ -88,9 +131,9 @@ fn name_addr_value(i: &mut &str) -> PResult<NameAddr> {
             take_while(1.., |c: char| !matches!(c, ';' | ',' | ' ' | '\t')).context(label("URI")).parse_next(i)?;
         (uri_text(text)?, false)
     };
-    let params = params.parse_next(i)?;
+    let params = params_into.parse_next(i)?;
     ws.parse_next(i)?;
-    Ok(NameAddr { raw_display_name: display.map(|d| d.trim_end().to_string()), uri, angle_brackets: angle, params })
+    Ok(NameAddrParts { display, uri, angle, params })
 }
 
 /// One Via entry: `SIP/2.0/TLS host:port;branch=...;received=...`.
@@ -112,14 +155,42 @@ impl Via {
     }
     /// Parses every Via entry in one header value.
     pub fn parse_list(value: &str) -> Result<Vec<Via>, ParseError> {
-        grammar::split_commas(value)
-            .into_iter()
-            .map(|v| via_parm.parse(v).map_err(|e| ParseError::value("Via", describe(&e))))
+        grammar::comma_items(value)
+            .map(|v| {
+                let parts: ViaParts<'_, Params> =
+                    via_parts.parse(v).map_err(|e| ParseError::value("Via", describe(&e)))?;
+                Ok(Via {
+                    protocol: (parts.name.into(), parts.version.into()),
+                    transport: parts.transport.into(),
+                    host: parts.host_kind.into_host(parts.host),
+                    port: parts.port,
+                    params: parts.params,
+                })
+            })
             .collect()
+    }
+
+    /// What [`Via::parse_list`] checks, without keeping anything.
+    pub(crate) fn check_list(value: &str) -> Result<(), ParseError> {
+        for v in grammar::comma_items(value) {
+            let _: ViaParts<'_, ()> = via_parts.parse(v).map_err(|e| ParseError::value("Via", describe(&e)))?;
+        }
+        Ok(())
     }
 }
 
-fn via_parm(i: &mut &str) -> PResult<Via> {
+/// A Via entry's parts, parameters as `P` ([`Params`], or `()`).
+struct ViaParts<'a, P> {
+    name: &'a str,
+    version: &'a str,
+    transport: &'a str,
+    host: &'a str,
+    host_kind: HostKind,
+    port: Option<u16>,
+    params: P,
+}
+
+fn via_parts<'a, P: Accumulate<(&'a str, Option<&'a str>)>>(i: &mut &'a str) -> PResult<ViaParts<'a, P>> {
     ws.parse_next(i)?;
     let name = token.context(label("protocol name")).parse_next(i)?;
     let version = preceded(sep('/'), token).context(label("protocol version")).parse_next(i)?;
@@ -132,14 +203,10 @@ fn via_parm(i: &mut &str) -> PResult<Via> {
     .context(label("sent-by host"))
     .parse_next(i)?;
     let port = opt(preceded(sep(':'), digits)).parse_next(i)?;
-    let hostport = match port {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    };
-    let (host, port) = split_hostport(&hostport).map_err(|_| cut("a valid sent-by host and port"))?;
-    let params = params.parse_next(i)?;
+    let (host_kind, port) = check_host_and_port(host, port).map_err(|_| cut("a valid sent-by host and port"))?;
+    let params = params_into.parse_next(i)?;
     ws.parse_next(i)?;
-    Ok(Via { protocol: (name.into(), version.into()), transport: transport.into(), host, port, params })
+    Ok(ViaParts { name, version, transport, host, host_kind, port, params })
 }
 
 /// `CSeq: <number> <method>`.
