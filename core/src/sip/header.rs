@@ -30,14 +30,10 @@ const COMPACT: &[(char, &str)] = &[
 
 /// The full name for a header name that may be in compact form; other names unchanged.
 pub fn full_name(name: &str) -> &str {
-    let mut chars = name.chars();
-    if let (Some(c), None) = (chars.next(), chars.next()) {
-        let c = c.to_ascii_lowercase();
-        if let Some((_, full)) = COMPACT.iter().find(|(k, _)| *k == c) {
-            return full;
-        }
+    match name.as_bytes() {
+        [letter] => compact_full_name(*letter).unwrap_or(name),
+        _ => name,
     }
-    name
 }
 
 /// True when two header names denote the same header (case-insensitive, compact forms too).
@@ -112,20 +108,60 @@ const KINDS_BY_LEN: [[u8; 4]; MAX_KNOWN_LEN + 1] = {
 /// The well-known kind of a header name (compact forms resolved, case ignored); 0 for any other name.
 /// Two names of the same non-zero kind are [`same_name`]s, and a name of kind 0 is never the [`same_name`]
 /// of one with a non-zero kind, so equal kinds decide a lookup whenever either side is well known.
-fn kind_of(name: &str) -> u8 {
-    let full = if name.len() == 1 { full_name(name) } else { name };
-    let Some(kinds) = KINDS_BY_LEN.get(full.len()) else { return 0 };
-    let first = full.as_bytes().first().map(u8::to_ascii_lowercase);
-    for &kind in kinds.iter().take_while(|&&kind| kind != 0) {
-        let known = WELL_KNOWN[usize::from(kind) - 1];
-        // The first letter tells most names of one length apart; names in code are written as listed here.
-        if known.as_bytes().first().map(u8::to_ascii_lowercase) == first
-            && (known == full || known.eq_ignore_ascii_case(full))
-        {
-            return kind;
+///
+/// `const`, so that the names sfbkit itself asks for are classified when it is built ([`HeaderName::new`]).
+const fn kind_of(name: &str) -> u8 {
+    let name = name.as_bytes();
+    let full: &[u8] = if name.len() == 1 {
+        match compact_full_name(name[0]) {
+            Some(full) => full.as_bytes(),
+            None => return 0,
         }
+    } else {
+        name
+    };
+    if full.is_empty() || full.len() > MAX_KNOWN_LEN {
+        return 0;
+    }
+    let kinds = &KINDS_BY_LEN[full.len()];
+    let mut slot = 0;
+    while slot < kinds.len() && kinds[slot] != 0 {
+        let known = WELL_KNOWN[kinds[slot] as usize - 1].as_bytes();
+        // The first letter tells most names of one length apart.
+        if known[0].eq_ignore_ascii_case(&full[0]) && bytes_eq_ignore_case(known, full) {
+            return kinds[slot];
+        }
+        slot += 1;
     }
     0
+}
+
+/// The full name of a compact form (`v` is Via), in a `const fn`.
+const fn compact_full_name(letter: u8) -> Option<&'static str> {
+    let letter = letter.to_ascii_lowercase();
+    let mut at = 0;
+    while at < COMPACT.len() {
+        if COMPACT[at].0 as u32 == letter as u32 {
+            return Some(COMPACT[at].1);
+        }
+        at += 1;
+    }
+    None
+}
+
+/// `eq_ignore_ascii_case` in a `const fn` (the standard one is not `const` at this crate's minimum Rust).
+const fn bytes_eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut at = 0;
+    while at < a.len() {
+        if !a[at].eq_ignore_ascii_case(&b[at]) {
+            return false;
+        }
+        at += 1;
+    }
+    true
 }
 
 /// One header field as received (or as built).
@@ -230,16 +266,39 @@ impl Header {
     }
 }
 
-/// A name being looked up, classified once per lookup rather than once per header compared.
-struct HeaderName<'a> {
+/// A name being looked up, classified once per lookup rather than once per header compared; a `const` one
+/// ([`names`]) once and for all.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeaderName<'a> {
     text: &'a str,
     kind: u8,
 }
 
 impl<'a> HeaderName<'a> {
-    fn new(text: &'a str) -> HeaderName<'a> {
+    pub(crate) const fn new(text: &'a str) -> HeaderName<'a> {
         HeaderName { text, kind: kind_of(text) }
     }
+    pub(crate) const fn as_str(&self) -> &'a str {
+        self.text
+    }
+}
+
+/// The names the parser and validation look up on every message, classified when sfbkit is built.
+pub(crate) mod names {
+    use super::HeaderName;
+
+    pub(crate) const VIA: HeaderName<'static> = HeaderName::new("Via");
+    pub(crate) const FROM: HeaderName<'static> = HeaderName::new("From");
+    pub(crate) const TO: HeaderName<'static> = HeaderName::new("To");
+    pub(crate) const CALL_ID: HeaderName<'static> = HeaderName::new("Call-ID");
+    pub(crate) const CSEQ: HeaderName<'static> = HeaderName::new("CSeq");
+    pub(crate) const CONTACT: HeaderName<'static> = HeaderName::new("Contact");
+    pub(crate) const CONTENT_LENGTH: HeaderName<'static> = HeaderName::new("Content-Length");
+    pub(crate) const CONTENT_TYPE: HeaderName<'static> = HeaderName::new("Content-Type");
+    pub(crate) const MAX_FORWARDS: HeaderName<'static> = HeaderName::new("Max-Forwards");
+    pub(crate) const EXPIRES: HeaderName<'static> = HeaderName::new("Expires");
+    pub(crate) const ROUTE: HeaderName<'static> = HeaderName::new("Route");
+    pub(crate) const RECORD_ROUTE: HeaderName<'static> = HeaderName::new("Record-Route");
 }
 
 /// Joins folded lines: each line end plus the whitespace after it becomes one space.
@@ -269,8 +328,13 @@ impl Headers {
     }
     /// The first header with this name.
     pub fn get(&self, name: &str) -> Option<&Header> {
-        let name = HeaderName::new(name);
+        self.get_named(HeaderName::new(name))
+    }
+    pub(crate) fn get_named(&self, name: HeaderName<'_>) -> Option<&Header> {
         self.0.iter().find(|h| h.is_named(&name))
+    }
+    pub(crate) fn value_named(&self, name: HeaderName<'_>) -> Option<&str> {
+        self.get_named(name).map(Header::value)
     }
     /// The unfolded value of the first header with this name.
     pub fn value(&self, name: &str) -> Option<&str> {
@@ -278,8 +342,16 @@ impl Headers {
     }
     /// Every header with this name, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Header> + 'a {
-        let name = HeaderName::new(name);
+        self.get_all_named(HeaderName::new(name))
+    }
+    pub(crate) fn get_all_named<'a>(&'a self, name: HeaderName<'a>) -> impl Iterator<Item = &'a Header> + 'a {
         self.0.iter().filter(move |h| h.is_named(&name))
+    }
+    pub(crate) fn count_named(&self, name: HeaderName<'_>) -> usize {
+        self.get_all_named(name).count()
+    }
+    pub(crate) fn list_named<'a>(&'a self, name: HeaderName<'a>) -> impl Iterator<Item = &'a str> + 'a {
+        self.get_all_named(name).flat_map(|h| super::grammar::comma_items(h.value())).filter(|v| !v.is_empty())
     }
     /// How many header lines carry this name.
     pub fn count(&self, name: &str) -> usize {
@@ -287,7 +359,7 @@ impl Headers {
     }
     /// All values of a list-valued header across all its lines, split at top-level commas.
     pub fn list<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.get_all(name).flat_map(|h| super::grammar::comma_items(h.value())).filter(|v| !v.is_empty())
+        self.list_named(HeaderName::new(name))
     }
     /// Appends a header.
     pub fn push(&mut self, name: &str, value: &str) {

@@ -4,7 +4,7 @@
 //! buffers more than `max_head_bytes`, never accepts a line longer than `max_line_bytes` and
 //! stops counting at `max_headers`, so hostile input ends in an error after bounded work.
 
-use super::header::{Header, Headers};
+use super::header::{Header, Headers, names};
 use super::message::{Message, RequestLine, StartLine, StatusLine};
 use super::uri::Uri;
 use super::{Limits, Method, ParseError, grammar, validate};
@@ -194,11 +194,11 @@ fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
 /// The declared Content-Length, if any, checked against the body limit before anything is
 /// allocated for the body.
 pub(crate) fn content_length(headers: &Headers, limits: &Limits) -> Result<Option<usize>, ParseError> {
-    let count = headers.count("Content-Length");
+    let count = headers.count_named(names::CONTENT_LENGTH);
     if count > 1 {
         return Err(ParseError::Duplicate { header: "Content-Length", count });
     }
-    let Some(v) = headers.value("Content-Length") else { return Ok(None) };
+    let Some(v) = headers.value_named(names::CONTENT_LENGTH) else { return Ok(None) };
     let v = v.trim_matches([' ', '\t']);
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParseError::value("Content-Length", "must be a non-negative decimal number"));

@@ -7,46 +7,49 @@ use winnow::stream::Accumulate;
 
 use super::ParseError;
 use super::grammar::unquote;
+use super::header::{HeaderName, names};
 use super::message::{Message, StartLine};
-use super::values::{NameAddr, Via, parse_u32};
+use super::values::{CSeq, EXPIRES_NOT_SECONDS, NameAddr, Via, parse_u32};
 
 /// Headers that must appear exactly once in every request and response.
-const REQUIRED_ONCE: &[&str] = &["To", "From", "CSeq", "Call-ID"];
+const REQUIRED_ONCE: &[HeaderName<'static>] = &[names::TO, names::FROM, names::CSEQ, names::CALL_ID];
 /// Headers that may appear at most once.
-const AT_MOST_ONCE: &[&str] = &["Max-Forwards", "Content-Length", "Content-Type", "Expires"];
+const AT_MOST_ONCE: &[HeaderName<'static>] =
+    &[names::MAX_FORWARDS, names::CONTENT_LENGTH, names::CONTENT_TYPE, names::EXPIRES];
 
 /// Checks a parsed message the way a receiving element does; the first problem found is returned.
 pub fn validate(msg: &Message) -> Result<(), ParseError> {
+    let headers = &msg.headers;
     for name in REQUIRED_ONCE {
-        match msg.headers.count(name) {
-            0 => return Err(ParseError::MissingHeader(name)),
+        match headers.count_named(*name) {
+            0 => return Err(ParseError::MissingHeader(name.as_str())),
             1 => {}
-            count => return Err(ParseError::Duplicate { header: name, count }),
+            count => return Err(ParseError::Duplicate { header: name.as_str(), count }),
         }
     }
     for name in AT_MOST_ONCE {
-        let count = msg.headers.count(name);
+        let count = headers.count_named(*name);
         if count > 1 {
-            return Err(ParseError::Duplicate { header: name, count });
+            return Err(ParseError::Duplicate { header: name.as_str(), count });
         }
     }
-    if msg.headers.count("Via") == 0 {
+    if headers.count_named(names::VIA) == 0 {
         return Err(ParseError::MissingHeader("Via"));
     }
     // What follows parses what the typed accessors (`vias()`, `from_header()`, `contacts()`, ...) parse, with the
     // same errors, but keeps nothing: most messages are validated and then read for a header or two.
-    for via in msg.headers.get_all("Via") {
+    for via in headers.get_all_named(names::VIA) {
         Via::check_list(via.value())?;
     }
-    for name in ["From", "To"] {
-        let value = msg.header(name).ok_or(ParseError::MissingHeader(name))?;
-        NameAddr::check::<()>(name, value)?;
+    for name in [names::FROM, names::TO] {
+        let value = headers.value_named(name).ok_or(ParseError::MissingHeader(name.as_str()))?;
+        NameAddr::check::<()>(name.as_str(), value)?;
     }
-    let call_id = msg.call_id().unwrap_or_default();
+    let call_id = headers.value_named(names::CALL_ID).unwrap_or_default();
     if call_id.is_empty() || call_id.contains([' ', '\t']) {
         return Err(ParseError::value("Call-ID", "must be one non-empty word without spaces"));
     }
-    let cseq = msg.cseq()?;
+    let cseq = CSeq::parse(headers.value_named(names::CSEQ).ok_or(ParseError::MissingHeader("CSeq"))?)?;
     if let StartLine::Request(req) = &msg.start {
         if cseq.method != req.method {
             return Err(ParseError::CSeqMismatch { method: req.method.to_string(), cseq: cseq.method.to_string() });
@@ -57,26 +60,30 @@ pub fn validate(msg: &Message) -> Result<(), ParseError> {
             return Err(ParseError::Uri { reason: "a Request-URI must not carry escaped headers ('?...')".into() });
         }
     }
-    if let Some(mf) = msg.header("Max-Forwards") {
+    if let Some(mf) = headers.value_named(names::MAX_FORWARDS) {
         match parse_u32(mf) {
             Some(v) if v <= 255 => {}
             _ => return Err(ParseError::value("Max-Forwards", "must be a number from 0 to 255")),
         }
     }
-    msg.expires()?;
+    if let Some(expires) = headers.value_named(names::EXPIRES)
+        && parse_u32(expires).is_none()
+    {
+        return Err(ParseError::value("Expires", EXPIRES_NOT_SECONDS));
+    }
     // `contacts()` parses every Contact before any `expires` is looked at, so a later Contact that does not parse
     // is the error even after a bad `expires`: so here.
     let mut bad_expires = false;
-    for contact in msg.headers.list("Contact").filter(|v| *v != "*") {
+    for contact in headers.list_named(names::CONTACT).filter(|v| *v != "*") {
         let ExpiresParam(expires) = NameAddr::check("Contact", contact)?;
         bad_expires |= expires.is_some_and(|e| parse_u32(&unquote(e.unwrap_or(""))).is_none());
     }
     if bad_expires {
         return Err(ParseError::value("Contact", "expires parameter is not a number of seconds below 2^32"));
     }
-    for name in ["Route", "Record-Route"] {
-        for v in msg.headers.list(name) {
-            NameAddr::check::<()>(name, v)?;
+    for name in [names::ROUTE, names::RECORD_ROUTE] {
+        for v in headers.list_named(name) {
+            NameAddr::check::<()>(name.as_str(), v)?;
         }
     }
     Ok(())
@@ -105,14 +112,14 @@ mod tests {
     /// Validation as it was written before the checks that keep nothing: through the typed accessors. The checks
     /// must agree with it, error for error.
     fn through_accessors(msg: &Message) -> Result<(), ParseError> {
-        for name in REQUIRED_ONCE {
+        for name in REQUIRED_ONCE.iter().map(HeaderName::as_str) {
             match msg.headers.count(name) {
                 0 => return Err(ParseError::MissingHeader(name)),
                 1 => {}
                 count => return Err(ParseError::Duplicate { header: name, count }),
             }
         }
-        for name in AT_MOST_ONCE {
+        for name in AT_MOST_ONCE.iter().map(HeaderName::as_str) {
             let count = msg.headers.count(name);
             if count > 1 {
                 return Err(ParseError::Duplicate { header: name, count });
