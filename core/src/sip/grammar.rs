@@ -221,14 +221,20 @@ impl Params {
 }
 
 /// `generic-param = token [ EQUAL gen-value ]`, as written: its name and raw value.
+///
+/// This and [`params_into`] are written out: `opt(preceded(sep('='), cut_err(value)))` and
+/// `repeat(0.., preceded(sep(';'), cut_err(generic_param)))` as combinators cost a tenth of the parse time.
 fn generic_param<'a>(i: &mut &'a str) -> PResult<(&'a str, Option<&'a str>)> {
     let name = token.context(label("parameter name")).parse_next(i)?;
-    let value = opt(preceded(
-        sep('='),
-        cut_err(alt((quoted_string, take_while(1.., is_gen_value_char)))).context(expected("a parameter value")),
-    ))
-    .parse_next(i)?;
-    Ok((name, value))
+    let before = *i;
+    if sep('=').parse_next(i).is_err() {
+        *i = before;
+        return Ok((name, None));
+    }
+    let value = cut_err(alt((quoted_string, take_while(1.., is_gen_value_char))))
+        .context(expected("a parameter value"))
+        .parse_next(i)?;
+    Ok((name, Some(value)))
 }
 
 /// Parameters are collected into [`Params`] as they are parsed; a check that keeps nothing collects into `()`.
@@ -248,7 +254,15 @@ pub(crate) fn params(i: &mut &str) -> PResult<Params> {
 
 /// [`params`] into any collection of `(name, raw value)`: `()` checks them without copying anything.
 pub(crate) fn params_into<'a, C: Accumulate<(&'a str, Option<&'a str>)>>(i: &mut &'a str) -> PResult<C> {
-    repeat(0.., preceded(sep(';'), cut_err(generic_param))).parse_next(i)
+    let mut params = C::initial(None);
+    loop {
+        let before = *i;
+        if sep(';').parse_next(i).is_err() {
+            *i = before;
+            return Ok(params);
+        }
+        params.accumulate(generic_param(i).map_err(ErrMode::cut)?);
+    }
 }
 
 /// Splits a header value at top-level commas (not inside quotes or `<...>`), trimming
@@ -419,6 +433,38 @@ mod tests {
                 assert_eq!(ours_token, run(combined_token, &text), "token {text:?}");
                 let combined_sep = delimited(combined_ws, ';', combined_ws);
                 assert_eq!(run(sep(';'), &text), run(combined_sep, &text), "sep {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_written_out_parameter_list_does_what_the_combinators_did() {
+        fn combined_param<'a>(i: &mut &'a str) -> PResult<(&'a str, Option<&'a str>)> {
+            let name = token.context(label("parameter name")).parse_next(i)?;
+            let value = opt(preceded(
+                sep('='),
+                cut_err(alt((quoted_string, take_while(1.., is_gen_value_char))))
+                    .context(expected("a parameter value")),
+            ))
+            .parse_next(i)?;
+            Ok((name, value))
+        }
+        let combined = |i: &mut &str| {
+            repeat(0.., preceded(sep(';'), cut_err(combined_param)))
+                .parse_next(i)
+                .map(|list: Vec<(&str, Option<&str>)>| format!("{list:?}"))
+        };
+        let ours = |i: &mut &str| params_into(i).map(|list: Vec<(&str, Option<&str>)>| format!("{list:?}"));
+        let alphabet = [";", "=", "a", " ", "\"", "[", ",", "é", "\\"];
+        let mut text = String::new();
+        for len in 0..=5u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push_str(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                assert_eq!(run(ours, &text), run(combined, &text), "{text:?}");
             }
         }
     }

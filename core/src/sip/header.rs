@@ -226,9 +226,9 @@ impl Header {
         Header::with_unfolded(name, value, None)
     }
 
-    /// Builds a header from wire text: `raw` may contain folded lines (CRLF/LF + whitespace).
-    pub(crate) fn from_wire(name: &str, raw: &str) -> Header {
-        let unfolded = memchr::memchr(b'\n', raw.as_bytes()).map(|_| unfold(raw).into());
+    /// Builds a header from wire text: `raw` may contain folded lines (CRLF/LF + whitespace) when `folded`.
+    pub(crate) fn from_wire(name: &str, raw: &str, folded: bool) -> Header {
+        let unfolded = (folded && raw.contains('\n')).then(|| unfold(raw).into());
         Header::with_unfolded(name, raw, unfolded)
     }
 
@@ -325,6 +325,10 @@ impl Headers {
     /// No headers.
     pub fn new() -> Headers {
         Headers(Vec::new())
+    }
+    /// No headers, room for `capacity`.
+    pub fn with_capacity(capacity: usize) -> Headers {
+        Headers(Vec::with_capacity(capacity))
     }
     /// The first header with this name.
     pub fn get(&self, name: &str) -> Option<&Header> {
@@ -442,7 +446,7 @@ mod tests {
 
     #[test]
     fn unfolding_keeps_raw() {
-        let h = Header::from_wire("cseq", "0009\r\n  INVITE");
+        let h = Header::from_wire("cseq", "0009\r\n  INVITE", true);
         assert_eq!(h.raw_value(), "0009\r\n  INVITE");
         assert_eq!(h.value(), "0009 INVITE");
     }

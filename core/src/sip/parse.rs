@@ -107,11 +107,12 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<(StartLine, Headers), ParseError
         None => (text, ""),
     };
     let start = parse_start_line(first.strip_suffix('\r').unwrap_or(first))?;
-    let mut headers = Headers::new();
+    // One header per line at most: the list is allocated once.
+    let mut headers = Headers::with_capacity(memchr::memchr_iter(b'\n', rest.as_bytes()).count() + 1);
     // Walk physical lines; a line starting with SP/HTAB continues the previous header. Bytes, not chars: every
     // byte looked for is ASCII, and no byte of a multi-byte character is.
     let bytes = rest.as_bytes();
-    let mut pending: Option<(&str, usize, usize)> = None; // (name, value start, value end)
+    let mut pending: Option<(&str, usize, usize, bool)> = None; // (name, value start, value end, folded)
     let mut line_start = 0;
     let mut line_no = 1; // 1-based; the start line was line 1
     while line_start < bytes.len() {
@@ -124,32 +125,33 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<(StartLine, Headers), ParseError
         let line = &bytes[line_start..end];
         if matches!(line.first(), Some(b' ' | b'\t')) {
             match pending.as_mut() {
-                Some((_, _, value_end)) => *value_end = end,
+                Some((_, _, value_end, folded)) => (*value_end, *folded) = (end, true),
                 None => return Err(ParseError::HeaderLine { line: line_no }),
             }
             line_start = nl + 1;
             continue;
         }
-        if let Some((name, vs, ve)) = pending.take() {
-            headers.push_header(make_header(name, &rest[vs.min(ve)..ve]));
+        if let Some((name, vs, ve, folded)) = pending.take() {
+            headers.push_header(make_header(name, &rest[vs.min(ve)..ve], folded));
         }
         let colon = memchr::memchr(b':', line).ok_or(ParseError::HeaderLine { line: line_no })?;
         let name = rest[line_start..line_start + colon].trim_end_matches([' ', '\t']);
         if name.is_empty() || !name.bytes().all(|b| grammar::is_token_char(char::from(b))) {
             return Err(ParseError::HeaderLine { line: line_no });
         }
-        pending = Some((name, line_start + colon + 1, end));
+        pending = Some((name, line_start + colon + 1, end, false));
         line_start = nl + 1;
     }
-    if let Some((name, vs, ve)) = pending.take() {
-        headers.push_header(make_header(name, &rest[vs.min(ve)..ve]));
+    if let Some((name, vs, ve, folded)) = pending.take() {
+        headers.push_header(make_header(name, &rest[vs.min(ve)..ve], folded));
     }
     Ok((start, headers))
 }
 
-fn make_header(name: &str, raw: &str) -> Header {
+/// `folded`: continuation lines were joined to the value (only then can it hold a line break).
+fn make_header(name: &str, raw: &str, folded: bool) -> Header {
     let raw = raw.trim_matches([' ', '\t', '\r', '\n']);
-    Header::from_wire(name, raw)
+    Header::from_wire(name, raw, folded)
 }
 
 fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
