@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use winnow::combinator::{alt, cut_err, opt, preceded, repeat};
+use winnow::combinator::{alt, cut_err};
 use winnow::error::{ContextError, StrContext, StrContextValue};
 use winnow::prelude::*;
 use winnow::stream::Accumulate;
@@ -439,6 +439,7 @@ mod tests {
 
     #[test]
     fn the_written_out_parameter_list_does_what_the_combinators_did() {
+        use winnow::combinator::{opt, preceded, repeat};
         fn combined_param<'a>(i: &mut &'a str) -> PResult<(&'a str, Option<&'a str>)> {
             let name = token.context(label("parameter name")).parse_next(i)?;
             let value = opt(preceded(
