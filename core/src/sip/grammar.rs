@@ -38,8 +38,8 @@ pub(crate) fn is_token_byte(b: u8) -> bool {
 
 /// Characters of a generic-param value that is not quoted: `token` or `host` (IPv6 references
 /// and bare IPv6 addresses in `received=` bring `[`, `]` and `:`).
-fn is_gen_value_char(c: char) -> bool {
-    is_token_char(c) || matches!(c, '[' | ']' | ':')
+fn is_gen_value_byte(b: u8) -> bool {
+    is_token_byte(b) || matches!(b, b'[' | b']' | b':')
 }
 
 pub(crate) fn label(s: &'static str) -> StrContext {
@@ -74,6 +74,24 @@ pub(crate) fn token<'a>(i: &mut &'a str) -> PResult<&'a str> {
     let (taken, rest) = i.split_at(len);
     *i = rest;
     Ok(taken)
+}
+
+/// `take_while(min.., pred)` written out over bytes. `pred` must refuse every byte of a multi-byte character or
+/// accept them all, so that the text is cut only where a character begins. Fails as `take_while` does:
+/// backtracking, without context, the input left as it was.
+pub(crate) fn take_bytes_while<'a>(
+    min: usize,
+    pred: impl Fn(u8) -> bool,
+) -> impl FnMut(&mut &'a str) -> PResult<&'a str> {
+    move |i: &mut &'a str| {
+        let len = i.bytes().position(|b| !pred(b)).unwrap_or(i.len());
+        if len < min {
+            return Err(ErrMode::Backtrack(ContextError::new()));
+        }
+        let (taken, rest) = i.split_at(len);
+        *i = rest;
+        Ok(taken)
+    }
 }
 
 /// A `quoted-string`, returned raw (with its quotes and escapes).
@@ -231,7 +249,7 @@ fn generic_param<'a>(i: &mut &'a str) -> PResult<(&'a str, Option<&'a str>)> {
         *i = before;
         return Ok((name, None));
     }
-    let value = cut_err(alt((quoted_string, take_while(1.., is_gen_value_char))))
+    let value = cut_err(alt((quoted_string, take_bytes_while(1, is_gen_value_byte))))
         .context(expected("a parameter value"))
         .parse_next(i)?;
     Ok((name, Some(value)))
@@ -444,7 +462,7 @@ mod tests {
             let name = token.context(label("parameter name")).parse_next(i)?;
             let value = opt(preceded(
                 sep('='),
-                cut_err(alt((quoted_string, take_while(1.., is_gen_value_char))))
+                cut_err(alt((quoted_string, take_while(1.., |c: char| c.is_ascii() && is_gen_value_byte(c as u8)))))
                     .context(expected("a parameter value")),
             ))
             .parse_next(i)?;

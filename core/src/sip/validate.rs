@@ -20,20 +20,21 @@ const AT_MOST_ONCE: &[HeaderName<'static>] =
 /// Checks a parsed message the way a receiving element does; the first problem found is returned.
 pub fn validate(msg: &Message) -> Result<(), ParseError> {
     let headers = &msg.headers;
+    let counts = headers.counts();
     for name in REQUIRED_ONCE {
-        match headers.count_named(*name) {
+        match counts.of(*name) {
             0 => return Err(ParseError::MissingHeader(name.as_str())),
             1 => {}
             count => return Err(ParseError::Duplicate { header: name.as_str(), count }),
         }
     }
     for name in AT_MOST_ONCE {
-        let count = headers.count_named(*name);
+        let count = counts.of(*name);
         if count > 1 {
             return Err(ParseError::Duplicate { header: name.as_str(), count });
         }
     }
-    if headers.count_named(names::VIA) == 0 {
+    if counts.of(names::VIA) == 0 {
         return Err(ParseError::MissingHeader("Via"));
     }
     // What follows parses what the typed accessors (`vias()`, `from_header()`, `contacts()`, ...) parse, with the

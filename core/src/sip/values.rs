@@ -11,7 +11,8 @@ use winnow::token::take_while;
 use winnow::stream::Accumulate;
 
 use super::grammar::{
-    self, PResult, Params, describe, digits, label, params_into, quoted_string, sep, token, unquote, ws,
+    self, PResult, Params, describe, digits, label, params_into, quoted_string, sep, take_bytes_while, token, unquote,
+    ws,
 };
 use super::uri::{Host, HostKind, Uri, check_host_and_port};
 use super::{Method, ParseError};
@@ -122,13 +123,15 @@ fn name_addr_parts<'a, U, P: Accumulate<(&'a str, Option<&'a str>)>>(
         )))
         .parse_next(i)?
     };
-    let (uri, angle) = if let Some(inner) = opt(delimited('<', take_while(0.., |c| c != '>'), '>')).parse_next(i)? {
+    let (uri, angle) = if let Some(inner) =
+        opt(delimited('<', take_bytes_while(0, |b| b != b'>'), '>')).parse_next(i)?
+    {
         (uri_text(inner)?, true)
     } else if display.is_some() {
         return cut_err(winnow::combinator::fail.context(label("'<' after the display name"))).parse_next(i);
     } else {
         let text =
-            take_while(1.., |c: char| !matches!(c, ';' | ',' | ' ' | '\t')).context(label("URI")).parse_next(i)?;
+            take_bytes_while(1, |b| !matches!(b, b';' | b',' | b' ' | b'\t')).context(label("URI")).parse_next(i)?;
         (uri_text(text)?, false)
     };
     let params = params_into.parse_next(i)?;
