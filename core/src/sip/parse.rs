@@ -134,11 +134,13 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<(StartLine, Headers), ParseError
         if let Some((name, vs, ve, folded)) = pending.take() {
             headers.push_header(make_header(name, &rest[vs.min(ve)..ve], folded));
         }
-        let colon = memchr::memchr(b':', line).ok_or(ParseError::HeaderLine { line: line_no })?;
-        let name = rest[line_start..line_start + colon].trim_end_matches([' ', '\t']);
-        if name.is_empty() || !name.bytes().all(|b| grammar::is_token_char(char::from(b))) {
+        // `name *(SP / HTAB) ":"`, the name a non-empty token: one scan finds the name and checks it.
+        let name_len = line.iter().position(|&b| !grammar::is_token_byte(b)).unwrap_or(line.len());
+        let colon = name_len + line[name_len..].iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        if name_len == 0 || line.get(colon) != Some(&b':') {
             return Err(ParseError::HeaderLine { line: line_no });
         }
+        let name = &rest[line_start..line_start + name_len];
         pending = Some((name, line_start + colon + 1, end, false));
         line_start = nl + 1;
     }
@@ -258,6 +260,40 @@ pub fn parse_message(data: &[u8], limits: &Limits) -> Result<Parsed, ParseError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_line_splits_where_the_first_colon_after_a_token_name_is() {
+        // The rule as first written: the first ':' ends the name, which, trailing whitespace trimmed, must be a
+        // non-empty token. The single scan must keep and refuse the same lines.
+        fn by_first_colon(line: &str) -> Option<(&str, &str)> {
+            let colon = line.find(':')?;
+            let name = line[..colon].trim_end_matches([' ', '\t']);
+            (!name.is_empty() && name.chars().all(grammar::is_token_char))
+                .then(|| (name, line[colon + 1..].trim_matches([' ', '\t'])))
+        }
+        let alphabet = ["a", " ", "\t", ":", "-", "@", "é"];
+        let mut line = String::new();
+        for len in 1..=5u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                line.clear();
+                for _ in 0..len {
+                    line.push_str(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                if line.starts_with([' ', '\t']) {
+                    continue; // a continuation line, not a header line
+                }
+                let head = format!("OPTIONS sip:a@b SIP/2.0\r\n{line}");
+                let ours = parse_head(head.as_bytes())
+                    .map(|(_, headers)| headers.iter().map(|h| (h.name().to_owned(), h.value().to_owned())).next());
+                let expected = by_first_colon(&line).map(|(n, v)| (n.to_owned(), v.to_owned()));
+                match expected {
+                    Some(header) => assert_eq!(ours, Ok(Some(header)), "{line:?}"),
+                    None => assert_eq!(ours, Err(ParseError::HeaderLine { line: 2 }), "{line:?}"),
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_multibyte_character_in_the_version_is_an_error_not_a_panic() {
