@@ -882,3 +882,74 @@ fn kerberos_signs_in_with_two_registers_and_negotiate_against_a_real_kdc() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("Kerberos skipped: cannot contact any KDC"), "{stdout}");
 }
+
+/// Starts `sfbkit lab --json --users 2` and returns it with what it printed (one JSON line).
+fn start_lab_json() -> (std::process::Child, serde_json::Value) {
+    use std::io::BufRead;
+    let mut lab = sfbkit()
+        .args(["lab", "--json", "--users", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(lab.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    (lab, info)
+}
+
+/// `--sign-in-cache`: the second sign-in goes straight to the registrar the first one registered with, no
+/// lyncdiscover and no DNS; without the flag, discovery runs. An entry is kept per user and discovery settings: the
+/// lab started again (another DNS server, other ports) is discovered afresh, then cached. (A cached registrar that
+/// stopped answering is forgotten and discovery runs in the same sign-in: tests/e2e/tests/signin_cache.rs.) The
+/// cache lives in the OS keystore, as the certificate does (`second_signin_uses_the_certificate_in_the_os_keystore`).
+#[test]
+fn sign_in_cache_goes_straight_to_the_registrar_of_the_last_sign_in_with_the_same_settings() {
+    // A user of `--users 2` that no other test signs in as.
+    let user = "user00001@contoso.lab";
+    let signin = |info: &serde_json::Value, cache: bool| {
+        let ports = format!("{},{}", info["autodiscover_https_port"], info["autodiscover_http_port"]);
+        let mut command = sfbkit();
+        command
+            .args(["signin", "--json", "--keystore", "os", "--password-env", "LAB_PASSWORD", "--user", user])
+            .args(["--dns", info["dns"].as_str().unwrap(), "--ca-file", info["ca_file"].as_str().unwrap()])
+            .args(["--autodiscover-ports", &ports])
+            .env("LAB_PASSWORD", "Lab-Passw0rd!");
+        if cache {
+            command.arg("--sign-in-cache");
+        }
+        let out = command.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        let report = last_report(&stdout);
+        assert_follows_schema(&report, "signin --sign-in-cache");
+        report["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["name"] == "Server Discovery")
+            .map(|s| (s["step"].as_str().unwrap().to_owned(), s["outcome"].as_str().unwrap().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let discovered = |steps: &[(String, String)]| steps.iter().any(|(step, _)| step.starts_with("lyncdiscover"));
+
+    let (mut lab, info) = start_lab_json();
+    // Whatever an earlier run left is used or forgotten here; afterwards this lab's registrar is cached.
+    let first = signin(&info, true);
+    let second = signin(&info, true);
+    let without = signin(&info, false);
+    let _ = lab.kill();
+    let _ = lab.wait();
+    assert_eq!(second, [("cached registrar".to_owned(), "Success".to_owned())], "first: {first:?}");
+    assert!(discovered(&without) && !without.iter().any(|(step, _)| step == "cached registrar"), "{without:?}");
+
+    // The lab again: another DNS server and other ports, so not the settings the entry was kept for.
+    let (mut lab, info) = start_lab_json();
+    let after_restart = signin(&info, true);
+    let again = signin(&info, true);
+    let _ = lab.kill();
+    let _ = lab.wait();
+    assert!(discovered(&after_restart), "{after_restart:?}");
+    assert!(!after_restart.iter().any(|(step, _)| step == "cached registrar"), "{after_restart:?}");
+    assert_eq!(again, [("cached registrar".to_owned(), "Success".to_owned())], "the new registrar was cached");
+}
