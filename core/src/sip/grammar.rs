@@ -94,33 +94,36 @@ pub(crate) fn take_bytes_while<'a>(
     }
 }
 
-/// A `quoted-string`, returned raw (with its quotes and escapes).
+/// A `quoted-string`, returned raw (with its quotes and escapes). Scanned by bytes: every byte that matters is ASCII.
 pub(crate) fn quoted_string<'a>(i: &mut &'a str) -> PResult<&'a str> {
     let start = *i;
     '"'.parse_next(i)?;
-    cut_err(|i: &mut &'a str| {
-        loop {
-            let mut chars = i.char_indices();
-            match chars.next() {
-                None => return winnow::combinator::fail.context(expected("a closing quote")).parse_next(i),
-                Some((_, '"')) => {
-                    *i = &i[1..];
-                    return Ok(());
-                }
-                Some((_, '\\')) => match chars.next() {
-                    // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
-                    Some((n, c)) if c.is_ascii() && c != '\n' && c != '\r' => *i = &i[n + 1..],
-                    _ => return winnow::combinator::fail.context(expected("a valid escape")).parse_next(i),
-                },
-                Some((_, '\r' | '\n')) => {
-                    return winnow::combinator::fail.context(expected("a closing quote")).parse_next(i);
-                }
-                Some((_, c)) => *i = &i[c.len_utf8()..],
+    let bytes = start.as_bytes();
+    let fail = |i: &mut &'a str, at: usize, what: &'static str| {
+        *i = &start[at..];
+        let mut e = ContextError::new();
+        e.push(expected(what));
+        Err(ErrMode::Cut(e))
+    };
+    let mut at = 1;
+    loop {
+        let Some(off) = bytes[at..].iter().position(|b| matches!(b, b'"' | b'\\' | b'\r' | b'\n')) else {
+            return fail(i, bytes.len(), "a closing quote");
+        };
+        at += off;
+        match bytes[at] {
+            b'"' => {
+                *i = &start[at + 1..];
+                return Ok(&start[..at + 1]);
             }
+            // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+            b'\\' => match bytes.get(at + 1) {
+                Some(&next) if next.is_ascii() && next != b'\n' && next != b'\r' => at += 2,
+                _ => return fail(i, at, "a valid escape"),
+            },
+            _ => return fail(i, at, "a closing quote"),
         }
-    })
-    .parse_next(i)?;
-    Ok(&start[..start.len() - i.len()])
+    }
 }
 
 /// The text of a raw `quoted-string` without its quotes and with quoted-pairs resolved.
@@ -340,7 +343,7 @@ pub(crate) fn describe(err: &winnow::error::ParseError<&str, ContextError>) -> S
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -399,21 +402,28 @@ mod tests {
     #[test]
     fn comma_split_cuts_where_the_char_by_char_split_cuts() {
         let alphabet = [",", "\"", "<", ">", "\\", "a", " ", "é"];
-        let mut text = String::new();
         let mut tried = 0;
         // Every string of up to five symbols from the alphabet.
-        for len in 0..=5u32 {
+        every_string(&alphabet, 5, |text| {
+            assert_eq!(split_commas(text), split_commas_char_by_char(text), "{text:?}");
+            tried += 1;
+        });
+        assert_eq!(tried, 37_449);
+    }
+
+    /// Calls `check` with every string of at most `max_len` symbols from `alphabet`.
+    pub(crate) fn every_string(alphabet: &[&str], max_len: u32, mut check: impl FnMut(&str)) {
+        let mut text = String::new();
+        for len in 0..=max_len {
             for mut n in 0..alphabet.len().pow(len) {
                 text.clear();
                 for _ in 0..len {
                     text.push_str(alphabet[n % alphabet.len()]);
                     n /= alphabet.len();
                 }
-                assert_eq!(split_commas(&text), split_commas_char_by_char(&text), "{text:?}");
-                tried += 1;
+                check(&text);
             }
         }
-        assert_eq!(tried, 37_449);
     }
 
     /// Runs `parser` on `input`: what it returned (an error as its debug text) and what it left.
@@ -424,6 +434,44 @@ mod tests {
         let mut rest = input;
         let out = parser.parse_next(&mut rest).map(|o| format!("{o:?}")).map_err(|e| format!("{e:?}"));
         (out, rest)
+    }
+
+    /// `quoted_string` as first written, a char at a time.
+    fn quoted_string_char_by_char<'a>(i: &mut &'a str) -> PResult<&'a str> {
+        let start = *i;
+        '"'.parse_next(i)?;
+        cut_err(|i: &mut &'a str| {
+            loop {
+                let mut chars = i.char_indices();
+                match chars.next() {
+                    None => return winnow::combinator::fail.context(expected("a closing quote")).parse_next(i),
+                    Some((_, '"')) => {
+                        *i = &i[1..];
+                        return Ok(());
+                    }
+                    Some((_, '\\')) => match chars.next() {
+                        Some((n, c)) if c.is_ascii() && c != '\n' && c != '\r' => *i = &i[n + 1..],
+                        _ => return winnow::combinator::fail.context(expected("a valid escape")).parse_next(i),
+                    },
+                    Some((_, '\r' | '\n')) => {
+                        return winnow::combinator::fail.context(expected("a closing quote")).parse_next(i);
+                    }
+                    Some((_, c)) => *i = &i[c.len_utf8()..],
+                }
+            }
+        })
+        .parse_next(i)?;
+        Ok(&start[..start.len() - i.len()])
+    }
+
+    #[test]
+    fn the_written_out_quoted_string_does_what_the_char_by_char_one_did() {
+        let alphabet = ["\"", "\\", "a", "\r", "\n", "é", " "];
+        every_string(&alphabet, 6, |text| {
+            let ours = run(|i: &mut &str| quoted_string(i).map(str::to_owned), text);
+            let theirs = run(|i: &mut &str| quoted_string_char_by_char(i).map(str::to_owned), text);
+            assert_eq!(ours, theirs, "{text:?}");
+        });
     }
 
     #[test]
@@ -437,22 +485,14 @@ mod tests {
                 .map(str::to_owned)
         };
         let alphabet = [" ", "\t", ";", "a", "-", "é", "\"", "="];
-        let mut text = String::new();
-        for len in 0..=4u32 {
-            for mut n in 0..alphabet.len().pow(len) {
-                text.clear();
-                for _ in 0..len {
-                    text.push_str(alphabet[n % alphabet.len()]);
-                    n /= alphabet.len();
-                }
-                let ours_ws = run(|i: &mut &str| ws(i).map(str::to_owned), &text);
-                assert_eq!(ours_ws, run(combined_ws, &text), "ws {text:?}");
-                let ours_token = run(|i: &mut &str| token(i).map(str::to_owned), &text);
-                assert_eq!(ours_token, run(combined_token, &text), "token {text:?}");
-                let combined_sep = delimited(combined_ws, ';', combined_ws);
-                assert_eq!(run(sep(';'), &text), run(combined_sep, &text), "sep {text:?}");
-            }
-        }
+        every_string(&alphabet, 4, |text| {
+            let ours_ws = run(|i: &mut &str| ws(i).map(str::to_owned), text);
+            assert_eq!(ours_ws, run(combined_ws, text), "ws {text:?}");
+            let ours_token = run(|i: &mut &str| token(i).map(str::to_owned), text);
+            assert_eq!(ours_token, run(combined_token, text), "token {text:?}");
+            let combined_sep = delimited(combined_ws, ';', combined_ws);
+            assert_eq!(run(sep(';'), text), run(combined_sep, text), "sep {text:?}");
+        });
     }
 
     #[test]
@@ -475,17 +515,9 @@ mod tests {
         };
         let ours = |i: &mut &str| params_into(i).map(|list: Vec<(&str, Option<&str>)>| format!("{list:?}"));
         let alphabet = [";", "=", "a", " ", "\"", "[", ",", "é", "\\"];
-        let mut text = String::new();
-        for len in 0..=5u32 {
-            for mut n in 0..alphabet.len().pow(len) {
-                text.clear();
-                for _ in 0..len {
-                    text.push_str(alphabet[n % alphabet.len()]);
-                    n /= alphabet.len();
-                }
-                assert_eq!(run(ours, &text), run(combined, &text), "{text:?}");
-            }
-        }
+        every_string(&alphabet, 5, |text| {
+            assert_eq!(run(ours, text), run(combined, text), "{text:?}");
+        });
     }
 
     #[test]
