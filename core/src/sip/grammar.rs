@@ -85,6 +85,7 @@ pub(crate) fn take_bytes_while<'a>(
 ) -> impl FnMut(&mut &'a str) -> PResult<&'a str> {
     move |i: &mut &'a str| {
         let len = i.bytes().position(|b| !pred(b)).unwrap_or(i.len());
+        debug_assert!(i.is_char_boundary(len), "take_bytes_while's predicate split a character");
         if len < min {
             return Err(ErrMode::Backtrack(ContextError::new()));
         }

@@ -42,8 +42,8 @@ impl HeadScan {
     pub(crate) fn scan(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<HeadEnd>, ParseError> {
         while let Some(off) = memchr::memchr(b'\n', &buf[self.pos..]) {
             let nl = self.pos + off;
-            // No limit can be broken by a line shorter than a line may be, within the head's size and count: the
-            // exact reckoning is needed only otherwise.
+            // No limit can be broken by a line no longer than a line may be (its CR counted), within the head's
+            // size and count: the exact reckoning is needed only otherwise.
             let surely_within = nl - self.line_start <= limits.max_line_bytes
                 && nl < limits.max_head_bytes
                 && self.lines <= limits.max_headers;

@@ -67,6 +67,7 @@ pub struct TelUri {
 /// `s.split_once(b)` for an ASCII byte: URIs are split this way several times each, and on such short text a
 /// plain scan costs less than the general `char` search or memchr's dispatch.
 fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    debug_assert!(b.is_ascii(), "split_at_byte splits at ASCII bytes only");
     s.bytes().position(|c| c == b).map(|at| (&s[..at], &s[at + 1..]))
 }
 
@@ -195,7 +196,8 @@ impl fmt::Display for Host {
     }
 }
 
-/// Checks a host and a port of digits written apart (a Via's sent-by): the host's kind and the port.
+/// Checks a host and a port written apart (a Via's sent-by): the host's kind and the port. The caller has taken
+/// the port as digits only; more than five of them are "not a number", as in [`check_hostport`].
 pub(crate) fn check_host_and_port(host: &str, port: Option<&str>) -> Result<(HostKind, Option<u16>), ParseError> {
     let port = match port {
         None => None,
