@@ -153,7 +153,7 @@ impl Message {
     /// The Expires header in seconds, if present.
     pub fn expires(&self) -> Result<Option<u32>, ParseError> {
         self.header("Expires")
-            .map(|v| parse_u32(v).ok_or_else(|| ParseError::value("Expires", super::values::EXPIRES_NOT_SECONDS)))
+            .map(|v| parse_u32(v).ok_or_else(|| ParseError::value("Expires", "not a number of seconds below 2^32")))
             .transpose()
     }
     /// Content-Type, if present.

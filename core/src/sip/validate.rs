@@ -7,9 +7,9 @@ use winnow::stream::Accumulate;
 
 use super::ParseError;
 use super::grammar::unquote;
-use super::header::{HeaderName, names};
+use super::header::{HeaderName, Headers, names};
 use super::message::{Message, StartLine};
-use super::values::{CSeq, EXPIRES_NOT_SECONDS, NameAddr, Via, parse_u32};
+use super::values::{NameAddr, Via, parse_u32};
 
 /// Headers that must appear exactly once in every request and response.
 const REQUIRED_ONCE: &[HeaderName<'static>] = &[names::TO, names::FROM, names::CSEQ, names::CALL_ID];
@@ -20,23 +20,7 @@ const AT_MOST_ONCE: &[HeaderName<'static>] =
 /// Checks a parsed message the way a receiving element does; the first problem found is returned.
 pub fn validate(msg: &Message) -> Result<(), ParseError> {
     let headers = &msg.headers;
-    let counts = headers.counts();
-    for name in REQUIRED_ONCE {
-        match counts.of(*name) {
-            0 => return Err(ParseError::MissingHeader(name.as_str())),
-            1 => {}
-            count => return Err(ParseError::Duplicate { header: name.as_str(), count }),
-        }
-    }
-    for name in AT_MOST_ONCE {
-        let count = counts.of(*name);
-        if count > 1 {
-            return Err(ParseError::Duplicate { header: name.as_str(), count });
-        }
-    }
-    if counts.of(names::VIA) == 0 {
-        return Err(ParseError::MissingHeader("Via"));
-    }
+    check_counts(headers)?;
     // What follows parses what the typed accessors (`vias()`, `from_header()`, `contacts()`, ...) parse, with the
     // same errors, but keeps nothing: most messages are validated and then read for a header or two.
     for via in headers.get_all_named(names::VIA) {
@@ -50,7 +34,7 @@ pub fn validate(msg: &Message) -> Result<(), ParseError> {
     if call_id.is_empty() || call_id.contains([' ', '\t']) {
         return Err(ParseError::value("Call-ID", "must be one non-empty word without spaces"));
     }
-    let cseq = CSeq::parse(headers.value_named(names::CSEQ).ok_or(ParseError::MissingHeader("CSeq"))?)?;
+    let cseq = msg.cseq()?;
     if let StartLine::Request(req) = &msg.start {
         if cseq.method != req.method {
             return Err(ParseError::CSeqMismatch { method: req.method.to_string(), cseq: cseq.method.to_string() });
@@ -67,11 +51,7 @@ pub fn validate(msg: &Message) -> Result<(), ParseError> {
             _ => return Err(ParseError::value("Max-Forwards", "must be a number from 0 to 255")),
         }
     }
-    if let Some(expires) = headers.value_named(names::EXPIRES)
-        && parse_u32(expires).is_none()
-    {
-        return Err(ParseError::value("Expires", EXPIRES_NOT_SECONDS));
-    }
+    msg.expires()?;
     // `contacts()` parses every Contact before any `expires` is looked at, so a later Contact that does not parse
     // is the error even after a bad `expires`: so here.
     let mut bad_expires = false;
@@ -86,6 +66,28 @@ pub fn validate(msg: &Message) -> Result<(), ParseError> {
         for v in headers.list_named(name) {
             NameAddr::check::<()>(name.as_str(), v)?;
         }
+    }
+    Ok(())
+}
+
+/// The mandatory headers present once, the single ones at most once, and a Via.
+fn check_counts(headers: &Headers) -> Result<(), ParseError> {
+    let counts = headers.counts();
+    for name in REQUIRED_ONCE {
+        match counts.of(*name) {
+            0 => return Err(ParseError::MissingHeader(name.as_str())),
+            1 => {}
+            count => return Err(ParseError::Duplicate { header: name.as_str(), count }),
+        }
+    }
+    for name in AT_MOST_ONCE {
+        let count = counts.of(*name);
+        if count > 1 {
+            return Err(ParseError::Duplicate { header: name.as_str(), count });
+        }
+    }
+    if counts.of(names::VIA) == 0 {
+        return Err(ParseError::MissingHeader("Via"));
     }
     Ok(())
 }
@@ -113,22 +115,7 @@ mod tests {
     /// Validation as it was written before the checks that keep nothing: through the typed accessors. The checks
     /// must agree with it, error for error.
     fn through_accessors(msg: &Message) -> Result<(), ParseError> {
-        for name in REQUIRED_ONCE.iter().map(HeaderName::as_str) {
-            match msg.headers.count(name) {
-                0 => return Err(ParseError::MissingHeader(name)),
-                1 => {}
-                count => return Err(ParseError::Duplicate { header: name, count }),
-            }
-        }
-        for name in AT_MOST_ONCE.iter().map(HeaderName::as_str) {
-            let count = msg.headers.count(name);
-            if count > 1 {
-                return Err(ParseError::Duplicate { header: name, count });
-            }
-        }
-        if msg.headers.count("Via") == 0 {
-            return Err(ParseError::MissingHeader("Via"));
-        }
+        check_counts(&msg.headers)?;
         msg.vias()?;
         msg.from_header()?;
         msg.to_header()?;

@@ -230,9 +230,6 @@ impl CSeq {
     }
 }
 
-/// Why an Expires value was refused.
-pub(crate) const EXPIRES_NOT_SECONDS: &str = "not a number of seconds below 2^32";
-
 /// Parses `1*DIGIT` (leading zeros allowed) into a u32, None on overflow or non-digits.
 pub(crate) fn parse_u32(s: &str) -> Option<u32> {
     let s = s.trim_matches([' ', '\t']);
